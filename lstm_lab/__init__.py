@@ -1,0 +1,32 @@
+"""lstm_lab: recurrent networks from scratch in PyTorch, matching torch.nn exactly.
+
+    cells      one step: rnn_cell, lstm_cell, gru_cell (+ *_trace with every gate)
+    runners    a layer over a sequence, stacked and bidirectional, variable lengths
+    modules    RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell: drop-in twins of torch.nn's
+    layouts    per-gate <-> fused weights, and other courses' gate orders
+    fixtures   the fixed 3x3 X, the seed-001 weights and the golden numbers
+"""
+
+from .cells import (
+    GRUStep,
+    LSTMStep,
+    RNNStep,
+    gru_cell,
+    gru_cell_trace,
+    lstm_cell,
+    lstm_cell_trace,
+    rnn_cell,
+    rnn_cell_trace,
+)
+from .errors import ShapeError
+from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .runners import run_layer, run_stack
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "ShapeError",
+    "GRUStep", "LSTMStep", "RNNStep",
+    "gru_cell", "gru_cell_trace", "lstm_cell", "lstm_cell_trace", "rnn_cell", "rnn_cell_trace",
+    "run_layer", "run_stack",
+]

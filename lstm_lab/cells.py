@@ -1,0 +1,146 @@
+"""One time step of an RNN, an LSTM and a GRU, in PyTorch's layout.
+
+Weights are fused the way ``torch.nn`` stores them: ``weight_ih`` has shape
+``(gates * hidden_size, input_size)``, ``weight_hh`` ``(gates * hidden_size, hidden_size)``, with
+the gate blocks stacked in torch's order (LSTM: i, f, g, o; GRU: r, z, n) and two biases.
+
+Each cell is split in two: the matmuls that make the pre-activations, and an ``*_update``
+function with the gate equations. The sequence runners compute the input half of the
+matmuls for all time steps at once and call the very same ``*_update`` functions, so every
+equation exists exactly once.
+
+The ``*_trace`` variants return every intermediate of the step (gates, cell state, hidden
+state, pre-activations) for tables, plots and widgets.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .errors import ShapeError, check_cell_input, check_cell_state, check_cell_weights
+
+NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+class RNNStep(NamedTuple):
+    pre: Tensor  # W_ih x + b_ih + W_hh h + b_hh
+    h: Tensor
+
+
+class LSTMStep(NamedTuple):
+    i: Tensor  # input gate: how much of the candidate to write
+    f: Tensor  # forget gate: how much of the old memory to keep
+    g: Tensor  # candidate ("cell gate", c-tilde): what could be written
+    o: Tensor  # output gate: how much of the memory to show
+    c: Tensor  # cell state (the memory)
+    h: Tensor  # hidden state (what the next layer and the next step see)
+    pre: Tensor  # pre-activations of the four gates, blocks i, f, g, o
+
+
+class GRUStep(NamedTuple):
+    r: Tensor  # reset gate: how much of h_{t-1} the candidate may read
+    z: Tensor  # update gate: how much of h_{t-1} to keep
+    n: Tensor  # candidate ("new gate")
+    h: Tensor
+    pre_ih: Tensor  # W_ih x + b_ih, blocks r, z, n
+    pre_hh: Tensor  # W_hh h + b_hh, blocks r, z, n
+
+
+def check_nonlinearity(nonlinearity: str) -> None:
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+
+
+# ---------------------------------------------------------------- the equations
+def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> RNNStep:
+    return RNNStep(pre, NONLINEARITIES[nonlinearity](pre))
+
+
+def lstm_update(pre: Tensor, c_prev: Tensor, weight_hr: Tensor | None = None) -> LSTMStep:
+    """The LSTM equations after the matmuls: ``pre`` holds the four gate blocks i, f, g, o."""
+    i, f, g, o = pre.chunk(4, dim=-1)
+    input_gate = torch.sigmoid(i)
+    forget_gate = torch.sigmoid(f)
+    candidate = torch.tanh(g)
+    output_gate = torch.sigmoid(o)
+    cell_state = forget_gate * c_prev + input_gate * candidate
+    hidden_state = output_gate * torch.tanh(cell_state)
+    if weight_hr is not None:  # LSTM with projections: h is projected down to proj_size
+        hidden_state = hidden_state @ weight_hr.t()
+    return LSTMStep(input_gate, forget_gate, candidate, output_gate, cell_state, hidden_state, pre)
+
+
+def gru_update(pre_ih: Tensor, pre_hh: Tensor, h_prev: Tensor) -> GRUStep:
+    """The GRU equations; torch applies the reset gate to ``W_hn h + b_hn`` as a whole."""
+    x_r, x_z, x_n = pre_ih.chunk(3, dim=-1)
+    h_r, h_z, h_n = pre_hh.chunk(3, dim=-1)
+    reset_gate = torch.sigmoid(x_r + h_r)
+    update_gate = torch.sigmoid(x_z + h_z)
+    candidate = torch.tanh(x_n + reset_gate * h_n)
+    hidden_state = (1 - update_gate) * candidate + update_gate * h_prev
+    return GRUStep(reset_gate, update_gate, candidate, hidden_state, pre_ih, pre_hh)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``x Wᵀ + b`` — torch's convention: a weight row per output unit."""
+    out = x @ weight.t()
+    return out if bias is None else out + bias
+
+
+# ---------------------------------------------------------------- checked, traced steps
+def _zeros_like_state(x: Tensor, size: int) -> Tensor:
+    shape = (size,) if x.dim() == 1 else (x.shape[0], size)
+    return torch.zeros(shape, dtype=x.dtype, device=x.device)
+
+
+def rnn_cell_trace(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh") -> RNNStep:
+    check_nonlinearity(nonlinearity)
+    input_size, hidden, _ = check_cell_weights("RNN", weight_ih, weight_hh, bias_ih, bias_hh)
+    check_cell_input("RNN", x, input_size, weight_ih)
+    h = _zeros_like_state(x, hidden) if state is None else state
+    check_cell_state("RNN", "hx", h, x, hidden)
+    pre = linear(x, weight_ih, bias_ih) + linear(h, weight_hh, bias_hh)
+    return rnn_update(pre, nonlinearity)
+
+
+def lstm_cell_trace(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None) -> LSTMStep:
+    input_size, hidden, out = check_cell_weights("LSTM", weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
+    check_cell_input("LSTM", x, input_size, weight_ih)
+    if state is None:
+        h, c = _zeros_like_state(x, out), _zeros_like_state(x, hidden)
+    else:
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            raise ShapeError(f"LSTMCell: state should be a pair (h, c), got {type(state).__name__}")
+        h, c = state
+    check_cell_state("LSTM", "h", h, x, out)
+    check_cell_state("LSTM", "c", c, x, hidden)
+    pre = linear(x, weight_ih, bias_ih) + linear(h, weight_hh, bias_hh)
+    return lstm_update(pre, c, weight_hr)
+
+
+def gru_cell_trace(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> GRUStep:
+    input_size, hidden, _ = check_cell_weights("GRU", weight_ih, weight_hh, bias_ih, bias_hh)
+    check_cell_input("GRU", x, input_size, weight_ih)
+    h = _zeros_like_state(x, hidden) if state is None else state
+    check_cell_state("GRU", "hx", h, x, hidden)
+    return gru_update(linear(x, weight_ih, bias_ih), linear(h, weight_hh, bias_hh), h)
+
+
+# ---------------------------------------------------------------- the cells
+def rnn_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, nonlinearity="tanh") -> Tensor:
+    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh). Returns h_t."""
+    return rnn_cell_trace(x, state, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity).h
+
+
+def lstm_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None, weight_hr=None) -> tuple[Tensor, Tensor]:
+    """One LSTM step. ``state`` is ``(h, c)`` or None for zeros. Returns ``(h_t, c_t)``."""
+    step = lstm_cell_trace(x, state, weight_ih, weight_hh, bias_ih, bias_hh, weight_hr)
+    return step.h, step.c
+
+
+def gru_cell(x, state, weight_ih, weight_hh, bias_ih=None, bias_hh=None) -> Tensor:
+    """One GRU step. Returns h_t."""
+    return gru_cell_trace(x, state, weight_ih, weight_hh, bias_ih, bias_hh).h

@@ -1,0 +1,142 @@
+"""What an exercise check says to a student.
+
+A check never shows the student a traceback from lstm_lab. It returns a ``Feedback``: shown
+as plain text in the notebook (so nbval can compare it), truthy when the answer is right.
+``Feedback.assert_ok()`` turns a wrong answer into an ``ExerciseFailed`` for autograders.
+
+``compare`` is the workhorse: it says *which* number is off (with names for the axes, e.g.
+"step 2, unit 1"), not only that something is.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+_LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
+
+
+def _is_library_frame(filename: str) -> bool:
+    path = Path(filename).resolve()
+    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
+
+
+class ExerciseFailed(AssertionError):
+    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet."""
+
+
+@dataclass
+class Feedback:
+    exercise: str
+    ok: bool
+    lines: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = f"{'✅' if self.ok else '❌'} {self.exercise}: {'correct' if self.ok else 'not yet'}"
+        return "\n".join([head, *("   " + line for line in self.lines)])
+
+    __repr__ = __str__
+
+    def assert_ok(self) -> Feedback:
+        if not self.ok:
+            raise ExerciseFailed(str(self))
+        return self
+
+    @staticmethod
+    def merge(exercise: str, parts: list[Feedback]) -> Feedback:
+        """One verdict from several checks; the lines of the failing ones explain it."""
+        failing = [p for p in parts if not p.ok]
+        lines = [line for p in (failing or parts) for line in ([f"{p.exercise}:"] + p.lines if failing else p.lines)]
+        return Feedback(exercise, not failing, lines)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def _position(index: tuple[int, ...], axis_names) -> str:
+    if not index:
+        return "the value"
+    if axis_names and len(axis_names) == len(index):
+        return ", ".join(f"{name} {i}" for name, i in zip(axis_names, index))
+    return "entry [" + ", ".join(str(i) for i in index) + "]"
+
+
+def as_tensor(value):
+    """A student's answer as a float64 tensor, or None if it is not numbers at all."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", torch.float64)
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=None, what: str = "your answer",
+            max_listed: int = 4) -> Feedback:
+    """Compare a student's numbers with the expected ones and say precisely what differs."""
+    if given is None:
+        return Feedback(exercise, False, [f"{what} is None: did the function forget to `return` its result?"])
+    got = as_tensor(given)
+    want = as_tensor(expected)
+    if got is None:
+        return Feedback(exercise, False, [f"{what} should be a tensor of numbers, got a {type(given).__name__}"])
+    if got.shape != want.shape:
+        return Feedback(exercise, False, [_shape_message(got.shape, want.shape, what, axis_names)])
+    if not torch.isfinite(got).all():
+        bad = tuple(torch.nonzero(~torch.isfinite(got))[0].tolist())
+        return Feedback(exercise, False, [f"{what} holds {got[bad].item()} at {_position(bad, axis_names)}"])
+    diff = (got - want).abs()
+    wrong = torch.nonzero(diff > atol)
+    if len(wrong) == 0:
+        return Feedback(exercise, True, [f"matches to within {atol:g}"])
+    lines = []
+    for row in wrong[:max_listed].tolist():
+        idx = tuple(row)
+        lines.append(f"{_position(idx, axis_names)}: got {_fmt(got[idx].item())}, expected {_fmt(want[idx].item())}")
+    if len(wrong) > max_listed:
+        lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")
+    else:
+        lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {atol:g}):")
+    return Feedback(exercise, False, lines)
+
+
+def _shape_message(got, want, what, axis_names) -> str:
+    got, want = tuple(got), tuple(want)
+    msg = f"{what} has shape {got}, expected {want}"
+    if len(got) != len(want):
+        if sorted(got) == sorted(want) or (len(got) + 1 == len(want) and want[0] == 1):
+            hint = " (a batch dimension is missing?)" if len(got) + 1 == len(want) else ""
+            return msg + hint
+        return msg + f": {len(got)} dimension(s) instead of {len(want)}"
+    if got == tuple(reversed(want)) and got != want:
+        return msg + ": it looks transposed (the axes are swapped)"
+    for axis, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            name = f" ({axis_names[axis]})" if axis_names and axis < len(axis_names) else ""
+            return msg + f": axis {axis}{name} has size {g} instead of {w}"
+    return msg
+
+
+def call_student(exercise: str, fn, *args, **kwargs):
+    """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
+
+    The feedback names the exception and the line of *the student's* code that raised it,
+    never a frame inside lstm_lab.
+    """
+    if not callable(fn):
+        return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
+    try:
+        return fn(*args, **kwargs), None
+    except NotImplementedError:
+        return None, Feedback(exercise, False, [f"{getattr(fn, '__name__', 'the function')} is not implemented yet"])
+    except Exception as error:  # the student's bug, reported in words
+        frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library_frame(f.filename)]
+        where = f" (line {frames[-1].lineno}: `{frames[-1].line}`)" if frames and frames[-1].line else ""
+        return None, Feedback(exercise, False, [f"your function raised {type(error).__name__}: {error}{where}"])

@@ -1,0 +1,126 @@
+"""Input checks with messages that say what was expected and what was given.
+
+The wording follows ``torch.nn`` where torch has a message for the same mistake, so a
+learner who moves on to ``torch.nn.LSTM`` meets the errors they already know. Where torch
+would silently broadcast (a ``(1,)`` bias, a ``(1, H)`` recurrent matrix), we refuse: that
+silent broadcast is a real bug in one of the source notebooks.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class ShapeError(RuntimeError, ValueError):
+    """A tensor has the wrong number of dimensions or the wrong size.
+
+    It is both a ``RuntimeError`` (what ``torch.nn`` raises for shapes) and a
+    ``ValueError``, so code written against either keeps working.
+    """
+
+
+# Gate blocks stacked along dim 0 of the fused weights, in torch's order.
+GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
+
+
+def shape_str(t: torch.Tensor) -> str:
+    return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
+
+
+def check_tensor(name: str, value, where: str) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{where}: {name} should be a torch.Tensor, got {type(value).__name__}")
+
+
+def check_same_dtype_device(where: str, reference: torch.Tensor, **tensors) -> None:
+    """Every tensor must share the dtype and device of ``reference`` (the input)."""
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        if t.dtype != reference.dtype:
+            raise TypeError(
+                f"{where}: {name} has dtype {t.dtype} but the input has dtype {reference.dtype}. "
+                f"Convert one of them, e.g. input.to({t.dtype}) or the weights .to({reference.dtype})"
+            )
+        if t.device != reference.device:
+            raise RuntimeError(
+                f"{where}: Input and parameter tensors are not at the same device, found input "
+                f"tensor at {reference.device} and {name} at {t.device}"
+            )
+
+
+def check_cell_weights(
+    mode: str,
+    weight_ih: torch.Tensor,
+    weight_hh: torch.Tensor,
+    bias_ih: torch.Tensor | None,
+    bias_hh: torch.Tensor | None,
+    weight_hr: torch.Tensor | None = None,
+) -> tuple[int, int, int]:
+    """Check a cell's fused weights; return (input_size, hidden_size, output_size).
+
+    ``output_size`` is the size of h: ``hidden_size``, or ``proj_size`` with a projection.
+    """
+    where = f"{mode}Cell"
+    gates = GATES[mode]
+    n = len(gates)
+    order = ", ".join(gates)
+    for name, t in (("weight_ih", weight_ih), ("weight_hh", weight_hh)):
+        check_tensor(name, t, where)
+        if t.dim() != 2:
+            raise ShapeError(f"{where}: {name} should be 2-D ({n}*hidden_size, ...), got shape {shape_str(t)}")
+    rows = weight_ih.shape[0]
+    if rows % n or rows == 0:
+        raise ShapeError(
+            f"{where}: weight_ih should have {n}*hidden_size rows (gate blocks {order} stacked), "
+            f"got shape {shape_str(weight_ih)}"
+        )
+    hidden = rows // n
+    out = hidden
+    if weight_hr is not None:
+        check_tensor("weight_hr", weight_hr, where)
+        if weight_hr.dim() != 2 or weight_hr.shape[1] != hidden or weight_hr.shape[0] >= hidden:
+            raise ShapeError(
+                f"{where}: weight_hr should have shape (proj_size, {hidden}) with proj_size < {hidden}, "
+                f"got {shape_str(weight_hr)}"
+            )
+        out = weight_hr.shape[0]
+    if tuple(weight_hh.shape) != (rows, out):
+        raise ShapeError(
+            f"{where}: weight_hh should have shape ({rows}, {out}) to match weight_ih {shape_str(weight_ih)}, "
+            f"got {shape_str(weight_hh)}"
+        )
+    for name, b in (("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+        if b is None:
+            continue
+        check_tensor(name, b, where)
+        if tuple(b.shape) != (rows,):
+            raise ShapeError(
+                f"{where}: {name} should have shape ({rows},), one entry per gate unit, got {shape_str(b)}; "
+                f"a bias of another shape would be broadcast silently"
+            )
+    check_same_dtype_device(where, weight_ih, weight_hh=weight_hh, bias_ih=bias_ih, bias_hh=bias_hh, weight_hr=weight_hr)
+    return weight_ih.shape[1], hidden, out
+
+
+def check_cell_input(mode: str, x: torch.Tensor, input_size: int, weight: torch.Tensor) -> None:
+    where = f"{mode}Cell"
+    check_tensor("input", x, where)
+    if x.dim() not in (1, 2):
+        raise ShapeError(f"{where}: Expected input to be 1D or 2D, got {x.dim()}D instead")
+    if x.shape[-1] != input_size:
+        raise ShapeError(f"{where}: input has inconsistent input_size: got {x.shape[-1]} expected {input_size}")
+    check_same_dtype_device(where, x, weight_ih=weight)
+
+
+def check_cell_state(mode: str, name: str, state: torch.Tensor, x: torch.Tensor, size: int) -> None:
+    """A state of a functional cell must have shape (batch, size), or (size,) for 1-D input."""
+    where = f"{mode}Cell"
+    check_tensor(name, state, where)
+    expected = (size,) if x.dim() == 1 else (x.shape[0], size)
+    if tuple(state.shape) != expected:
+        raise ShapeError(
+            f"{where}: {name} should have shape {expected} (batch, hidden) to match the input "
+            f"{shape_str(x)}, got {shape_str(state)}"
+        )
+    check_same_dtype_device(where, x, **{name: state})

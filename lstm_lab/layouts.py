@@ -1,0 +1,224 @@
+"""The same LSTM weights written the ways different courses and libraries write them.
+
+torch (and this package) fuses the four gates into one matrix per input, gate blocks in the
+order i, f, g, o, a row per output unit, applied as ``x @ W.T``. The source notebooks and other
+courses use other layouts; everything here converts exactly (no arithmetic, only slicing,
+stacking and transposing), so ``from_X(to_X(w)) == w`` bit for bit.
+
+===========  ===========  ========================================  =========================
+convention   gate order   tensors                                   applied as
+===========  ===========  ========================================  =========================
+torch        i f g o      weight_ih (4H, D), weight_hh (4H, H),     x @ W_ih.T + h @ W_hh.T
+                          bias_ih (4H,), bias_hh (4H,)              + b_ih + b_hh
+per-gate     one each     W_xi (H, D), W_hi (H, H), b_i (H,), ...   x @ W_xi.T + h @ W_hi.T
+  transposed one each     W_xi (D, H), W_hi (H, H), b_i (H,), ...   x @ W_xi + h @ W_hi
+cs231n       i f o g      Wx (D, 4H), Wh (H, 4H), b (4H,)           x @ Wx + h @ Wh + b
+keras        i f c o      kernel (D, 4H), recurrent_kernel (H, 4H), x @ kernel + h @ rk + bias
+                          bias (4H,)
+onnx         i o f c      W (1, 4H, D), R (1, 4H, H), B (1, 8H)     x @ W[0].T + h @ R[0].T
+                                                                    + B[0, :4H] + B[0, 4H:]
+seed002      f i g o      W_x (4H, D), W_h (4H, H), b_x, b_h        like torch, other order
+===========  ===========  ========================================  =========================
+
+Keras's "c" and ONNX's "c" are torch's candidate "g". Conventions with one bias receive
+``bias_ih + bias_hh``; going back, the whole bias goes to ``bias_ih`` and ``bias_hh`` is zero
+(the same function, not the same tensors).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .errors import ShapeError, check_cell_weights, shape_str
+
+TORCH_ORDER = "ifgo"
+GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
+CONVENTIONS = {
+    "torch": "ifgo",
+    "cs231n": "ifog",
+    "keras": "ifco",  # c is the candidate, torch's g
+    "onnx": "iofc",
+    "seed002": "figo",
+}
+
+
+def _normalise_order(order: str) -> str:
+    """Accept 'c' for the candidate (Keras, ONNX, the seeds) and return torch's letters."""
+    if not isinstance(order, str):
+        raise TypeError(f"a gate order should be a string such as 'ifgo', got {type(order).__name__}")
+    normal = order.lower().replace("c", "g")
+    if sorted(normal) != sorted(TORCH_ORDER):
+        raise ValueError(
+            f"a gate order should name each of the gates i, f, g (or c), o exactly once, got {order!r}"
+        )
+    return normal
+
+
+def reorder_gates(t: Tensor, from_order: str, to_order: str, dim: int = 0) -> Tensor:
+    """Permute the four gate blocks of ``t`` along ``dim`` from one order to another."""
+    src, dst = _normalise_order(from_order), _normalise_order(to_order)
+    if t.shape[dim] % 4:
+        raise ShapeError(
+            f"reorder_gates: dim {dim} of a tensor with shape {shape_str(t)} should hold 4 gate blocks, "
+            f"but {t.shape[dim]} is not a multiple of 4"
+        )
+    blocks = dict(zip(src, t.chunk(4, dim=dim)))
+    return torch.cat([blocks[gate] for gate in dst], dim=dim)
+
+
+# ---------------------------------------------------------------- per-gate <-> fused
+def _key(prefix: str, gate: str) -> str:
+    return f"{prefix}{gate}"
+
+
+def split_gates(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, transposed=False, two_biases=False) -> dict:
+    """Fused torch weights -> one tensor per gate: ``W_xi, W_hi, b_i, W_xf, ...``.
+
+    ``transposed=True`` gives seed 003's ``x @ W`` convention (``W_xi`` of shape (D, H)).
+    ``two_biases=True`` keeps torch's two biases as ``b_xi`` and ``b_hi``; otherwise they are
+    summed into ``b_i``.
+    """
+    _check_fused(weight_ih, weight_hh, bias_ih, bias_hh)
+    out = {}
+    parts = {
+        "W_x": weight_ih.chunk(4, 0),
+        "W_h": weight_hh.chunk(4, 0),
+        "b_x": bias_ih.chunk(4, 0) if bias_ih is not None else None,
+        "b_h": bias_hh.chunk(4, 0) if bias_hh is not None else None,
+    }
+    for k, gate in enumerate(TORCH_ORDER):
+        for prefix in ("W_x", "W_h"):
+            w = parts[prefix][k]
+            out[_key(prefix, gate)] = (w.t() if transposed else w).clone()
+        bx = parts["b_x"][k] if parts["b_x"] is not None else None
+        bh = parts["b_h"][k] if parts["b_h"] is not None else None
+        if two_biases:
+            if bx is not None:
+                out[_key("b_x", gate)] = bx.clone()
+            if bh is not None:
+                out[_key("b_h", gate)] = bh.clone()
+        elif bx is not None or bh is not None:
+            out[_key("b_", gate)] = (bx if bh is None else bh if bx is None else bx + bh).clone()
+    return out
+
+
+def fuse_gates(per_gate: dict, *, transposed: bool = False) -> dict:
+    """One tensor per gate -> torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``.
+
+    Accepts the names ``split_gates`` writes, with ``c`` allowed for the candidate
+    (``W_xc`` as in seeds 001 and 003). Missing biases give a dict without bias entries.
+    """
+    gates = {}
+    for name, value in per_gate.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"fuse_gates: {name} should be a tensor, got {type(value).__name__}")
+        prefix, gate = name[:-1], name[-1]
+        if gate == "c":
+            gate = "g"
+        if prefix not in ("W_x", "W_h", "b_", "b_x", "b_h") or gate not in TORCH_ORDER:
+            raise KeyError(
+                f"fuse_gates: unexpected name {name!r}; expected W_x?, W_h?, b_? (or b_x?, b_h?) "
+                f"with ? one of i, f, g (or c), o"
+            )
+        gates[(prefix, gate)] = value
+    for prefix in ("W_x", "W_h"):
+        missing = [g for g in TORCH_ORDER if (prefix, g) not in gates]
+        if missing:
+            raise KeyError(f"fuse_gates: missing {', '.join(prefix + g for g in missing)}")
+
+    def stack(prefix, is_weight):
+        blocks = [gates[(prefix, g)] for g in TORCH_ORDER]
+        if is_weight and transposed:
+            blocks = [b.t() for b in blocks]
+        shapes = {tuple(b.shape) for b in blocks}
+        if len(shapes) != 1:
+            raise ShapeError(
+                f"fuse_gates: the four {prefix}? tensors should share one shape, got "
+                + ", ".join(f"{prefix}{g} {shape_str(b)}" for g, b in zip(TORCH_ORDER, blocks))
+            )
+        return torch.cat(blocks, 0)
+
+    fused = {"weight_ih": stack("W_x", True), "weight_hh": stack("W_h", True)}
+    has = {p: all((p, g) in gates for g in TORCH_ORDER) for p in ("b_", "b_x", "b_h")}
+    if has["b_"]:
+        b = stack("b_", False)
+        fused["bias_ih"], fused["bias_hh"] = b, torch.zeros_like(b)
+    elif has["b_x"] or has["b_h"]:
+        bx = stack("b_x", False) if has["b_x"] else None
+        bh = stack("b_h", False) if has["b_h"] else None
+        fused["bias_ih"] = bx if bx is not None else torch.zeros_like(bh)
+        fused["bias_hh"] = bh if bh is not None else torch.zeros_like(bx)
+    _check_fused(**fused)
+    return fused
+
+
+def _check_fused(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
+    check_cell_weights("LSTM", weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+# ---------------------------------------------------------------- other conventions
+def to_convention(weights: dict, convention: str) -> dict:
+    """torch's fused LSTM weights (a dict with ``weight_ih``, ``weight_hh`` and optional
+    biases) -> the tensors another convention would hold for the same LSTM."""
+    w_ih, w_hh = weights["weight_ih"], weights["weight_hh"]
+    b_ih, b_hh = weights.get("bias_ih"), weights.get("bias_hh")
+    _check_fused(w_ih, w_hh, b_ih, b_hh)
+    zeros = torch.zeros(w_ih.shape[0], dtype=w_ih.dtype, device=w_ih.device)
+    b_ih = zeros if b_ih is None else b_ih
+    b_hh = zeros if b_hh is None else b_hh
+    order = _order_of(convention)
+
+    def r(t, dim=0):
+        return reorder_gates(t, TORCH_ORDER, order, dim)
+
+    if convention == "torch":
+        return {"weight_ih": w_ih.clone(), "weight_hh": w_hh.clone(), "bias_ih": b_ih.clone(), "bias_hh": b_hh.clone()}
+    if convention == "cs231n":
+        return {"Wx": r(w_ih).t().contiguous(), "Wh": r(w_hh).t().contiguous(), "b": r(b_ih + b_hh)}
+    if convention == "keras":
+        return {"kernel": r(w_ih).t().contiguous(), "recurrent_kernel": r(w_hh).t().contiguous(), "bias": r(b_ih + b_hh)}
+    if convention == "onnx":
+        return {"W": r(w_ih).unsqueeze(0), "R": r(w_hh).unsqueeze(0), "B": torch.cat([r(b_ih), r(b_hh)]).unsqueeze(0)}
+    if convention == "seed002":
+        return {"W_x": r(w_ih), "W_h": r(w_hh), "b_x": r(b_ih), "b_h": r(b_hh)}
+    raise AssertionError("unreachable")  # _order_of has rejected unknown names
+
+
+def from_convention(params: dict, convention: str) -> dict:
+    """The inverse of ``to_convention``: back to torch's fused layout."""
+    order = _order_of(convention)
+
+    def r(t, dim=0):
+        return reorder_gates(t, order, TORCH_ORDER, dim)
+
+    def need(*names):
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise KeyError(f"from_convention({convention!r}): missing {', '.join(missing)}; expected {', '.join(names)}")
+        return [params[n] for n in names]
+
+    if convention == "torch":
+        w_ih, w_hh, b_ih, b_hh = need("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        out = {"weight_ih": w_ih.clone(), "weight_hh": w_hh.clone(), "bias_ih": b_ih.clone(), "bias_hh": b_hh.clone()}
+    elif convention in ("cs231n", "keras"):
+        wx, wh, b = need(*(("Wx", "Wh", "b") if convention == "cs231n" else ("kernel", "recurrent_kernel", "bias")))
+        out = {"weight_ih": r(wx, 1).t().contiguous(), "weight_hh": r(wh, 1).t().contiguous(), "bias_ih": r(b)}
+        out["bias_hh"] = torch.zeros_like(out["bias_ih"])
+    elif convention == "onnx":
+        W, R, B = need("W", "R", "B")
+        if W.dim() != 3 or W.shape[0] != 1:
+            raise ShapeError(f"from_convention('onnx'): W should have shape (1, 4H, D) for one direction, got {shape_str(W)}")
+        b_w, b_r = B[0].chunk(2)
+        out = {"weight_ih": r(W[0]), "weight_hh": r(R[0]), "bias_ih": r(b_w), "bias_hh": r(b_r)}
+    else:  # seed002
+        W_x, W_h, b_x, b_h = need("W_x", "W_h", "b_x", "b_h")
+        out = {"weight_ih": r(W_x), "weight_hh": r(W_h), "bias_ih": r(b_x), "bias_hh": r(b_h)}
+    _check_fused(**out)
+    return out
+
+
+def _order_of(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
+    return CONVENTIONS[convention]

@@ -1,0 +1,61 @@
+"""Execute notebooks in place and store their outputs, the way nbval will re-run them.
+
+    .venv/bin/python scripts/execute_notebooks.py notebooks/01_rnn_by_hand.ipynb [...]
+    .venv/bin/python scripts/execute_notebooks.py --all
+
+Runs each notebook top to bottom in a fresh kernel from its own folder, with 2 threads
+(nbval runs it again with 1), no per-cell timing metadata, and reports the wall time, which
+must stay under 20 s on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT_S = 20.0
+
+
+def execute(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - start
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument("--all", action="store_true", help="every notebook under notebooks/")
+    args = parser.parse_args()
+    paths = sorted((ROOT / "notebooks").rglob("*.ipynb")) if args.all else args.paths
+    paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
+    if not paths:
+        parser.error("name notebooks or pass --all")
+    os.environ.setdefault("OMP_NUM_THREADS", "2")
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    slow = []
+    for path in paths:
+        seconds = execute(path)
+        flag = "  <-- over the 20 s budget" if seconds > LIMIT_S else ""
+        print(f"{seconds:6.1f} s  {path.relative_to(ROOT) if path.is_absolute() else path}{flag}")
+        if flag:
+            slow.append(path)
+    return 1 if slow else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

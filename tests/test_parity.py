@@ -1,0 +1,304 @@
+"""lstm_lab's modules against torch.nn over a grid: outputs, final states and gradients.
+
+Tolerances: float64 1e-10, float32 1e-5 (absolute and relative).
+"""
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+import lstm_lab
+
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+T, B, D, H, P = 5, 3, 4, 6, 3
+
+
+def make_pair(mode, dtype, **kwargs):
+    """torch.nn's module and ours, from the same seed (and so, we check, the same weights)."""
+    torch.manual_seed(123)
+    ref = getattr(nn, mode)(D, H, dtype=dtype, **kwargs)
+    torch.manual_seed(123)
+    ours = getattr(lstm_lab, mode)(D, H, dtype=dtype, **kwargs)
+    return ref, ours
+
+
+def initial_state(mode, model, batch, dtype, batched=True):
+    layers = model.num_layers * (2 if model.bidirectional else 1)
+    shape = (layers, batch) if batched else (layers,)
+    h = torch.randn(*shape, model.proj_size or model.hidden_size, dtype=dtype)
+    if mode != "LSTM":
+        return h
+    return h, torch.randn(*shape, model.hidden_size, dtype=dtype)
+
+
+def leaves(hx):
+    if hx is None:
+        return []
+    return list(hx) if isinstance(hx, tuple) else [hx]
+
+
+def flat_outputs(result):
+    output, hidden = result
+    output = output.data if isinstance(output, nn.utils.rnn.PackedSequence) else output
+    return [output, *(hidden if isinstance(hidden, tuple) else (hidden,))]
+
+
+def run(model, x, hx, make_input):
+    """Forward, then backward of a fixed random weighting of every output; returns values and grads."""
+    x_leaf = x.detach().clone().requires_grad_()
+    hx_leaves = [h.detach().clone().requires_grad_() for h in leaves(hx)]
+    hx_arg = None if hx is None else (tuple(hx_leaves) if isinstance(hx, tuple) else hx_leaves[0])
+    outputs = flat_outputs(model(make_input(x_leaf), hx_arg))
+    gen = torch.Generator().manual_seed(7)
+    loss = sum((o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum() for o in outputs)
+    model.zero_grad()
+    loss.backward()
+    grads = [p.grad for _, p in sorted(model.named_parameters())] + [x_leaf.grad] + [h.grad for h in hx_leaves]
+    return outputs, grads
+
+
+def assert_same(ref_model, our_model, x, hx, dtype, make_input=lambda x: x):
+    ref_out, ref_grads = run(ref_model, x, hx, make_input)
+    our_out, our_grads = run(our_model, x, hx, make_input)
+    tol = TOL[dtype]
+    for name, a, b in [("output", *p) for p in zip(ref_out, our_out)] + [("grad", *p) for p in zip(ref_grads, our_grads)]:
+        assert b is not None, f"{name}: lstm_lab gave no gradient"
+        assert a.shape == b.shape, f"{name}: shape {tuple(b.shape)} vs torch {tuple(a.shape)}"
+        torch.testing.assert_close(b, a, atol=tol, rtol=tol, msg=lambda m: f"{name}: {m}")
+
+
+MODES = ["RNN", "LSTM", "GRU"]
+GRID = [
+    dict(num_layers=layers, bidirectional=bidi, batch_first=bf, bias=bias)
+    for layers, bidi, bf, bias in itertools.product([1, 2, 3], [False, True], [False, True], [True, False])
+]
+
+
+def grid_id(kw):
+    return "L{num_layers}-{}-{}-{}".format(
+        "bi" if kw["bidirectional"] else "uni", "bf" if kw["batch_first"] else "tf", "bias" if kw["bias"] else "nobias", **kw
+    )
+
+
+@pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
+@pytest.mark.parametrize("kwargs", GRID, ids=grid_id)
+@pytest.mark.parametrize("mode", MODES)
+def test_parity_float64(mode, kwargs, with_h0):
+    ref, ours = make_pair(mode, torch.float64, **kwargs)
+    shape = (B, T, D) if kwargs["batch_first"] else (T, B, D)
+    x = torch.randn(shape, dtype=torch.float64)
+    hx = initial_state(mode, ref, B, torch.float64) if with_h0 else None
+    assert_same(ref, ours, x, hx, torch.float64)
+
+
+@pytest.mark.parametrize("kwargs", [dict(num_layers=1), dict(num_layers=2, bidirectional=True),
+                                    dict(num_layers=3, bidirectional=True, batch_first=True)], ids=str)
+@pytest.mark.parametrize("mode", MODES)
+def test_parity_float32(mode, kwargs):
+    ref, ours = make_pair(mode, torch.float32, **kwargs)
+    x = torch.randn((B, T, D) if kwargs.get("batch_first") else (T, B, D))
+    assert_same(ref, ours, x, initial_state(mode, ref, B, torch.float32), torch.float32)
+
+
+@pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
+@pytest.mark.parametrize("kwargs", [dict(num_layers=1), dict(num_layers=2, bidirectional=True),
+                                    dict(num_layers=2, bidirectional=True, bias=False, batch_first=True)], ids=str)
+def test_parity_projections(kwargs, with_h0):
+    ref, ours = make_pair("LSTM", torch.float64, proj_size=P, **kwargs)
+    x = torch.randn((B, T, D) if kwargs.get("batch_first") else (T, B, D), dtype=torch.float64)
+    hx = initial_state("LSTM", ref, B, torch.float64) if with_h0 else None
+    assert_same(ref, ours, x, hx, torch.float64)
+
+
+@pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
+@pytest.mark.parametrize("kwargs", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True)], ids=str)
+@pytest.mark.parametrize("mode", MODES)
+def test_parity_unbatched(mode, kwargs, with_h0):
+    ref, ours = make_pair(mode, torch.float64, **kwargs)
+    x = torch.randn(T, D, dtype=torch.float64)
+    hx = initial_state(mode, ref, None, torch.float64, batched=False) if with_h0 else None
+    directions = 2 if kwargs.get("bidirectional") else 1
+    assert ours(x, hx)[0].shape == (T, directions * H)
+    assert_same(ref, ours, x, hx, torch.float64)
+
+
+PACKED = [(mode, kw) for mode in MODES for kw in (dict(), dict(num_layers=2, bidirectional=True),
+                                                   dict(batch_first=True, bidirectional=True))]
+PACKED.append(("LSTM", dict(num_layers=2, bidirectional=True, proj_size=P)))
+
+
+@pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
+@pytest.mark.parametrize("mode,kwargs", PACKED, ids=[f"{m}-{k}" for m, k in PACKED])
+def test_parity_packed_unsorted(mode, kwargs, with_h0):
+    ref, ours = make_pair(mode, torch.float64, **kwargs)
+    lengths = torch.tensor([3, 5, 1, 4])  # unsorted, with a length-1 sequence
+    batch_first = kwargs.get("batch_first", False)
+    x = torch.randn((4, T, D) if batch_first else (T, 4, D), dtype=torch.float64)
+    hx = initial_state(mode, ref, 4, torch.float64) if with_h0 else None
+
+    def pack(x):
+        return pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
+
+    ref_packed, our_packed = ref(pack(x), hx)[0], ours(pack(x), hx)[0]
+    assert isinstance(our_packed, nn.utils.rnn.PackedSequence)
+    assert torch.equal(our_packed.batch_sizes, ref_packed.batch_sizes)
+    assert torch.equal(our_packed.sorted_indices, ref_packed.sorted_indices)
+    assert torch.equal(our_packed.unsorted_indices, ref_packed.unsorted_indices)
+    assert_same(ref, ours, x, hx, torch.float64, make_input=pack)
+
+
+def test_packed_sorted_input_keeps_no_indices():
+    ref, ours = make_pair("LSTM", torch.float64, bidirectional=True)
+    x = torch.randn(T, 3, D, dtype=torch.float64)
+    packed = pack_padded_sequence(x, torch.tensor([5, 3, 2]))
+    out = ours(packed)[0]
+    assert out.sorted_indices is None and out.unsorted_indices is None
+    torch.testing.assert_close(out.data, ref(packed)[0].data, atol=1e-10, rtol=1e-10)
+
+
+# ---------------------------------------------------------------- module plumbing
+@pytest.mark.parametrize("mode", MODES)
+def test_same_names_shapes_and_initialisation(mode):
+    kwargs = dict(num_layers=2, bidirectional=True, **({"proj_size": 2} if mode == "LSTM" else {}))
+    ref, ours = make_pair(mode, torch.float32, **kwargs)
+    assert list(ref.state_dict()) == list(ours.state_dict())
+    for name, value in ref.state_dict().items():
+        assert torch.equal(ours.state_dict()[name], value), f"{name} initialised differently for the same seed"
+    assert "weight_hr_l1_reverse" in ours.state_dict() or mode != "LSTM"
+    assert repr(ours) == repr(ref)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_load_state_dict_both_ways(mode):
+    torch.manual_seed(1)
+    ref = getattr(nn, mode)(D, H, num_layers=2, bidirectional=True)
+    ours = getattr(lstm_lab, mode)(D, H, num_layers=2, bidirectional=True)  # different random draw
+    x = torch.randn(T, B, D)
+    assert not torch.allclose(ours(x)[0], ref(x)[0])
+    ours.load_state_dict(ref.state_dict())
+    torch.testing.assert_close(ours(x)[0], ref(x)[0], atol=1e-5, rtol=1e-5)
+    torch.manual_seed(2)
+    other = getattr(lstm_lab, mode)(D, H, num_layers=2, bidirectional=True)
+    ref.load_state_dict(other.state_dict())
+    torch.testing.assert_close(ref(x)[0], other(x)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_rnn_relu_and_positional_nonlinearity():
+    torch.manual_seed(0)
+    ref = nn.RNN(D, H, 2, "relu", dtype=torch.float64)
+    torch.manual_seed(0)
+    ours = lstm_lab.RNN(D, H, 2, "relu", dtype=torch.float64)
+    assert ours.nonlinearity == "relu"
+    assert_same(ref, ours, torch.randn(T, B, D, dtype=torch.float64), None, torch.float64)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dropout_between_layers_matches_torch_in_training(mode):
+    """Same seed, same dropout masks: torch draws them between layers exactly where we do."""
+    ref, ours = make_pair(mode, torch.float64, num_layers=3, dropout=0.5, bidirectional=True)
+    x = torch.randn(T, B, D, dtype=torch.float64)
+    ref.train(), ours.train()
+
+    class Seeded(torch.nn.Module):  # reseeds before every forward, so both draw the same masks
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, inp, hx=None):
+            torch.manual_seed(9)
+            return self.model(inp, hx)
+
+    assert_same(Seeded(ref), Seeded(ours), x, None, torch.float64)
+    torch.manual_seed(9)
+    assert not torch.allclose(ours(x)[0], ours.eval()(x)[0]), "training mode should drop units between layers"
+
+
+def test_dropout_is_not_applied_after_the_last_layer():
+    torch.manual_seed(0)
+    ours = lstm_lab.LSTM(D, H, num_layers=1, dtype=torch.float64)
+    with pytest.warns(UserWarning):
+        dropped = lstm_lab.LSTM(D, H, num_layers=1, dropout=0.9, dtype=torch.float64)
+    dropped.load_state_dict(ours.state_dict())
+    dropped.train()
+    x = torch.randn(T, B, D, dtype=torch.float64)
+    torch.testing.assert_close(dropped(x)[0], ours(x)[0], atol=0, rtol=0)
+
+
+# ---------------------------------------------------------------- the cells
+CELL_CASES = [("RNNCell", {}), ("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}), ("GRUCell", {}),
+              ("LSTMCell", {"bias": False}), ("GRUCell", {"bias": False})]
+
+
+@pytest.mark.parametrize("name,kwargs", CELL_CASES, ids=[f"{n}-{k}" for n, k in CELL_CASES])
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "unbatched"])
+def test_cell_modules_match_torch(name, kwargs, batched):
+    torch.manual_seed(3)
+    ref = getattr(nn, name)(D, H, dtype=torch.float64, **kwargs)
+    torch.manual_seed(3)
+    ours = getattr(lstm_lab, name)(D, H, dtype=torch.float64, **kwargs)
+    assert list(ref.state_dict()) == list(ours.state_dict())
+    x = torch.randn((B, D) if batched else (D,), dtype=torch.float64)
+    state_shape = (B, H) if batched else (H,)
+    for hx in (None, torch.randn(state_shape, dtype=torch.float64)):
+        if name == "LSTMCell" and hx is not None:
+            hx = (hx, torch.randn(state_shape, dtype=torch.float64))
+        a, b = ref(x, hx), ours(x, hx)
+        for u, v in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,)):
+            torch.testing.assert_close(v, u, atol=1e-10, rtol=1e-10)
+
+
+def _cell_inputs(gates, with_bias=True, proj=None):
+    g = torch.Generator().manual_seed(11)
+
+    def r(*s):
+        return torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True)
+
+    out = proj or H
+    weights = [r(gates * H, D), r(gates * H, out)]
+    biases = [r(gates * H), r(gates * H)] if with_bias else [None, None]
+    return r(B, D), r(B, out), r(B, H), weights, biases
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_gradcheck_rnn_cell(nonlinearity):
+    x, h, _, (w_ih, w_hh), (b_ih, b_hh) = _cell_inputs(1)
+    assert torch.autograd.gradcheck(
+        lambda *a: lstm_lab.rnn_cell(*a, nonlinearity=nonlinearity), (x, h, w_ih, w_hh, b_ih, b_hh))
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_gradcheck_lstm_cell(with_bias):
+    x, h, c, (w_ih, w_hh), (b_ih, b_hh) = _cell_inputs(4, with_bias)
+    assert torch.autograd.gradcheck(
+        lambda x, h, c, w_ih, w_hh, *b: torch.cat(lstm_lab.lstm_cell(x, (h, c), w_ih, w_hh, *b), -1),
+        (x, h, c, w_ih, w_hh, *(b for b in (b_ih, b_hh) if b is not None)))
+
+
+def test_gradcheck_lstm_cell_with_projection():
+    x, h, c, (w_ih, w_hh), (b_ih, b_hh) = _cell_inputs(4, proj=P)
+    w_hr = torch.randn(P, H, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, h, c, *w: torch.cat(lstm_lab.lstm_cell(x, (h, c), *w[:4], weight_hr=w[4]), -1),
+        (x, h, c, w_ih, w_hh, b_ih, b_hh, w_hr))
+
+
+def test_gradcheck_gru_cell():
+    x, h, _, (w_ih, w_hh), (b_ih, b_hh) = _cell_inputs(3)
+    assert torch.autograd.gradcheck(lstm_lab.gru_cell, (x, h, w_ih, w_hh, b_ih, b_hh))
+
+
+def test_lstm_trace_gates_recombine_to_the_state():
+    x, h, c, (w_ih, w_hh), (b_ih, b_hh) = _cell_inputs(4)
+    step = lstm_lab.lstm_cell_trace(x, (h, c), w_ih, w_hh, b_ih, b_hh)
+    torch.testing.assert_close(step.c, step.f * c + step.i * step.g)
+    torch.testing.assert_close(step.h, step.o * torch.tanh(step.c))
+    ref = nn.LSTMCell(D, H, dtype=torch.float64)
+    with torch.no_grad():
+        for name, value in zip(["weight_ih", "weight_hh", "bias_ih", "bias_hh"], [w_ih, w_hh, b_ih, b_hh]):
+            getattr(ref, name).copy_(value)
+    h_ref, c_ref = ref(x, (h, c))
+    torch.testing.assert_close(step.h, h_ref, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(step.c, c_ref, atol=1e-10, rtol=1e-10)
