@@ -29,12 +29,10 @@ def input_projection(mode: str, inputs: Tensor, weights: dict) -> Tensor:
     For the RNN and the LSTM, b_hh only ever gets added to it, so it is folded in here too.
     The GRU keeps b_hh apart: its reset gate multiplies (W_hn h + b_hn).
     """
-    proj = inputs @ weights["weight_ih"].t()
-    if weights.get("bias_ih") is not None:
-        proj = proj + weights["bias_ih"]
-        if mode != "GRU":
-            proj = proj + weights["bias_hh"]
-    return proj
+    bias = weights.get("bias_ih")
+    if bias is not None and mode != "GRU":
+        bias = bias + weights["bias_hh"]
+    return F.linear(inputs, weights["weight_ih"], bias)
 
 
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:

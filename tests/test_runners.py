@@ -1,0 +1,47 @@
+"""The runner's building blocks on their own: per-sequence reversal, masks, one layer."""
+
+import torch
+
+from lstm_lab import fixtures, runners
+
+
+def test_reverse_padded_reverses_each_sequence_within_its_length():
+    seq = torch.arange(1.0, 6.0).unsqueeze(1).repeat(1, 3).unsqueeze(-1)  # (T=5, B=3, 1): values 1..5
+    lengths = torch.tensor([5, 3, 1])
+    out = runners.reverse_padded(seq, lengths)[..., 0].T.tolist()
+    assert out == [[5, 4, 3, 2, 1], [3, 2, 1, 4, 5], [1, 2, 3, 4, 5]]  # padding stays where it was
+    assert torch.equal(runners.reverse_padded(runners.reverse_padded(seq, lengths), lengths), seq)
+
+
+def test_reverse_padded_without_lengths_is_a_flip():
+    seq = torch.randn(4, 2, 3)
+    assert torch.equal(runners.reverse_padded(seq, None), seq.flip(0))
+
+
+def test_valid_steps_mask():
+    mask = runners.valid_steps(torch.tensor([2, 0, 3]), 3, "cpu")[..., 0]
+    assert mask.T.tolist() == [[True, True, False], [False, False, False], [True, True, True]]
+    assert runners.valid_steps(None, 3, "cpu") is None
+
+
+def test_padded_steps_write_zeros_and_keep_the_last_valid_state():
+    w = fixtures.lstm_weights(bias=True)
+    x = fixtures.fixed_x().unsqueeze(1).repeat(1, 2, 1)  # two copies of X, batch of 2
+    state = (torch.zeros(2, 2, dtype=torch.float64), torch.zeros(2, 2, dtype=torch.float64))
+    out, (h, c) = runners.run_layer("LSTM", x, state, w, lengths=torch.tensor([3, 2]))
+    golden = fixtures.golden()["lstm_bias"]
+    torch.testing.assert_close(out[:, 0], golden["h"], atol=1e-12, rtol=0)
+    torch.testing.assert_close(out[:2, 1], golden["h"][:2], atol=1e-12, rtol=0)
+    assert torch.equal(out[2, 1], torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(h[1], golden["h"][1], atol=1e-12, rtol=0)  # state after step 2, not 3
+    torch.testing.assert_close(c[1], golden["c"][1], atol=1e-12, rtol=0)
+
+
+def test_reverse_layer_pairs_states_of_the_same_time_step():
+    """output[t] of the reverse direction is the state after reading x_{T-1} .. x_t."""
+    w = fixtures.rnn_weights()
+    x = fixtures.fixed_x().unsqueeze(1)
+    out, h_n = runners.run_layer("RNN", x, torch.zeros(1, 2, dtype=torch.float64), w, reverse=True)
+    golden = fixtures.golden()["birnn"]
+    torch.testing.assert_close(out[:, 0], golden["output"][:, 2:], atol=1e-12, rtol=0)
+    torch.testing.assert_close(h_n[0], out[0, 0], atol=0, rtol=0)  # h_n is output[0], not output[-1]
