@@ -20,7 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from . import bptt
 from .cells import gru_update, lstm_update, rnn_update
+
+# The LSTM's fast path: a hand-written backward (lstm_lab.bptt, the same derivation the BPTT
+# notebook teaches). It has no second derivative; set this to False to differentiate twice
+# (e.g. torch.autograd.gradgradcheck) through plain autograd instead.
+HAND_WRITTEN_LSTM_BACKWARD = True
 
 
 def input_projection(mode: str, inputs: Tensor, weights: dict) -> Tensor:
@@ -63,13 +69,17 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
         inputs = reverse_padded(inputs, lengths)
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    if mode == "LSTM":
-        outputs, state = _lstm_steps(proj, state, weights, mask)
-    elif mode == "GRU":
-        outputs, state = _gru_steps(proj, state, weights, mask)
+    if mode == "LSTM" and mask is None and weights.get("weight_hr") is None and HAND_WRITTEN_LSTM_BACKWARD:
+        outputs, h, c = bptt.lstm_layer(proj, state[0], state[1], weights["weight_hh"])
+        state = (h, c)
     else:
-        outputs, state = _rnn_steps(proj, state, weights, mask, nonlinearity)
-    outputs = torch.stack(outputs)
+        if mode == "LSTM":
+            outputs, state = _lstm_steps(proj, state, weights, mask)
+        elif mode == "GRU":
+            outputs, state = _gru_steps(proj, state, weights, mask)
+        else:
+            outputs, state = _rnn_steps(proj, state, weights, mask, nonlinearity)
+        outputs = torch.stack(outputs)
     if reverse:
         outputs = reverse_padded(outputs, lengths)
     return outputs, state

@@ -302,3 +302,22 @@ def test_lstm_trace_gates_recombine_to_the_state():
     h_ref, c_ref = ref(x, (h, c))
     torch.testing.assert_close(step.h, h_ref, atol=1e-10, rtol=1e-10)
     torch.testing.assert_close(step.c, c_ref, atol=1e-10, rtol=1e-10)
+
+
+def test_second_derivatives_need_the_autograd_path(monkeypatch):
+    """The hand-written LSTM backward has no second derivative: it says so rather than being wrong,
+    and switching it off gives torch's double backward."""
+    from lstm_lab import runners
+
+    torch.manual_seed(0)
+    model = lstm_lab.LSTM(2, 3, dtype=torch.float64)
+    x = torch.randn(4, 1, 2, dtype=torch.float64, requires_grad=True)
+
+    def grad_norm():
+        (g,) = torch.autograd.grad(model(x)[0].sum(), x, create_graph=True)
+        return g.pow(2).sum()
+
+    with pytest.raises(RuntimeError, match="has no second derivative"):
+        grad_norm().backward()
+    monkeypatch.setattr(runners, "HAND_WRITTEN_LSTM_BACKWARD", False)
+    assert torch.autograd.gradgradcheck(lambda x: model(x)[0], (x,))

@@ -10,6 +10,7 @@ as plain text in the notebook (so nbval can compare it), truthy when the answer 
 
 from __future__ import annotations
 
+import re
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,16 @@ def _is_library_frame(filename: str) -> bool:
 
 
 class ExerciseFailed(AssertionError):
-    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet."""
+    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet.
+
+    In a notebook it is shown as its message alone: IPython calls ``_render_traceback_``
+    instead of printing a traceback through lstm_lab's code, which would only distract.
+    An autograder (nbgrader) still sees an error in the cell, so the test counts as failed.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        first, *rest = str(self).splitlines() or [""]
+        return [f"{type(self).__name__}: {first}", *rest]
 
 
 @dataclass
@@ -107,21 +117,70 @@ def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=No
     return Feedback(exercise, False, lines)
 
 
+def _axis(axis: int, axis_names) -> str:
+    name = f" ({axis_names[axis]})" if axis_names and axis < len(axis_names) else ""
+    return f"axis {axis}{name}"
+
+
 def _shape_message(got, want, what, axis_names) -> str:
+    """Say how a shape differs from the expected one: which axis, swapped axes, a missing axis."""
     got, want = tuple(got), tuple(want)
     msg = f"{what} has shape {got}, expected {want}"
-    if len(got) != len(want):
-        if sorted(got) == sorted(want) or (len(got) + 1 == len(want) and want[0] == 1):
-            hint = " (a batch dimension is missing?)" if len(got) + 1 == len(want) else ""
-            return msg + hint
-        return msg + f": {len(got)} dimension(s) instead of {len(want)}"
-    if got == tuple(reversed(want)) and got != want:
-        return msg + ": it looks transposed (the axes are swapped)"
-    for axis, (g, w) in enumerate(zip(got, want)):
-        if g != w:
-            name = f" ({axis_names[axis]})" if axis_names and axis < len(axis_names) else ""
-            return msg + f": axis {axis}{name} has size {g} instead of {w}"
-    return msg
+    if len(got) == len(want):
+        differing = [k for k, (g, w) in enumerate(zip(got, want)) if g != w]
+        if len(differing) == 2 and got[differing[0]] == want[differing[1]] and got[differing[1]] == want[differing[0]]:
+            a, b = differing
+            if len(got) == 2:
+                return msg + ": it looks transposed (the axes are swapped)"
+            return msg + f": {_axis(a, axis_names)} and {_axis(b, axis_names)} look swapped"
+        if sorted(got) == sorted(want):
+            return msg + ": the same sizes in another order (are the axes permuted?)"
+        return msg + ": " + "; ".join(f"{_axis(k, axis_names)} has size {got[k]} instead of {want[k]}"
+                                      for k in differing)
+    if len(got) + 1 == len(want):
+        for k in range(len(want)):
+            if want[:k] + want[k + 1:] == got:
+                hint = " (squeezed away?)" if want[k] == 1 else ""
+                batch = " (a batch dimension is missing?)" if k == 0 and not axis_names else ""
+                return msg + f": {_axis(k, axis_names)} of size {want[k]} is missing{hint or batch}"
+    if len(got) == len(want) + 1:
+        for k in range(len(got)):
+            if got[:k] + got[k + 1:] == want:
+                hint = (" (an unsqueeze too many, or an axis not summed away?)" if got[k] == 1
+                        else " (forgot to sum or pick along it?)")
+                return msg + f": it has an extra axis {k} of size {got[k]}{hint}"
+    return msg + f": {len(got)} dimension(s) instead of {len(want)}"
+
+
+_MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+_BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
+
+
+def error_hints(error: BaseException) -> list[str]:
+    """What a common torch error usually means in an exercise, in a student's words."""
+    text = str(error)
+    hints = []
+    matmul = _MATMUL.search(text)
+    if matmul:
+        rows_a, cols_a, rows_b, cols_b = map(int, matmul.groups())
+        if cols_a == cols_b:
+            hints.append(f"a ({rows_a}x{cols_a}) @ ({rows_b}x{cols_b}) product would fit with the second matrix "
+                         f"transposed: torch keeps a weight row per output unit, so it is x @ W.T")
+        else:
+            hints.append(f"in A @ B the columns of A ({cols_a}) must equal the rows of B ({rows_b}): check which "
+                         f"tensor goes where, and its shape")
+    elif _BROADCAST.search(text):
+        hints.append("two tensors could not be broadcast together: is a bias or a state of the wrong shape "
+                     "(e.g. a column (H, 1) where (H,) belongs)?")
+    elif "dtype" in text and ("Double" in text or "double" in text):
+        hints.append("the checks pass float64 tensors; a tensor you made is float32: create new tensors with "
+                     "dtype=x.dtype, or with torch.zeros_like(...)")
+    elif isinstance(error, IndexError) and "out of bounds" in text:
+        hints.append("an index is past the end of an axis: indices run from 0 to size - 1")
+    elif "in-place operation" in text:
+        hints.append("an in-place update (+=, [...] =, .add_) changed a tensor autograd needs: write h = h + ... "
+                     "or collect the steps in a list and torch.stack them")
+    return hints
 
 
 def call_student(exercise: str, fn, *args, **kwargs):
@@ -135,8 +194,15 @@ def call_student(exercise: str, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs), None
     except NotImplementedError:
-        return None, Feedback(exercise, False, [f"{getattr(fn, '__name__', 'the function')} is not implemented yet"])
+        name = getattr(fn, "__name__", "the function")
+        return None, Feedback(exercise, False, [f"{name} is not implemented yet: replace the line "
+                                                "`raise NotImplementedError(...)` with your code"])
     except Exception as error:  # the student's bug, reported in words
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library_frame(f.filename)]
-        where = f" (line {frames[-1].lineno}: `{frames[-1].line}`)" if frames and frames[-1].line else ""
-        return None, Feedback(exercise, False, [f"your function raised {type(error).__name__}: {error}{where}"])
+        return None, Feedback(exercise, False, [describe_error(error), *error_hints(error)])
+
+
+def describe_error(error: BaseException) -> str:
+    """``your function raised Type: message (line N: `code`)``, naming the student's line, not ours."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library_frame(f.filename)]
+    where = f" (line {frames[-1].lineno}: `{frames[-1].line}`)" if frames and frames[-1].line else ""
+    return f"your function raised {type(error).__name__}: {error}{where}"

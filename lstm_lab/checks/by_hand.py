@@ -1,0 +1,441 @@
+"""Checks for the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
+
+Every check compares a student's numbers with the golden numbers of ``fixtures.golden()``
+(float64, from ``torch.nn``) and, when they differ, tries the mistakes people make on paper
+before it falls back to naming the unit that is off: the right quantity of another step,
+another gate, the pre-activation (the nonlinearity forgotten), the two units swapped, a
+column instead of a row, seed 001's ``C_{t-1}`` where ``h_{t-1}`` belongs, a gate block in
+another library's order.
+
+Time steps count from 1, as in the maths (``x_1``, ``h_1``); the units of a vector count
+from 0, as in Python (``h_1[0]``). An answer of shape ``(1, H)`` (a batch of one, the way
+seed 001 prints it) is accepted where ``(H,)`` is expected.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from torch import Tensor
+
+from .. import fixtures
+from ..cells import lstm_cell_trace, rnn_cell, rnn_cell_trace
+from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
+from .core import Feedback, as_tensor, compare
+
+STEPS = len(fixtures.X_VALUES)
+H = fixtures.HIDDEN_SIZE
+ATOL = 1e-4  # answers worked on paper carry four decimals
+
+__all__ = [
+    "check_rnn_pre", "check_rnn_hidden", "check_rnn_states", "check_labelling_probs", "check_birnn_output",
+    "check_gate", "check_forget_gate", "check_input_gate", "check_candidate", "check_output_gate",
+    "check_cell_state", "check_hidden_state", "check_input_weights", "check_bias",
+]
+
+
+# ---------------------------------------------------------------- shared machinery
+@lru_cache(maxsize=1)
+def _golden() -> dict:
+    return fixtures.golden()  # read once; the checks never modify these tensors
+
+
+def _step(step, where: str) -> int:
+    if isinstance(step, bool) or not isinstance(step, int):
+        raise TypeError(f"{where}: step should be an int (1, 2 or 3), got {type(step).__name__}")
+    if not 1 <= step <= STEPS:
+        raise ValueError(f"{where}: step should be 1, 2 or 3 (time steps count from 1, like x_1), got {step}")
+    return step
+
+
+def _close(a: Tensor, b: Tensor, atol: float) -> bool:
+    return a.shape == b.shape and bool(((a - b).abs() <= atol).all())
+
+
+def _normalise(answer, expected: Tensor):
+    """The answer as a float64 tensor in the expected shape where that is unambiguous, or a
+    ``Feedback`` that explains why it cannot be (None, not numbers, a column, transposed)."""
+    if answer is None:
+        return ["your answer is None: assign your numbers to the variable (or `return` them from your function)"]
+    got = as_tensor(answer)
+    if got is None:
+        return [f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"]
+    if got.shape == (1, *expected.shape):  # a batch of one, as seed 001 prints it
+        got = got[0]
+    if got.shape != expected.shape and got.numel() == expected.numel():
+        if expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1:
+            if _close(got.reshape(-1), expected, ATOL):
+                return [f"the numbers are right, but as a column of shape {tuple(got.shape)}: "
+                        f"give a vector of shape {tuple(expected.shape)} (or a row (1, {expected.numel()}))"]
+        if expected.dim() == 2 and got.dim() == 2 and got.shape == expected.shape[::-1]:
+            if _close(got.t(), expected, ATOL):
+                return [f"the numbers are right but transposed: shape {tuple(got.shape)}, expected "
+                        f"{tuple(expected.shape)} (a row per time step, a column per unit)"]
+    return got
+
+
+def _diagnose(exercise: str, answer, expected: Tensor, suspects=(), *, axis_names=("unit",), atol=ATOL,
+              reshape=None, note=None) -> Feedback:
+    """Right, or a known mistake (``suspects``: pairs of explanation and the numbers it gives), or
+    the positions that are off.
+
+    ``reshape`` views the (flat) answer and expected numbers in a shape whose axes have names,
+    e.g. the four numbers of a bidirectional output as (direction, unit).
+    """
+    got = _normalise(answer, expected)
+    if isinstance(got, list):
+        return Feedback(exercise, False, got)
+    if _close(got, expected, atol):
+        return Feedback(exercise, True, [f"matches to within {atol:g}"])
+    if got.shape == expected.shape:
+        swapped = expected.flip(-1) if expected.shape[-1] == 2 else None
+        known = list(suspects)
+        if swapped is not None:
+            known.append(("the two units are swapped: unit 0 holds unit 1's number and the other way round "
+                          "(a row of a weight matrix belongs to one unit)", swapped))
+        for explanation, numbers in known:
+            if _close(numbers, expected, atol):
+                continue  # this "mistake" gives the right numbers here: not a mistake
+            if _close(got, numbers, atol):
+                return Feedback(exercise, False, [explanation, *_differences(got, expected, axis_names, atol,
+                                                                               reshape)])
+    shown = compare(exercise, got.reshape(reshape) if reshape else got,
+                    expected.reshape(reshape) if reshape else expected, atol=atol, axis_names=axis_names)
+    if note and not shown.ok:
+        shown.lines.append(note)
+    return shown
+
+
+def _differences(got, expected, axis_names, atol, reshape) -> list[str]:
+    """The 'unit k: got x, expected y' lines of ``compare``, without its count line."""
+    if reshape:
+        got, expected = got.reshape(reshape), expected.reshape(reshape)
+    lines = compare("", got, expected, atol=atol, axis_names=axis_names).lines
+    return [line for line in lines if "numbers differ (tolerance" not in line]
+
+
+def _x(step: int) -> Tensor:
+    return fixtures.fixed_x()[step - 1]
+
+
+# ---------------------------------------------------------------- 01: the RNN by hand
+def _rnn_previous(step: int) -> Tensor:
+    return torch.zeros(H, dtype=torch.float64) if step == 1 else _golden()["rnn"]["h"][step - 2]
+
+
+def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor]]:
+    return [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
+             f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
+
+
+def check_rnn_pre(step: int, answer) -> Feedback:
+    """The RNN's pre-activation at ``step``: W_ih x_t + b_ih + W_hh h_{t-1} + b_hh (before tanh)."""
+    step = _step(step, "check_rnn_pre")
+    rnn, w = _golden()["rnn"], fixtures.rnn_weights()
+    suspects = [
+        ("this is h_t, after the tanh: the pre-activation is the sum before it", rnn["h"][step - 1]),
+        ("the recurrent term W_hh h_{t-1} is missing",
+         rnn_cell_trace(_x(step), None, **w).pre),
+        ("only one of the two biases is in: torch adds both b_ih and b_hh",
+         rnn_cell_trace(_x(step), _rnn_previous(step), w["weight_ih"], w["weight_hh"], w["bias_ih"]).pre),
+        *_other_steps(rnn["pre"], step, "the pre-activation"),
+    ]
+    return _diagnose(f"step {step} pre-activation", answer, rnn["pre"][step - 1], suspects)
+
+
+def check_rnn_hidden(step: int, answer) -> Feedback:
+    """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
+    step = _step(step, "check_rnn_hidden")
+    rnn, w = _golden()["rnn"], fixtures.rnn_weights()
+    h_prev = _rnn_previous(step)
+    suspects = [
+        ("this is the pre-activation: h_t is tanh of it", rnn["pre"][step - 1]),
+        ("the recurrent term W_hh h_{t-1} is missing: h_t depends on the previous state",
+         rnn_cell(_x(step), None, **w)),
+        ("only one of the two biases is in: torch adds both b_ih and b_hh",
+         rnn_cell(_x(step), h_prev, w["weight_ih"], w["weight_hh"], w["bias_ih"])),
+        ("the sigmoid was used: this RNN's nonlinearity is tanh", torch.sigmoid(rnn["pre"][step - 1])),
+        *_other_steps(rnn["h"], step, "h_t"),
+    ]
+    return _diagnose(f"h_{step}", answer, rnn["h"][step - 1], suspects)
+
+
+def check_rnn_states(answer) -> Feedback:
+    """All three hidden states, shape (3, 2): a row per time step."""
+    expected = _golden()["rnn"]["h"]
+    got = _normalise(answer, expected)
+    if isinstance(got, list):
+        return Feedback("hidden states h_1, h_2, h_3", False, got)
+    if got.shape != expected.shape:
+        return compare("hidden states h_1, h_2, h_3", got, expected, axis_names=("row", "unit"))
+    return Feedback.merge("hidden states h_1, h_2, h_3",
+                          [check_rnn_hidden(step, got[step - 1]) for step in range(1, STEPS + 1)])
+
+
+def check_labelling_probs(step: int, answer) -> Feedback:
+    """The softmax over the two labels at ``step`` of the sequence-labelling head."""
+    step = _step(step, "check_labelling_probs")
+    rnn = _golden()["rnn"]
+    logits = rnn["labelling_logits"]
+    suspects = [
+        ("these are the logits, before the softmax", logits[step - 1]),
+        ("the softmax ran over the time steps (dim 0): it should run over the labels of one step (dim -1)",
+         torch.softmax(logits, dim=0)[step - 1]),
+        ("this is the hidden state h_t: the labelling head W_out h_t + b_out comes first, then the softmax",
+         rnn["h"][step - 1]),
+        *_other_steps(rnn["labelling_probs"], step, "the label probabilities"),
+    ]
+    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"][step - 1], suspects,
+                     axis_names=("label",))
+
+
+def check_birnn_output(step: int, answer) -> Feedback:
+    """What ``torch.nn.RNN(bidirectional=True)`` puts in ``output`` at ``step``: four numbers,
+    the forward state then the backward state of that same step."""
+    step = _step(step, "check_birnn_output")
+    birnn = _golden()["birnn"]
+    out = birnn["output"]
+    mirror = STEPS + 1 - step
+    suspects = [
+        (f"this pairs the forward state of step {step} with the backward state of step {mirror}, as seed 001 "
+         f"does; torch pairs the two states of the same step", torch.cat([out[step - 1, :H], out[mirror - 1, H:]])),
+        ("this is [h_n[0], h_n[1]], the final state of each direction: output[t] holds the states of step t",
+         birnn["h_n"].reshape(-1)),
+        ("the halves are swapped: the forward state comes first, then the backward one",
+         torch.cat([out[step - 1, H:], out[step - 1, :H]])),
+        *_other_steps(out, step, "output"),
+    ]
+    return _diagnose(f"bidirectional output at step {step}", answer, out[step - 1], suspects,
+                     axis_names=("direction", "unit"), reshape=(2, H),
+                     note="direction 0 is the forward state (output[t, :H]), direction 1 the backward one")
+
+
+# ---------------------------------------------------------------- 02: the LSTM by hand
+_GATE_ALIASES = {"i": "i", "input": "i", "add": "i", "f": "f", "forget": "f", "g": "g", "c": "g",
+                 "candidate": "g", "cell": "g", "o": "o", "output": "o"}
+_ACTIVATION = {"i": "the sigmoid", "f": "the sigmoid", "g": "tanh", "o": "the sigmoid"}
+
+
+def _gate_letter(gate) -> str:
+    if not isinstance(gate, str) or gate.lower() not in _GATE_ALIASES:
+        raise ValueError(f"gate should be one of 'i' (input), 'f' (forget), 'g' (candidate, 'c' in seed 001) "
+                         f"or 'o' (output), got {gate!r}")
+    return _GATE_ALIASES[gate.lower()]
+
+
+def _lstm(bias: bool) -> dict:
+    if not isinstance(bias, bool):
+        raise TypeError(f"bias should be True or False, got {type(bias).__name__}")
+    return _golden()["lstm_bias" if bias else "lstm"]
+
+
+def _lstm_previous(step: int, bias: bool) -> tuple[Tensor, Tensor]:
+    if step == 1:
+        zeros = torch.zeros(H, dtype=torch.float64)
+        return zeros, zeros
+    gold = _lstm(bias)
+    return gold["h"][step - 2], gold["c"][step - 2]
+
+
+def _lstm_step(step: int, bias: bool, h_prev: Tensor, c_prev: Tensor):
+    return lstm_cell_trace(_x(step), (h_prev, c_prev), **fixtures.lstm_weights(bias=bias))
+
+
+@lru_cache(maxsize=2)
+def _seed001_c_for_h(bias: bool) -> list:
+    """Seed 001's cell [57]: the recurrent matrices W_h* multiply c_{t-1} where h_{t-1} belongs."""
+    steps, c = [], torch.zeros(H, dtype=torch.float64)
+    for step in range(1, STEPS + 1):
+        traced = _lstm_step(step, bias, c, c)
+        steps.append(traced)
+        c = traced.c
+    return steps
+
+
+def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
+    """Mistakes that apply to every LSTM quantity; ``pick`` reads the quantity off a traced step."""
+    h_prev, c_prev = _lstm_previous(step, bias)
+    other = "without" if bias else "with"
+    return [
+        (f"these are the numbers of the LSTM {other} bias: this exercise is the one "
+         f"{'with' if bias else 'without'} bias", pick(_lstm_step(step, not bias, *_lstm_previous(step, not bias)))),
+        ("the recurrent matrices W_h* multiplied c_{t-1} instead of h_{t-1} (the slip in seed 001's cell [57]): "
+         "the gates read the previous hidden state", pick(_seed001_c_for_h(bias)[step - 1])),
+        ("the recurrent term W_h* h_{t-1} is missing: every gate reads the previous hidden state too",
+         pick(_lstm_step(step, bias, torch.zeros(H, dtype=torch.float64), c_prev))),
+    ]
+
+
+def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
+    """One gate's activation at ``step`` for seed 001's LSTM (``bias=True``: our biased variant)."""
+    letter = _gate_letter(gate)
+    step = _step(step, "check_gate")
+    gold = _lstm(bias)
+    name = GATE_NAMES[letter]
+    pre = gold["pre"][step - 1].chunk(4)["ifgo".index(letter)]
+    wrong_fn = torch.tanh(pre) if letter != "g" else torch.sigmoid(pre)
+    suspects = [
+        (f"this is the pre-activation of the {name} gate: apply {_ACTIVATION[letter]}", pre),
+        (f"{'tanh' if letter != 'g' else 'the sigmoid'} was applied: the {name} gate uses {_ACTIVATION[letter]}",
+         wrong_fn),
+        *[(f"this is the {GATE_NAMES[other]} gate's value: the {name} gate uses W_x{letter} and W_h{letter}",
+           gold[other][step - 1]) for other in "ifgo" if other != letter],
+        *_lstm_suspects(step, bias, lambda traced: getattr(traced, letter)),
+        *_other_steps(gold[letter], step, f"the {name} gate"),
+    ]
+    return _diagnose(f"step {step} {name} gate ({letter}_{step})", answer, gold[letter][step - 1], suspects)
+
+
+def check_forget_gate(step: int, answer, *, bias: bool = False) -> Feedback:
+    return check_gate("f", step, answer, bias=bias)
+
+
+def check_input_gate(step: int, answer, *, bias: bool = False) -> Feedback:
+    return check_gate("i", step, answer, bias=bias)
+
+
+def check_candidate(step: int, answer, *, bias: bool = False) -> Feedback:
+    return check_gate("g", step, answer, bias=bias)
+
+
+def check_output_gate(step: int, answer, *, bias: bool = False) -> Feedback:
+    return check_gate("o", step, answer, bias=bias)
+
+
+def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
+    """The cell state c_t = f_t * c_{t-1} + i_t * g_t at ``step``."""
+    step = _step(step, "check_cell_state")
+    gold = _lstm(bias)
+    t = step - 1
+    _, c_prev = _lstm_previous(step, bias)
+    suspects = [
+        ("this is h_t: the cell state is c_t = f_t * c_{t-1} + i_t * g_t", gold["h"][t]),
+        ("the memory kept from c_{t-1} (f_t * c_{t-1}) is missing", gold["i"][t] * gold["g"][t]),
+        ("the input gate is missing: what is written is i_t * g_t, not g_t", gold["f"][t] * c_prev + gold["g"][t]),
+        ("the forget gate and the input gate are swapped: f_t scales c_{t-1}, i_t scales g_t",
+         gold["i"][t] * c_prev + gold["f"][t] * gold["g"][t]),
+        *_lstm_suspects(step, bias, lambda traced: traced.c),
+        *_other_steps(gold["c"], step, "c_t"),
+    ]
+    return _diagnose(f"c_{step}", answer, gold["c"][t], suspects)
+
+
+def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
+    """The hidden state h_t = o_t * tanh(c_t) at ``step``."""
+    step = _step(step, "check_hidden_state")
+    gold = _lstm(bias)
+    t = step - 1
+    suspects = [
+        ("this is the cell state c_t: h_t = o_t * tanh(c_t)", gold["c"][t]),
+        ("the tanh is missing: h_t = o_t * tanh(c_t), not o_t * c_t", gold["o"][t] * gold["c"][t]),
+        ("the output gate is missing: h_t = o_t * tanh(c_t)", torch.tanh(gold["c"][t])),
+        *_lstm_suspects(step, bias, lambda traced: traced.h),
+        *_other_steps(gold["h"], step, "h_t"),
+    ]
+    return _diagnose(f"h_{step}", answer, gold["h"][t], suspects)
+
+
+# ---------------------------------------------------------------- 03: the same weights in other layouts
+_COLUMN_BLOCKS = {"cs231n", "keras"}  # (D, 4H): x @ W, one column block per gate
+_DISPLAY = {"torch": "torch", "cs231n": "CS231n", "keras": "Keras", "onnx": "ONNX", "seed002": "seed 002"}
+_INPUT_NAME = {"torch": "weight_ih", "cs231n": "Wx", "keras": "kernel", "onnx": "W", "seed002": "W_x"}
+_BIAS_NAME = {"torch": "bias_ih", "cs231n": "b", "keras": "bias", "onnx": "B", "seed002": "b_x"}
+
+
+def _convention(convention) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
+    return convention
+
+
+def _order_text(convention: str) -> str:
+    return ", ".join(CONVENTIONS[convention])
+
+
+def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str, dim: int, what: str) -> list:
+    """For an answer of the right shape with the wrong numbers: which gate each block holds."""
+    letters = CONVENTIONS[convention].replace("c", "g")
+    size = expected.shape[dim] // 4
+    kind = "columns" if dim == 1 and expected.dim() == 2 else "rows" if expected.dim() >= 2 else "entries"
+    lines = []
+    for k, (mine, theirs) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim))):
+        if _close(mine, theirs, ATOL):
+            continue
+        span = f"block {k} ({kind} {k * size}-{(k + 1) * size - 1})"
+        want = f"the {GATE_NAMES[letters[k]]} gate's {what}{letters[k]}"
+        found = [g for g, ref in per_gate.items() if _close(mine, ref, ATOL)]
+        if found:
+            lines.append(f"{span} holds the {GATE_NAMES[found[0]]} gate's {what}{found[0]}; "
+                         f"{_DISPLAY[convention]} expects {want} there")
+        else:
+            lines.append(f"{span} matches none of the four gates' {what}i, {what}f, {what}g, {what}o: "
+                         f"expected {want}")
+    lines.append(f"{_DISPLAY[convention]}'s gate order is {_order_text(convention)}")
+    return lines
+
+
+def check_input_weights(convention: str, answer) -> Feedback:
+    """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
+    torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
+    seed 002 ``W_x`` (8, 3)."""
+    convention = _convention(convention)
+    exercise = f"{_DISPLAY[convention]} {_INPUT_NAME[convention]}"
+    expected = to_convention(fixtures.lstm_weights(), convention)[_INPUT_NAME[convention]]
+    if answer is None or as_tensor(answer) is None:
+        return _diagnose(exercise, answer, expected)
+    got = as_tensor(answer)
+    if got.shape != expected.shape:
+        return Feedback(exercise, False, [_input_shape_message(got, expected, convention)])
+    if _close(got, expected, ATOL):
+        return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
+    gates = fixtures.lstm_gate_weights()
+    column = convention in _COLUMN_BLOCKS
+    per_gate = {g: gates[f"W_x{g}"].t() if column else gates[f"W_x{g}"] for g in "ifgo"}
+    flat = got[0] if convention == "onnx" else got
+    want = expected[0] if convention == "onnx" else expected
+    return Feedback(exercise, False, _name_blocks(flat, want, per_gate, convention, 1 if column else 0, "W_x"))
+
+
+def _input_shape_message(got: Tensor, expected: Tensor, convention: str) -> str:
+    shape, want = tuple(got.shape), tuple(expected.shape)
+    msg = f"your answer has shape {shape}, expected {want}"
+    if shape == want[::-1] or (len(want) == 3 and shape == (want[2], want[1])):
+        if convention in _COLUMN_BLOCKS:
+            return msg + f": {_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)"
+        return msg + f": {_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T"
+    if convention == "onnx" and shape == want[1:]:
+        return msg + ": ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
+    return msg
+
+
+def check_bias(convention: str, answer) -> Feedback:
+    """The biased LSTM's bias (b_i, b_f, b_g, b_o of ``fixtures.lstm_gate_weights(bias=True)``) laid out
+    as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),
+    ONNX ``B`` (1, 16) (input bias then recurrent bias), seed 002 ``b_x`` (8,)."""
+    convention = _convention(convention)
+    exercise = f"{_DISPLAY[convention]} {_BIAS_NAME[convention]}"
+    expected = to_convention(fixtures.lstm_weights(bias=True), convention)[_BIAS_NAME[convention]]
+    if answer is None or as_tensor(answer) is None:
+        return _diagnose(exercise, answer, expected)
+    got = as_tensor(answer)
+    if got.shape != expected.shape:
+        hint = (": ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
+                if convention == "onnx" else "")
+        return Feedback(exercise, False, [f"your answer has shape {tuple(got.shape)}, expected "
+                                          f"{tuple(expected.shape)}{hint}"])
+    if _close(got, expected, ATOL):
+        return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
+    gates = fixtures.lstm_gate_weights(bias=True)
+    per_gate = {g: gates[f"b_{g}"] for g in "ifgo"}
+    if convention == "onnx":
+        (mine_x, mine_h), (want_x, want_h) = got[0].chunk(2), expected[0].chunk(2)
+        lines = []
+        if not _close(mine_x, want_x, ATOL):
+            lines.append("in the input bias (the first 8 numbers):")
+            lines += ["  " + line for line in _name_blocks(mine_x, want_x, per_gate, convention, 0, "b_")]
+        if not _close(mine_h, want_h, ATOL):
+            lines.append("the recurrent bias (the last 8 numbers) should be zeros: this LSTM keeps its whole "
+                         "bias in torch's bias_ih, and bias_hh is zero")
+        return Feedback(exercise, False, lines)
+    return Feedback(exercise, False, _name_blocks(got, expected, per_gate, convention, 0, "b_"))

@@ -1,0 +1,115 @@
+"""Known mistakes, made by altering the *weights* the reference runs on.
+
+A gate that reads another gate's matrix, weights used transposed, gate blocks chunked in
+another order: each is the correct LSTM run on weights arranged the way the mistaken code
+reads them. So the catalogue needs no second copy of any equation; it only rearranges
+tensors and hands them to lstm_lab's cells and runners.
+
+Each builder returns ``{message: thunk}``; ``diagnose`` evaluates a thunk only when it needs
+it, and a thunk that cannot run on a case (a transposed (H, D) matrix when D != H) simply
+matches nothing there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import permutations
+
+import torch
+from torch import Tensor
+
+from ..layouts import reorder_gates
+from .diagnose import GATE_WORDS
+
+GATES = "ifgo"
+KNOWN_ORDERS = {"ifog": "CS231n's order", "figo": "seed 002's order", "iofg": "ONNX's order"}
+SEED_003 = " (seed 003's typo: its input gate reads `h @ W_hf`)"
+
+
+def with_block(t: Tensor, target: str, source: str, dim: int = 0) -> Tensor:
+    """``t`` with gate ``target``'s block replaced by gate ``source``'s (blocks stacked i, f, g, o)."""
+    blocks = list(t.chunk(4, dim))
+    blocks[GATES.index(target)] = blocks[GATES.index(source)]
+    return torch.cat(blocks, dim)
+
+
+def transposed_blocks(t: Tensor) -> Tensor:
+    """Each square gate block transposed: what ``h @ W_h`` gives where ``h @ W_h.T`` belongs."""
+    blocks = t.chunk(4, 0)
+    if blocks[0].shape[0] != blocks[0].shape[1]:
+        raise ValueError("only square blocks can be used transposed without an error")
+    return torch.cat([b.t() for b in blocks])
+
+
+# ---------------------------------------------------------------- fused weights (torch's layout)
+def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
+    """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``.
+
+    ``run(weights)`` is the reference on (altered) weights.
+    """
+    out = {}
+    for order in ("".join(p) for p in permutations(GATES)):
+        if order == GATES:
+            continue
+        known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
+        out[f"you split the gate blocks in the order {', '.join(order)}{known}: torch stacks them i, f, g, o "
+            f"(input, forget, candidate, output)"] = (
+            lambda order=order: run({k: reorder_gates(v, order, GATES) for k, v in weights.items()}))
+    out["the recurrent blocks of weight_hh are used transposed (h @ W without .T): torch keeps a row per "
+        "gate unit, so each block is applied as h @ W.T"] = (
+        lambda: run(dict(weights, weight_hh=transposed_blocks(weights["weight_hh"]))))
+    out["the input blocks of weight_ih are used transposed (x @ W without .T): torch keeps a row per gate "
+        "unit, so each block is applied as x @ W.T"] = (
+        lambda: run(dict(weights, weight_ih=transposed_blocks(weights["weight_ih"]))))
+    for target in GATES:
+        for source in GATES:
+            if source == target:
+                continue
+            seed = SEED_003 if (target, source) == ("i", "f") else ""
+            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_hh instead of its "
+                f"own{seed}"] = (
+                lambda t=target, s=source: run(dict(weights, weight_hh=with_block(weights["weight_hh"], t, s))))
+            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_ih instead of its own"] = (
+                lambda t=target, s=source: run(dict(weights, weight_ih=with_block(weights["weight_ih"], t, s))))
+            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s bias block instead of its own"] = (
+                lambda t=target, s=source: run(dict(weights, bias_ih=with_block(weights["bias_ih"], t, s),
+                                                    bias_hh=with_block(weights["bias_hh"], t, s))))
+    out.update(missing_biases(weights, run))
+    return out
+
+
+def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
+    zero = torch.zeros_like
+    return {
+        "bias_hh is missing: torch adds both biases, bias_ih and bias_hh":
+            lambda: run(dict(weights, bias_hh=zero(weights["bias_hh"]))),
+        "bias_ih is missing: torch adds both biases, bias_ih and bias_hh":
+            lambda: run(dict(weights, bias_ih=zero(weights["bias_ih"]))),
+        "both biases are missing":
+            lambda: run(dict(weights, bias_ih=zero(weights["bias_ih"]), bias_hh=zero(weights["bias_hh"]))),
+    }
+
+
+# ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)
+def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: int, hidden_size: int) -> dict:
+    """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention)."""
+    out = {}
+    for target in GATES:
+        for source in GATES:
+            if source == target:
+                continue
+            seed = SEED_003 if (target, source) == ("i", "f") else ""
+            for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
+                out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "
+                    f"of {prefix}{target}{seed if prefix == 'W_h' else ''}"] = (
+                    lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
+    out["the recurrent matrices are used transposed (h @ W_h?.T): in this exercise they are applied as "
+        "h @ W_h?, shape (hidden_size, hidden_size), a row per unit of h"] = (
+        lambda: run({k: v.t() if k.startswith("W_h") else v for k, v in params.items()}))
+    if input_size == hidden_size:
+        out["the input matrices are used transposed (x @ W_x?.T): in this exercise they are applied as x @ W_x?, "
+            "shape (input_size, hidden_size)"] = (
+            lambda: run({k: v.t() if k.startswith("W_x") else v for k, v in params.items()}))
+    out["the biases are missing"] = lambda: run({k: torch.zeros_like(v) if k.startswith("b_") else v
+                                                 for k, v in params.items()})
+    return out

@@ -1,0 +1,457 @@
+"""Run a student's function on a set of cases and explain, in words, what is wrong.
+
+A check is made of three things:
+
+* **cases**: the fixed X of the course (with golden numbers from torch.nn) and seeded random
+  ones, each a tuple of arguments and the right answer;
+* a **reference**: lstm_lab's own function with the student's signature (tested against
+  torch.nn elsewhere), used for the random cases and for gradients;
+* a **catalogue of mistakes**: for each case, the answer a known mistake would give (a gate
+  reading another gate's matrix, weights used transposed, gates chunked in another order ...),
+  computed by running the reference on altered weights, so no equation is written twice.
+
+``run_check`` calls the student's function on every case (on copies: a student's in-place
+update cannot change our tensors), compares each returned tensor with ``core.compare``, and
+when something is off, says which case, which number, at which step, whether a known mistake
+reproduces the answer exactly, and which inputs the answer does not depend on (from
+autograd). When every number is right it compares the gradients too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .core import Feedback, as_tensor, call_student, compare, describe_error, error_hints
+
+ATOL = 1e-10  # float64 throughout: a right answer agrees to ~1e-15, a mistake by far more than this
+
+
+@dataclass
+class Case:
+    """One call of the student's function and the answer it should give."""
+
+    label: str  # how the message names this case: "the fixed X, step 2"
+    args: tuple  # positional arguments (tensors, tuples or dicts of tensors, ints)
+    expected: object = None  # the right answer; None: the exercise's reference computes it
+    names: tuple = ()  # a name per argument (a tuple of names for a tuple argument; dicts use their keys)
+    zero_state: bool = False  # the recurrent state is zero here, so mistakes in the recurrence cannot show
+
+
+@dataclass
+class Exercise:
+    """What ``run_check`` needs to know about one exercise."""
+
+    name: str  # the function's name, as the notebook and the student version use it
+    reference: Callable  # lstm_lab's answer, same signature as the student's function
+    returns: object  # the shape of the result: "h", or ("h", "c"), or ("outputs", ("h_n", "c_n"))
+    axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
+    mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
+    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
+    time_axis: dict = field(default_factory=dict)  # per returned name: the axis that is time
+    gate_blocks: dict = field(default_factory=dict)  # per argument / returned name: gate letters stacked on dim 0
+    error_hints: dict = field(default_factory=dict)  # exception type name -> a hint for this exercise
+    gradients: bool = True  # compare gradients once the numbers are right
+    atol: float = ATOL
+    success: tuple = ()  # lines that say what "correct" was checked against
+
+
+# ---------------------------------------------------------------- structure of arguments and results
+def clone(value, requires_grad: bool = False):
+    """A deep copy of tensors inside tuples, named tuples, lists and dicts."""
+    if isinstance(value, Tensor):
+        copy = value.detach().clone()
+        return copy.requires_grad_() if requires_grad and copy.is_floating_point() else copy
+    if isinstance(value, dict):
+        return {k: clone(v, requires_grad) for k, v in value.items()}
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(clone(v, requires_grad) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(clone(v, requires_grad) for v in value)
+    return value
+
+
+def named_tensors(args: tuple, names: tuple) -> list[tuple[str, Tensor]]:
+    """Every tensor inside the arguments, with a name a student recognises."""
+    out = []
+
+    def walk(value, name):
+        if isinstance(value, Tensor):
+            out.append((name, value))
+        elif isinstance(value, dict):  # params dicts: named by key, or by argument and key
+            for k, v in value.items():
+                walk(v, f"{name}[{k!r}]" if name else k)
+        elif isinstance(value, tuple) and hasattr(value, "_fields"):
+            for k, v in zip(value._fields, value):
+                walk(v, f"{name}.{k}")
+        elif isinstance(value, (tuple, list)):
+            for k, v in enumerate(value):
+                walk(v, name[k] if isinstance(name, tuple) else f"{name}[{k}]")
+
+    for k, value in enumerate(args):
+        walk(value, names[k] if k < len(names) else f"argument {k}")
+    return out
+
+
+def flat_names(spec) -> list[str]:
+    if isinstance(spec, str):
+        return [spec]
+    return [name for part in spec for name in flat_names(part)]
+
+
+def spec_text(spec) -> str:
+    return spec if isinstance(spec, str) else "(" + ", ".join(spec_text(p) for p in spec) + ")"
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} item(s)"
+    return f"a {type(value).__name__}"
+
+
+def split(result, spec) -> list | str:
+    """The returned values as a flat list in ``spec``'s order, or a sentence saying why not."""
+    if isinstance(spec, str):
+        return [result]
+    if not isinstance(result, (tuple, list)) or len(result) != len(spec):
+        if result is None:
+            return f"it returned None: did the function forget to `return` {spec_text(spec)}?"
+        return f"it should return {spec_text(spec)}, got {_kind(result)}"
+    leaves = []
+    for part, value in zip(spec, result):
+        inner = split(value, part)
+        if isinstance(inner, str):
+            return inner
+        leaves += inner
+    return leaves
+
+
+def same(given, expected, atol: float) -> bool:
+    got, want = as_tensor(given), as_tensor(expected)
+    return (got is not None and want is not None and got.shape == want.shape
+            and bool(torch.allclose(got, want, atol=atol, rtol=0)))
+
+
+# ---------------------------------------------------------------- one run over the cases
+@dataclass
+class _Run:
+    case: Case
+    expected: list
+    result: object = None
+    leaves: list | None = None
+    error: Feedback | None = None
+    structure: str | None = None  # why the result could not be split
+    verdicts: list = field(default_factory=list)  # a Feedback per returned value
+    changed: list = field(default_factory=list)  # arguments the student changed in place
+
+    @property
+    def ok(self) -> bool:
+        return self.leaves is not None and all(self.verdicts) and not self.changed
+
+
+def _run_case(ex: Exercise, fn, case: Case) -> _Run:
+    expected = case.expected
+    if expected is None:
+        with torch.no_grad():
+            expected = ex.reference(*clone(case.args))
+    run = _Run(case, split(expected, ex.returns))
+    args = clone(case.args)
+    result, failure = call_student(ex.name, fn, *args)
+    if failure is not None:
+        lines = list(failure.lines)
+        for type_name, hint in ex.error_hints.items():
+            if f"raised {type_name}" in lines[0]:
+                lines = [lines[0], hint]  # this exercise knows better than the general hint
+        if lines[0].startswith("your function raised"):
+            lines.insert(0, f"on {case.label}:")
+        run.error = Feedback(ex.name, False, lines)
+        return run
+    run.result = result
+    leaves = split(result, ex.returns)
+    if isinstance(leaves, str):
+        run.structure = leaves
+        return run
+    run.leaves = leaves
+    for name, got, want in zip(flat_names(ex.returns), leaves, run.expected):
+        run.verdicts.append(compare(ex.name, got, want, atol=ex.atol, axis_names=ex.axis_names.get(name), what=name))
+    originals = named_tensors(case.args, case.names)
+    for (name, before), (_, after) in zip(originals, named_tensors(args, case.names)):
+        if before.shape != after.shape or not torch.equal(before, after):
+            run.changed.append(name)
+    return run
+
+
+def run_check(ex: Exercise, fn, cases: list[Case]) -> Feedback:
+    """Check ``fn`` on ``cases``; a Feedback that says what is wrong, or what was checked."""
+    runs = [_run_case(ex, fn, case) for case in cases]
+    if all(run.ok for run in runs):
+        if ex.gradients:
+            failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
+            if failure is not None:
+                return failure
+        return Feedback(ex.name, True, list(ex.success))
+    return Feedback(ex.name, False, _explain(ex, fn, runs))
+
+
+# ---------------------------------------------------------------- explaining a failure
+def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
+    answered = [r for r in runs if r.leaves is not None]
+    wrong = [r for r in answered if not all(r.verdicts)]
+    if not answered:
+        first = next((r for r in runs if r.error is not None or r.structure), runs[0])
+        if first.error is not None:
+            return list(first.error.lines)
+        return [first.structure]
+    if not wrong:  # right numbers, but the inputs were changed in place
+        run = next(r for r in runs if r.changed)
+        return [f"the numbers are right, but your function changed its argument {', '.join(run.changed)} in place: "
+                "the caller's tensor is modified. Write new tensors (h = h + ...) instead of +=, [...] = or .add_()"]
+    first = wrong[0]
+    precision = _precision_hint(first)
+    if precision:  # right up to float32 rounding: that is the whole story
+        return [*precision, f"on {first.case.label}:",
+                *("  " + line for v in first.verdicts if not v for line in v.lines[:3])]
+    lines = []
+    mistake = _safely(_known_mistake, None, ex, answered)
+    if mistake:
+        lines.append(mistake)
+    lines.append(f"on {first.case.label}:")
+    shown = 0
+    for name, verdict, got, want in zip(flat_names(ex.returns), first.verdicts, first.leaves, first.expected):
+        if not verdict:
+            differences = _differences(name, verdict, got, want, ex.atol)
+            shown += 1
+            if shown > 2:  # the first two wrong values in detail, the rest by name only
+                differences = differences[:1]
+            lines += ["  " + line for line in differences]
+            lines += ["  " + line for line in _safely(_where_in_time, [], ex, name, first)]
+            lines += ["  " + line for line in _safely(_which_blocks, [], ex, name, first)]
+    if ex.locate is not None and not mistake:
+        lines += _safely(ex.locate, [], fn, first.case, first.result)
+    zero_ok = [r for r in answered if r.case.zero_state and all(r.verdicts)]
+    if zero_ok and all(not r.case.zero_state for r in wrong):
+        lines.append(f"{zero_ok[0].case.label} is right, where the state is zero: the mistake is in the "
+                     "recurrent part, how h_{t-1} (or c_{t-1}) enters the step")
+    if not mistake:
+        lines += _safely(_unused_inputs, [], ex, fn, first.case)
+    for run in runs:
+        if run.error is not None and run is not first:
+            lines += [run.error.lines[0], *("  " + line for line in run.error.lines[1:2])]
+            break
+    return lines
+
+
+def _safely(hint, default, *args):
+    """A hint is extra help: if making it fails on a strange answer, leave it out rather than
+    show the student a traceback from lstm_lab."""
+    try:
+        return hint(*args)
+    except Exception:
+        return default
+
+
+def _differences(name: str, verdict: Feedback, got, want, atol: float) -> list[str]:
+    """compare's lines under a heading that names the returned value they are about."""
+    g, w = as_tensor(got), as_tensor(want)
+    if g is None or w is None or g.shape != w.shape:
+        return list(verdict.lines)  # None, not numbers, or a shape: compare's sentence names it already
+    count = int(((g - w).abs() > atol).sum()) if torch.isfinite(g).all() else None
+    head = f"{name}: {count} of {w.numel()} numbers differ" if count is not None else f"{name}:"
+    listed = [re.sub(r"^\.\.\. and (\d+) more of \d+ numbers differ$", r"... and \1 more", line)
+              for line in verdict.lines if "numbers differ (tolerance" not in line]
+    return [head, *("  " + line for line in listed)]
+
+
+def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
+    """The first catalogued mistake that reproduces every answer the student gave (to 1e-8)."""
+    if ex.mistakes is None:
+        return None
+    catalogues = []
+    for run in answered:
+        try:
+            catalogues.append(ex.mistakes(run.case))
+        except Exception:  # a mistake that cannot even be computed here matches nothing
+            catalogues.append({})
+    names = list(catalogues[0]) if catalogues else []
+    for message in names:
+        matched_any_wrong = False
+        for run, catalogue in zip(answered, catalogues):
+            leaves = _variant_leaves(catalogue.get(message), ex.returns)
+            if leaves is None or not all(v is None or same(got, v, 1e-8) for got, v in zip(run.leaves, leaves)):
+                break
+            matched_any_wrong |= not all(run.verdicts)
+        else:
+            if matched_any_wrong:
+                return message
+    return None
+
+
+def _variant_leaves(variant, spec) -> list | None:
+    """A catalogued answer as a flat list (None entries: not part of the mistake), or None if it
+    cannot be computed for this case. Entries may be given as thunks, evaluated here."""
+    if callable(variant):
+        try:
+            variant = variant()
+        except Exception:  # the mistake cannot even run on this case: it explains nothing here
+            return None
+    if variant is None:
+        return None
+    return _partial_split(variant, spec)
+
+
+def _partial_split(value, spec) -> list | None:
+    if isinstance(spec, str):
+        return [value]
+    if value is None:
+        return [None] * len(flat_names(spec))
+    if not isinstance(value, (tuple, list)) or len(value) != len(spec):
+        return None
+    leaves = []
+    for part, inner in zip(spec, value):
+        sub = _partial_split(inner, part)
+        if sub is None:
+            return None
+        leaves += sub
+    return leaves
+
+
+def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
+    """'steps 0 to 1 are right; the first difference is at step 2'."""
+    axis = ex.time_axis.get(name)
+    k = flat_names(ex.returns).index(name)
+    got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
+    if axis is None or got is None or got.shape != want.shape or want.shape[axis] < 2:
+        return []
+    bad = [t for t in range(want.shape[axis]) if not torch.allclose(got.select(axis, t), want.select(axis, t),
+                                                                       atol=ex.atol, rtol=0)]
+    if not bad or bad[0] == 0:
+        return ["it is wrong from the first step on"] if bad else []
+    right = "step 0 is" if bad[0] == 1 else f"steps 0 to {bad[0] - 1} are"
+    return [f"{right} right; the first difference is at step {bad[0]}"]
+
+
+def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
+    """For a result stacked by gate (e.g. a gradient of weight_ih): the gate blocks that differ."""
+    gates = ex.gate_blocks.get(name)
+    k = flat_names(ex.returns).index(name)
+    got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
+    if not gates or got is None or got.shape != want.shape or want.shape[0] % len(gates):
+        return []
+    bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates)))
+           if not torch.allclose(a, b, atol=ex.atol, rtol=0)]
+    return [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
+
+
+GATE_WORDS = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
+              "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+
+
+def _precision_hint(run: _Run) -> list[str]:
+    worst = 0.0
+    for got, want in zip(run.leaves, run.expected):
+        g, w = as_tensor(got), as_tensor(want)
+        if g is None or w is None or g.shape != w.shape:
+            return []
+        worst = max(worst, (g - w).abs().max().item() if g.numel() else 0.0)
+    if 0 < worst < 1e-5:
+        return [f"the largest difference is only {worst:.1e}: that is float32 rounding. Is a tensor you made "
+                "float32? The checks use float64 (dtype=x.dtype, torch.zeros_like)"]
+    return []
+
+
+# ---------------------------------------------------------------- gradients
+def _loss(leaves: list, seed: int = 2024) -> Tensor | None:
+    """A random weighted sum of every returned value, so that each number gets its own gradient."""
+    gen = torch.Generator().manual_seed(seed)
+    total = None
+    for leaf in leaves:
+        if not isinstance(leaf, Tensor) or not leaf.is_floating_point():
+            continue
+        weights = torch.randn(leaf.shape, dtype=torch.float64, generator=gen).to(leaf.dtype)
+        term = (leaf * weights).sum()
+        total = term if total is None else total + term
+    return total
+
+
+def _gradients(fn, case: Case, returns, student: bool):
+    """(named inputs, their gradients or None, error sentence or None) for one call."""
+    args = clone(case.args, requires_grad=True)
+    named = [(n, t) for n, t in named_tensors(args, case.names) if t.requires_grad]
+    if student:
+        result, failure = call_student("gradient", fn, *args)
+        if failure is not None:
+            return named, None, failure.lines[0]
+    else:
+        result = fn(*args)
+    leaves = split(result, returns)
+    if isinstance(leaves, str):
+        return named, None, leaves
+    loss = _loss(leaves)
+    if loss is None or not loss.requires_grad:
+        return named, None, ("your result is cut off from autograd: no gradient reaches any input (.detach(), "
+                             ".item(), .numpy() or torch.tensor(...) on a result breaks the graph)")
+    try:
+        grads = torch.autograd.grad(loss, [t for _, t in named], allow_unused=True)
+    except RuntimeError as error:
+        return named, None, " ".join([describe_error(error), *error_hints(error)])
+    return named, grads, None
+
+
+def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
+    """None when the student's gradients match the reference's on the first case, else why not."""
+    case = cases[0]
+    named, mine, problem = _gradients(fn, case, ex.returns, student=True)
+    if problem:
+        return Feedback(ex.name, False, [f"the numbers are right, but on {case.label} the gradient fails: {problem}"])
+    _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+    for (name, tensor), g_mine, g_ref in zip(named, mine, theirs):
+        g_ref = torch.zeros_like(tensor) if g_ref is None else g_ref
+        if g_mine is None:
+            if g_ref.abs().max() > 0:
+                return Feedback(ex.name, False, [
+                    f"the numbers are right, but no gradient reaches {name}: somewhere it was cut from the graph "
+                    "(.detach(), .data, .item() or a new torch.tensor(...) built from it)"])
+            continue
+        verdict = compare(ex.name, g_mine, g_ref, atol=1e-8, what=f"the gradient with respect to {name}")
+        if not verdict:
+            return Feedback(ex.name, False, [
+                f"the numbers are right, but the gradient with respect to {name} is not: part of the computation "
+                "is hidden from autograd (.detach(), .data, an in-place change)", *verdict.lines])
+    return None
+
+
+def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
+    """Inputs (or gate blocks of them) the reference depends on and the student's answer does not."""
+    if not ex.gradients:
+        return []
+    try:
+        named, mine, problem = _gradients(fn, case, ex.returns, student=True)
+        if problem or mine is None:
+            return []
+        _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+    except Exception:  # a hint, never a reason to fail differently
+        return []
+    unused = []
+    for (name, _), g_mine, g_ref in zip(named, mine, theirs):
+        if g_ref is None or g_ref.abs().max() == 0:
+            continue
+        if g_mine is None or g_mine.abs().max() == 0:
+            unused.append(name)
+            continue
+        gates = ex.gate_blocks.get(name)
+        if gates and g_ref.shape[0] % len(gates) == 0 and g_mine.shape == g_ref.shape:
+            for gate, a, b in zip(gates, g_mine.chunk(len(gates)), g_ref.chunk(len(gates))):
+                if a.abs().max() == 0 and b.abs().max() > 0:
+                    unused.append(f"the {GATE_WORDS.get(gate, gate)} rows of {name}")
+    if not unused:
+        return []
+    return [f"your answer does not depend on {', '.join(unused)} at all (autograd finds no gradient there): "
+            "is another tensor used in its place?"]

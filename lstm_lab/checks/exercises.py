@@ -1,0 +1,604 @@
+"""Checks for the instructor exercises in ``notebooks/exercises/``.
+
+Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✅ with what it was
+checked against, or ❌ with what is wrong, in words (see ``diagnose`` for how). Every check
+runs the seed-001 fixed X (its golden numbers come from torch.nn), then seeded random cases
+against lstm_lab's reference, then, where it applies, the gradients.
+
+``seed`` and ``random_cases`` make other random cases: the notebooks' hidden tests (nbgrader)
+call the same check with more of them.
+
+==========================  ====================================================================
+exercise                    the student writes
+==========================  ====================================================================
+rnn_step                    h_t = tanh(x W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), torch's layout
+lstm_step                   (h_t, c_t) from fused weights, gate blocks i, f, g, o
+lstm_step_backward          one LSTM step backwards: dx, dh_prev, dc_prev, dW_ih, dW_hh, db
+init_lstm_params            seed 003's init: W = randn * 0.1, biases 0, applied as x @ W
+lstm_forward                seed 003's LSTM over a batch-first (N, T, D) sequence
+last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H)
+bidirectional_rnn           one bidirectional RNN layer from two one-direction runs
+==========================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .. import bptt, fixtures
+from ..cells import lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace, rnn_update
+from ..layouts import fuse_gates, reorder_gates, split_gates
+from ..runners import run_layer, run_stack
+from .catalogue import GATES, fused_mistakes, per_gate_mistakes
+from .core import Feedback, as_tensor, call_student
+from .diagnose import ATOL, Case, Exercise, run_check, same, split
+
+F64 = torch.float64
+
+__all__ = [
+    "check_rnn_step", "check_lstm_step", "check_lstm_step_backward", "check_init_lstm_params",
+    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn",
+]
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(gen: torch.Generator, *shape, scale: float = 1.0) -> Tensor:
+    return torch.randn(*shape, dtype=F64, generator=gen) * scale
+
+
+def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
+    return table[(k + seed) % len(table)]
+
+
+# ================================================================ RNN step
+_RNN_SIZES = [(4, 3, 5), (2, 4, 4), (3, 6, 2), (5, 2, 3)]  # (batch, input, hidden); one with input == hidden
+
+
+def _rnn_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    return rnn_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def _rnn_mistakes(case: Case) -> dict:
+    x, h, w_ih, w_hh, b_ih, b_hh = case.args
+
+    def pre():
+        return rnn_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh).pre
+
+    return {
+        "weight_hh is used transposed (h_prev @ weight_hh without .T): torch keeps a row per hidden unit, so it is "
+        "h_prev @ weight_hh.T": lambda: rnn_cell(x, h, w_ih, w_hh.t(), b_ih, b_hh),
+        "weight_ih is used transposed (x @ weight_ih without .T): torch keeps a row per hidden unit, so it is "
+        "x @ weight_ih.T": lambda: rnn_cell(x, h, w_ih.t(), w_hh, b_ih, b_hh),
+        "h_prev is never used: the recurrent term h_prev @ weight_hh.T is missing":
+            lambda: rnn_cell(x, torch.zeros_like(h), w_ih, w_hh, b_ih, b_hh),
+        "the tanh is missing: h_t = tanh(pre-activation)": pre,
+        "a sigmoid is used where the RNN has a tanh": lambda: torch.sigmoid(pre()),
+        "a relu is used where this RNN has a tanh": lambda: rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, "relu"),
+        "the biases were added as columns (H, 1): they broadcast along the batch axis instead of giving one "
+        "entry per hidden unit. Keep a bias 1-D, shape (H,)":
+            lambda: rnn_update(rnn_cell_trace(x, h, w_ih, w_hh).pre + b_ih[:, None] + b_hh[:, None]).h,
+        "bias_hh is missing: torch adds both biases": lambda: rnn_cell(x, h, w_ih, w_hh, b_ih, None),
+        "bias_ih is missing: torch adds both biases": lambda: rnn_cell(x, h, w_ih, w_hh, None, b_hh),
+        "both biases are missing": lambda: rnn_cell(x, h, w_ih, w_hh),
+    }
+
+
+def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
+    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
+    cases, h = [], torch.zeros(1, 2, dtype=F64)
+    for t in range(3):
+        cases.append(Case(f"the fixed X, step {t + 1}", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
+                          zero_state=t == 0))
+        h = golden[t:t + 1]
+    gen = _generator(100 + seed)
+    for k in range(random_cases):
+        B, D, H = _sizes(_RNN_SIZES, k, seed)
+        args = (_randn(gen, B, D), _randn(gen, B, H), _randn(gen, H, D, scale=0.5), _randn(gen, H, H, scale=0.5),
+                _randn(gen, H, scale=0.5), _randn(gen, H, scale=0.5))
+        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
+    exercise = Exercise(
+        "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
+        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+                 f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
+                 "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
+    return run_check(exercise, rnn_step, cases)
+
+
+# ================================================================ LSTM step
+_LSTM_SIZES = [(3, 4, 5), (2, 3, 3), (4, 2, 6), (1, 5, 2)]
+
+
+def _lstm_reference(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    return lstm_cell(x, (h_prev, c_prev), weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def _lstm_step_mistakes(case: Case) -> dict:
+    x, h, c, w_ih, w_hh, b_ih, b_hh = case.args
+    weights = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
+
+    def run(w):
+        return lstm_cell(x, (h, c), **w)
+
+    def sigmoid_candidate():  # g = sigmoid(pre_g): fed to the library's equations as tanh(atanh(sigmoid(pre_g)))
+        pre = lstm_cell_trace(x, (h, c), **weights).pre
+        i, f, g, o = pre.chunk(4, -1)
+        step = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)
+        return step.h, step.c
+
+    def no_tanh_on_c():
+        step = lstm_cell_trace(x, (h, c), **weights)
+        return step.o * step.c, step.c
+
+    return {
+        "you returned (c_t, h_t): return (h_t, c_t), hidden state first, as torch.nn.LSTMCell does":
+            lambda: tuple(reversed(run(weights))),
+        "h_prev and c_prev are swapped": lambda: lstm_cell(x, (c, h), **weights),
+        "h_t = o ⊙ c_t: the tanh is missing, h_t = o ⊙ tanh(c_t)": no_tanh_on_c,
+        "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
+            sigmoid_candidate,
+        **fused_mistakes(weights, run),
+    }
+
+
+def _locate_lstm_step(fn, case: Case, result) -> list[str]:
+    """Narrow a wrong step down to a gate by probing: move c_{t-1}, then the input gate's bias."""
+    x, h, c, w_ih, w_hh, b_ih, b_hh = case.args
+    leaves = split(result, ("h_t", "c_t"))
+    if isinstance(leaves, str):
+        return []
+    h_s, c_s = (as_tensor(v) for v in leaves)
+    ref = lstm_cell_trace(x, (h, c), w_ih, w_hh, b_ih, b_hh)
+    if h_s is None or c_s is None or c_s.shape != ref.c.shape or h_s.shape != ref.h.shape:
+        return []
+    if same(c_s, ref.c, ATOL):
+        return ["c_t is right and h_t is not: look at the output gate o and at h_t = o ⊙ tanh(c_t)"]
+
+    def student_c(*args):
+        out, failure = call_student("probe", fn, *(a.clone() for a in args))
+        parts = None if failure else split(out, ("h_t", "c_t"))
+        return None if parts is None or isinstance(parts, str) else as_tensor(parts[1])
+
+    moved = student_c(x, h, c + 1, w_ih, w_hh, b_ih, b_hh)
+    if moved is None or moved.shape != c_s.shape:
+        return []
+    if not same(moved - c_s, ref.f, 1e-8):
+        return ["the forget gate is where it goes wrong: raising c_{t-1} by 1 should raise c_t by exactly f "
+                "(c_t = f ⊙ c_{t-1} + i ⊙ g), and yours changes by something else"]
+    lines = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"]
+    H = h.shape[-1]
+    b_shifted = b_ih.clone()
+    b_shifted[:H] += 1  # the input gate's bias block
+    ref_shifted = lstm_cell_trace(x, (h, c), w_ih, w_hh, b_shifted, b_hh)
+    shifted = student_c(x, h, c, w_ih, w_hh, b_shifted, b_hh)
+    if shifted is not None and shifted.shape == c_s.shape:
+        mine, mine_shifted = c_s - ref.f * c, shifted - ref_shifted.f * c
+        # if only g is off, the student's i follows the reference: i·g scales by i_shifted / i
+        if torch.allclose(mine_shifted * ref.i, mine * ref_shifted.i, atol=1e-8, rtol=0):
+            lines.append("the input gate i responds to its bias as it should: the candidate g is off")
+        else:
+            lines.append("the input gate i does not respond to its bias block as it should: the input gate i is off")
+    if not same(h_s, ref.o * torch.tanh(c_s), 1e-8):
+        lines.append("h_t is off by more than your c_t explains: the output gate o is off too")
+    return lines
+
+
+def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
+    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
+    names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
+    cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    for t in range(3):
+        expected = (golden["h"][t:t + 1], golden["c"][t:t + 1])
+        cases.append(Case(f"the fixed X, step {t + 1}", (X[t:t + 1], h, c, *w.values()), expected, names,
+                          zero_state=t == 0))
+        h, c = expected
+    gen = _generator(200 + seed)
+    for k in range(random_cases):
+        B, D, H = _sizes(_LSTM_SIZES, k, seed)
+        args = (_randn(gen, B, D), _randn(gen, B, H), _randn(gen, B, H), _randn(gen, 4 * H, D, scale=0.5),
+                _randn(gen, 4 * H, H, scale=0.5), _randn(gen, 4 * H, scale=0.5), _randn(gen, 4 * H, scale=0.5))
+        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
+    blocks = {name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    exercise = Exercise(
+        "lstm_step", _lstm_reference, ("h_t", "c_t"),
+        axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
+        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks,
+        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+                 f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
+                 "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
+    return run_check(exercise, lstm_step, cases)
+
+
+# ================================================================ LSTM step, backwards
+_BACKWARD_RETURNS = ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias")
+
+
+def _backward_reference(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
+    g = bptt.lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)
+    return g.dx, g.dh_prev, g.dc_prev, g.weight_ih, g.weight_hh, g.bias
+
+
+def _backward_mistakes(case: Case) -> dict:
+    dh, dc, x, h, c, step, w_ih, w_hh = case.args
+    ref = bptt.lstm_step_backward(dh, dc, x, h, c, step, w_ih, w_hh)
+    out = {
+        "the gradient arriving at c_t from step t+1 (dc) is not added in: c_t reaches the loss both through h_t "
+        "and directly through the next step's c":
+            lambda: _backward_reference(dh, torch.zeros_like(dc), x, h, c, step, w_ih, w_hh),
+        # without tanh'(c_t) the path through h_t gives dh·o where dh·o·(1 - tanh²c) belongs: the same as the
+        # right backward with dh·o·tanh²(c) more arriving at c_t
+        "tanh' of the cell state is missing: through h_t = o ⊙ tanh(c_t), c_t receives "
+        "dh ⊙ o ⊙ (1 - tanh²(c_t))":
+            lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, x, h, c, step, w_ih, w_hh),
+        "dc_prev is missing the forget gate: c_t = f ⊙ c_{t-1} + ..., so dc_{t-1} = dc_t ⊙ f":
+            lambda: (ref.dx, ref.dh_prev, ref.dc, ref.weight_ih, ref.weight_hh, ref.bias),
+        "the weight gradients are transposed: dweight_ih has weight_ih's shape (4H, D), dpreᵀ @ x":
+            lambda: (ref.dx, ref.dh_prev, ref.dc_prev, ref.weight_ih.t(), ref.weight_hh.t(), ref.bias),
+        "dbias is not summed over the batch: a bias is shared by every example, so its gradient is the sum":
+            lambda: (None, None, None, None, None, ref.dpre),
+    }
+    for order in ("ifog", "figo", "iofg", "fiog"):
+        def stacked_as(order=order):  # the four gate gradients concatenated in another order
+            dpre = reorder_gates(ref.dpre, GATES, order, dim=-1)
+            return (dpre @ w_ih, dpre @ w_hh, ref.dc_prev, bptt.weight_grad(dpre, x), bptt.weight_grad(dpre, h),
+                    bptt.bias_grad(dpre))
+        out[f"the gate gradients are stacked in the order {', '.join(order)}: weight_ih's rows are i, f, g, o, so "
+            f"dpre must be too"] = stacked_as
+    return out
+
+
+def _backward_case(label, gen, x, h, c, weights, names, dh=None, dc=None):
+    step = lstm_cell_trace(x, (h, c), **weights)
+    B, H = h.shape
+    dh = _randn(gen, B, H) if dh is None else dh
+    dc = _randn(gen, B, H) if dc is None else dc
+    return Case(label, (dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]), None, names)
+
+
+def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
+    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
+    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
+    names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
+    gen = _generator(300 + seed)
+    golden = fixtures.golden()["lstm_bias"]
+    X = fixtures.fixed_x()
+    cases = [_backward_case("the fixed X, step 2 (dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
+                            golden["h"][0:1], golden["c"][0:1], fixtures.lstm_weights(bias=True), names,
+                            dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
+    for k in range(random_cases):
+        B, D, H = _sizes(_LSTM_SIZES, k, seed)
+        weights = {"weight_ih": _randn(gen, 4 * H, D, scale=0.5), "weight_hh": _randn(gen, 4 * H, H, scale=0.5),
+                   "bias_ih": _randn(gen, 4 * H, scale=0.5), "bias_hh": _randn(gen, 4 * H, scale=0.5)}
+        cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
+                                    _randn(gen, B, D), _randn(gen, B, H), _randn(gen, B, H), weights, names))
+    exercise = Exercise(
+        "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
+        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
+                    "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)},
+        gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
+        mistakes=_backward_mistakes, gradients=False,
+        success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
+                 f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
+    return run_check(exercise, lstm_step_backward, cases)
+
+
+# ================================================================ parameter initialisation (seed 003)
+PARAM_NAMES = tuple(f"{prefix}{gate}" for gate in GATES for prefix in ("W_x", "W_h", "b_"))
+
+
+def _expected_shape(name: str, input_size: int, hidden_size: int) -> tuple:
+    if name.startswith("W_x"):
+        return (input_size, hidden_size)
+    if name.startswith("W_h"):
+        return (hidden_size, hidden_size)
+    return (hidden_size,)
+
+
+def _shape_problem(name: str, value, input_size: int, hidden_size: int) -> str | None:
+    if not isinstance(value, Tensor):
+        return f"{name} should be a tensor, got a {type(value).__name__}"
+    if not value.is_floating_point():
+        return f"{name} has dtype {value.dtype}: weights are floating point (torch.randn gives float32)"
+    want = _expected_shape(name, input_size, hidden_size)
+    got = tuple(value.shape)
+    if got == want:
+        return None
+    text = f"{name} has shape {got}, expected {want}"
+    if name.startswith("b_"):
+        H = hidden_size
+        if got == (H, 1):
+            return (text + ": a column. Added to x @ W_x? of shape (batch, hidden_size) it broadcasts to a "
+                    "(hidden_size, hidden_size) square, or fails: keep a bias 1-D, (hidden_size,)")
+        if got == (1, H):
+            return text + ": it would broadcast correctly, but keep a bias 1-D, (hidden_size,), as torch does"
+        return text + " = (hidden_size,)"
+    if got == tuple(reversed(want)):
+        return (text + ": it looks transposed. This exercise multiplies x @ W_x?, so W_x? has a row per input "
+                "feature: (input_size, hidden_size)")
+    return text + (" = (input_size, hidden_size)" if name.startswith("W_x") else " = (hidden_size, hidden_size)")
+
+
+def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, list[str]]:
+    params, failure = call_student("init_lstm_params", fn, input_size, hidden_size)
+    if failure is not None:
+        return None, failure.lines
+    if params is None:
+        return None, ["it returned None: did the function forget to `return` the dict of parameters?"]
+    if not isinstance(params, dict):
+        return None, [f"it should return a dict {{'W_xi': ..., 'W_hi': ..., 'b_i': ..., ...}}, "
+                      f"got a {type(params).__name__}"]
+    missing = [n for n in PARAM_NAMES if n not in params]
+    extra = sorted(str(n) for n in params if n not in PARAM_NAMES)
+    if missing or extra:
+        lines = []
+        if missing:
+            lines.append(f"missing: {', '.join(missing)}")
+        if extra:
+            lines.append(f"not expected: {', '.join(extra)}")
+        if any(n.endswith("c") for n in extra):
+            lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
+        return None, lines
+    problems = [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], input_size, hidden_size))]
+    return (None, problems) if problems else (params, [])
+
+
+def _spread_problem(name: str, value: Tensor) -> str | None:
+    """Is this tensor a draw of N(0, 0.1²)? Judged on thousands of numbers, so the bounds are wide."""
+    v = value.detach().to(F64).flatten()
+    if v.abs().max() == 0:
+        return (f"{name} is all zeros: every unit of a layer would compute the same thing and get the same "
+                "gradient, forever. Draw the weights at random: torch.randn(...) * 0.1")
+    std, mean = v.std().item(), v.mean().item()
+    if v.min() >= 0:
+        return (f"every number in {name} is ≥ 0 (torch.rand draws from [0, 1)): the exercise uses torch.randn, "
+                "a normal distribution around 0, times 0.1")
+    if 0.9 < std < 1.1:
+        return f"{name} has standard deviation {std:.2f}: multiply torch.randn(...) by the scale 0.1"
+    if not 0.095 < std < 0.105:
+        return f"{name} has standard deviation {std:.3f}, expected 0.1: torch.randn(...) * 0.1"
+    if abs(mean) > 0.01:
+        return f"{name} has mean {mean:.3f}, expected about 0"
+    if ((v.abs() < std).double().mean().item()) < 0.63:  # normal: 68% within one std; uniform: 58%
+        return f"{name} looks uniformly spread, not normal: use torch.randn (a normal distribution)"
+    return None
+
+
+def check_init_lstm_params(init_lstm_params, *, seed: int = 0) -> Feedback:
+    """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi, b_i, ...}`` as seed 003 asks:
+    ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size, hidden_size) * 0.1``,
+    ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was."""
+    state = torch.random.get_rng_state()
+    try:
+        return _check_init(init_lstm_params, seed)
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def _check_init(fn, seed: int) -> Feedback:
+    name = "init_lstm_params"
+    torch.manual_seed(seed)
+    small, lines = _get_params(fn, 3, 2)
+    if small is None:
+        where = [] if "not implemented yet" in lines[0] else ["for input_size=3, hidden_size=2:"]
+        return Feedback(name, False, [*where, *lines])
+    torch.manual_seed(seed + 1)
+    params, lines = _get_params(fn, 64, 96)
+    if params is None:
+        return Feedback(name, False, ["for input_size=64, hidden_size=96:", *lines])
+    nonzero = [n for n in PARAM_NAMES if n.startswith("b_") and params[n].abs().max() > 0]
+    if nonzero:
+        return Feedback(name, False, [f"{', '.join(nonzero)} not zero: seed 003 starts every bias at 0 "
+                                      "(torch.zeros(hidden_size))"])
+    weights = [n for n in PARAM_NAMES if not n.startswith("b_")]
+    problems = [p for n in weights if (p := _spread_problem(n, params[n]))]
+    if problems:
+        more = [f"(and {len(problems) - 1} more of the 8 weight matrices)"] if len(problems) > 1 else []
+        return Feedback(name, False, ["for input_size=64, hidden_size=96:", problems[0], *more])
+    for k, a in enumerate(weights):
+        for b in weights[k + 1:]:
+            if params[a].shape == params[b].shape and torch.equal(params[a], params[b]):
+                return Feedback(name, False, [f"{a} and {b} hold the same numbers: draw each with its own "
+                                              "torch.randn call, or the two gates start as twins"])
+    torch.manual_seed(seed + 2)
+    first, _ = _get_params(fn, 3, 2)
+    torch.manual_seed(seed + 2)
+    again, _ = _get_params(fn, 3, 2)
+    torch.manual_seed(seed + 3)
+    other, _ = _get_params(fn, 3, 2)
+    if first is None or again is None or other is None:
+        return Feedback(name, False, ["a second call failed: the function should give a new set each call"])
+    if not all(torch.equal(first[n], again[n]) for n in PARAM_NAMES):
+        return Feedback(name, False, ["two calls after the same torch.manual_seed gave different weights: draw "
+                                      "them with torch.randn (torch's generator), not numpy or random"])
+    if all(torch.equal(first[n], other[n]) for n in PARAM_NAMES):
+        return Feedback(name, False, ["calls after different seeds gave the same weights: does the function call "
+                                      "torch.manual_seed itself? Leave seeding to the caller"])
+    return Feedback(name, True, [
+        "12 tensors shaped for x @ W: W_x? (input_size, hidden_size), W_h? (hidden_size, hidden_size), b_? "
+        "(hidden_size,)",
+        "biases 0; weights drawn from N(0, 0.1²), each on its own, with torch's generator"])
+
+
+# ================================================================ LSTM over a sequence (seed 003)
+_SEQ_SIZES = [(2, 5, 3, 4), (3, 4, 4, 4), (1, 6, 2, 3), (4, 3, 5, 2)]  # (batch, steps, input, hidden)
+
+
+def _forward_reference(x, state, params):
+    """lstm_lab's one-direction LSTM on seed-003 weights: (N, T, D) in, (N, T, H) out."""
+    outputs, final = run_layer("LSTM", x.transpose(0, 1), tuple(state), fuse_gates(params, transposed=True))
+    return outputs.transpose(0, 1), final
+
+
+def _forward_mistakes(case: Case) -> dict:
+    x, (h0, c0), params = case.args
+    D, H = x.shape[-1], h0.shape[-1]
+
+    def run(p):
+        return _forward_reference(x, (h0, c0), p)
+
+    def restarting():  # every step from the initial state
+        steps = [_forward_reference(x[:, t:t + 1], (h0, c0), params) for t in range(x.shape[1])]
+        return torch.cat([s[0] for s in steps], 1), steps[-1][1]
+
+    return {
+        **per_gate_mistakes(params, run, D, H),
+        "the outputs are stacked time-first, (T, N, H): this LSTM is batch-first, so return (N, T, H) (seed 003 "
+        "had to permute after torch.cat(o, dim=0))": lambda: (run(params)[0].transpose(0, 1), None),
+        "the state returned is the initial one: return the (h, c) of the last step": lambda: (None, (h0, c0)),
+        "h_n and c_n are swapped: return (outputs, (h, c))": lambda: (None, tuple(reversed(run(params)[1]))),
+        "every step starts again from the initial state: carry (h, c) from one step to the next": restarting,
+    }
+
+
+def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
+    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
+    names = ("x", ("h0", "c0"), "")
+    golden = fixtures.golden()["lstm_bias"]
+    params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
+    zeros = torch.zeros(1, 2, dtype=F64)
+    expected = (golden["h"].unsqueeze(0), (golden["h"][2:], golden["c"][2:]))
+    cases = [Case("the fixed X (batch 1, 3 steps)", (fixtures.fixed_x().unsqueeze(0), (zeros, zeros), params),
+                  expected, names, zero_state=True)]
+    gen = _generator(400 + seed)
+    for k in range(random_cases):
+        N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
+        p = {n: _randn(gen, *_expected_shape(n, D, H), scale=0.5) for n in PARAM_NAMES}
+        state = (_randn(gen, N, H), _randn(gen, N, H))
+        cases.append(Case(f"random case {k + 1} (batch {N}, {T} steps, input size {D}, hidden size {H}, "
+                          f"non-zero initial state)", (_randn(gen, N, T, D), state, p), None, names))
+    exercise = Exercise(
+        "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
+        axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
+        time_axis={"outputs": 1}, mistakes=_forward_mistakes,
+        success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+                 f"{random_cases} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
+                 "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"))
+    return run_check(exercise, lstm_forward, cases)
+
+
+# ================================================================ last valid output
+def _last_valid_mistakes(case: Case) -> dict:
+    outputs, lengths = case.args
+    rows = torch.arange(outputs.shape[0])
+    return {
+        "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed 003 "
+        "indexes with src_len itself)": lambda: outputs[rows, lengths],
+        "one step too early: the last real output of a sequence of length L is at step L - 1":
+            lambda: outputs[rows, lengths - 2],
+        "that is the last step of the padded tensor, outputs[:, -1]: for a shorter sequence it comes after its "
+        "end": lambda: outputs[:, -1],
+        "that is the first step, outputs[:, 0]": lambda: outputs[:, 0],
+        "outputs[:, lengths - 1] takes every length for every sequence, (N, N, H): pair each sequence with its "
+        "own length, outputs[torch.arange(N), lengths - 1]": lambda: outputs[:, lengths - 1],
+        "the axes are swapped: outputs is batch-first here, (N, T, H), so the sequence index comes first":
+            lambda: outputs.transpose(0, 1)[lengths - 1, rows],
+    }
+
+
+def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first, lengths (N,)."""
+    names = ("outputs", "lengths")
+    golden = fixtures.golden()["lstm_bias"]["h"]
+    cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
+                  torch.stack([golden[2], golden[1]]), names),
+             Case("the fixed X twice, lengths [2, 1]", (torch.stack([golden, golden]), torch.tensor([2, 1])),
+                  torch.stack([golden[1], golden[0]]), names)]
+    gen = _generator(500 + seed)
+    for k in range(random_cases):
+        N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
+        N = max(N, 3)
+        # even cases hold a full-length sequence (indexing with the length itself raises there), odd ones
+        # do not (the same mistake gives wrong numbers instead); every case holds a sequence of length 1
+        lengths = torch.randint(1, T + k % 2 * -1 + 1, (N,), generator=gen)
+        lengths[0] = T if k % 2 == 0 else T - 1
+        lengths[1] = 1
+        weights = {"weight_ih": _randn(gen, 4 * H, D), "weight_hh": _randn(gen, 4 * H, H),
+                   "bias_ih": _randn(gen, 4 * H), "bias_hh": _randn(gen, 4 * H)}
+        x, zeros = _randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
+        # the LSTM reads the padding too (as seed 003's does); the masked run stops at each length, and
+        # its final state is the answer, computed without any indexing
+        outputs, _ = run_layer("LSTM", x, (zeros, zeros), weights)
+        _, (h_n, _) = run_layer("LSTM", x, (zeros, zeros), weights, lengths=lengths)
+        cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
+                          (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
+    exercise = Exercise(
+        "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
+        mistakes=_last_valid_mistakes, gradients=False,
+        error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
+                                   "output of a sequence of length L is at step L - 1"},
+        success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
+                 f"{random_cases} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
+                 "which matches torch.nn.LSTM on packed sequences"))
+    return run_check(exercise, last_valid_output, cases)
+
+
+# ================================================================ bidirectional RNN
+_BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
+
+
+def _bidirectional_reference(x, weights_fwd, weights_bwd):
+    B, H = x.shape[1], weights_fwd["weight_hh"].shape[1]
+    return run_stack("RNN", x, x.new_zeros(2, B, H), [[weights_fwd, weights_bwd]])
+
+
+def _bidirectional_mistakes(case: Case) -> dict:
+    x, wf, wb = case.args
+    h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
+    fwd, h_f = run_layer("RNN", x, h0, wf)
+    read_backwards, h_b = run_layer("RNN", x.flip(0), h0, wb)  # in reading order: step T-1 first
+    bwd = read_backwards.flip(0)
+    return {
+        "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
+        "pairs the forward and the backward state of step t": lambda: (torch.cat([fwd, read_backwards], -1), None),
+        "the backward direction read the sequence from the start: reverse the input before running it":
+            lambda: (torch.cat([fwd, run_layer("RNN", x, h0, wb)[0]], -1), None),
+        "the halves are swapped: torch puts [forward, backward], forward first":
+            lambda: (torch.cat([bwd, fwd], -1), torch.stack([h_b, h_f])),
+        "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
+        "output[0, :, H:], not output[-1, :, H:]": lambda: (None, torch.stack([h_f, bwd[-1]])),
+        "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
+            lambda: (None, torch.cat([h_f, h_b], -1)),
+        "both directions use weights_fwd": lambda: (torch.cat([fwd, run_layer("RNN", x.flip(0), h0, wf)[0].flip(0)],
+                                                              -1), None),
+        "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
+            lambda: (torch.cat([fwd, bwd], 0), None),
+        "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
+            lambda: (torch.cat([fwd, bwd], 1), None),
+    }
+
+
+def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
+    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
+    names = ("x", "weights_fwd", "weights_bwd")
+    golden = fixtures.golden()["birnn"]
+    cases = [Case("the fixed X (seed 001's weights in both directions)",
+                  (fixtures.fixed_x().unsqueeze(1), fixtures.rnn_weights(), fixtures.rnn_weights()),
+                  (golden["output"].unsqueeze(1), golden["h_n"].unsqueeze(1)), names)]
+    gen = _generator(600 + seed)
+    for k in range(random_cases):
+        T, B, D, H = _sizes(_BI_SIZES, k, seed)
+
+        def weights():
+            return {"weight_ih": _randn(gen, H, D), "weight_hh": _randn(gen, H, H, scale=0.5),
+                    "bias_ih": _randn(gen, H, scale=0.5), "bias_hh": _randn(gen, H, scale=0.5)}
+
+        cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
+                          (_randn(gen, T, B, D), weights(), weights()), None, names))
+    exercise = Exercise(
+        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"),
+        axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
+        time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
+        success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
+                 f"{random_cases} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
+                 "gradients with respect to x and both directions' weights: autograd through lstm_lab"))
+    return run_check(exercise, bidirectional_rnn, cases)

@@ -1,0 +1,140 @@
+"""Checks for the exercises of the gate-explorer notebook (08).
+
+1. ``check_keep_first_input``: weights with which the cell keeps its first input to the end.
+2. ``check_cell_after``: the memory after T steps of constant gates, in closed form.
+3. ``check_forget_bias``: a forget-gate bias that lets the first input reach the LSTM's last state.
+
+Each returns a ``Feedback`` that says which number is off and why.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+
+from ..explorers import compute
+from .core import Feedback, call_student, compare
+
+# ---------------------------------------------------------------- 1. keep the first input
+KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
+KEEP_TOLERANCE = 0.01  # c_t may drift this far from c_0
+MIN_WRITTEN = 0.5  # |c_0| at least this: something must have been written
+
+
+def check_keep_first_input(answer) -> Feedback:
+    """``answer``: an ``LSTMExplorer`` (its current weights) or a per-gate parameter dict.
+
+    On the sequence 1, 0, 0, ..., 0 from an empty memory (c_0 = 0), unit 1's cell state must
+    take in the first input (|c_1| >= 0.5) and keep it: every c_t within 0.01 of c_1.
+    """
+    name = "keep the first input"
+    params = getattr(answer, "params", answer)
+    try:
+        _, input_size = compute.sizes_of(params)
+    except (TypeError, ValueError) as error:
+        return Feedback(name, False, [str(error)])
+    if input_size != 1:
+        return Feedback(name, False, [
+            f"the weights read {input_size} features per step; this exercise feeds one "
+            f"(type the sequence {KEEP_SEQUENCE} in the explorer)"])
+    trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
+    c, f, i, g = (getattr(trace, k)[:, 0] for k in "cfig")  # the first hidden unit
+    first = c[0].item()
+    if abs(first) < MIN_WRITTEN:
+        return Feedback(name, False, [
+            f"after step 1 the memory holds c_1 = {first:.4f}: the first input was not written in "
+            f"(|c_1| should be at least {MIN_WRITTEN})",
+            f"c_1 = i_1·g_1 with the input gate i_1 = {i[0].item():.4f} and the candidate g_1 = {g[0].item():.4f}"])
+    drifted = [t for t in range(len(c)) if abs(c[t].item() - first) > KEEP_TOLERANCE]
+    if not drifted:
+        return Feedback(name, True, [
+            f"c_1 = {first:.4f} is kept to step {len(c)} within {KEEP_TOLERANCE}: c_{len(c)} = {c[-1].item():.4f}; "
+            f"the forget gate never drops below {f.min().item():.4f}"])
+    lines = [f"{len(drifted)} of {len(c)} steps drift more than {KEEP_TOLERANCE} from c_1 = {first:.4f}:"]
+    lines += [f"step {t + 1}: c_{t + 1} = {c[t].item():.4f}" for t in drifted[:3]]
+    t = drifted[0]
+    lines.append(f"at step {t + 1}: c_{t + 1} = f·c_{t} + i·g with f = {f[t].item():.4f}, i = {i[t].item():.4f}, "
+                 f"g = {g[t].item():.4f}; the memory keeps a fraction f of itself and takes in i·g")
+    return Feedback(name, False, lines)
+
+
+# ---------------------------------------------------------------- 2. constant gates
+# (steps, f, i, g, c0): the memory after `steps` steps whose gates never change.
+CELL_CASES = [
+    (1, 0.5, 0.5, 0.5, 0.0),
+    (3, 0.9, 0.2, 1.0, 1.0),
+    (8, compute.SHUT, compute.OPEN, 0.76, 1.0),  # "forget every step": only the last write is left
+    (8, compute.OPEN, compute.SHUT, 0.5, 1.0),  # "remember everything": c0 stays
+    (20, 0.99, 0.1, -0.5, 0.3),
+    (50, 0.9, 0.5, 0.8, -1.0),  # long enough to reach the steady state i·g / (1 - f)
+]
+
+
+def constant_gate_params(f: float, i: float, g: float, o: float = 0.5) -> dict:
+    """An LSTM (one unit, one feature) whose gates are f, i, g, o at every step.
+
+    All weights are zero, so each gate is its activation of its bias: b_f = logit(f), ...
+    """
+    params = compute.zero_params(1, 1)
+    for gate, value in (("f", f), ("i", i), ("o", o)):
+        params[f"b_{gate}"].fill_(math.log(value / (1 - value)))
+    params["b_g"].fill_(math.atanh(g) if abs(g) < 1 else math.copysign(30.0, g))
+    return params
+
+
+def reference_cell_after(steps: int, f: float, i: float, g: float, c0: float) -> float:
+    """c after ``steps`` steps of an LSTM with these constant gates, run step by step."""
+    params = constant_gate_params(f, i, g)
+    return compute.lstm_trace(torch.zeros(steps, 1, dtype=compute.DTYPE), params, c0).c[-1, 0].item()
+
+
+def check_cell_after(cell_after) -> Feedback:
+    """``cell_after(steps, f, i, g, c0)`` should return the cell state after ``steps`` steps."""
+    name = "memory after T steps"
+    given = []
+    for case in CELL_CASES:
+        value, failure = call_student(name, cell_after, *case)
+        if failure is not None:
+            return failure
+        if value is None:
+            return Feedback(name, False, [f"cell_after{case} returned None: did the function forget to `return` c?"])
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if not isinstance(value, numbers.Real):
+            return Feedback(name, False, [f"cell_after{case} returned a {type(value).__name__}; expected one number"])
+        given.append(float(value))
+    expected = [reference_cell_after(*case) for case in CELL_CASES]
+    feedback = compare(name, given, expected, atol=1e-6, axis_names=("case",), what="c_T")
+    if not feedback:
+        for k, (got, want) in enumerate(zip(given, expected)):
+            if abs(got - want) > 1e-6:
+                steps, f, i, g, c0 = CELL_CASES[k]
+                feedback.lines.append(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}")
+    return feedback
+
+
+# ---------------------------------------------------------------- 3. the forget bias
+REACH_TARGET = 0.1
+FORGET_BIAS_LENGTH = 20
+FORGET_BIAS_SEED = 0
+
+
+def check_forget_bias(forget_bias) -> Feedback:
+    """With ``forget_bias`` added to the LSTM's forget gate (the connectivity view's default
+    sequence: T = 20, sequence 0), the first input must reach the last state at least a tenth
+    as strongly as the last input does: ‖∂h_T/∂x_1‖ / ‖∂h_T/∂x_20‖ >= 0.1."""
+    name = "forget bias"
+    if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
+        return Feedback(name, False, [f"the forget bias should be a finite number, got {forget_bias!r}"])
+    x = compute.random_sequence(FORGET_BIAS_LENGTH, compute.CONNECTIVITY_INPUT, FORGET_BIAS_SEED)
+    norms = compute.connectivity(x, forget_bias=float(forget_bias))
+    reach = compute.reach(norms["LSTM"])
+    rnn_reach = compute.reach(norms["RNN"])
+    lines = [f"with b_f + {forget_bias:g} the LSTM's reach is {reach:.3e} (the RNN's: {rnn_reach:.3e})"]
+    if reach >= REACH_TARGET:
+        return Feedback(name, True, lines)
+    lines.append(f"it should be at least {REACH_TARGET}: the first input's influence fades by the forget gate "
+                 "at every step, so a forget gate nearer 1 keeps more of it")
+    return Feedback(name, False, lines)

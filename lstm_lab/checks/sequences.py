@@ -1,0 +1,530 @@
+"""Exercise checks for notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and
+bidirectional layers, variable-length sequences.
+
+Each ``check_*`` runs the student's function (or reads their number) on fixed or seeded
+inputs, compares it with a reference and returns a ``Feedback`` that says which number is
+off, and, when the answer matches a known mistake (a seed's bug, a swapped gate order, an
+off-by-one), names that mistake. The references come from torch.nn wherever torch has the
+answer (parameter counts, layer input sizes, last valid outputs, bidirectional outputs), and
+otherwise from lstm_lab's cells, runners and layouts, which are tested against torch.nn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
+from torch.overrides import TorchFunctionMode
+
+from .. import fixtures
+from ..cells import lstm_cell
+from ..layouts import fuse_gates, reorder_gates
+from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
+from ..runners import input_projection, run_layer
+from .core import Feedback, as_tensor, call_student, compare
+
+F64 = torch.float64
+ATOL = 1e-6  # student code may sum in another order; a real mistake is far larger
+GATES = "ifgo"
+GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
+
+
+# ---------------------------------------------------------------- helpers
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _randn(*shape, seed: int) -> Tensor:
+    return torch.randn(*shape, dtype=F64, generator=_gen(seed))
+
+
+def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, Tensor]:
+    """Per-gate weights, every matrix different, so that any mix-up of two gates shows."""
+    gen = _gen(seed)
+    out = {}
+    for gate in GATES:
+        out[f"W_x{gate}"] = torch.randn(hidden_size, input_size, dtype=F64, generator=gen)
+        out[f"W_h{gate}"] = torch.randn(hidden_size, hidden_size, dtype=F64, generator=gen)
+        out[f"b_{gate}"] = torch.randn(hidden_size, dtype=F64, generator=gen)
+    return out
+
+
+def _close(given, expected, atol: float = ATOL) -> bool:
+    got, want = as_tensor(given), as_tensor(expected)
+    return got is not None and got.shape == want.shape and bool(torch.allclose(got, want, atol=atol, rtol=0))
+
+
+def _known_mistake(exercise: str, given, mistakes: dict[str, Tensor]) -> Feedback | None:
+    """A failing Feedback naming the first known mistake the answer reproduces, else None."""
+    for explanation, wrong in mistakes.items():
+        if _close(given, wrong):
+            return Feedback(exercise, False, [explanation])
+    return None
+
+
+def _as_pair(exercise: str, result, names: tuple[str, str]) -> tuple[object, object] | Feedback:
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        kind = type(result).__name__
+        return Feedback(exercise, False, [f"should return a pair ({names[0]}, {names[1]}), got a {kind}"])
+    return result[0], result[1]
+
+
+def _as_int(exercise: str, value, what: str) -> int | Feedback:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
+            return int(value.item())
+        return Feedback(exercise, False, [f"{what} should be a whole number (int), got a {type(value).__name__}"])
+    return value
+
+
+# ================================================================ notebook 04: one gate at a time
+def check_parameter_count(fn) -> Feedback:
+    """``fn(input_size, hidden_size)`` -> the number of parameters of a one-layer ``torch.nn.LSTM``."""
+    exercise = "parameter count"
+    for input_size, hidden_size in ((3, 2), (10, 20), (1, 7)):
+        value, failure = call_student(exercise, fn, input_size, hidden_size)
+        if failure is not None:
+            return failure
+        value = _as_int(exercise, value, "the count")
+        if isinstance(value, Feedback):
+            return value
+        expected = sum(p.numel() for p in nn.LSTM(input_size, hidden_size).parameters())
+        if value == expected:
+            continue
+        D, H = input_size, hidden_size
+        hints = {
+            4 * (H * D + H * H + H): "you counted one bias per gate; torch.nn.LSTM keeps two, bias_ih and bias_hh "
+                                     "(they always add up, but both are parameters)",
+            4 * (H * D + H * H): "you counted no biases: torch.nn.LSTM has bias_ih and bias_hh, 4*hidden_size each",
+            H * D + H * H + 2 * H: "that is one gate's worth: an LSTM has four gates (i, f, g, o), each with "
+                                   "its own W_x, W_h and biases",
+            4 * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it is "
+                                         "hidden_size x hidden_size",
+        }
+        line = f"for input_size={D}, hidden_size={H}: got {value}, expected {expected}"
+        return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
+    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"])
+
+
+def check_forget_bias(value) -> Feedback:
+    """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
+    exercise = "forget bias for f = 0.9"
+    expected = math.log(0.9 / 0.1)
+    number = as_tensor(value)
+    if number is None or number.numel() != 1:
+        return Feedback(exercise, False, [f"the bias should be one number, got {value!r}"])
+    b = number.item()
+    gate = 1 / (1 + math.exp(-b)) if b > -700 else 0.0
+    if abs(b - expected) < 1e-3:
+        return Feedback(exercise, True, [f"sigmoid({b:.4f}) = {gate:.4f}"])
+    lines = [f"sigmoid({b:.4f}) = {gate:.4f}, not 0.9000"]
+    if abs(b - 0.9) < 1e-3:
+        lines.append("0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b")
+    elif abs(b + expected) < 1e-3:
+        lines.append("the sign is flipped: that bias gives 0.1")
+    elif abs(b - math.atanh(0.9)) < 1e-3:
+        lines.append("you inverted tanh; the forget gate is a sigmoid")
+    return Feedback(exercise, False, lines)
+
+
+def check_lstm_step_per_gate(fn) -> Feedback:
+    """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
+    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``).
+
+    Checked on seed 001's fixed X (each step from the reference state, so one wrong step does
+    not hide the next), then on a random batch with a non-zero state.
+    """
+    exercise = "LSTM step, one gate at a time"
+    cases = []
+    p = fixtures.lstm_gate_weights(bias=True)
+    x_all, h, c = fixtures.fixed_x(), torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    for t, x in enumerate(x_all):
+        cases.append((f"fixed X, step {t + 1}", x.unsqueeze(0), h, c, p))
+        h, c = lstm_cell(x.unsqueeze(0), (h, c), **fuse_gates(p))
+    p_rand = _random_gate_weights(3, 4, seed=40)
+    cases.append(("a random batch of 5 with a non-zero state", _randn(5, 3, seed=41), _randn(5, 4, seed=42),
+                  _randn(5, 4, seed=43), p_rand))
+
+    for label, x, h, c, p in cases:
+        p_copy = {k: v.clone() for k, v in p.items()}  # the student may not change the fixtures
+        result, failure = call_student(exercise, fn, x.clone(), h.clone(), c.clone(), p_copy)
+        if failure is not None:
+            return failure
+        pair = _as_pair(exercise, result, ("h", "c"))
+        if isinstance(pair, Feedback):
+            return pair
+        weights = fuse_gates(p)
+        want_h, want_c = lstm_cell(x, (h, c), **weights)
+        if _close(pair[0], want_h) and _close(pair[1], want_c):
+            continue
+        head = f"on {label}:"
+        if _close(pair[0], want_c) and _close(pair[1], want_h):
+            return Feedback(exercise, False, [head, "you returned (c, h): return (h, c), the hidden state first"])
+        swapped = dict(weights, **{k: reorder_gates(weights[k], "ifgo", "figo") for k in weights})
+        typo_h, (_, typo_c) = input_gate_uses_W_hf(x.unsqueeze(0), weights, (h, c))
+        mistake = _known_mistake(exercise, pair[0], {
+            "the input gate reads h through W_hf, the forget gate's matrix (seed 003's typo): use W_hi":
+                typo_h[0],
+            "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
+                lstm_cell(x, (h, c), **swapped)[0],
+        })
+        if mistake is not None:
+            return Feedback(exercise, False, [head, *mistake.lines])
+        axes = ("batch", "unit")
+        c_fb = compare(exercise, pair[1], want_c, atol=ATOL, axis_names=axes, what="c_new")
+        h_fb = compare(exercise, pair[0], want_h, atol=ATOL, axis_names=axes, what="h_new")
+        if c_fb:
+            lines = [head, "c_new is right but h_new is not: look at the output gate and h = o * tanh(c)", *h_fb.lines]
+        else:
+            lines = [head, "c_new is already wrong: look at the forget, input and candidate gates", *c_fb.lines]
+        if label.endswith("step 2") or label.endswith("step 3"):
+            lines.insert(1, "step 1 was right, where h_0 = 0 hides every W_h: look at how h enters each gate")
+        return Feedback(exercise, False, lines)
+    return Feedback(exercise, True, ["h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X "
+                                     "and on a random batch"])
+
+
+# ================================================================ notebook 05: the efficient LSTM
+def check_fuse(fn) -> Feedback:
+    """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout."""
+    exercise = "fuse the gates"
+    per_gate = _random_gate_weights(3, 2, seed=50)
+    weights = {k: v for k, v in per_gate.items() if not k.startswith("b_")}
+    result, failure = call_student(exercise, fn, {k: v.clone() for k, v in weights.items()})
+    if failure is not None:
+        return failure
+    if isinstance(result, dict) and {"weight_ih", "weight_hh"} <= result.keys():
+        result = (result["weight_ih"], result["weight_hh"])
+    pair = _as_pair(exercise, result, ("weight_ih", "weight_hh"))
+    if isinstance(pair, Feedback):
+        return pair
+    expected = fuse_gates(weights)
+    parts = []
+    for name, given, prefix in (("weight_ih", pair[0], "W_x"), ("weight_hh", pair[1], "W_h")):
+        want = expected[name]
+        got = as_tensor(given)
+        if got is not None and got.shape == want.t().shape and got.shape != want.shape:
+            parts.append(Feedback(name, False, [f"shape {tuple(got.shape)} is the transpose of torch's "
+                                                f"{tuple(want.shape)}: torch keeps a row per gate unit "
+                                                f"(applied as x @ W.T), so stack the blocks along dim 0"]))
+            continue
+        fb = compare(name, given, want, atol=ATOL, axis_names=("row", "column"), what=name)
+        if not fb and got is not None and got.shape == want.shape:
+            order = _block_order(got, {g: weights[f"{prefix}{g}"] for g in GATES})
+            if order and order != GATES:
+                named = ", ".join(order)
+                hint = " (seed 002's order)" if order == "figo" else " (CS231n's order)" if order == "ifog" else ""
+                fb = Feedback(name, False, [f"the gate blocks are in the order {named}{hint}; torch's order is "
+                                            f"i, f, g, o"])
+        parts.append(fb)
+    if all(parts):
+        return Feedback(exercise, True, ["weight_ih and weight_hh match torch's layout (blocks i, f, g, o)"])
+    return Feedback.merge(exercise, parts)
+
+
+def _block_order(fused: Tensor, blocks: dict[str, Tensor]) -> str | None:
+    """Which gate's matrix sits in each of the four blocks, or None if some block is no gate's."""
+    order = ""
+    for block in fused.chunk(4, 0):
+        match = [g for g, w in blocks.items() if w.shape == block.shape and torch.allclose(block, w, atol=ATOL)]
+        if not match:
+            return None
+        order += match[0]
+    return order
+
+
+class _CountMatmuls(TorchFunctionMode):
+    """Counts matrix products, however they are written (``@``, ``mm``, ``linear``, ``einsum`` ...)."""
+
+    NAMES = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "baddbmm", "linear", "einsum",
+             "tensordot", "mv", "addmv", "inner", "dot"}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in self.NAMES:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def check_input_projection(fn) -> Feedback:
+    """``fn(inputs (T, B, D), weight_ih, bias_ih, bias_hh)`` -> ``(T, B, 4H)``: the input half of
+    every gate at every step, in one matrix product."""
+    exercise = "input projection for all steps"
+    T, B, D, H = 5, 2, 3, 4
+    inputs = _randn(T, B, D, seed=51)
+    weights = {"weight_ih": _randn(4 * H, D, seed=52), "bias_ih": _randn(4 * H, seed=53),
+               "bias_hh": _randn(4 * H, seed=54)}
+    counter = _CountMatmuls()
+    with counter:
+        result, failure = call_student(exercise, fn, inputs.clone(), *(w.clone() for w in weights.values()))
+    if failure is not None:
+        return failure
+    expected = input_projection("LSTM", inputs, weights)
+    no_hh = inputs @ weights["weight_ih"].t() + weights["bias_ih"]
+    mistake = _known_mistake(exercise, result, {
+        "bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
+            no_hh,
+        "bias_ih is missing": no_hh - weights["bias_ih"] + weights["bias_hh"],
+        "both biases are missing": no_hh - weights["bias_ih"],
+    })
+    if mistake is not None:
+        return mistake
+    fb = compare(exercise, result, expected, atol=ATOL, axis_names=("step", "batch", "unit"))
+    if fb and counter.count > 1:
+        return Feedback(exercise, False, [f"the numbers are right, but it took {counter.count} matrix products: "
+                                          f"the point is one product for all {T} steps at once "
+                                          f"(a (T, B, D) tensor can be multiplied by W_ih.T directly)"])
+    return fb
+
+
+def check_fused_step(fn) -> Feedback:
+    """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)`` with two matmuls and a chunk."""
+    exercise = "LSTM step with fused weights"
+    B, D, H = 3, 4, 2
+    x, h, c = _randn(B, D, seed=55), _randn(B, H, seed=56), _randn(B, H, seed=57)
+    weights = {"weight_ih": _randn(4 * H, D, seed=58), "weight_hh": _randn(4 * H, H, seed=59),
+               "bias_ih": _randn(4 * H, seed=60), "bias_hh": _randn(4 * H, seed=61)}
+    result, failure = call_student(exercise, fn, x.clone(), (h.clone(), c.clone()),
+                                   *(w.clone() for w in weights.values()))
+    if failure is not None:
+        return failure
+    pair = _as_pair(exercise, result, ("h", "c"))
+    if isinstance(pair, Feedback):
+        return pair
+    want_h, want_c = lstm_cell(x, (h, c), **weights)
+
+    def chunked_as(order):  # the student reads torch's blocks as if they were in `order`
+        return lstm_cell(x, (h, c), **{k: reorder_gates(w, order, "ifgo") for k, w in weights.items()})[0]
+
+    if not (_close(pair[0], want_h) and _close(pair[1], want_c)):
+        mistake = _known_mistake(exercise, pair[0], {
+            "you chunked the blocks as f, i, g, o (seed 002's order); torch's blocks are i, f, g, o":
+                chunked_as("figo"),
+            "you chunked the blocks as i, f, o, g (CS231n's order); torch's blocks are i, f, g, o":
+                chunked_as("ifog"),
+        })
+        if mistake is not None:
+            return mistake
+    parts = [compare("h", pair[0], want_h, atol=ATOL, axis_names=("batch", "unit"), what="h"),
+             compare("c", pair[1], want_c, atol=ATOL, axis_names=("batch", "unit"), what="c")]
+    if all(parts):
+        return Feedback(exercise, True, ["h and c match lstm_lab.lstm_cell (tested against torch.nn.LSTMCell)"])
+    return Feedback.merge(exercise, parts)
+
+
+# ================================================================ notebook 06: stacked and bidirectional
+def check_h_n_index(fn) -> Feedback:
+    """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
+    exercise = "row of h_n"
+    wrong_layouts = [
+        (lambda layer, direction, num_layers: layer + direction,
+         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and "
+         "overwrites it"),
+        (lambda layer, direction, num_layers: direction * num_layers + layer,
+         "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch "
+         "interleaves them: l0, l0_reverse, l1, ..."),
+    ]
+    answers = {}
+    for num_directions in (1, 2):
+        for num_layers in (1, 2, 3):
+            for layer in range(num_layers):
+                for direction in range(num_directions):
+                    value, failure = call_student(exercise, fn, layer, direction, num_layers, num_directions)
+                    if failure is not None:
+                        return failure
+                    value = _as_int(exercise, value, "the row")
+                    if isinstance(value, Feedback):
+                        return value
+                    answers[(layer, direction, num_layers, num_directions)] = value
+    wrong = [(k, v) for k, v in answers.items() if v != k[0] * k[3] + k[1]]
+    if not wrong:
+        return Feedback(exercise, True, ["right for 1 to 3 layers, one or two directions"])
+    (layer, direction, num_layers, num_directions), value = wrong[0]
+    lines = [f"layer {layer}, direction {direction} of {num_layers} layer(s) x {num_directions} direction(s): "
+             f"got row {value}, expected {layer * num_directions + direction}"]
+    for layout, explanation in wrong_layouts:
+        if all(v == layout(*k[:3]) for k, v in answers.items()):
+            lines.append(explanation)
+    return Feedback(exercise, False, lines)
+
+
+def check_layer_input_size(fn) -> Feedback:
+    """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
+    layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM."""
+    exercise = "input size of a layer"
+    cases = [(layer, 5, 6, bidirectional, proj)
+             for bidirectional in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
+    for layer, input_size, hidden_size, bidirectional, proj_size in cases:
+        value, failure = call_student(exercise, fn, layer, input_size, hidden_size, bidirectional, proj_size)
+        if failure is not None:
+            return failure
+        value = _as_int(exercise, value, "the size")
+        if isinstance(value, Feedback):
+            return value
+        reference = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
+                            proj_size=proj_size, device="meta")
+        expected = getattr(reference, f"weight_ih_l{layer}").shape[1]
+        if value == expected:
+            continue
+        out = proj_size or hidden_size
+        line = (f"layer {layer}, input_size={input_size}, hidden_size={hidden_size}, bidirectional={bidirectional}, "
+                f"proj_size={proj_size}: got {value}, expected {expected}")
+        hints = []
+        if layer == 0:
+            hints.append("layer 0 reads the input itself: input_size features")
+        elif bidirectional and value == out:
+            hints.append("layer l+1 reads both directions of layer l, [forward, backward]: twice the width "
+                         "(seed 002 gave it only one direction's)")
+        elif proj_size and value in (hidden_size, 2 * hidden_size):
+            hints.append("with proj_size, h is projected to proj_size numbers before the next layer reads it")
+        return Feedback(exercise, False, [line, *hints])
+    return Feedback(exercise, True, ["matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without "
+                                     "bidirectional and proj_size"])
+
+
+def _bidirectional_reference(inputs: Tensor, forward: dict, backward: dict, lengths=None) -> Tensor:
+    """torch.nn.LSTM's output for one bidirectional layer with these weights: (T, B, 2H)."""
+    H = forward["weight_hh"].shape[1]
+    model = nn.LSTM(inputs.shape[-1], H, bidirectional=True, dtype=inputs.dtype)
+    with torch.no_grad():
+        for suffix, weights in (("", forward), ("_reverse", backward)):
+            for name, value in weights.items():
+                getattr(model, f"{name}_l0{suffix}").copy_(value)
+        if lengths is None:
+            return model(inputs)[0]
+        out, _ = model(pack_padded_sequence(inputs, lengths, enforce_sorted=False))
+        return pad_packed_sequence(out, total_length=inputs.shape[0])[0]
+
+
+def check_bidirectional_layer(fn) -> Feedback:
+    """``fn(inputs (T, B, D), forward_weights, backward_weights)`` -> ``(T, B, 2H)``, like one
+    bidirectional layer of torch.nn.LSTM (zero initial states)."""
+    exercise = "bidirectional layer"
+    T, B, D, H = 4, 2, 3, 2
+    inputs = _randn(T, B, D, seed=62)
+
+    def weights(seed):
+        return {"weight_ih": _randn(4 * H, D, seed=seed), "weight_hh": _randn(4 * H, H, seed=seed + 1),
+                "bias_ih": _randn(4 * H, seed=seed + 2), "bias_hh": _randn(4 * H, seed=seed + 3)}
+
+    forward, backward = weights(63), weights(67)
+    result, failure = call_student(exercise, fn, inputs.clone(), {k: v.clone() for k, v in forward.items()},
+                                   {k: v.clone() for k, v in backward.items()})
+    if failure is not None:
+        return failure
+    expected = _bidirectional_reference(inputs, forward, backward)
+    fwd, bwd = expected[..., :H], expected[..., H:]
+    zeros = (inputs.new_zeros(B, H), inputs.new_zeros(B, H))
+    read_forwards = run_layer("LSTM", inputs, zeros, backward)[0]
+    mistake = _known_mistake(exercise, result, {
+        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
+        "directions' states for step t": torch.cat([fwd, bwd.flip(0)], -1),
+        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
+            torch.cat([bwd, fwd], -1),
+        "the backward cell read the sequence from the start: flip the input before running it":
+            torch.cat([fwd, read_forwards], -1),
+    })
+    if mistake is not None:
+        return mistake
+    fb = compare(exercise, result, expected, atol=ATOL, axis_names=("step", "batch", "unit"))
+    if fb:
+        fb.lines = ["matches torch.nn.LSTM(bidirectional=True) with the same weights"]
+    return fb
+
+
+# ================================================================ notebook 07: variable lengths
+def check_length_mask(fn) -> Feedback:
+    """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step."""
+    exercise = "mask from lengths"
+    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
+        result, failure = call_student(exercise, fn, lengths.clone(), max_len)
+        if failure is not None:
+            return failure
+        if isinstance(result, Tensor) and result.dtype == torch.bool:
+            result = result.to(F64)
+        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
+        expected = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
+        expected = torch.cat([expected, expected.new_zeros(max_len - expected.shape[0], len(lengths))])
+        steps = torch.arange(max_len).unsqueeze(1)
+        mistake = _known_mistake(exercise, result, {
+            "each column has one step too many: step t is real when t < length (steps count from 0), "
+            "not t <= length": (steps <= lengths).to(F64),
+        })
+        if mistake is not None:
+            return mistake
+        fb = compare(exercise, result, expected, atol=0.5, axis_names=("step", "sequence"), what="your mask")
+        if not fb:
+            fb.lines.insert(0, f"for lengths {lengths.tolist()} and max_len {max_len}:")
+            return fb
+    return Feedback(exercise, True, ["matches the padding torch.nn.utils.rnn.pad_sequence makes"])
+
+
+def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
+    """A seeded torch.nn.LSTM over a packed batch: (output padded to (total_length, B, dirs*H), h_n)."""
+    T, D, H = total_length, 3, 2
+    torch_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
+    torch.random.set_rng_state(torch_state)  # do not disturb the notebook's own random stream
+    x = _randn(T, len(lengths), D, seed=seed + 1)
+    with torch.no_grad():
+        out, (h_n, _) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
+        output, _ = pad_packed_sequence(out, total_length=T)
+    return output, h_n
+
+
+def check_last_valid_output(fn) -> Feedback:
+    """``fn(output (T, B, H), lengths)`` -> ``(B, H)``: each sequence's output at its last real step."""
+    exercise = "last valid output"
+    # first no padding step after the longest sequence (so length itself is out of range), then one
+    for lengths, total_length in ((torch.tensor([3, 1, 4, 2]), 4), (torch.tensor([2, 4, 3]), 5)):
+        output, h_n = _packed_lstm(lengths, total_length, bidirectional=False, seed=70)
+        result, failure = call_student(exercise, fn, output.clone(), lengths.clone())
+        if failure is not None:
+            if "IndexError" in failure.lines[0]:
+                failure.lines.append("an index equal to the length is one past the end: the last real step of a "
+                                     "sequence of length L is L - 1")
+            return failure
+        mistakes = {}
+        if int(lengths.max()) < output.shape[0]:  # otherwise the off-by-one raises IndexError (handled above)
+            mistakes["that is the step after the last real one (seed 003's src_len used as the index): "
+                     "use lengths - 1"] = last_output_off_by_one(output, lengths)
+        mistakes["that is the last step of the padded batch: for a shorter sequence it is padding"] = output[-1]
+        mistake = _known_mistake(exercise, result, mistakes)
+        if mistake is not None:
+            mistake.lines.insert(0, f"for lengths {lengths.tolist()}:")
+            return mistake
+        fb = compare(exercise, result, h_n[0], atol=ATOL, axis_names=("sequence", "unit"))
+        if not fb:
+            fb.lines.insert(0, f"for lengths {lengths.tolist()}:")
+            return fb
+    return Feedback(exercise, True, ["equals torch.nn.LSTM's h_n on the packed batch"])
+
+
+def check_reverse_final(fn) -> Feedback:
+    """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
+    state, read from a bidirectional layer's padded output."""
+    exercise = "reverse direction's final state"
+    lengths = torch.tensor([3, 1, 4, 2])
+    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
+    H = h_n.shape[-1]
+    result, failure = call_student(exercise, fn, output.clone(), lengths.clone(), H)
+    if failure is not None:
+        return failure
+    mistake = _known_mistake(exercise, result, {
+        "that is where the forward direction ends: the reverse direction reads from the last real step back "
+        "to step 0, so it finishes at step 0": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
+        "that is the last padded step: the reverse direction finishes at step 0": output[-1, :, H:],
+        "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H],
+    })
+    if mistake is not None:
+        return mistake
+    fb = compare(exercise, result, h_n[1], atol=ATOL, axis_names=("sequence", "unit"))
+    if fb:
+        fb.lines = ["equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch"]
+    return fb

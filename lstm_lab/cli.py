@@ -1,0 +1,55 @@
+"""The ``lstm-lab`` command (also ``python -m lstm_lab.cli``).
+
+    lstm-lab student notebooks/exercises --out release/
+    lstm-lab student notebooks/exercises/01_rnn_step.ipynb --out release/ --force
+
+``student`` writes the student version of each solution notebook: solutions replaced by a
+stub that names the exercise, hidden tests removed, outputs cleared, nbgrader's metadata and
+checksums in place. Everything is checked before anything is written: on any problem it
+writes nothing and says what is wrong with every file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .student import STUBS, StudentVersionError, make_student_versions
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lstm-lab", description="lstm_lab's tools for instructors.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    student = commands.add_parser(
+        "student", help="write student versions of solution notebooks",
+        description="Write the student version of each solution notebook (nbgrader syntax) into --out.")
+    student.add_argument("sources", nargs="+", metavar="SRC", help="solution notebooks, or folders of them")
+    student.add_argument("--out", required=True, metavar="DIR", help="folder for the student notebooks")
+    student.add_argument("--force", action="store_true", help="overwrite student notebooks that exist already")
+    student.add_argument("--stub", choices=STUBS, default="named",
+                         help="'named' (default): the stub's NotImplementedError names the exercise; "
+                              "'nbgrader': nbgrader's own stub, byte for byte what nbgrader writes")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command != "student":
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        written = make_student_versions(args.sources, args.out, force=args.force, stub=args.stub)
+    except StudentVersionError as error:
+        print("lstm-lab student: nothing written:", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    for item in written:
+        print(f"{item.target}  ({len(item.exercises)} exercise{'s' * (len(item.exercises) != 1)}: "
+              f"{', '.join(item.exercises)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

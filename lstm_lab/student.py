@@ -1,0 +1,328 @@
+"""Student versions of the exercise notebooks, made the way nbgrader's ``generate_assignment`` makes them.
+
+An exercise notebook is authored once, with its solutions, in nbgrader's syntax:
+
+* a **solution cell** (cell metadata ``nbgrader.solution = true``) holds the answer between
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (or is an answer as a whole);
+* an **autograded test cell** (``nbgrader.grade = true``, ``locked = true``, ``points``) may
+  hold tests the student must not see between ``### BEGIN HIDDEN TESTS`` and
+  ``### END HIDDEN TESTS``.
+
+``student_version`` applies, in nbgrader's order, what nbgrader's preprocessors do (lock the
+graded cells, replace solutions by a stub, clear outputs, add checksums, remove hidden tests,
+checksums again), so an instructor who runs nbgrader and one who runs ``lstm-lab student``
+hand out the same notebooks. The one difference is on purpose: our stub names the exercise,
+
+    # YOUR CODE HERE
+    raise NotImplementedError("rnn_step: not implemented yet")
+
+so a student who runs the notebook reads *which* exercise is missing. ``stub="nbgrader"``
+writes nbgrader's own stub instead, byte for byte what nbgrader writes (the tests compare).
+
+nbgrader itself is not needed (it is the optional ``instructor`` extra): this module uses
+only nbformat and the standard library.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+BEGIN_SOLUTION, END_SOLUTION = "BEGIN SOLUTION", "END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+BEGIN_MARK_SCHEME, END_MARK_SCHEME = "BEGIN MARK SCHEME", "END MARK SCHEME"
+NBGRADER_CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+TEXT_STUB = "YOUR ANSWER HERE"
+STUBS = ("named", "nbgrader")
+
+
+def named_stub(exercise: str) -> str:
+    """The stub that replaces a solution: nbgrader's, with the exercise named in the error."""
+    return f'# YOUR CODE HERE\nraise NotImplementedError("{exercise}: not implemented yet")'
+
+
+class StudentVersionError(ValueError):
+    """A source notebook cannot be turned into a student version; the message says where and why."""
+
+
+# ---------------------------------------------------------------- what kind of cell is it (nbgrader's rules)
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def is_solution(cell) -> bool:
+    return bool(_meta(cell).get("solution", False))
+
+
+def is_grade(cell) -> bool:
+    return bool(_meta(cell).get("grade", False))
+
+
+def is_task(cell) -> bool:
+    return bool(_meta(cell).get("task", False))
+
+
+def is_locked(cell) -> bool:
+    """nbgrader's 'read-only' notion: graded test cells and cells marked locked (not solutions)."""
+    if "nbgrader" not in cell.metadata or is_solution(cell):
+        return False
+    return is_grade(cell) or bool(_meta(cell).get("locked", False))
+
+
+def checksum(cell) -> str:
+    """nbgrader's checksum of a cell (``nbgrader.utils.compute_checksum``): source, type, kind, id, points."""
+    m = hashlib.md5()
+    m.update(cell.source.encode("utf-8"))
+    m.update(cell.cell_type.encode("utf-8"))
+    for flag in (is_grade(cell), is_solution(cell), is_locked(cell)):
+        m.update(str(flag).encode("utf-8"))
+    m.update(_meta(cell)["grade_id"].encode("utf-8"))
+    if is_grade(cell):
+        m.update(str(float(_meta(cell)["points"])).encode("utf-8"))
+    return m.hexdigest()
+
+
+# ---------------------------------------------------------------- checks before anything is changed
+def _where(cell, index: int) -> str:
+    grade_id = _meta(cell).get("grade_id")
+    return f"cell {index}" + (f" ({grade_id})" if grade_id else "")
+
+
+def check_source(nb: NotebookNode) -> list[str]:
+    """Everything nbgrader would refuse in a source notebook, as sentences (empty: fine)."""
+    problems = []
+    language = nb.metadata.get("kernelspec", {}).get("language", "python")
+    if language != "python":
+        problems.append(f"the notebook's kernel language is {language!r}; only python stubs are known")
+    seen = set()
+    for index, cell in enumerate(nb.cells):
+        where = _where(cell, index)
+        meta = cell.metadata.get("nbgrader")
+        if meta is not None:
+            if meta.get("schema_version") != 3:
+                problems.append(f"{where}: nbgrader metadata should have schema_version 3, got "
+                                f"{meta.get('schema_version')!r}")
+            missing = [k for k in ("grade", "solution", "locked") if k not in meta]
+            if missing:
+                problems.append(f"{where}: nbgrader metadata lacks {', '.join(missing)}")
+            if is_grade(cell) or is_solution(cell) or meta.get("locked"):
+                grade_id = meta.get("grade_id")
+                if not grade_id:
+                    problems.append(f"{where}: an nbgrader cell needs a non-empty grade_id")
+                elif grade_id in seen:
+                    problems.append(f"{where}: grade_id {grade_id!r} is used twice")
+                else:
+                    seen.add(grade_id)
+            if is_grade(cell) and "points" not in meta:
+                problems.append(f"{where}: a graded cell needs points")
+            if cell.cell_type == "markdown" and not is_task(cell) and is_grade(cell) != is_solution(cell):
+                problems.append(f"{where}: a markdown answer cell must be both a solution and a graded cell")
+        problems += [f"{where}: {p}" for p in _region_problems(cell)]
+        if "AUTOTEST" in cell.source:
+            problems.append(f"{where}: nbgrader's AUTOTEST syntax is not supported by lstm-lab student")
+    return problems
+
+
+def _region_problems(cell) -> list[str]:
+    problems = []
+    for begin, end, allowed, kind in (
+        (BEGIN_SOLUTION, END_SOLUTION, is_solution(cell), "a solution region needs a solution cell "
+                                                          "(nbgrader.solution = true)"),
+        (BEGIN_HIDDEN, END_HIDDEN, is_grade(cell), "hidden tests need an autograded test cell "
+                                                   "(nbgrader.grade = true)"),
+        (BEGIN_MARK_SCHEME, END_MARK_SCHEME, is_task(cell), "a mark scheme needs a task cell"),
+    ):
+        inside = False
+        found = False
+        for line in cell.source.split("\n"):
+            if begin in line:
+                if inside:
+                    problems.append(f"a nested '{begin}'")
+                inside = found = True
+            elif end in line:
+                inside = False
+        if inside:
+            problems.append(f"'{begin}' without '{end}'")
+        if found and not allowed:
+            problems.append(kind)
+    return problems
+
+
+# ---------------------------------------------------------------- nbgrader's preprocessors, in its order
+def _lock(cell) -> None:  # LockCells
+    if is_solution(cell):
+        cell.metadata["deletable"] = False
+    elif is_grade(cell) or is_locked(cell):
+        cell.metadata["deletable"] = False
+        cell.metadata["editable"] = False
+
+
+def _replace_regions(source: str, begin: str, end: str, stub_lines: list[str] | None) -> tuple[str, bool]:
+    """Drop every begin..end region (delimiter lines included), or put the stub, indented, in its place."""
+    out, inside, replaced = [], False, False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = replaced = True
+            if stub_lines is not None:
+                indent = re.match(r"\s*", line).group(0)
+                out += [indent + s for s in stub_lines]
+        elif end in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out), replaced
+
+
+def _clear_solution(cell, stub: str) -> None:  # ClearSolutions
+    if cell.cell_type == "code":
+        text = NBGRADER_CODE_STUB if stub == "nbgrader" else named_stub(_meta(cell).get("grade_id", "exercise"))
+    else:
+        text = TEXT_STUB
+    cell.source, replaced = _replace_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, text.split("\n"))
+    if is_solution(cell) and not replaced:
+        cell.source = text
+
+
+def _clear_output(cell) -> None:  # ClearOutput (nbconvert's ClearOutputPreprocessor)
+    if cell.cell_type == "code":
+        cell.outputs = []
+        cell.execution_count = None
+        for key in ("collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+
+
+def _add_checksum(cell) -> None:  # ComputeChecksums
+    if is_grade(cell) or is_solution(cell) or is_locked(cell):
+        cell.metadata["nbgrader"]["checksum"] = checksum(cell)
+        cell.metadata["nbgrader"]["cell_type"] = cell.cell_type
+
+
+def student_version(nb: NotebookNode, *, stub: str = "named") -> NotebookNode:
+    """The student notebook for a solution notebook (a new object; ``nb`` is not changed)."""
+    if stub not in STUBS:
+        raise ValueError(f"stub should be one of {', '.join(STUBS)}, got {stub!r}")
+    problems = check_source(nb)
+    if problems:
+        raise StudentVersionError("; ".join(problems))
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        _lock(cell)
+    for cell in nb.cells:
+        _clear_solution(cell, stub)
+    nb.metadata.pop("celltoolbar", None)
+    for cell in nb.cells:
+        _clear_output(cell)
+        _add_checksum(cell)
+    for cell in nb.cells:
+        cell.source = _replace_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, None)[0]
+    for cell in nb.cells:
+        cell.source = _replace_regions(cell.source, BEGIN_MARK_SCHEME, END_MARK_SCHEME, None)[0]
+        _add_checksum(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def exercise_names(nb: NotebookNode) -> list[str]:
+    """The grade_ids of the solution cells: the exercises a student has to write."""
+    return [_meta(c)["grade_id"] for c in nb.cells if is_solution(c)]
+
+
+# ---------------------------------------------------------------- files
+@dataclass
+class Planned:
+    source: Path
+    target: Path
+    text: str
+    exercises: list[str]
+
+
+def find_sources(paths: list[Path], out_dir: Path | None = None) -> list[Path]:
+    """Notebooks named on the command line; a folder stands for the notebooks inside it (leaving
+    out checkpoints and the output folder, should it lie inside)."""
+    found = []
+    skip = out_dir.resolve() if out_dir is not None else None
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
+                            and not (skip is not None and p.resolve().is_relative_to(skip)))
+        else:
+            found.append(path)
+    return found
+
+
+def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str = "named") -> list[Planned]:
+    """Read and convert every source, check every target; raise with *all* problems, write nothing."""
+    problems, planned = [], []
+    notebooks = find_sources(sources, out_dir)
+    if not notebooks:
+        problems.append("no notebooks given (name .ipynb files or folders that hold them)")
+    targets: dict[str, Path] = {}
+    for source in notebooks:
+        if not source.exists():
+            problems.append(f"{source}: no such file")
+            continue
+        if source.suffix != ".ipynb":
+            problems.append(f"{source}: not a notebook (.ipynb)")
+            continue
+        if source.name in targets:
+            problems.append(f"{source}: has the same name as {targets[source.name]}; both would be written to "
+                            f"{out_dir / source.name}")
+            continue
+        targets[source.name] = source
+        try:
+            nb = nbformat.read(source, as_version=4)
+            nbformat.validate(nb)
+        except Exception as error:  # nbformat's errors are many kinds; all mean "not a valid notebook"
+            problems.append(f"{source}: not a valid notebook ({type(error).__name__}: {error})")
+            continue
+        if not exercise_names(nb):
+            problems.append(f"{source}: has no solution cells (nbgrader.solution = true), so it is no exercise")
+            continue
+        try:
+            student = student_version(nb, stub=stub)
+        except StudentVersionError as error:
+            problems.append(f"{source}: {error}")
+            continue
+        planned.append(Planned(source, out_dir / source.name, nbformat.writes(student) + "\n",
+                               exercise_names(nb)))
+    if out_dir.exists() and not out_dir.is_dir():
+        problems.append(f"{out_dir}: exists and is not a folder")
+    elif not force:
+        existing = [str(p.target) for p in planned if p.target.exists()]
+        if existing:
+            problems.append(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}: "
+                            "pass --force to overwrite")
+    if problems:
+        raise StudentVersionError("\n".join(problems))
+    return planned
+
+
+def write(planned: list[Planned]) -> None:
+    """Write each planned notebook through a temporary file, so no half-written notebook is left."""
+    for item in planned:
+        item.target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=item.target.parent, prefix=f".{item.target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(item.text)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, item.target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def make_student_versions(sources, out_dir, *, force: bool = False, stub: str = "named") -> list[Planned]:
+    """``lstm-lab student``: plan everything (raising ``StudentVersionError`` with every problem),
+    then write."""
+    planned = plan([Path(s) for s in sources], Path(out_dir), force=force, stub=stub)
+    write(planned)
+    return planned

@@ -1,0 +1,157 @@
+"""`lstm-lab student` against the real nbgrader, on the same solution notebooks.
+
+nbgrader lives in its own environment (it would add its menus to every JupyterLab that shares
+its packages); ``LSTM_LAB_NBGRADER`` names its ``nbgrader`` executable. ``run.sh test`` sets it
+and ``LSTM_LAB_REQUIRE_PEERS=1``: then a missing nbgrader fails these tests instead of skipping.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lstm_lab import student
+
+ROOT = Path(__file__).resolve().parents[1]
+EXERCISES = sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def nbgrader() -> Path:
+    value = os.environ.get("LSTM_LAB_NBGRADER")
+    path = Path(value) if value else None
+    if path is None or not path.is_file() or not os.access(path, os.X_OK):
+        why = (f"LSTM_LAB_NBGRADER={value!r} is not an executable nbgrader" if value
+               else "LSTM_LAB_NBGRADER is not set (bash run.sh test sets it up)")
+        if os.environ.get("LSTM_LAB_REQUIRE_PEERS") == "1":
+            pytest.fail(f"nbgrader is required here: {why}")
+        pytest.skip(why)
+    return path
+
+
+def generate_assignment(nbgrader: Path, sources: list[Path], root: Path) -> subprocess.CompletedProcess:
+    """nbgrader's generate_assignment --no-db on copies of ``sources``, in a course folder of its own."""
+    source_dir = root / "source" / "exercises"
+    source_dir.mkdir(parents=True)
+    for path in sources:
+        shutil.copy(path, source_dir / path.name)
+    return subprocess.run(
+        [str(nbgrader), "generate_assignment", "exercises", "--no-db", f"--CourseDirectory.root={root}",
+         "--CourseDirectory.source_directory=source", "--CourseDirectory.release_directory=release"],
+        capture_output=True, text=True, cwd=root)
+
+
+def lstm_lab_student(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lstm_lab.cli", "student", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT)
+
+
+def peer_python(nbgrader: Path, code: str, *args) -> str:
+    """Run ``code`` with the Python that nbgrader runs in (to call nbgrader's own functions)."""
+    result = subprocess.run([str(nbgrader.parent / "python"), "-c", code, *map(str, args)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def releases(nbgrader, tmp_path_factory):
+    root = tmp_path_factory.mktemp("course")
+    generated = generate_assignment(nbgrader, EXERCISES, root)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    ours = {}
+    for stub in ("nbgrader", "named"):
+        out = root / f"lstm_lab_{stub}"
+        result = lstm_lab_student(*EXERCISES, "--out", out, "--stub", stub)
+        assert result.returncode == 0, result.stderr
+        ours[stub] = out
+    return root / "release" / "exercises", ours
+
+
+def test_nbgrader_accepts_the_solution_notebooks_metadata(nbgrader):
+    checked = peer_python(nbgrader, (
+        "import sys, nbformat\n"
+        "from nbgrader.nbgraderformat import MetadataValidator\n"
+        "for path in sys.argv[1:]:\n"
+        "    MetadataValidator().validate_nb(nbformat.read(path, as_version=4))\n"
+        "print(len(sys.argv) - 1)"), *EXERCISES)
+    assert int(checked) == len(EXERCISES)
+
+
+def test_with_nbgraders_stub_the_files_are_byte_for_byte_nbgraders(releases):
+    theirs, ours = releases
+    assert sorted(p.name for p in theirs.iterdir()) == sorted(p.name for p in EXERCISES)
+    for path in EXERCISES:
+        assert (ours["nbgrader"] / path.name).read_bytes() == (theirs / path.name).read_bytes(), path.name
+
+
+def test_with_named_stubs_the_cells_are_nbgraders_but_for_the_stub_line(releases, nbgrader):
+    theirs, ours = releases
+    for path in EXERCISES:
+        mine = nbformat.read(ours["named"] / path.name, as_version=4)
+        other = nbformat.read(theirs / path.name, as_version=4)
+        assert mine.metadata == other.metadata
+        assert len(mine.cells) == len(other.cells)
+        for a, b in zip(mine.cells, other.cells):
+            assert (a.id, a.cell_type, a.get("outputs"), a.get("execution_count")) == \
+                   (b.id, b.cell_type, b.get("outputs"), b.get("execution_count"))
+            if student.is_solution(a):
+                name = a.metadata["nbgrader"]["grade_id"]
+                named = f'raise NotImplementedError("{name}: not implemented yet")'
+                assert named in a.source
+                assert a.source.replace(named, "raise NotImplementedError()") == b.source
+                meta_a = {k: v for k, v in a.metadata["nbgrader"].items() if k != "checksum"}
+                meta_b = {k: v for k, v in b.metadata["nbgrader"].items() if k != "checksum"}
+                assert meta_a == meta_b
+                assert {k: v for k, v in a.metadata.items() if k != "nbgrader"} == \
+                       {k: v for k, v in b.metadata.items() if k != "nbgrader"}
+            else:
+                assert a == b
+    # our checksums are the ones nbgrader computes for our cells, so nbgrader's tools accept them
+    sums = json.loads(peer_python(nbgrader, (
+        "import sys, json, nbformat\n"
+        "from nbgrader.utils import compute_checksum\n"
+        "from nbgrader.nbgraderformat import MetadataValidator\n"
+        "out = []\n"
+        "for path in sys.argv[1:]:\n"
+        "    nb = nbformat.read(path, as_version=4)\n"
+        "    MetadataValidator().validate_nb(nb)\n"
+        "    out += [[c.metadata.nbgrader['checksum'], compute_checksum(c)]\n"
+        "            for c in nb.cells if 'nbgrader' in c.metadata]\n"
+        "print(json.dumps(out))"), *(ours["named"] / p.name for p in EXERCISES)))
+    assert sums and all(stored == computed for stored, computed in sums)
+
+
+BAD_SOURCES = {  # name: (how to break an exercise notebook, what nbgrader says, what we say)
+    "a solution region outside a solution cell": (lambda nb: nb.cells.__setitem__(
+        0, nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION")),
+        "Solution region detected in a non-solution cell", "a solution region needs a solution cell"),
+    "hidden tests outside a graded cell": (lambda nb: nb.cells.__setitem__(
+        0, nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS")),
+        "Hidden test region detected in a non-grade cell", "hidden tests need an autograded test cell"),
+    "a solution region that never ends": (lambda nb: setattr(
+        next(c for c in nb.cells if student.is_solution(c)), "source", "### BEGIN SOLUTION\nx = 1"),
+        "no end solution statement found", "'BEGIN SOLUTION' without 'END SOLUTION'"),
+}
+
+
+@pytest.mark.parametrize("name", BAD_SOURCES)
+def test_both_refuse_the_same_broken_sources(name, nbgrader, tmp_path):
+    breaks, nbgrader_says, we_say = BAD_SOURCES[name]
+    nb = nbformat.read(EXERCISES[0], as_version=4)
+    breaks(nb)
+    for cell in nb.cells:
+        cell.setdefault("id", "added")
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    theirs = generate_assignment(nbgrader, [bad], tmp_path / "course")
+    assert theirs.returncode != 0 and nbgrader_says in theirs.stdout + theirs.stderr
+    with pytest.raises(student.StudentVersionError, match=re.escape(we_say)):
+        student.make_student_versions([bad], tmp_path / "ours")
+    assert not (tmp_path / "ours").exists()
