@@ -277,7 +277,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, step: LSTMStep, weight_ih, wei
     where = "lstm_step_backward"
     check_tensor("dh", dh, where)
     hidden = _check_weights(where, 4, weight_ih, weight_hh)
-    if step.__class__.__name__ != "LSTMStep" and not (isinstance(step, tuple) and len(step) == 7):
+    if not isinstance(step, LSTMStep):
         raise TypeError(f"{where}: step should be the LSTMStep of the forward pass, got {type(step).__name__}")
     if step.h.shape[-1] != hidden:
         raise ShapeError(f"{where}: step.h has hidden size {step.h.shape[-1]}, but weight_hh is {shape_str(weight_hh)}"

@@ -69,7 +69,8 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
         inputs = reverse_padded(inputs, lengths)
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    if mode == "LSTM" and mask is None and weights.get("weight_hr") is None and HAND_WRITTEN_LSTM_BACKWARD:
+    fast = HAND_WRITTEN_LSTM_BACKWARD and torch.is_grad_enabled()  # without grad, nothing to save for
+    if mode == "LSTM" and mask is None and weights.get("weight_hr") is None and fast:
         outputs, h, c = bptt.lstm_layer(proj, state[0], state[1], weights["weight_hh"])
         state = (h, c)
     else:

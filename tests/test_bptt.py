@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstm_lab import ShapeError, bptt, fixtures
-from lstm_lab.cells import lstm_cell_trace, rnn_cell_trace
+from lstm_lab.cells import lstm_cell_trace
 from lstm_lab.checks import bptt as checks
 from lstm_lab.runners import input_projection
 
@@ -457,8 +457,10 @@ def test_check_gru_step_names_known_mistakes():
     fb = checks.check_gru_step(reset_before_matmul)
     assert not fb and "after the matmul" in str(fb)
     golden = fixtures.golden()["gru"]
-    assert checks.check_gate_by_hand(round(golden["z"][0, 0].item(), 4), "z", 0, 0)
-    assert not checks.check_gate_by_hand(0.5, "z", 0, 0)
+    assert checks.check_gate_by_hand(round(golden["z"][0, 0].item(), 4), "z", 1, 0)  # steps count from 1
+    assert checks.check_gate_by_hand(round(golden["n"][2, 1].item(), 4), "n", 3, 1)
+    assert not checks.check_gate_by_hand(0.5, "z", 1, 0)
+    assert "step should be 1, 2 or 3" in str(checks.check_gate_by_hand(0.5, "z", 0, 0))
 
 
 def test_check_parameter_count_and_targets():

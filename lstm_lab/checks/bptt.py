@@ -303,10 +303,13 @@ def _gru_mistakes(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
-    """A number worked out by hand: gate ``gate`` ('r', 'z' or 'n') of the fixed-X GRU at ``step``, ``unit``."""
+    """A number worked out by hand: gate ``gate`` ('r', 'z', 'n' or 'h') of the fixed-X GRU at ``step``
+    (1, 2 or 3, as the notebooks count) and ``unit`` (0 or 1)."""
     exercise = f"GRU {gate} at step {step}, unit {unit}"
     golden = fixtures.golden()["gru"]
-    if gate not in ("r", "z", "n"):
-        return Feedback(exercise, False, [f"gate should be 'r', 'z' or 'n', got {gate!r}"])
-    want = golden[gate][step, unit]
+    if gate not in ("r", "z", "n", "h"):
+        return Feedback(exercise, False, [f"gate should be 'r', 'z', 'n' or 'h', got {gate!r}"])
+    if step not in (1, 2, 3) or unit not in (0, 1):
+        return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
+    want = golden[gate][step - 1, unit]
     return compare(exercise, value, want, atol=5e-5, what="your number")
