@@ -71,7 +71,9 @@ case "${1:-}" in
   lab)
     setup
     shift
-    exec "$VENV/bin/jupyter" lab notebooks/00_start_here.ipynb "$@"
+    # Serve the repository root (the notebooks show figures from ../img) and open the start page.
+    exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" \
+      --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb "$@"
     ;;
   test)
     setup
