@@ -5,6 +5,8 @@
     modules    RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell: drop-in twins of torch.nn's
     layouts    per-gate <-> fused weights, and other courses' gate orders
     fixtures   the fixed 3x3 X, the seed-001 weights and the golden numbers
+    parity     twins(...) and assert_matches_torch: the one check, for tests and notebooks, that a
+               model matches torch.nn (values, states, every gradient)
     display    fixed-precision printing, tables, errors without tracebacks
     bptt       backpropagation through time written by hand (also the LSTM's fast backward)
     mistakes   the seeds' bugs re-created, each next to its one-line fix (for the notebooks)

@@ -1,6 +1,6 @@
 """lstm_lab's modules against torch.nn over a grid: outputs, final states and gradients.
 
-Tolerances: float64 1e-10, float32 1e-5 (absolute and relative).
+Tolerances (lstm_lab.parity): float64 1e-10, float32 1e-5, absolute and relative.
 """
 
 import itertools
@@ -11,13 +11,14 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 import lstm_lab
+from lstm_lab.parity import assert_matches_torch, twins
 
-TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 T, B, D, H, P = 5, 3, 4, 6, 3
 
 
 def make_pair(mode, dtype, **kwargs):
-    """torch.nn's module and ours, from the same seed (and so, we check, the same weights)."""
+    """torch.nn's module and ours, from the same seed — and so, test_same_..._initialisation checks,
+    the same weights; the other tests also load torch's weights into ours explicitly (twins)."""
     torch.manual_seed(123)
     ref = getattr(nn, mode)(D, H, dtype=dtype, **kwargs)
     torch.manual_seed(123)
@@ -34,40 +35,8 @@ def initial_state(mode, model, batch, dtype, batched=True):
     return h, torch.randn(*shape, model.hidden_size, dtype=dtype)
 
 
-def leaves(hx):
-    if hx is None:
-        return []
-    return list(hx) if isinstance(hx, tuple) else [hx]
-
-
-def flat_outputs(result):
-    output, hidden = result
-    output = output.data if isinstance(output, nn.utils.rnn.PackedSequence) else output
-    return [output, *(hidden if isinstance(hidden, tuple) else (hidden,))]
-
-
-def run(model, x, hx, make_input):
-    """Forward, then backward of a fixed random weighting of every output; returns values and grads."""
-    x_leaf = x.detach().clone().requires_grad_()
-    hx_leaves = [h.detach().clone().requires_grad_() for h in leaves(hx)]
-    hx_arg = None if hx is None else (tuple(hx_leaves) if isinstance(hx, tuple) else hx_leaves[0])
-    outputs = flat_outputs(model(make_input(x_leaf), hx_arg))
-    gen = torch.Generator().manual_seed(7)
-    loss = sum((o * torch.randn(o.shape, generator=gen, dtype=o.dtype)).sum() for o in outputs)
-    model.zero_grad()
-    loss.backward()
-    grads = [p.grad for _, p in sorted(model.named_parameters())] + [x_leaf.grad] + [h.grad for h in hx_leaves]
-    return outputs, grads
-
-
-def assert_same(ref_model, our_model, x, hx, dtype, make_input=lambda x: x):
-    ref_out, ref_grads = run(ref_model, x, hx, make_input)
-    our_out, our_grads = run(our_model, x, hx, make_input)
-    tol = TOL[dtype]
-    for name, a, b in [("output", *p) for p in zip(ref_out, our_out)] + [("grad", *p) for p in zip(ref_grads, our_grads)]:
-        assert b is not None, f"{name}: lstm_lab gave no gradient"
-        assert a.shape == b.shape, f"{name}: shape {tuple(b.shape)} vs torch {tuple(a.shape)}"
-        torch.testing.assert_close(b, a, atol=tol, rtol=tol, msg=lambda m: f"{name}: {m}")
+def assert_same(ref_model, our_model, x, hx, dtype, make_input=None):
+    assert_matches_torch(ref_model, our_model, x, hx, make_input=make_input)
 
 
 MODES = ["RNN", "LSTM", "GRU"]
@@ -142,11 +111,7 @@ def test_parity_packed_unsorted(mode, kwargs, with_h0):
     def pack(x):
         return pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
 
-    ref_packed, our_packed = ref(pack(x), hx)[0], ours(pack(x), hx)[0]
-    assert isinstance(our_packed, nn.utils.rnn.PackedSequence)
-    assert torch.equal(our_packed.batch_sizes, ref_packed.batch_sizes)
-    assert torch.equal(our_packed.sorted_indices, ref_packed.sorted_indices)
-    assert torch.equal(our_packed.unsorted_indices, ref_packed.unsorted_indices)
+    assert isinstance(ours(pack(x), hx)[0], nn.utils.rnn.PackedSequence)
     assert_same(ref, ours, x, hx, torch.float64, make_input=pack)
 
 
@@ -198,20 +163,15 @@ def test_rnn_relu_and_positional_nonlinearity():
 @pytest.mark.parametrize("mode", MODES)
 def test_dropout_between_layers_matches_torch_in_training(mode):
     """Same seed, same dropout masks: torch draws them between layers exactly where we do."""
-    ref, ours = make_pair(mode, torch.float64, num_layers=3, dropout=0.5, bidirectional=True)
+    ref, ours = twins(mode, D, H, num_layers=3, dropout=0.5, bidirectional=True)
     x = torch.randn(T, B, D, dtype=torch.float64)
     ref.train(), ours.train()
 
-    class Seeded(torch.nn.Module):  # reseeds before every forward, so both draw the same masks
-        def __init__(self, model):
-            super().__init__()
-            self.model = model
+    def reseeded(t):  # called right before each model's forward
+        torch.manual_seed(9)
+        return t
 
-        def forward(self, inp, hx=None):
-            torch.manual_seed(9)
-            return self.model(inp, hx)
-
-    assert_same(Seeded(ref), Seeded(ours), x, None, torch.float64)
+    assert_matches_torch(ref, ours, x, make_input=reseeded)
     torch.manual_seed(9)
     assert not torch.allclose(ours(x)[0], ours.eval()(x)[0]), "training mode should drop units between layers"
 
@@ -321,3 +281,30 @@ def test_second_derivatives_need_the_autograd_path(monkeypatch):
         grad_norm().backward()
     monkeypatch.setattr(runners, "HAND_WRITTEN_LSTM_BACKWARD", False)
     assert torch.autograd.gradgradcheck(lambda x: model(x)[0], (x,))
+
+
+# ---------------------------------------------------------------- the parity check itself can fail
+def test_assert_matches_torch_names_a_value_that_differs():
+    ref, ours = twins("GRU", D, H)
+    with torch.no_grad():
+        ours.bias_hh_l0[0] += 1e-6
+    with pytest.raises(AssertionError, match="output differs from torch.nn"):
+        assert_matches_torch(ref, ours, torch.randn(T, B, D, dtype=torch.float64))
+
+
+def test_assert_matches_torch_names_a_gradient_that_differs():
+    ref, ours = twins("LSTM", D, H, num_layers=2)
+
+    def detached_between_layers(x, hx=None):  # right values, no gradient into layer 0
+        out0, _ = lstm_lab.run_layer("LSTM", x, (x.new_zeros(B, H),) * 2, ours.layer_weights(0))
+        out1, (h1, c1) = lstm_lab.run_layer("LSTM", out0.detach(), (x.new_zeros(B, H),) * 2, ours.layer_weights(1))
+        return out1, (torch.stack([ref(x)[1][0][0].detach(), h1]), torch.stack([ref(x)[1][1][0].detach(), c1]))
+
+    with pytest.raises(AssertionError, match="gradient of weight_ih_l0: torch.nn has it, lstm_lab gave None"):
+        assert_matches_torch(ref, ours, torch.randn(T, B, D, dtype=torch.float64), run_ours=detached_between_layers)
+
+
+def test_twins_hold_the_same_weights():
+    ref, ours = twins("LSTM", D, H, num_layers=2, proj_size=2)
+    for name, value in ref.state_dict().items():
+        assert torch.equal(ours.state_dict()[name], value)
