@@ -1,6 +1,7 @@
 """The fixed-X golden numbers: equal to torch.nn, to the seeds' printed values, and to lstm_lab."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import torch
@@ -19,9 +20,37 @@ def _load_generator():
     return module
 
 
+GEN = _load_generator()
+
+
+def _stored_and_fresh():
+    return json.loads(GEN.OUT.read_text()), json.loads(GEN.render(GEN.compute()))
+
+
 def test_golden_file_is_what_the_generator_computes_from_torch_nn():
-    gen = _load_generator()
-    assert gen.OUT.read_text() == gen.render(gen.compute()), "golden.json is stale: run scripts/make_golden.py"
+    stored, fresh = _stored_and_fresh()
+    mismatches = GEN.mismatches(stored, fresh)
+    assert not mismatches, "golden.json is stale (run scripts/make_golden.py):\n" + "\n".join(mismatches[:10])
+
+
+def test_golden_comparison_notices_one_number_moved_by_1e_9():
+    stored, fresh = _stored_and_fresh()
+    count = len(GEN.mismatches(stored, fresh, atol=float("inf")))  # structure only
+    assert count == 0
+    edited = json.loads(json.dumps(stored))
+    edited["lstm"]["h"][2][1] += 1e-9
+    assert GEN.mismatches(edited, fresh) == [f"lstm.h[2][1]: {edited['lstm']['h'][2][1]!r} stored, "
+                                                 f"{fresh['lstm']['h'][2][1]!r} computed"]
+    edited = json.loads(json.dumps(stored))
+    edited["rnn"]["labelling_labels"][0] = 0
+    assert len(GEN.mismatches(edited, fresh)) == 1
+
+
+def test_golden_file_keeps_every_digit():
+    """The stored numbers are full float64 (repr round-trips), not rounded for the comparison."""
+    stored, _ = _stored_and_fresh()
+    h = stored["lstm_bias"]["h"][2][0]
+    assert len(repr(h).lstrip("-0.")) >= 15, h
 
 
 # The numbers seed 001 printed (4 decimals). Typed from the seed, not computed here.
