@@ -441,7 +441,7 @@ def last_step_takes_last_unit(inputs: Tensor, weights: dict, *, fixed: bool = Fa
     return outputs.transpose(0, 1)[:, -1] if fixed else ht[:, -1]  # the seed indexed the state
 
 
-def unbatched_zero_state(x: Tensor, weights: dict, *, fixed: bool = False) -> tuple[Tensor, Tensor]:
+def unbatched_zero_state(x: Tensor, weights: dict, *, fixed: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """Seed 002: ``h0 = torch.zeros(3)`` for a batch of three — one unbatched state.
 
     With ``nn.Linear`` the seed's cell broadcasts ``W_h(h0)``, shape ``(4H,)``, over the
@@ -451,7 +451,8 @@ def unbatched_zero_state(x: Tensor, weights: dict, *, fixed: bool = False) -> tu
     for a 2-D input, and lstm_lab's ``lstm_cell`` says which shape it expected. This re-creation
     does the seed's unchecked arithmetic (``linear`` and the LSTM equations, no shape checks).
 
-    ``fixed=True``: ``h0 = torch.zeros(B, H)``. Returns ``(h_1, c_1)``, each ``(B, H)``.
+    ``fixed=True``: ``h0 = torch.zeros(B, H)``. Returns ``(h0, h_1, c_1)``: the initial state it
+    used (its shape is the whole difference: ``(H,)`` or ``(B, H)``) and the new state, ``(B, H)`` each.
     """
     hidden_size = weights["weight_hh"].shape[1]
     shape = (x.shape[0], hidden_size) if fixed else (hidden_size,)  # the seed: zeros(hidden_size)
@@ -459,7 +460,7 @@ def unbatched_zero_state(x: Tensor, weights: dict, *, fixed: bool = False) -> tu
     pre = linear(x, weights["weight_ih"], weights.get("bias_ih")) + linear(h0, weights["weight_hh"],
                                                                             weights.get("bias_hh"))
     step = lstm_update(pre, c0)
-    return step.h, step.c
+    return h0, step.h, step.c
 
 
 # ---------------------------------------------------------------- seed 001

@@ -274,7 +274,8 @@ def test_unbatched_zero_state_runs_only_by_broadcasting():
     weights = {name: getattr(cell, name) for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     x = inputs(shape=(B, D))
     want_h, want_c = cell(x)
-    got_h, got_c = mistakes.unbatched_zero_state(x, weights)
+    seed_h0, got_h, got_c = mistakes.unbatched_zero_state(x, weights)
+    assert seed_h0.shape == (H,), "the seed's state has no batch axis"
     torch.testing.assert_close(got_h, want_h, atol=TOL, rtol=0)  # zeros hide it
     torch.testing.assert_close(got_c, want_c, atol=TOL, rtol=0)
     unbatched = (torch.zeros(H, dtype=F64), torch.zeros(H, dtype=F64))
@@ -282,7 +283,8 @@ def test_unbatched_zero_state_runs_only_by_broadcasting():
         cell(x, unbatched)  # torch.nn refuses a 1-D state for a 2-D input
     with pytest.raises(ShapeError, match=rf"h should have shape \({B}, {H}\)"):
         lstm_cell(x, unbatched, **weights)  # lstm_lab says which shape it expected
-    fixed_h, fixed_c = mistakes.unbatched_zero_state(x, weights, fixed=True)
+    fixed_h0, fixed_h, fixed_c = mistakes.unbatched_zero_state(x, weights, fixed=True)
+    assert fixed_h0.shape == (B, H)
     torch.testing.assert_close(fixed_h, want_h, atol=TOL, rtol=0)
     torch.testing.assert_close(fixed_c, want_c, atol=TOL, rtol=0)
 
