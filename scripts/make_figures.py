@@ -276,8 +276,8 @@ def stacked_bidirectional(out_dir: Path) -> Path:
     import torch
 
     # torch's own order of the layers and directions: the suffixes of its weight names
-    names = [n for n in torch.nn.LSTM(1, 1, num_layers=2, bidirectional=True)._flat_weights_names
-             if n.startswith("weight_hh")]
+    lstm = torch.nn.LSTM(1, 1, num_layers=2, bidirectional=True, device="meta")  # meta: shapes only
+    names = [name for name, _ in lstm.named_parameters() if name.startswith("weight_hh")]
     rows = [n.removeprefix("weight_hh_") for n in names]  # l0, l0_reverse, l1, l1_reverse
     fig, ax = new_axes(10.8, 6.6, (0, 10.8), (0, 6.6))
     xs = (3.9, 6.0, 8.1)
