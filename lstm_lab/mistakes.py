@@ -195,3 +195,291 @@ def last_output_off_by_one(output: Tensor, lengths: Tensor, *, fixed: bool = Fal
     """
     last = lengths - 1 if fixed else lengths  # the seed used src_len itself
     return output[last.to(output.device), torch.arange(output.shape[1], device=output.device)]
+
+
+# ================================================================ more of the seeds' bugs
+# One function per bug, in the same pattern as above (``fixed=True`` runs the corrected line).
+#
+#   state_never_carried             003  prev_h / prev_c never reassigned: T one-step cells
+#   parameters_as_plain_tensors     003  plain tensors, not nn.Parameter: parameters() is empty
+#   state_after_padding             003  the school version returns the state after the padding
+#   state_written_in_place          004  ht[layer], ct[layer] = cell(...): forward right, backward fails
+#   input_from_previous_step        004  its equation reads X_{t-1} where x_t belongs
+#   h_n_forward_layers_first        002  backward_idx = num_layers + layer: l0, l1, ..., l0_reverse, ...
+#   backward_outputs_not_flipped    002  LSTM_v1 concatenates the backward outputs in reading order
+#   backward_c_n_missing            002  LSTM_v1 never stores the backward directions' c_n
+#   last_step_takes_last_unit       002  ht[:, -1] is the last hidden unit, not the last time step
+#   unbatched_zero_state            002  h0 = torch.zeros(H) for a batch: right only by broadcasting
+#   labelling_head_bias_broadcast   001  a (1,) bias for two labels: one number added to both
+from torch import nn  # noqa: E402  (kept with the block that needs it)
+
+from .cells import linear, lstm_update  # noqa: E402
+
+__all__ += [
+    "state_never_carried",
+    "parameters_as_plain_tensors",
+    "state_after_padding",
+    "state_written_in_place",
+    "input_from_previous_step",
+    "h_n_forward_layers_first",
+    "backward_outputs_not_flipped",
+    "backward_c_n_missing",
+    "last_step_takes_last_unit",
+    "unbatched_zero_state",
+    "labelling_head_bias_broadcast",
+]
+
+
+# ---------------------------------------------------------------- seed 003, "LSTM From Scratch"
+def state_never_carried(inputs: Tensor, weights: dict, state=None, *, fixed: bool = False):
+    """Seed 003: the loop computes ``Ht`` and ``Ct`` but never assigns them to ``prev_h, prev_c``.
+
+    Every step starts again from the initial state, so the "LSTM" is T separate one-step
+    cells: ``output[t]`` is what torch gives for the sequence ``x_t`` alone, and nothing is
+    remembered. Step 1 is right (it really does start from the initial state). The seed's
+    ``return hidden_seq, hidden_seq_2`` names a variable it never defined, so its forward
+    raised NameError on the first call: it never ran, which is how the missing recurrence
+    went unnoticed. Here the final state is the last step's ``(h, c)``.
+
+    ``fixed=True``: ``prev_h, prev_c = Ht, Ct`` after each step. Returns
+    ``(outputs (T, B, H), (h_T, c_T))`` like ``run_layer``.
+    """
+    initial = state if state is not None else _zero_state(inputs, weights)
+    carried, outputs = initial, []
+    for x_t in inputs:
+        step_state = lstm_cell(x_t, carried if fixed else initial, **weights)  # the seed: always the initial
+        carried = step_state
+        outputs.append(step_state[0])
+    return torch.stack(outputs), carried
+
+
+class _PlainTensorLSTM(nn.Module):
+    """A one-layer LSTM that keeps its weights as plain tensors (seed 003) or as nn.Parameter."""
+
+    def __init__(self, input_size: int, hidden_size: int, fixed: bool, generator=None):
+        super().__init__()
+        shapes = {"weight_ih_l0": (4 * hidden_size, input_size), "weight_hh_l0": (4 * hidden_size, hidden_size)}
+        for name, shape in shapes.items():  # the school version's init: randn * 0.1, biases 0
+            value = torch.randn(shape, generator=generator) * 0.1
+            setattr(self, name, nn.Parameter(value) if fixed else value)  # the seed: a plain tensor
+        for name in ("bias_ih_l0", "bias_hh_l0"):
+            value = torch.zeros(4 * hidden_size)
+            setattr(self, name, nn.Parameter(value) if fixed else value)
+
+    def weights(self) -> dict:
+        return {name[:-3]: getattr(self, name) for name in
+                ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
+
+    def forward(self, inputs: Tensor):
+        return run_layer("LSTM", inputs, _zero_state(inputs, self.weights()), self.weights())
+
+
+def parameters_as_plain_tensors(input_size: int, hidden_size: int, *, fixed: bool = False,
+                                generator: torch.Generator | None = None) -> nn.Module:
+    """Seed 003: ``self.W_xf = torch.randn(...)`` — weights as plain tensor attributes.
+
+    ``nn.Module`` only registers what is an ``nn.Parameter`` (or a submodule, or a buffer), so
+    the seed's model has no parameters: ``parameters()`` is empty (an optimizer refuses it,
+    or, given other parameters, never updates these), ``state_dict()`` is empty (nothing
+    is saved), and ``.to(...)``/``.double()`` leave the weights where they were. The forward
+    numbers are fine.
+
+    ``fixed=True``: the same tensors wrapped in ``nn.Parameter``, named as torch.nn.LSTM names
+    them, so ``load_state_dict(torch_lstm.state_dict())`` works. Returns a module whose
+    ``forward`` takes ``(T, B, input_size)`` and returns ``(outputs, (h_T, c_T))``.
+    """
+    return _PlainTensorLSTM(input_size, hidden_size, fixed, generator)
+
+
+# ---------------------------------------------------------------- seed 003, school version
+def state_after_padding(inputs: Tensor, lengths: Tensor, weights: dict, *, fixed: bool = False):
+    """Seed 003's school version: ``state = (h, c)`` after the loop over all T steps.
+
+    In a padded batch a sequence of length L < T is followed by padding; the loop runs over
+    it anyway, so the state it returns has read T - L padding vectors after the sequence
+    ended. torch (packed input) returns each sequence's state at its own last step, L - 1.
+    Sequences as long as the batch are right.
+
+    ``fixed=True``: each sequence keeps its state after its last valid step (a mask, as
+    ``run_layer`` does with ``lengths``). ``inputs`` is time-major ``(T, B, D)``. Returns
+    ``(h, c)``, each ``(B, H)``.
+    """
+    _, final = run_layer("LSTM", inputs, _zero_state(inputs, weights), weights,
+                         lengths=lengths if fixed else None)  # the seed: every step, padding too
+    return final
+
+
+# ---------------------------------------------------------------- seed 004
+def state_written_in_place(inputs: Tensor, layer_weights, *, fixed: bool = False):
+    """Seed 004: ``ht[layer], ct[layer] = lstm_cell(x, (ht[layer], ct[layer]), ...)``.
+
+    The state of every step is written into one preallocated tensor. The forward values
+    are exactly torch's (seed 004's allclose checks pass), but autograd saved ``ht[layer]``
+    for the backward pass of ``h @ W_hh.T`` and the next write changes it, so ``backward()``
+    raises "one of the variables needed for gradient computation has been modified by an
+    inplace operation". Seed 004's bidirectional stack (rows ``2 * layer + direction``, the
+    backward outputs reversed back, each layer reading both directions) is laid out exactly as
+    torch's; it writes its states the same way, so it fails backward in the same place.
+    One or two directions per layer.
+
+    ``fixed=True``: keep each step's state in a local variable and stack the finals at the
+    end. Returns ``(output, (h_n, c_n))``.
+    """
+    directions = len(layer_weights[0])
+    h0, c0 = _zero_stack_state(inputs, layer_weights)
+    ht, ct = h0.clone(), c0.clone()  # the seed's preallocated states, written row by row
+    layer_input, finals = inputs, []
+    for layer, per_direction in enumerate(layer_weights):
+        outputs = []
+        for direction, weights in enumerate(per_direction):
+            k = directions * layer + direction
+            steps = layer_input.flip(0) if direction == 1 else layer_input
+            state, seen = (h0[k], c0[k]), []
+            for x_t in steps:
+                if fixed:
+                    state = lstm_cell(x_t, state, **weights)
+                else:  # the seed's line: overwrites a tensor autograd has saved
+                    ht[k], ct[k] = lstm_cell(x_t, (ht[k], ct[k]), **weights)
+                    state = (ht[k].clone(), ct[k].clone())
+                seen.append(state[0])
+            out = torch.stack(seen)
+            outputs.append(out.flip(0) if direction == 1 else out)
+            finals.append(state)
+        layer_input = torch.cat(outputs, dim=-1)
+    if not fixed:
+        return layer_input, (ht, ct)
+    return layer_input, (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
+
+
+def input_from_previous_step(inputs: Tensor, weights: dict, *, fixed: bool = False):
+    """Seed 004's equation ``Z = X_{t-1} W_ih^T + b_ih + H_{t-1} W_hh^T + b_hh``.
+
+    Its code reads the current input (``x @ W_ih.t()``); only the equation says X_{t-1}.
+    Taken literally, step t reads the previous input: the first step reads nothing (zeros),
+    the last input is never read (its gradient is exactly zero), and the whole output is
+    torch's output for the sequence shifted one step late.
+
+    ``fixed=True``: step t reads x_t. Returns ``(outputs (T, B, H), (h_T, c_T))``.
+    """
+    read = inputs if fixed else torch.cat([torch.zeros_like(inputs[:1]), inputs[:-1]])  # the seed: X_{t-1}
+    return run_layer("LSTM", read, _zero_state(inputs, weights), weights)
+
+
+# ---------------------------------------------------------------- seed 002
+def h_n_forward_layers_first(inputs: Tensor, layer_weights, state=None, *, fixed: bool = False):
+    """Seed 002's final ``LSTM``: ``backward_idx = self.num_layers + layer``.
+
+    It reads each direction's initial state from, and writes its final state to, row
+    ``layer`` (forward) and ``num_layers + layer`` (backward): all forward layers, then all
+    backward ones. torch lays the rows out l0, l0_reverse, l1, l1_reverse, ...: row
+    ``2 * layer + direction``. With zero initial states ``output`` is right and ``h_n``,
+    ``c_n`` hold the right states in the wrong rows; given a torch-laid-out ``(h0, c0)``,
+    the seed also starts the layers from the wrong rows, so ``output`` is wrong too.
+
+    ``fixed=True``: row ``2 * layer + direction``. Returns ``(output, (h_n, c_n))``.
+    """
+    _need_two_directions(layer_weights, "h_n_forward_layers_first")
+    num_layers = len(layer_weights)
+    torch_rows = [2 * layer + direction for direction in (0, 1) for layer in range(num_layers)]
+    seed_rows = [direction * num_layers + layer for direction in (0, 1) for layer in range(num_layers)]
+    rows = torch_rows if fixed else seed_rows  # where (layer, direction) lives, in the same order
+    order = torch.tensor([rows[torch_rows.index(k)] for k in range(2 * num_layers)])  # torch row k -> seed row
+    h0, c0 = state if state is not None else _zero_stack_state(inputs, layer_weights)
+    output, (h_n, c_n) = run_stack("LSTM", inputs, (h0[order], c0[order]), layer_weights)
+    back = torch.argsort(order)
+    return output, (h_n[back], c_n[back])
+
+
+def backward_outputs_not_flipped(inputs: Tensor, layer_weights, *, fixed: bool = False):
+    """Seed 002's ``LSTM_v1``: ``output = torch.cat([output, output_backward], dim=2)``.
+
+    The backward cells read the flipped sequence, so their j-th output belongs to time step
+    T - 1 - j; LSTM_v1 concatenates them in the order they were computed, pairing the forward
+    state of step t with the backward state of step T - 1 - t. Only the middle step of an odd
+    T comes out right, and ``h_n`` is unaffected. (LSTM_v2 and the final LSTM flip them back.)
+    This re-creation changes only that line: the layers below are torch's.
+
+    ``fixed=True``: flip the backward outputs back before concatenating.
+    Returns ``(output, (h_n, c_n))``.
+    """
+    _need_two_directions(layer_weights, "backward_outputs_not_flipped")
+    output, finals = run_stack("LSTM", inputs, _zero_stack_state(inputs, layer_weights), layer_weights)
+    if fixed:
+        return output, finals
+    H = output.shape[-1] // 2
+    return torch.cat([output[..., :H], output[..., H:].flip(0)], dim=-1), finals  # reading order kept
+
+
+def backward_c_n_missing(inputs: Tensor, layer_weights, *, fixed: bool = False):
+    """Seed 002's ``LSTM_v1``: ``h_n = torch.cat([h_n, h_n_backward])`` but no such line for ``c_n``.
+
+    ``c_n`` keeps only the forward directions' final memories: ``num_layers`` rows where
+    torch has ``2 * num_layers``, and no row of it holds a backward memory. The seed's shape
+    assert checks ``h_n`` and not ``c_n``, so nothing complained. (Its ``h_n`` is laid out
+    all forward, then all backward: see ``h_n_forward_layers_first``.) Here ``h_n`` is torch's.
+
+    ``fixed=True``: ``c_n`` with every direction, in torch's order. Returns
+    ``(output, (h_n, c_n))``.
+    """
+    _need_two_directions(layer_weights, "backward_c_n_missing")
+    output, (h_n, c_n) = run_stack("LSTM", inputs, _zero_stack_state(inputs, layer_weights), layer_weights)
+    return output, (h_n, c_n if fixed else c_n[0::2])  # the seed: forward rows only
+
+
+def last_step_takes_last_unit(inputs: Tensor, weights: dict, *, fixed: bool = False) -> Tensor:
+    """Seed 002: ``ht[:, -1]`` — meant as the last time step, it is the last hidden unit.
+
+    ``ht`` is a state, ``(batch, hidden)``: it has no time axis, so ``[:, -1]`` picks the
+    last unit of every sample, ``(B,)``. The last time step's output of a batch-first
+    ``(B, T, H)`` sequence is ``output[:, -1]``, which for one layer and one direction is also
+    the final state ``ht`` itself. ``inputs`` is batch-first ``(B, T, D)``, as in the seed.
+
+    ``fixed=True``: the last time step, ``(B, H)``.
+    """
+    outputs, (ht, _) = run_layer("LSTM", inputs.transpose(0, 1), _zero_state(inputs.transpose(0, 1), weights),
+                                 weights)
+    return outputs.transpose(0, 1)[:, -1] if fixed else ht[:, -1]  # the seed indexed the state
+
+
+def unbatched_zero_state(x: Tensor, weights: dict, *, fixed: bool = False) -> tuple[Tensor, Tensor, Tensor]:
+    """Seed 002: ``h0 = torch.zeros(3)`` for a batch of three — one unbatched state.
+
+    With ``nn.Linear`` the seed's cell broadcasts ``W_h(h0)``, shape ``(4H,)``, over the
+    batch, so one step on ``x`` of shape ``(B, D)`` runs and gives torch's numbers: zeros are
+    the same for every sample. It works only by broadcasting (and here batch and hidden size
+    were both 3, so even the shapes looked right): ``torch.nn.LSTMCell`` refuses a 1-D state
+    for a 2-D input, and lstm_lab's ``lstm_cell`` says which shape it expected. This re-creation
+    does the seed's unchecked arithmetic (``linear`` and the LSTM equations, no shape checks).
+
+    ``fixed=True``: ``h0 = torch.zeros(B, H)``. Returns ``(h0, h_1, c_1)``: the initial state it
+    used (its shape is the whole difference: ``(H,)`` or ``(B, H)``) and the new state, ``(B, H)`` each.
+    """
+    hidden_size = weights["weight_hh"].shape[1]
+    shape = (x.shape[0], hidden_size) if fixed else (hidden_size,)  # the seed: zeros(hidden_size)
+    h0 = c0 = x.new_zeros(shape)
+    pre = linear(x, weights["weight_ih"], weights.get("bias_ih")) + linear(h0, weights["weight_hh"],
+                                                                            weights.get("bias_hh"))
+    step = lstm_update(pre, c0)
+    return h0, step.h, step.c
+
+
+# ---------------------------------------------------------------- seed 001
+def labelling_head_bias_broadcast(hidden: Tensor, bias_value: float = 0.0, *, fixed: bool = False):
+    """Seed 001's labelling head: ``hidden_to_output.bias.data = torch.tensor([0.0])``.
+
+    ``nn.Linear(2, 2)`` has one bias per label; the seed gave it one number, which the
+    addition broadcasts to both labels. Softmax does not change when the same number is
+    added to every logit, so this bias can never change a probability, and under
+    cross-entropy its gradient is exactly zero: it never learns. ``nn.Linear(2, 2)`` refuses
+    it in ``load_state_dict``. With the seed's value 0 the numbers are right.
+
+    The weight is seed 001's (``fixtures.head("labelling")``). ``hidden`` is ``(..., 2)``.
+    ``fixed=True``: a bias of shape ``(2,)``, one entry per label. Returns
+    ``(probabilities (..., 2), bias)``; the bias is a leaf that requires grad.
+    """
+    from .fixtures import head
+
+    weight, _ = head("labelling", dtype=hidden.dtype)
+    shape = (weight.shape[0],) if fixed else (1,)  # the seed: torch.tensor([0.0])
+    bias = hidden.new_full(shape, bias_value).requires_grad_()
+    return torch.softmax(linear(hidden, weight.to(hidden.device), bias), dim=-1), bias
