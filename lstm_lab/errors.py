@@ -19,6 +19,17 @@ class ShapeError(RuntimeError, ValueError):
     """
 
 
+class WeightsKeyError(KeyError, ValueError):
+    """A weights dict lacks a tensor it needs (or holds one it should not).
+
+    A ``KeyError`` like a plain dict lookup would raise, but printed as the message itself
+    (a plain ``KeyError`` prints its message in quotes).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 # Gate blocks stacked along dim 0 of the fused weights, in torch's order.
 GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
 

@@ -261,12 +261,12 @@ class RNNBase(nn.Module):
 
 
 def _not_scriptable(name: str, traced: bool = False) -> RuntimeError:
-    how = "torch.jit.trace would record one unrolled loop for the traced sequence length only" if traced else \
-        "torch.jit.script cannot compile it"
+    why = ("torch.jit.trace would record the loop unrolled for the traced sequence length only" if traced
+           else "torch.jit.script cannot compile it")
+    loop = "" if name.endswith("Cell") else " (a loop over time steps; the LSTM's also a hand-written autograd.Function)"
     return RuntimeError(
-        f"lstm_lab.{name} is not TorchScript-able: its forward is a Python loop over time steps with a "
-        f"hand-written autograd.Function, and {how}. Use torch.compile(model), which works, or export "
-        f"torch.nn.{name} with the same weights (load_state_dict(ours.state_dict()))."
+        f"lstm_lab.{name} is not TorchScript-able: its forward is plain Python{loop}, and {why}. Use torch.compile(model), which works, or "
+        f"script torch.nn.{name} holding the same weights (load_state_dict(model.state_dict()))."
     )
 
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update
-from .errors import GATES, ShapeError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
+from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
 from .lstm_function import LSTMLayerFunction, use_hand_written_backward
 
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
@@ -213,13 +213,13 @@ def _check_weights(where: str, mode: str, weights, input_size: int, inputs: Tens
     missing = [k for k in ("weight_ih", "weight_hh") if k not in weights]
     unknown = sorted(set(weights) - allowed)
     if missing or unknown:
-        raise KeyError(f"{where}: the {mode}'s weights should hold weight_ih, weight_hh and optionally "
+        raise WeightsKeyError(f"{where}: the {mode}'s weights should hold weight_ih, weight_hh and optionally "
                        f"{', '.join(sorted(allowed - {'weight_ih', 'weight_hh'}))}; "
                        + (f"missing {', '.join(missing)}" if missing else "")
                        + ("; " if missing and unknown else "") + (f"unexpected {', '.join(unknown)}" if unknown else "")
                        + f" (given: {', '.join(map(str, weights)) or 'nothing'})")
     if ("bias_ih" in weights) != ("bias_hh" in weights):
-        raise KeyError(f"{where}: give both bias_ih and bias_hh or neither, got only "
+        raise WeightsKeyError(f"{where}: give both bias_ih and bias_hh or neither, got only "
                        + ("bias_ih" if "bias_ih" in weights else "bias_hh"))
     input_width, hidden, out = check_cell_weights(mode, weights["weight_ih"], weights["weight_hh"], weights.get("bias_ih"),
                                                   weights.get("bias_hh"), weights.get("weight_hr"), where=where)
@@ -233,9 +233,10 @@ def _check_weights(where: str, mode: str, weights, input_size: int, inputs: Tens
 def _check_state(where: str, mode: str, name: str, state, h_shape: tuple, c_shape: tuple, inputs: Tensor) -> None:
     if mode == "LSTM":
         if not isinstance(state, (tuple, list)) or len(state) != 2:
+            given = f"a single tensor of shape {shape_str(state)}" if isinstance(state, Tensor) else \
+                f"a {type(state).__name__}" + (f" of {len(state)}" if isinstance(state, (tuple, list)) else "")
             raise TypeError(f"{where}: the LSTM's {name} should be a pair (h, c) of shapes {h_shape} and {c_shape}, "
-                            f"got {shape_str(state) if isinstance(state, Tensor) else type(state).__name__}"
-                            + (" (a single tensor)" if isinstance(state, Tensor) else ""))
+                            f"got {given}")
         pairs = [(f"{name}[0] (h)", state[0], h_shape), (f"{name}[1] (c)", state[1], c_shape)]
     else:
         pairs = [(name, state, h_shape)]
