@@ -181,13 +181,12 @@ class RNNBase(nn.Module):
                                        self.nonlinearity, self.hand_written_backward)
 
         device = x.device.type
-        if not torch.is_autocast_enabled(device) or x.dtype != torch.float32:
+        if not torch.is_autocast_enabled(device) or x.dtype != torch.float32 or (device == "cpu" and self.mode == "GRU"):
             return run(x, hx, weights)
-        # Autocast, as torch does it: its CPU LSTM and RNN kernels run in the autocast dtype (every
-        # input, state and weight cast), its CPU GRU is not on autocast's list and runs in float32.
+        # Autocast, as torch does it: its LSTM and RNN kernels are on autocast's list and run wholly in
+        # the autocast dtype (every input, state and weight cast). Its CPU GRU is not: autocast reaches
+        # only the GRU's matmuls, exactly as it reaches ours, and the states stay float32.
         with torch.autocast(device, enabled=False):
-            if device == "cpu" and self.mode == "GRU":
-                return run(x, hx, weights)
             low = torch.get_autocast_dtype(device)
             hx = tuple(h.to(low) for h in hx) if isinstance(hx, tuple) else hx.to(low)
             weights = [[{k: w.to(low) for k, w in d.items()} for d in layer] for layer in weights]
