@@ -6,9 +6,11 @@ walks the same computation backwards:
 * one step of an RNN and of an LSTM, gate by gate (``rnn_step_backward``,
   ``lstm_step_backward``), for teaching and for the exercises;
 * a whole sequence (``rnn_backward``, ``lstm_backward``), carrying ``dh`` (and ``dc``) from the
-  last step to the first;
-* ``LSTMLayerFunction`` / ``lstm_layer``: the same LSTM backward as a ``torch.autograd.Function``,
-  so that training uses it instead of autograd's per-step graph.
+  last step to the first.
+
+The LSTM layer's backward that training uses — ``lstm_local``, ``backward_through_cell``,
+``lstm_layer_backward`` and the ``torch.autograd.Function`` around them, ``lstm_layer`` — lives in
+``lstm_function`` (below ``runners``, which calls it) and is re-exported here, where it is taught.
 
 Names: ``dX`` is ∂L/∂X for a scalar loss L. ``pre`` is a step's pre-activation
 ``W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` (LSTM: blocks i, f, g, o as in torch), and ``dpre`` its

@@ -12,6 +12,11 @@ sequence keeps its state and writes zeros to the output, exactly what torch's pa
 gives. The reverse direction reverses each sequence *within its own length*, runs forward,
 and reverses the outputs back, so ``output[t]`` always pairs the forward and the backward
 state of the same time step.
+
+An LSTM layer without masks or projections runs as ``lstm_function.LSTMLayerFunction`` (its
+backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``.
+``run_layer`` and ``run_stack`` check their arguments once, at the entry, in the package's words;
+the modules, which have checked theirs in torch's words, call ``run_*_unchecked``.
 """
 
 from __future__ import annotations
