@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from .cells import SLOPES, LSTMStep, input_projection, relu_slope, sigmoid_slope, tanh_slope  # noqa: F401
-from .errors import ShapeError, check_fused_weights, check_sequence, check_shape, check_tensor, shape_str
+from .errors import ShapeError, WeightsKeyError, check_fused_weights, check_sequence, check_shape, check_tensor, shape_str
 from .lstm_function import (  # noqa: F401  (the LSTM layer's backward by hand lives there; taught here)
     LSTMLayerFunction,
     LSTMLocal,
@@ -47,6 +47,18 @@ from .lstm_function import (  # noqa: F401  (the LSTM layer's backward by hand l
     previous_states,
 )
 from .runners import run_layer
+
+
+def _fused(where: str, weights) -> tuple[Tensor, Tensor]:
+    """``weights["weight_ih"], weights["weight_hh"]``, or an error naming what the dict holds."""
+    if not isinstance(weights, dict):
+        raise TypeError(f"{where}: weights should be a dict with weight_ih, weight_hh (and optionally bias_ih, "
+                        f"bias_hh), got {type(weights).__name__}")
+    missing = [k for k in ("weight_ih", "weight_hh") if k not in weights]
+    if missing:
+        raise WeightsKeyError(f"{where}: weights should hold weight_ih and weight_hh, missing {', '.join(missing)} "
+                              f"(given: {', '.join(map(str, weights)) or 'nothing'})")
+    return weights["weight_ih"], weights["weight_hh"]
 
 
 # ---------------------------------------------------------------- weight and bias gradients
@@ -126,7 +138,7 @@ def rnn_backward(inputs, h0, weights, d_outputs, dh_n=None, nonlinearity: str = 
     where = "rnn_backward"
     if nonlinearity not in SLOPES:
         raise ValueError(f"{where}: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-    weight_ih, weight_hh = weights["weight_ih"], weights["weight_hh"]
+    weight_ih, weight_hh = _fused(where, weights)
     hidden = check_fused_weights(where, 1, weight_ih, weight_hh)
     check_sequence(where, "inputs", inputs, weight_ih.shape[1], weight_hh)
     steps, batch = inputs.shape[:2]
@@ -232,7 +244,7 @@ def lstm_backward(inputs, state, weights, d_outputs, dh_n=None, dc_n=None) -> LS
     ``state`` is ``(h0, c0)``; ``d_outputs[t]`` is ∂L/∂h_t as the loss reads it directly.
     """
     where = "lstm_backward"
-    weight_ih, weight_hh = weights["weight_ih"], weights["weight_hh"]
+    weight_ih, weight_hh = _fused(where, weights)
     hidden = check_fused_weights(where, 4, weight_ih, weight_hh)
     check_sequence(where, "inputs", inputs, weight_ih.shape[1], weight_hh)
     if not isinstance(state, (tuple, list)) or len(state) != 2:

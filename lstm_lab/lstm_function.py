@@ -149,7 +149,11 @@ def use_hand_written_backward() -> bool:
         return False
     if torch.compiler.is_compiling():  # torch.compile traces the Function itself
         return True
-    return not (torch._C._are_functorch_transforms_active() or torch.autograd.forward_ad._current_level >= 0)
+    return not (_functorch_active() or torch.autograd.forward_ad._current_level >= 0)
+
+
+# torch's own test for "inside vmap/grad/jacrev"; a torch without it has no functorch transforms to detect
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
 
 
 class LSTMLayerFunction(torch.autograd.Function):

@@ -136,6 +136,8 @@ class RNNBase(nn.Module):
         for key, default in defaults.items():
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)}"
+        if self.mode == "LSTM" and not self.hand_written_backward:
+            s += ", hand_written_backward=False"
         return s
 
     # ------------------------------------------------------------ forward

@@ -14,7 +14,7 @@ import torch
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import lstm_lab
-from lstm_lab import fixtures, layouts, runners
+from lstm_lab import bptt, fixtures, layouts, runners
 from lstm_lab.errors import ShapeError, WeightsKeyError
 
 F64 = torch.float64
@@ -191,6 +191,17 @@ CASES = {
     "reorder_gates": [
         ("an order naming a gate twice", lambda: layouts.reorder_gates(lstm_w()["weight_ih"], "ifgo", "iifo"),
          ValueError, r"should name each of the gates i, f, g \(or c\), o exactly once, got 'iifo'"),
+    ],
+    "bptt.rnn_backward": [
+        ("weights without weight_ih", lambda: bptt.rnn_backward(x3(), torch.zeros(1, 2, dtype=F64),
+                                                                {"weight_hh": torch.eye(2, dtype=F64)},
+                                                                torch.zeros(3, 1, 2, dtype=F64)),
+         WeightsKeyError, r"rnn_backward: weights should hold weight_ih and weight_hh, missing weight_ih"),
+    ],
+    "bptt.lstm_backward": [
+        ("a single tensor as the state", lambda: bptt.lstm_backward(x3(), torch.zeros(1, 2, dtype=F64), lstm_w(),
+                                                                    torch.zeros(3, 1, 2, dtype=F64)),
+         TypeError, r"lstm_backward: state should be a pair \(h0, c0\), got Tensor"),
     ],
     "rnn_cell": [
         ("weights of another input size", lambda: lstm_lab.rnn_cell(torch.zeros(1, 2, dtype=F64), None,

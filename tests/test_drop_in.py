@@ -95,3 +95,10 @@ def test_torch_compile_traces_the_lstm_and_its_hand_written_backward():
     (out_ref.sum() + c_ref.sum()).backward()
     for (name, p), q in zip(ref.named_parameters(), ours.parameters()):
         torch.testing.assert_close(q.grad, p.grad, atol=1e-10, rtol=1e-10, msg=name)
+
+
+def test_the_backward_choice_shows_in_the_repr_and_stays_out_of_the_state_dict():
+    plain = lstm_lab.LSTM(3, 4, num_layers=2, hand_written_backward=False)
+    assert repr(plain) == "LSTM(3, 4, num_layers=2, hand_written_backward=False)"
+    assert repr(lstm_lab.LSTM(3, 4, num_layers=2)) == repr(nn.LSTM(3, 4, num_layers=2))
+    assert list(plain.state_dict()) == list(nn.LSTM(3, 4, num_layers=2).state_dict())
