@@ -87,3 +87,10 @@ def test_readme_picture_shows_the_imports_as_they_are():
     for name, deps in picture.items():
         actual = {top(d) for module, (found, _) in GRAPH.items() if top(module) == name for d in found} - {name}
         assert deps == actual, f"README says {name} imports {sorted(deps)}, it imports {sorted(actual)}"
+
+
+def test_readme_picture_lists_every_module_above_what_it_imports():
+    order = list(readme_picture())
+    for name, deps in readme_picture().items():
+        above = [d for d in deps if order.index(d) < order.index(name)]
+        assert not above, f"README lists {name} below {above}, which it imports"
