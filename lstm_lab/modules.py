@@ -226,7 +226,9 @@ class RNNBase(nn.Module):
         shape_of = "batched 3-D" if batched else "unbatched 2-D"
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise ShapeError(f"LSTM: hx should be a tuple (h_0, c_0), got {type(hx).__name__}")
+                given = f"a {type(hx).__name__} of {len(hx)}" if isinstance(hx, (tuple, list)) else (
+                    f"a single tensor of shape {shape_str(hx)}" if isinstance(hx, Tensor) else type(hx).__name__)
+                raise ShapeError(f"LSTM: hx should be a tuple (h_0, c_0), got {given}")
             for t in hx:
                 check_tensor("hx", t, "LSTM")
             if hx[0].dim() != want or hx[1].dim() != want:

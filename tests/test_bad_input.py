@@ -74,6 +74,10 @@ CASES = {
          RuntimeError, r"^Expected sequence length to be larger than 0 in RNN$"),
         ("an empty unbatched sequence", lambda: lstm_lab.LSTM(3, 4)(torch.randn(0, 3)),
          RuntimeError, r"^Expected sequence length to be larger than 0 in RNN$"),
+        ("three tensors as hx", lambda: lstm_lab.LSTM(3, 4)(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4),) * 3),
+         RuntimeError, r"LSTM: hx should be a tuple \(h_0, c_0\), got a tuple of 3"),
+        ("one tensor as hx", lambda: lstm_lab.LSTM(3, 4)(torch.randn(5, 2, 3), torch.zeros(1, 2, 4)),
+         RuntimeError, r"LSTM: hx should be a tuple \(h_0, c_0\), got a single tensor of shape \(1, 2, 4\)"),
         ("an initial state on another device",
          lambda: lstm_lab.LSTM(3, 4)(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4, device="meta"),) * 2),
          RuntimeError, r"Input and hidden tensors are not at the same device, found input tensor at cpu and hidden "
