@@ -71,7 +71,7 @@ def test_cpu_bfloat16_autocast_as_torch(mode, low, grad):
         assert results[1][2].dtype == torch.float32  # gradients reach the float32 leaves in float32
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.(script|trace_method|trace)` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_torchscript_is_refused_with_the_reason_and_the_alternative(mode):
     model = getattr(lstm_lab, mode)(3, 4)
@@ -102,3 +102,21 @@ def test_the_backward_choice_shows_in_the_repr_and_stays_out_of_the_state_dict()
     assert repr(plain) == "LSTM(3, 4, num_layers=2, hand_written_backward=False)"
     assert repr(lstm_lab.LSTM(3, 4, num_layers=2)) == repr(nn.LSTM(3, 4, num_layers=2))
     assert list(plain.state_dict()) == list(nn.LSTM(3, 4, num_layers=2).state_dict())
+
+
+def test_forward_mode_ad_takes_the_autograd_path():
+    """Forward-mode AD (dual numbers, torch.func.jvp) through the LSTM: the tangent is the directional
+    derivative, checked against central differences in float64."""
+    import torch.autograd.forward_ad as fwAD
+    from torch.func import jvp
+
+    torch.manual_seed(0)
+    model = lstm_lab.LSTM(3, 4, num_layers=2, dtype=torch.float64)
+    x, v = torch.randn(5, 2, 3, dtype=torch.float64), torch.randn(5, 2, 3, dtype=torch.float64)
+    eps = 1e-6
+    with torch.no_grad():
+        numeric = (model(x + eps * v)[0] - model(x - eps * v)[0]) / (2 * eps)
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(model(fwAD.make_dual(x, v))[0]).tangent
+    torch.testing.assert_close(tangent, numeric, atol=1e-8, rtol=1e-6)
+    torch.testing.assert_close(jvp(lambda x: model(x)[0], (x,), (v,))[1], numeric, atol=1e-8, rtol=1e-6)
