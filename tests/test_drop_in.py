@@ -71,7 +71,9 @@ def test_cpu_bfloat16_autocast_as_torch(mode, low, grad):
         assert results[1][2].dtype == torch.float32  # gradients reach the float32 leaves in float32
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.(script|trace_method|trace)` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace_method` is deprecated:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_torchscript_is_refused_with_the_reason_and_the_alternative(mode):
     model = getattr(lstm_lab, mode)(3, 4)
