@@ -10,6 +10,10 @@ from torch import nn
 import lstm_lab
 from lstm_lab.parity import twins
 
+# torch 2.13 deprecates TorchScript, and torch.compile and torch.func call torch.jit.script internally
+pytestmark = [pytest.mark.filterwarnings(f"ignore:`torch.jit.{name}` is deprecated:DeprecationWarning")
+              for name in ("script", "trace", "trace_method")]
+
 CONFIGS = [
     ("LSTM", {}),
     ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
@@ -71,9 +75,6 @@ def test_cpu_bfloat16_autocast_as_torch(mode, low, grad):
         assert results[1][2].dtype == torch.float32  # gradients reach the float32 leaves in float32
 
 
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:`torch.jit.trace_method` is deprecated:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
 def test_torchscript_is_refused_with_the_reason_and_the_alternative(mode):
     model = getattr(lstm_lab, mode)(3, 4)
