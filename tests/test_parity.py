@@ -63,6 +63,16 @@ def test_parity_float64(mode, kwargs, with_h0):
     assert_same(ref, ours, x, hx, torch.float64)
 
 
+@pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
+@pytest.mark.parametrize("kwargs", GRID[::3], ids=grid_id)
+def test_parity_lstm_through_plain_autograd(kwargs, with_h0):
+    """hand_written_backward=False: the step loop under autograd, the same numbers as torch.nn."""
+    ref, ours = make_pair("LSTM", torch.float64, **kwargs)
+    ours.hand_written_backward = False
+    x = torch.randn((B, T, D) if kwargs["batch_first"] else (T, B, D), dtype=torch.float64)
+    assert_same(ref, ours, x, initial_state("LSTM", ref, B, torch.float64) if with_h0 else None, torch.float64)
+
+
 @pytest.mark.parametrize("kwargs", [dict(num_layers=1), dict(num_layers=2, bidirectional=True),
                                     dict(num_layers=3, bidirectional=True, batch_first=True)], ids=str)
 @pytest.mark.parametrize("mode", MODES)
