@@ -1,18 +1,23 @@
 """lstm_lab: recurrent networks from scratch in PyTorch, matching torch.nn exactly.
 
-    cells      one step: rnn_cell, lstm_cell, gru_cell (+ *_trace with every gate)
+    errors     input checks in torch's wording (ShapeError)
+    cells      one step: rnn_cell, lstm_cell, gru_cell (+ *_trace with every gate); the equations,
+               input_projection and the slopes of the nonlinearities
+    lstm_function  one LSTM layer whose backward is written by hand: the fast path LSTM trains with
     runners    a layer over a sequence, stacked and bidirectional, variable lengths
     modules    RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell: drop-in twins of torch.nn's
     layouts    per-gate <-> fused weights, and other courses' gate orders
     fixtures   the fixed 3x3 X, the seed-001 weights and the golden numbers
     parity     twins(...) and assert_matches_torch: the one check, for tests and notebooks, that a
                model matches torch.nn (values, states, every gradient)
-    display    fixed-precision printing, tables, errors without tracebacks
-    bptt       backpropagation through time written by hand (also the LSTM's fast backward)
+    display    fixed-precision printing, tables, errors without tracebacks, show_source
+    bptt       backpropagation through time written by hand, for teaching
     mistakes   the seeds' bugs re-created, each next to its one-line fix (for the notebooks)
     checks     exercise checks that say what is wrong
     explorers  interactive explorers: compute (plain functions), plots, widgets (ipywidgets)
     student    student versions of the exercise notebooks (`lstm-lab student`)
+
+No module imports one above it in the README's package picture (tests/test_structure.py).
 """
 
 from .cells import (

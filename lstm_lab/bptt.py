@@ -6,9 +6,11 @@ walks the same computation backwards:
 * one step of an RNN and of an LSTM, gate by gate (``rnn_step_backward``,
   ``lstm_step_backward``), for teaching and for the exercises;
 * a whole sequence (``rnn_backward``, ``lstm_backward``), carrying ``dh`` (and ``dc``) from the
-  last step to the first;
-* ``LSTMLayerFunction`` / ``lstm_layer``: the same LSTM backward as a ``torch.autograd.Function``,
-  so that training uses it instead of autograd's per-step graph.
+  last step to the first.
+
+The LSTM layer's backward that training uses — ``lstm_local``, ``backward_through_cell``,
+``lstm_layer_backward`` and the ``torch.autograd.Function`` around them, ``lstm_layer`` — lives in
+``lstm_function`` (below ``runners``, which calls it) and is re-exported here, where it is taught.
 
 Names: ``dX`` is ∂L/∂X for a scalar loss L. ``pre`` is a step's pre-activation
 ``W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` (LSTM: blocks i, f, g, o as in torch), and ``dpre`` its
@@ -31,30 +33,35 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .cells import LSTMStep, lstm_update
-from .errors import ShapeError, check_same_dtype_device, check_tensor, shape_str
+from .cells import SLOPES, LSTMStep, input_projection, relu_slope, sigmoid_slope, tanh_slope  # noqa: F401
+from .errors import ShapeError, WeightsKeyError, check_fused_weights, check_sequence, check_shape, check_tensor, shape_str
+from .lstm_function import (  # noqa: F401  (the LSTM layer's backward by hand lives there; taught here)
+    LSTMLayerFunction,
+    LSTMLocal,
+    LSTMTrace,
+    backward_through_cell,
+    lstm_layer,
+    lstm_layer_backward,
+    lstm_layer_forward,
+    lstm_local,
+    previous_states,
+)
+from .runners import run_layer
 
 
-# ---------------------------------------------------------------- slopes of the nonlinearities
-# Both are written in terms of the function's *output*, which the forward pass already holds.
-def sigmoid_slope(s: Tensor) -> Tensor:
-    """σ'(a) from s = σ(a): σ'(a) = σ(a)·(1 − σ(a))."""
-    return s * (1 - s)
+def _fused(where: str, weights) -> tuple[Tensor, Tensor]:
+    """``weights["weight_ih"], weights["weight_hh"]``, or an error naming what the dict holds."""
+    if not isinstance(weights, dict):
+        raise TypeError(f"{where}: weights should be a dict with weight_ih, weight_hh (and optionally bias_ih, "
+                        f"bias_hh), got {type(weights).__name__}")
+    missing = [k for k in ("weight_ih", "weight_hh") if k not in weights]
+    if missing:
+        raise WeightsKeyError(f"{where}: weights should hold weight_ih and weight_hh, missing {', '.join(missing)} "
+                              f"(given: {', '.join(map(str, weights)) or 'nothing'})")
+    return weights["weight_ih"], weights["weight_hh"]
 
 
-def tanh_slope(t: Tensor) -> Tensor:
-    """tanh'(a) from t = tanh(a): tanh'(a) = 1 − tanh²(a)."""
-    return 1 - t * t
-
-
-def relu_slope(r: Tensor) -> Tensor:
-    """relu'(a) from r = relu(a): 1 where a > 0, else 0."""
-    return (r > 0).to(r.dtype)
-
-
-SLOPES = {"tanh": tanh_slope, "relu": relu_slope}
-
-
+# ---------------------------------------------------------------- weight and bias gradients
 def weight_grad(dpre: Tensor, inputs: Tensor) -> Tensor:
     """∂L/∂W for ``pre = inputs @ W.T``: dpreᵀ · inputs, summed over every leading axis.
 
@@ -68,40 +75,6 @@ def bias_grad(dpre: Tensor) -> Tensor:
     """∂L/∂b for ``pre = ... + b``: dpre summed over every leading axis."""
     return dpre.reshape(-1, dpre.shape[-1]).sum(0)
 
-
-# ---------------------------------------------------------------- input checks
-def _check_like(where: str, name: str, t: Tensor, shape: tuple, reference: Tensor) -> None:
-    check_tensor(name, t, where)
-    if tuple(t.shape) != tuple(shape):
-        expected = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-        raise ShapeError(f"{where}: {name} should have shape {expected}, got {shape_str(t)}")
-    check_same_dtype_device(where, reference, **{name: t})
-
-
-def _check_weights(where: str, gates: int, weight_ih: Tensor | None, weight_hh: Tensor) -> int:
-    check_tensor("weight_hh", weight_hh, where)
-    if weight_hh.dim() != 2 or weight_hh.shape[0] != gates * weight_hh.shape[1]:
-        raise ShapeError(
-            f"{where}: weight_hh should have shape ({gates}*hidden_size, hidden_size), got {shape_str(weight_hh)}"
-        )
-    hidden = weight_hh.shape[1]
-    if weight_ih is not None:
-        check_tensor("weight_ih", weight_ih, where)
-        if weight_ih.dim() != 2 or weight_ih.shape[0] != gates * hidden:
-            raise ShapeError(
-                f"{where}: weight_ih should have shape ({gates * hidden}, input_size) to match weight_hh "
-                f"{shape_str(weight_hh)}, got {shape_str(weight_ih)}"
-            )
-    return hidden
-
-
-def _check_sequence(where: str, name: str, t: Tensor, size: int, reference: Tensor) -> None:
-    check_tensor(name, t, where)
-    if t.dim() != 3 or t.shape[-1] != size or t.shape[0] == 0:
-        raise ShapeError(
-            f"{where}: {name} should have shape (seq_len, batch, {size}) with seq_len >= 1, got {shape_str(t)}"
-        )
-    check_same_dtype_device(where, reference, **{name: t})
 
 
 # ================================================================ RNN
@@ -125,12 +98,12 @@ def rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh, nonlinearity: str 
     if nonlinearity not in SLOPES:
         raise ValueError(f"{where}: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
     check_tensor("dh", dh, where)
-    hidden = _check_weights(where, 1, weight_ih, weight_hh)
+    hidden = check_fused_weights(where, 1, weight_ih, weight_hh)
     state_shape = (*dh.shape[:-1], hidden)
-    _check_like(where, "dh", dh, state_shape, weight_hh)
-    _check_like(where, "h_prev", h_prev, state_shape, weight_hh)
-    _check_like(where, "h", h, state_shape, weight_hh)
-    _check_like(where, "x", x, (*dh.shape[:-1], weight_ih.shape[1]), weight_hh)
+    check_shape(where, "dh", dh, state_shape, weight_hh)
+    check_shape(where, "h_prev", h_prev, state_shape, weight_hh)
+    check_shape(where, "h", h, state_shape, weight_hh)
+    check_shape(where, "x", x, (*dh.shape[:-1], weight_ih.shape[1]), weight_hh)
     dpre = dh * SLOPES[nonlinearity](h)  # back through the nonlinearity
     return RNNStepGrads(
         dpre=dpre,
@@ -153,13 +126,6 @@ class RNNGrads(NamedTuple):
     dpre: Tensor  # ∂L/∂pre_t for every t, (T, B, H)
 
 
-def rnn_forward(inputs: Tensor, h0: Tensor, weights: dict, nonlinearity: str = "tanh") -> Tensor:
-    """The hidden states h_1..h_T of one RNN layer, (T, B, H), by the library's own runner."""
-    from .runners import run_layer
-
-    return run_layer("RNN", inputs, h0, weights, nonlinearity=nonlinearity)[0]
-
-
 @torch.no_grad()  # a backward pass by hand: nothing here is itself differentiated
 def rnn_backward(inputs, h0, weights, d_outputs, dh_n=None, nonlinearity: str = "tanh",
                  outputs: Tensor | None = None) -> RNNGrads:
@@ -172,17 +138,16 @@ def rnn_backward(inputs, h0, weights, d_outputs, dh_n=None, nonlinearity: str = 
     where = "rnn_backward"
     if nonlinearity not in SLOPES:
         raise ValueError(f"{where}: Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
-    weight_ih, weight_hh = weights["weight_ih"], weights["weight_hh"]
-    hidden = _check_weights(where, 1, weight_ih, weight_hh)
-    _check_sequence(where, "inputs", inputs, weight_ih.shape[1], weight_hh)
+    weight_ih, weight_hh = _fused(where, weights)
+    hidden = check_fused_weights(where, 1, weight_ih, weight_hh)
+    check_sequence(where, "inputs", inputs, weight_ih.shape[1], weight_hh)
     steps, batch = inputs.shape[:2]
-    _check_like(where, "h0", h0, (batch, hidden), weight_hh)
-    _check_like(where, "d_outputs", d_outputs, (steps, batch, hidden), weight_hh)
+    check_shape(where, "h0", h0, (batch, hidden), weight_hh)
+    check_shape(where, "d_outputs", d_outputs, (steps, batch, hidden), weight_hh)
     if dh_n is not None:
-        _check_like(where, "dh_n", dh_n, (batch, hidden), weight_hh)
+        check_shape(where, "dh_n", dh_n, (batch, hidden), weight_hh)
     if outputs is None:
-        with torch.no_grad():
-            outputs = rnn_forward(inputs, h0, weights, nonlinearity)
+        outputs = run_layer("RNN", inputs, h0, weights, nonlinearity=nonlinearity)[0]  # under no_grad
     slope = SLOPES[nonlinearity](outputs)  # every step's tanh', before the loop
     dpre = torch.empty_like(outputs)
     dh_all = torch.empty_like(outputs)
@@ -222,50 +187,6 @@ class LSTMStepGrads(NamedTuple):
     bias: Tensor  # ∂L/∂b_ih = ∂L/∂b_hh
 
 
-class LSTMLocal(NamedTuple):
-    """The parts of an LSTM step's backward that come from the forward pass alone.
-
-    Elementwise, so the same function serves one step or a whole (T, B, H) sequence.
-    """
-
-    h_to_c: Tensor  # ∂h_t/∂c_t = o_t · tanh'(c_t)
-    partners: Tensor  # what each gate multiplies, blocks i, f, g, o: g_t, c_{t-1}, i_t, tanh(c_t)
-    slopes: Tensor  # each gate's slope at its pre-activation, blocks i, f, g, o: σ', σ', tanh', σ'
-
-
-def lstm_local(i: Tensor, f: Tensor, g: Tensor, o: Tensor, c: Tensor, c_prev: Tensor) -> LSTMLocal:
-    """Read the backward's factors off the forward pass (one step, or every step at once)."""
-    tanh_c = torch.tanh(c)
-    return LSTMLocal(
-        h_to_c=o * tanh_slope(tanh_c),
-        # c_t = f·c_{t-1} + i·g  and  h_t = o·tanh(c_t): each gate is multiplied by its partner
-        partners=torch.cat([g, c_prev, i, tanh_c], dim=-1),
-        slopes=torch.cat([sigmoid_slope(i), sigmoid_slope(f), tanh_slope(g), sigmoid_slope(o)], dim=-1),
-    )
-
-
-def backward_through_cell(dh: Tensor, dc: Tensor, h_to_c: Tensor, gate_factors: Tensor, forget_gate: Tensor,
-                          out: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """One step back through c_t = f·c_{t-1} + i·g and h_t = o·tanh(c_t), all four gates at once.
-
-    ``dh``: the gradient arriving at h_t; ``dc``: the gradient arriving at c_t from step t+1.
-    Gate by gate, the chain rule says::
-
-        dc  = dc + dh · o · tanh'(c_t)      c_t reaches the loss directly and through h_t
-        di  = dc · g       df = dc · c_{t-1}       dg = dc · i       do = dh · tanh(c_t)
-        dc_prev = dc · f
-
-    i, f and g act on c and o acts on h, so all four are ``[dc, dc, dc, dh] · partners``. With
-    ``gate_factors = partners`` this returns the gradients of the gates (di, df, dg, do); with
-    ``gate_factors = partners · slopes`` (multiplied in advance: neither depends on the
-    gradient) it returns ``dpre`` directly. Returns ``(d_gates, dc, dc_prev)``.
-    """
-    dc = torch.addcmul(dc, dh, h_to_c)
-    arriving = torch.cat([dc, dc, dc, dh], dim=-1)
-    d_gates = torch.mul(arriving, gate_factors, out=out)
-    return d_gates, dc, dc * forget_gate
-
-
 def lstm_step_backward(dh, dc, x, h_prev, c_prev, step: LSTMStep, weight_ih, weight_hh) -> LSTMStepGrads:
     """One LSTM step backwards, gate by gate.
 
@@ -276,7 +197,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, step: LSTMStep, weight_ih, wei
     """
     where = "lstm_step_backward"
     check_tensor("dh", dh, where)
-    hidden = _check_weights(where, 4, weight_ih, weight_hh)
+    hidden = check_fused_weights(where, 4, weight_ih, weight_hh)
     if not isinstance(step, LSTMStep):
         raise TypeError(f"{where}: step should be the LSTMStep of the forward pass, got {type(step).__name__}")
     if step.h.shape[-1] != hidden:
@@ -284,8 +205,8 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, step: LSTMStep, weight_ih, wei
                          " (LSTMs with projections are not supported here)")
     state_shape = (*dh.shape[:-1], hidden)
     for name, t in (("dh", dh), ("dc", dc), ("h_prev", h_prev), ("c_prev", c_prev), ("step.c", step.c)):
-        _check_like(where, name, t, state_shape, weight_hh)
-    _check_like(where, "x", x, (*dh.shape[:-1], weight_ih.shape[1]), weight_hh)
+        check_shape(where, name, t, state_shape, weight_hh)
+    check_shape(where, "x", x, (*dh.shape[:-1], weight_ih.shape[1]), weight_hh)
 
     local = lstm_local(step.i, step.f, step.g, step.o, step.c, c_prev)
     d_gates, dc, dc_prev = backward_through_cell(dh, dc, local.h_to_c, local.partners, step.f)
@@ -300,121 +221,6 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, step: LSTMStep, weight_ih, wei
         weight_hh=weight_grad(dpre, h_prev),
         bias=bias_grad(dpre),
     )
-
-
-# ================================================================ LSTM, a whole layer
-class LSTMTrace(NamedTuple):
-    """A layer's forward pass, every step kept, stacked over time: each field is (T, B, H)."""
-
-    i: Tensor
-    f: Tensor
-    g: Tensor
-    o: Tensor
-    c: Tensor
-    h: Tensor
-
-
-def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
-    """One LSTM layer in one direction, keeping every gate for the backward pass.
-
-    ``proj[t] = W_ih x_t + b_ih + b_hh`` for every t, (T, B, 4H). The equations are
-    ``cells.lstm_update``'s: this loop only feeds them.
-    """
-    w_hh = weight_hh.t()
-    h, c = h0, c0
-    kept: list[list[Tensor]] = [[], [], [], [], [], []]
-    for proj_t in proj.unbind(0):
-        step = lstm_update(torch.addmm(proj_t, h, w_hh), c)
-        h, c = step.h, step.c
-        for store, value in zip(kept, (step.i, step.f, step.g, step.o, c, h)):
-            store.append(value)
-    return LSTMTrace(*(torch.stack(values) for values in kept))
-
-
-def _previous(first: Tensor, sequence: Tensor) -> Tensor:
-    """[first, sequence[0], ..., sequence[T-2]]: the value each step started from."""
-    return torch.cat([first.unsqueeze(0), sequence[:-1]])
-
-
-@torch.no_grad()
-def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Tensor, d_outputs: Tensor,
-                        dh_n: Tensor | None = None, dc_n: Tensor | None = None, keep_states: bool = False):
-    """Backpropagation through time for one LSTM layer, given its forward ``trace``.
-
-    Returns ``(dpre (T, B, 4H), dh0, dc0)``, and with ``keep_states=True`` also the gradients
-    arriving at every h_t and c_t, ``(dh (T, B, H), dc (T, B, H))``. The weight gradients are
-    one matmul each from ``dpre`` (see ``lstm_backward``).
-    """
-    steps = trace.h.shape[0]
-    # Everything that does not depend on the arriving gradient, for all steps at once.
-    local = lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, _previous(c0, trace.c))
-    gate_factors = (local.partners * local.slopes).unbind(0)
-    h_to_c, forget = local.h_to_c.unbind(0), trace.f.unbind(0)
-    dpre = torch.empty_like(local.partners)
-    dh = d_outputs[-1] if dh_n is None else d_outputs[-1] + dh_n
-    dc = torch.zeros_like(c0) if dc_n is None else dc_n
-    if keep_states:
-        dh_all, dc_all = torch.empty_like(trace.h), torch.empty_like(trace.c)
-    for t in reversed(range(steps)):
-        _, dc_t, dc = backward_through_cell(dh, dc, h_to_c[t], gate_factors[t], forget[t], out=dpre[t])
-        if keep_states:
-            dh_all[t], dc_all[t] = dh, dc_t
-        # the only matmul in the loop: what reaches h_{t-1} through W_hh, plus the loss's own share
-        dh = dpre[t] @ weight_hh if t == 0 else torch.addmm(d_outputs[t - 1], dpre[t], weight_hh)
-    if keep_states:
-        return dpre, dh, dc, dh_all, dc_all
-    return dpre, dh, dc
-
-
-def _check_layer(where: str, proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> None:
-    hidden = _check_weights(where, 4, None, weight_hh)
-    _check_sequence(where, "proj", proj, 4 * hidden, weight_hh)
-    batch = proj.shape[1]
-    _check_like(where, "h0", h0, (batch, hidden), weight_hh)
-    _check_like(where, "c0", c0, (batch, hidden), weight_hh)
-
-
-class LSTMLayerFunction(torch.autograd.Function):
-    """One LSTM layer in one direction whose backward is ``lstm_layer_backward`` (BPTT by hand).
-
-    ``forward(ctx, proj, h0, c0, weight_hh) -> (outputs (T, B, H), h_n (B, H), c_n (B, H))``
-    where ``proj = W_ih x_t + b_ih + b_hh`` for all t, (T, B, 4H), is computed outside, so
-    autograd differentiates it (and W_ih, the biases and the inputs) as usual. No masks and no
-    projections: the runner keeps the autograd path for those.
-    """
-
-    @staticmethod
-    def forward(ctx, proj, h0, c0, weight_hh):
-        _check_layer("lstm_layer", proj, h0, c0, weight_hh)
-        trace = lstm_layer_forward(proj, h0, c0, weight_hh)
-        ctx.save_for_backward(h0, c0, weight_hh, *trace)
-        return trace.h, trace.h[-1].clone(), trace.c[-1].clone()
-
-    @staticmethod
-    def backward(ctx, d_outputs, dh_n, dc_n):
-        # Plain arithmetic on saved tensors: it has no second derivative. torch's once_differentiable
-        # only objects when the incoming gradients require grad, and would otherwise let a double
-        # backward silently treat this result as a constant; grad mode on here means create_graph=True.
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "lstm_lab's hand-written LSTM backward has no second derivative (create_graph=True). "
-                "Set lstm_lab.runners.HAND_WRITTEN_LSTM_BACKWARD = False to differentiate twice through autograd."
-            )
-        h0, c0, weight_hh, *saved = ctx.saved_tensors
-        trace = LSTMTrace(*saved)
-        dpre, dh0, dc0 = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n)
-        d_weight_hh = None
-        if ctx.needs_input_grad[3]:
-            # sum over t of dpre_tᵀ h_{t-1}, in one matmul (and one addmm for h_0)
-            hidden = weight_hh.shape[1]
-            d_weight_hh = torch.addmm(dpre[0].t() @ h0, dpre[1:].reshape(-1, 4 * hidden).t(),
-                                      trace.h[:-1].reshape(-1, hidden))
-        return dpre, dh0, dc0, d_weight_hh
-
-
-def lstm_layer(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """``LSTMLayerFunction.apply``: (outputs, h_n, c_n) with the hand-written backward."""
-    return LSTMLayerFunction.apply(proj, h0, c0, weight_hh)
 
 
 class LSTMGrads(NamedTuple):
@@ -438,21 +244,19 @@ def lstm_backward(inputs, state, weights, d_outputs, dh_n=None, dc_n=None) -> LS
     ``state`` is ``(h0, c0)``; ``d_outputs[t]`` is ∂L/∂h_t as the loss reads it directly.
     """
     where = "lstm_backward"
-    weight_ih, weight_hh = weights["weight_ih"], weights["weight_hh"]
-    hidden = _check_weights(where, 4, weight_ih, weight_hh)
-    _check_sequence(where, "inputs", inputs, weight_ih.shape[1], weight_hh)
+    weight_ih, weight_hh = _fused(where, weights)
+    hidden = check_fused_weights(where, 4, weight_ih, weight_hh)
+    check_sequence(where, "inputs", inputs, weight_ih.shape[1], weight_hh)
     if not isinstance(state, (tuple, list)) or len(state) != 2:
         raise TypeError(f"{where}: state should be a pair (h0, c0), got {type(state).__name__}")
     h0, c0 = state
     steps, batch = inputs.shape[:2]
     for name, t in (("h0", h0), ("c0", c0)):
-        _check_like(where, name, t, (batch, hidden), weight_hh)
-    _check_like(where, "d_outputs", d_outputs, (steps, batch, hidden), weight_hh)
+        check_shape(where, name, t, (batch, hidden), weight_hh)
+    check_shape(where, "d_outputs", d_outputs, (steps, batch, hidden), weight_hh)
     for name, t in (("dh_n", dh_n), ("dc_n", dc_n)):
         if t is not None:
-            _check_like(where, name, t, (batch, hidden), weight_hh)
-    from .runners import input_projection
-
+            check_shape(where, name, t, (batch, hidden), weight_hh)
     with torch.no_grad():
         trace = lstm_layer_forward(input_projection("LSTM", inputs, weights), h0, c0, weight_hh)
         dpre, dh0, dc0, dh_all, dc_all = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n,
@@ -463,7 +267,7 @@ def lstm_backward(inputs, state, weights, d_outputs, dh_n=None, dc_n=None) -> LS
             h0=dh0,
             c0=dc0,
             weight_ih=weight_grad(dpre, inputs),
-            weight_hh=weight_grad(dpre, _previous(h0, trace.h)),
+            weight_hh=weight_grad(dpre, previous_states(h0, trace.h)),
             bias_ih=bias_grad(dpre) if has_bias else None,
             bias_hh=bias_grad(dpre) if has_bias else None,
             dh=dh_all,

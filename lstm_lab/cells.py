@@ -11,6 +11,10 @@ equation exists exactly once.
 
 The ``*_trace`` variants return every intermediate of the step (gates, cell state, hidden
 state, pre-activations) for tables, plots and widgets.
+
+Also here, because they belong with the equations: ``input_projection`` (the input half of
+every gate for all time steps, one matmul) and the slopes of the nonlinearities that the
+backward passes read off the forward's outputs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import ShapeError, check_cell_input, check_cell_state, check_cell_weights
@@ -47,6 +52,26 @@ class GRUStep(NamedTuple):
     h: Tensor
     pre_ih: Tensor  # W_ih x + b_ih, blocks r, z, n
     pre_hh: Tensor  # W_hh h + b_hh, blocks r, z, n
+
+
+# ---------------------------------------------------------------- slopes of the nonlinearities
+# Each is written in terms of the function's *output*, which the forward pass already holds.
+def sigmoid_slope(s: Tensor) -> Tensor:
+    """σ'(a) from s = σ(a): σ'(a) = σ(a)·(1 − σ(a))."""
+    return s * (1 - s)
+
+
+def tanh_slope(t: Tensor) -> Tensor:
+    """tanh'(a) from t = tanh(a): tanh'(a) = 1 − tanh²(a)."""
+    return 1 - t * t
+
+
+def relu_slope(r: Tensor) -> Tensor:
+    """relu'(a) from r = relu(a): 1 where a > 0, else 0."""
+    return (r > 0).to(r.dtype)
+
+
+SLOPES = {"tanh": tanh_slope, "relu": relu_slope}
 
 
 def check_nonlinearity(nonlinearity: str) -> None:
@@ -82,6 +107,18 @@ def gru_update(pre_ih: Tensor, pre_hh: Tensor, h_prev: Tensor) -> GRUStep:
     candidate = torch.tanh(x_n + reset_gate * h_n)
     hidden_state = (1 - update_gate) * candidate + update_gate * h_prev
     return GRUStep(reset_gate, update_gate, candidate, hidden_state, pre_ih, pre_hh)
+
+
+def input_projection(mode: str, inputs: Tensor, weights: dict) -> Tensor:
+    """W_ih x_t + b_ih for every t in one matmul: (T, B, D) -> (T, B, gates*H).
+
+    For the RNN and the LSTM, b_hh only ever gets added to it, so it is folded in here too.
+    The GRU keeps b_hh apart: its reset gate multiplies (W_hn h + b_hn).
+    """
+    bias = weights.get("bias_ih")
+    if bias is not None and mode != "GRU":
+        bias = bias + weights["bias_hh"]
+    return F.linear(inputs, weights["weight_ih"], bias)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:

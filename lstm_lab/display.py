@@ -1,4 +1,4 @@
-"""Printing for notebooks: fixed precision, small tables, errors without tracebacks.
+"""Printing for notebooks: fixed precision, small tables, errors without tracebacks, library source.
 
 Stored notebook outputs are compared by nbval, so everything printed here is deterministic:
 fixed decimals, no addresses, no paths.
@@ -6,6 +6,7 @@ fixed decimals, no addresses, no paths.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 
 import torch
@@ -51,3 +52,45 @@ def show_error(fn: Callable, *args, expect: type[BaseException] = Exception, **k
         print(f"{type(error).__name__}: {error}")
         return error
     raise AssertionError(f"{getattr(fn, '__name__', fn)} was expected to raise {expect.__name__}, but it returned")
+
+
+SOURCE_MARK = "<!-- lstm_lab.display.show_source -->"
+
+
+class SourceView:
+    """The source of library functions, shown in a notebook as highlighted Python.
+
+    A notebook stores what it showed, and nbval compares it on every test run. The code itself goes
+    out as markdown that starts with ``SOURCE_MARK``, which ``tests/sanitize.cfg`` tells nbval to
+    skip, so an edit to the library (a docstring, a line) does not fail the notebook; the plain-text
+    form nbval does compare is a stable label, ``source of <module>.<name>``.
+    ``str()`` is the source itself, so ``print(show_source(fn))`` prints it.
+    """
+
+    def __init__(self, *objects):
+        if not objects:
+            raise TypeError("show_source: name at least one function or class")
+        self.objects = objects
+        self.names = [f"{obj.__module__}.{obj.__qualname__}" for obj in objects]
+
+    @property
+    def sources(self) -> list[str]:
+        return [inspect.getsource(obj) for obj in self.objects]  # read now, so always the live code
+
+    def __repr__(self) -> str:
+        return "source of " + ", ".join(self.names)
+
+    def __str__(self) -> str:
+        return "\n".join(self.sources)
+
+    def _repr_markdown_(self) -> str:
+        blocks = []
+        for source in self.sources:
+            fence = "````" if "```" in source else "```"
+            blocks.append(f"{fence}python\n{source.rstrip()}\n{fence}")
+        return SOURCE_MARK + "\n\n" + "\n\n".join(blocks)
+
+
+def show_source(*objects) -> SourceView:
+    """The live source of one or more library functions or classes, for a notebook cell to show."""
+    return SourceView(*objects)

@@ -19,6 +19,17 @@ class ShapeError(RuntimeError, ValueError):
     """
 
 
+class WeightsKeyError(KeyError, ValueError):
+    """A weights dict lacks a tensor it needs (or holds one it should not).
+
+    A ``KeyError`` like a plain dict lookup would raise, but printed as the message itself
+    (a plain ``KeyError`` prints its message in quotes).
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 # Gate blocks stacked along dim 0 of the fused weights, in torch's order.
 GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
 
@@ -49,6 +60,43 @@ def check_same_dtype_device(where: str, reference: torch.Tensor, **tensors) -> N
             )
 
 
+def check_shape(where: str, name: str, t, shape: tuple, reference: torch.Tensor) -> None:
+    """``t`` must be a tensor of exactly ``shape``, with the dtype and device of ``reference``."""
+    check_tensor(name, t, where)
+    if tuple(t.shape) != tuple(shape):
+        expected = "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise ShapeError(f"{where}: {name} should have shape {expected}, got {shape_str(t)}")
+    check_same_dtype_device(where, reference, **{name: t})
+
+
+def check_fused_weights(where: str, gates: int, weight_ih, weight_hh) -> int:
+    """``weight_hh`` (gates*H, H) and, unless None, ``weight_ih`` (gates*H, D); returns H."""
+    check_tensor("weight_hh", weight_hh, where)
+    if weight_hh.dim() != 2 or weight_hh.shape[0] != gates * weight_hh.shape[1]:
+        raise ShapeError(
+            f"{where}: weight_hh should have shape ({gates}*hidden_size, hidden_size), got {shape_str(weight_hh)}"
+        )
+    hidden = weight_hh.shape[1]
+    if weight_ih is not None:
+        check_tensor("weight_ih", weight_ih, where)
+        if weight_ih.dim() != 2 or weight_ih.shape[0] != gates * hidden:
+            raise ShapeError(
+                f"{where}: weight_ih should have shape ({gates * hidden}, input_size) to match weight_hh "
+                f"{shape_str(weight_hh)}, got {shape_str(weight_ih)}"
+            )
+    return hidden
+
+
+def check_sequence(where: str, name: str, t, size: int, reference: torch.Tensor) -> None:
+    """A (seq_len, batch, size) tensor with seq_len >= 1, like ``reference`` in dtype and device."""
+    check_tensor(name, t, where)
+    if t.dim() != 3 or t.shape[-1] != size or t.shape[0] == 0:
+        raise ShapeError(
+            f"{where}: {name} should have shape (seq_len, batch, {size}) with seq_len >= 1, got {shape_str(t)}"
+        )
+    check_same_dtype_device(where, reference, **{name: t})
+
+
 def check_cell_weights(
     mode: str,
     weight_ih: torch.Tensor,
@@ -56,12 +104,15 @@ def check_cell_weights(
     bias_ih: torch.Tensor | None,
     bias_hh: torch.Tensor | None,
     weight_hr: torch.Tensor | None = None,
+    *,
+    where: str | None = None,
 ) -> tuple[int, int, int]:
     """Check a cell's fused weights; return (input_size, hidden_size, output_size).
 
     ``output_size`` is the size of h: ``hidden_size``, or ``proj_size`` with a projection.
+    ``where`` names the caller in messages (default: the cell, e.g. ``LSTMCell``).
     """
-    where = f"{mode}Cell"
+    where = where or f"{mode}Cell"
     gates = GATES[mode]
     n = len(gates)
     order = ", ".join(gates)

@@ -20,6 +20,8 @@ from importlib import resources
 import torch
 from torch import Tensor
 
+from .layouts import fuse_gates
+
 X_VALUES = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]
 HIDDEN_SIZE = 2
 
@@ -109,8 +111,6 @@ def lstm_gate_weights(dtype: torch.dtype = torch.float64, bias: bool = False) ->
 
 def lstm_weights(dtype: torch.dtype = torch.float64, bias: bool = False) -> dict[str, Tensor]:
     """The same LSTM fused in torch's layout (gate blocks i, f, g, o)."""
-    from .layouts import fuse_gates
-
     return fuse_gates(lstm_gate_weights(dtype, bias))
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .errors import ShapeError, check_cell_weights, shape_str
+from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_tensor, shape_str
 
 TORCH_ORDER = "ifgo"
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
@@ -79,7 +79,7 @@ def split_gates(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, transposed=
     ``two_biases=True`` keeps torch's two biases as ``b_xi`` and ``b_hi``; otherwise they are
     summed into ``b_i``.
     """
-    _check_fused(weight_ih, weight_hh, bias_ih, bias_hh)
+    _check_fused(weight_ih, weight_hh, bias_ih, bias_hh, where="split_gates")
     out = {}
     parts = {
         "W_x": weight_ih.chunk(4, 0),
@@ -117,7 +117,7 @@ def fuse_gates(per_gate: dict, *, transposed: bool = False) -> dict:
         if gate == "c":
             gate = "g"
         if prefix not in ("W_x", "W_h", "b_", "b_x", "b_h") or gate not in TORCH_ORDER:
-            raise KeyError(
+            raise WeightsKeyError(
                 f"fuse_gates: unexpected name {name!r}; expected W_x?, W_h?, b_? (or b_x?, b_h?) "
                 f"with ? one of i, f, g (or c), o"
             )
@@ -125,7 +125,7 @@ def fuse_gates(per_gate: dict, *, transposed: bool = False) -> dict:
     for prefix in ("W_x", "W_h"):
         missing = [g for g in TORCH_ORDER if (prefix, g) not in gates]
         if missing:
-            raise KeyError(f"fuse_gates: missing {', '.join(prefix + g for g in missing)}")
+            raise WeightsKeyError(f"fuse_gates: missing {', '.join(prefix + g for g in missing)}")
 
     def stack(prefix, is_weight):
         blocks = [gates[(prefix, g)] for g in TORCH_ORDER]
@@ -153,17 +153,40 @@ def fuse_gates(per_gate: dict, *, transposed: bool = False) -> dict:
     return fused
 
 
-def _check_fused(weight_ih, weight_hh, bias_ih=None, bias_hh=None):
-    check_cell_weights("LSTM", weight_ih, weight_hh, bias_ih, bias_hh)
+def _check_fused(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, where="LSTM weights"):
+    """torch's fused LSTM weights; weights of another kind of cell are named as such (their hidden
+    size read off weight_hh), not met with advice for an LSTM of a wrong size."""
+    for name, t in (("weight_ih", weight_ih), ("weight_hh", weight_hh)):
+        check_tensor(name, t, where)
+    if weight_hh.dim() == 2 and weight_ih.dim() == 2 and weight_hh.shape[0] == weight_ih.shape[0]:
+        rows, hidden = weight_hh.shape
+        for mode, gates in GATES.items():
+            if mode != "LSTM" and rows == len(gates) * hidden and rows != 4 * hidden:
+                raise ShapeError(
+                    f"{where}: weight_hh {shape_str(weight_hh)} holds {rows // hidden} gate blocks of hidden size "
+                    f"{hidden}: these look like a {mode}'s weights ({', '.join(gates)}), but the layouts convert "
+                    f"an LSTM's four blocks i, f, g, o ({4 * hidden} rows for hidden size {hidden})"
+                )
+    check_cell_weights("LSTM", weight_ih, weight_hh, bias_ih, bias_hh, where=where)
 
 
 # ---------------------------------------------------------------- other conventions
 def to_convention(weights: dict, convention: str) -> dict:
     """torch's fused LSTM weights (a dict with ``weight_ih``, ``weight_hh`` and optional
     biases) -> the tensors another convention would hold for the same LSTM."""
+    if not isinstance(weights, dict):
+        raise TypeError(f"to_convention: weights should be a dict of torch's fused tensors, got {type(weights).__name__}")
+    missing = [k for k in ("weight_ih", "weight_hh") if k not in weights]
+    if missing:
+        per_gate = any(str(k).startswith(("W_x", "W_h")) for k in weights)
+        hint = ("; these are per-gate tensors: fuse them first, to_convention(fuse_gates(weights), ...)"
+                if per_gate else "")
+        raise WeightsKeyError(f"to_convention: weights should hold torch's fused weight_ih, weight_hh (and optionally "
+                              f"bias_ih, bias_hh), missing {', '.join(missing)}; given: {', '.join(map(str, weights))}"
+                              + hint)
     w_ih, w_hh = weights["weight_ih"], weights["weight_hh"]
     b_ih, b_hh = weights.get("bias_ih"), weights.get("bias_hh")
-    _check_fused(w_ih, w_hh, b_ih, b_hh)
+    _check_fused(w_ih, w_hh, b_ih, b_hh, where="to_convention")
     zeros = torch.zeros(w_ih.shape[0], dtype=w_ih.dtype, device=w_ih.device)
     b_ih = zeros if b_ih is None else b_ih
     b_hh = zeros if b_hh is None else b_hh
@@ -195,7 +218,7 @@ def from_convention(params: dict, convention: str) -> dict:
     def need(*names):
         missing = [n for n in names if n not in params]
         if missing:
-            raise KeyError(f"from_convention({convention!r}): missing {', '.join(missing)}; expected {', '.join(names)}")
+            raise WeightsKeyError(f"from_convention({convention!r}): missing {', '.join(missing)}; expected {', '.join(names)}")
         return [params[n] for n in names]
 
     if convention == "torch":

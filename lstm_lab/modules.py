@@ -5,6 +5,11 @@ Same constructor arguments, same parameter names and shapes (``weight_ih_l0``,
 numbers), same forward signature and return structure. So
 ``ours.load_state_dict(theirs.state_dict())`` works both ways, and a learner can swap one for
 the other. The forward pass is ``runners.run_stack`` over ``cells``.
+
+The habits torch code relies on work too: ``flatten_parameters()`` (a no-op, as on torch's CPU),
+``_flat_weights_names`` / ``_flat_weights``, CPU autocast (the RNN and the LSTM run in its
+lower precision, the GRU in float32, as torch's do), double backward and ``torch.func``
+transforms, ``torch.compile``. TorchScript is refused with a message that says why.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import cells
-from .errors import GATES, ShapeError, check_tensor
-from .runners import run_stack
+from .errors import GATES, ShapeError, check_tensor, shape_str
+from .runners import run_stack_unchecked
 
 
 def _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size):
@@ -56,8 +61,13 @@ class RNNBase(nn.Module):
     """The machinery shared by RNN, LSTM and GRU: parameters, checks, packing."""
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh", device=None, dtype=None):
+                 dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh", device=None, dtype=None,
+                 hand_written_backward=True):
         super().__init__()
+        if not isinstance(hand_written_backward, bool):
+            raise TypeError(f"hand_written_backward should be of type bool, got: {type(hand_written_backward).__name__}")
+        # Only the LSTM has one; True trains with lstm_lab.lstm_function's BPTT by hand, False with autograd.
+        self.hand_written_backward = hand_written_backward
         _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
         cells.check_nonlinearity(nonlinearity)
         self.mode = mode
@@ -81,6 +91,7 @@ class RNNBase(nn.Module):
                 for name, shape in shapes.items():
                     setattr(self, name + suffix, nn.Parameter(torch.empty(shape, **factory)))
                 self._all_weights.append([name + suffix for name in shapes])
+        self._flat_weights_names = [name for names in self._all_weights for name in names]
         self.reset_parameters()
 
     @property
@@ -90,6 +101,20 @@ class RNNBase(nn.Module):
     @property
     def all_weights(self) -> list[list[nn.Parameter]]:
         return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    @property
+    def _flat_weights(self) -> list[nn.Parameter]:
+        """The parameters in torch's flat order (``_flat_weights_names``), as torch.nn.RNNBase has them."""
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    def flatten_parameters(self) -> None:
+        """torch packs the weights into one buffer for cuDNN here; on the CPU (and here) there is nothing to do.
+
+        Many published models call ``self.lstm.flatten_parameters()`` in ``forward``; it works.
+        """
+
+    def __prepare_scriptable__(self):
+        raise _not_scriptable(type(self).__name__)
 
     def reset_parameters(self) -> None:
         """uniform(-1/sqrt(H), 1/sqrt(H)) for every parameter, as torch does."""
@@ -111,17 +136,22 @@ class RNNBase(nn.Module):
         for key, default in defaults.items():
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)}"
+        if self.mode == "LSTM" and not self.hand_written_backward:
+            s += ", hand_written_backward=False"
         return s
 
     # ------------------------------------------------------------ forward
     def forward(self, input, hx=None):
         name = self.mode
+        if torch.jit.is_tracing():
+            raise _not_scriptable(name, traced=True)
         lengths = None
         if isinstance(input, PackedSequence):
+            _check_packed(name, input)
+            self._check_input(input.data, expected_dim=2)
             sorted_indices = input.sorted_indices
             padded, lengths = pad_packed_sequence(input)  # (T, B, D), original batch order
             x, batched = padded, True
-            self._check_input(input.data, expected_dim=2)
         else:
             check_tensor("input", input, name)
             if input.dim() not in (2, 3):
@@ -132,11 +162,11 @@ class RNNBase(nn.Module):
             if batched and self.batch_first:
                 x = x.transpose(0, 1)
             self._check_input(x, expected_dim=3)
+        if x.shape[0] == 0:
+            raise ShapeError("Expected sequence length to be larger than 0 in RNN")
         hx = self._prepare_hidden(hx, x, batched)
-        output, hidden = run_stack(
-            name, x, hx, [[self.layer_weights(l, d) for d in range(self.num_directions)] for l in range(self.num_layers)],
-            dropout=self.dropout, training=self.training, lengths=lengths, nonlinearity=self.nonlinearity,
-        )
+        weights = [[self.layer_weights(l, d) for d in range(self.num_directions)] for l in range(self.num_layers)]
+        output, hidden = self._run(x, hx, weights, lengths)
         if lengths is not None:
             output = _repack(output, lengths, sorted_indices, input)
         elif not batched:
@@ -146,6 +176,23 @@ class RNNBase(nn.Module):
         if not batched:
             hidden = tuple(h.squeeze(1) for h in hidden) if name == "LSTM" else hidden.squeeze(1)
         return output, hidden
+
+    def _run(self, x, hx, weights, lengths):
+        def run(x, hx, weights):
+            return run_stack_unchecked(self.mode, x, hx, weights, self.dropout, self.training, lengths,
+                                       self.nonlinearity, self.hand_written_backward)
+
+        device = x.device.type
+        if not torch.is_autocast_enabled(device) or x.dtype != torch.float32 or (device == "cpu" and self.mode == "GRU"):
+            return run(x, hx, weights)
+        # Autocast, as torch does it: its LSTM and RNN kernels are on autocast's list and run wholly in
+        # the autocast dtype (every input, state and weight cast). Its CPU GRU is not: autocast reaches
+        # only the GRU's matmuls, exactly as it reaches ours, and the states stay float32.
+        with torch.autocast(device, enabled=False):
+            low = torch.get_autocast_dtype(device)
+            hx = tuple(h.to(low) for h in hx) if isinstance(hx, tuple) else hx.to(low)
+            weights = [[{k: w.to(low) for k, w in d.items()} for d in layer] for layer in weights]
+            return run(x.to(low), hx, weights)
 
     def _check_input(self, x: Tensor, expected_dim: int) -> None:
         weight = self.weight_ih_l0
@@ -179,7 +226,9 @@ class RNNBase(nn.Module):
         shape_of = "batched 3-D" if batched else "unbatched 2-D"
         if self.mode == "LSTM":
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
-                raise ShapeError(f"LSTM: hx should be a tuple (h_0, c_0), got {type(hx).__name__}")
+                given = f"a {type(hx).__name__} of {len(hx)}" if isinstance(hx, (tuple, list)) else (
+                    f"a single tensor of shape {shape_str(hx)}" if isinstance(hx, Tensor) else type(hx).__name__)
+                raise ShapeError(f"LSTM: hx should be a tuple (h_0, c_0), got {given}")
             for t in hx:
                 check_tensor("hx", t, "LSTM")
             if hx[0].dim() != want or hx[1].dim() != want:
@@ -202,11 +251,59 @@ class RNNBase(nn.Module):
     def _check_hidden(t: Tensor, expected, x: Tensor, msg: str) -> None:
         if tuple(t.shape) != expected:
             raise ShapeError(msg.format(expected, list(t.shape)))
-        if t.dtype != x.dtype or t.device != x.device:
+        if t.device != x.device:
+            raise RuntimeError(
+                f"Input and hidden tensors are not at the same device, found input tensor at {x.device} "
+                f"and hidden tensor at {t.device}"
+            )
+        if t.dtype != x.dtype:
             raise TypeError(
                 f"the initial state should have the input's dtype {x.dtype} on {x.device}, "
                 f"got {t.dtype} on {t.device}"
             )
+
+
+def _not_scriptable(name: str, traced: bool = False) -> RuntimeError:
+    why = ("torch.jit.trace would record the loop unrolled for the traced sequence length only" if traced
+           else "torch.jit.script cannot compile it")
+    loop = "" if name.endswith("Cell") else " (a loop over time steps; the LSTM's also a hand-written autograd.Function)"
+    return RuntimeError(
+        f"lstm_lab.{name} is not TorchScript-able: its forward is plain Python{loop}, and {why}. Use torch.compile(model), which works, or "
+        f"script torch.nn.{name} holding the same weights (load_state_dict(model.state_dict()))."
+    )
+
+
+def _check_packed(name: str, packed: PackedSequence) -> None:
+    """A hand-made PackedSequence must be one pack_padded_sequence could have made; torch reads it unchecked."""
+    data, batch_sizes = packed.data, packed.batch_sizes
+    check_tensor("input.data", data, name)
+    if not isinstance(batch_sizes, Tensor) or batch_sizes.dim() != 1 or batch_sizes.dtype != torch.int64 \
+            or batch_sizes.device.type != "cpu":
+        given = (f"a {batch_sizes.dtype} tensor of shape {tuple(batch_sizes.shape)} on {batch_sizes.device}"
+                 if isinstance(batch_sizes, Tensor) else type(batch_sizes).__name__)
+        raise ValueError(f"{name}: a PackedSequence's batch_sizes should be a 1-D int64 tensor on the CPU, got {given}")
+    sizes = batch_sizes.tolist()
+    if not sizes or sizes[0] < 1 or any(b < 1 for b in sizes) or any(a < b for a, b in zip(sizes, sizes[1:])):
+        raise ValueError(
+            f"{name}: a PackedSequence's batch_sizes (how many sequences are still running at each step) should "
+            f"be positive and never increase, got {sizes}; build packs with pack_padded_sequence or pack_sequence"
+        )
+    if data.dim() < 1 or data.shape[0] != sum(sizes):
+        raise ShapeError(
+            f"{name}: a PackedSequence's data should have sum(batch_sizes) = {sum(sizes)} rows (one per valid "
+            f"step of every sequence), got data of shape {shape_str(data)}"
+        )
+    batch = sizes[0]
+    for label, indices in (("sorted_indices", packed.sorted_indices), ("unsorted_indices", packed.unsorted_indices)):
+        if indices is None:
+            continue
+        if not isinstance(indices, Tensor) or indices.dim() != 1 or indices.dtype != torch.int64 or \
+                sorted(indices.tolist()) != list(range(batch)):
+            raise ValueError(f"{name}: a PackedSequence's {label} should be a permutation of 0..{batch - 1} "
+                             f"(int64), got {indices.tolist() if isinstance(indices, Tensor) else indices!r}")
+    if packed.sorted_indices is not None and packed.unsorted_indices is not None and \
+            not torch.equal(packed.sorted_indices[packed.unsorted_indices].cpu(), torch.arange(batch)):
+        raise ValueError(f"{name}: a PackedSequence's unsorted_indices should undo its sorted_indices")
 
 
 def _repack(output: Tensor, lengths: Tensor, sorted_indices, packed_in: PackedSequence) -> PackedSequence:
@@ -227,12 +324,17 @@ class RNN(RNNBase):
 
 
 class LSTM(RNNBase):
-    """LSTM with gate blocks i, f, g, o, optional projections, like torch.nn.LSTM."""
+    """LSTM with gate blocks i, f, g, o, optional projections, like torch.nn.LSTM.
+
+    One argument torch.nn.LSTM does not have: ``hand_written_backward`` (default True) trains with
+    the backward pass written by hand (``lstm_lab.lstm_function``); False uses plain autograd
+    through the step loop. Both give torch's gradients, double backward and ``torch.func`` included.
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, proj_size=0, device=None, dtype=None):
+                 bidirectional=False, proj_size=0, device=None, dtype=None, *, hand_written_backward=True):
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, "tanh", device, dtype)
+                         proj_size, "tanh", device, dtype, hand_written_backward)
 
 
 class GRU(RNNBase):
@@ -268,6 +370,9 @@ class RNNCellBase(nn.Module):
         bound = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
+
+    def __prepare_scriptable__(self):
+        raise _not_scriptable(f"{self.mode}Cell")
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -12,33 +12,26 @@ sequence keeps its state and writes zeros to the output, exactly what torch's pa
 gives. The reverse direction reverses each sequence *within its own length*, runs forward,
 and reverses the outputs back, so ``output[t]`` always pairs the forward and the backward
 state of the same time step.
+
+An LSTM layer without masks or projections runs as ``lstm_function.LSTMLayerFunction`` (its
+backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``.
+``run_layer`` and ``run_stack`` check their arguments once, at the entry, in the package's words;
+the modules, which have checked theirs in torch's words, call ``run_*_unchecked``.
 """
 
 from __future__ import annotations
+
+import numbers
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from . import bptt
-from .cells import gru_update, lstm_update, rnn_update
+from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update
+from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
+from .lstm_function import LSTMLayerFunction, use_hand_written_backward
 
-# The LSTM's fast path: a hand-written backward (lstm_lab.bptt, the same derivation the BPTT
-# notebook teaches). It has no second derivative; set this to False to differentiate twice
-# (e.g. torch.autograd.gradgradcheck) through plain autograd instead.
-HAND_WRITTEN_LSTM_BACKWARD = True
-
-
-def input_projection(mode: str, inputs: Tensor, weights: dict) -> Tensor:
-    """W_ih x_t + b_ih for every t in one matmul: (T, B, D) -> (T, B, gates*H).
-
-    For the RNN and the LSTM, b_hh only ever gets added to it, so it is folded in here too.
-    The GRU keeps b_hh apart: its reset gate multiplies (W_hn h + b_hn).
-    """
-    bias = weights.get("bias_ih")
-    if bias is not None and mode != "GRU":
-        bias = bias + weights["bias_hh"]
-    return F.linear(inputs, weights["weight_ih"], bias)
+__all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
 
 
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
@@ -58,20 +51,33 @@ def valid_steps(lengths: Tensor | None, steps: int, device) -> Tensor | None:
     return (torch.arange(steps, device=device).unsqueeze(1) < lengths.to(device).unsqueeze(0)).unsqueeze(-1)
 
 
-def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonlinearity="tanh"):
+def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonlinearity="tanh",
+              hand_written_backward=True):
     """One direction of one layer over a (T, B, D) sequence.
 
     ``state`` is h0 of shape (B, H_out), or ``(h0, c0)`` for the LSTM; ``weights`` a dict with
     ``weight_ih``, ``weight_hh`` and optionally ``bias_ih``, ``bias_hh``, ``weight_hr``.
+    ``lengths`` (B,) ints from 0 to T: steps past a sequence's length keep its state and output zeros.
     Returns ``(outputs (T, B, H_out), final state)`` in the same form as ``state``.
+    ``hand_written_backward=False`` makes the LSTM train through plain autograd (see ``lstm_function``).
     """
+    where = "run_layer"
+    _check_mode_and_inputs(where, mode, inputs, nonlinearity)
+    hidden, out = _check_weights(where, mode, weights, inputs.shape[-1], inputs)
+    _check_state(where, mode, "state", state, (inputs.shape[1], out), (inputs.shape[1], hidden), inputs)
+    _check_lengths(where, lengths, inputs)
+    return run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinearity, hand_written_backward)
+
+
+def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinearity, hand_written_backward):
+    """``run_layer`` without the argument checks (the modules have done them in torch's words)."""
     if reverse:
         inputs = reverse_padded(inputs, lengths)
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    fast = HAND_WRITTEN_LSTM_BACKWARD and torch.is_grad_enabled()  # without grad, nothing to save for
-    if mode == "LSTM" and mask is None and weights.get("weight_hr") is None and fast:
-        outputs, h, c = bptt.lstm_layer(proj, state[0], state[1], weights["weight_hh"])
+    if (mode == "LSTM" and hand_written_backward and mask is None and weights.get("weight_hr") is None
+            and use_hand_written_backward()):
+        outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"])
         state = (h, c)
     else:
         if mode == "LSTM":
@@ -131,7 +137,8 @@ def _gru_steps(proj, h, weights, mask):
     return outputs, h
 
 
-def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, lengths=None, nonlinearity="tanh"):
+def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, lengths=None, nonlinearity="tanh",
+              hand_written_backward=True):
     """A stack of layers, each one- or two-directional, over a (T, B, D) sequence.
 
     ``layer_weights[layer][direction]`` is a weight dict; direction 1 is the reverse one.
@@ -140,6 +147,29 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
     [forward, backward] of layer l's outputs at each time step; dropout acts between layers,
     in training only.
     """
+    where = "run_stack"
+    _check_mode_and_inputs(where, mode, inputs, nonlinearity)
+    if not isinstance(layer_weights, (list, tuple)) or not layer_weights or not all(
+            isinstance(d, (list, tuple)) and len(d) == len(layer_weights[0]) in (1, 2) for d in layer_weights):
+        raise TypeError(f"{where}: layer_weights should be a non-empty list of layers, each a list of one weight "
+                        "dict (one direction) or two (forward, reverse), the same number in every layer")
+    directions = len(layer_weights[0])
+    size = inputs.shape[-1]
+    for layer, weights_of_layer in enumerate(layer_weights):
+        for direction, weights in enumerate(weights_of_layer):
+            label = f"{where}: layer_weights[{layer}][{direction}]"
+            hidden, out = _check_weights(label, mode, weights, size, inputs)
+        size = out * directions
+    states = len(layer_weights) * directions
+    _check_state(where, mode, "hx", hx, (states, inputs.shape[1], out), (states, inputs.shape[1], hidden), inputs)
+    if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
+        raise ValueError(f"{where}: dropout should be a number in range [0, 1], got {dropout!r}")
+    _check_lengths(where, lengths, inputs)
+    return run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward)
+
+
+def run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward):
+    """``run_stack`` without the argument checks."""
     is_lstm = mode == "LSTM"
     h0, c0 = hx if is_lstm else (hx, None)
     layer_input, finals_h, finals_c = inputs, [], []
@@ -149,8 +179,8 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
         for direction, weights in enumerate(directions):
             k = layer * len(directions) + direction
             state = (h0[k], c0[k]) if is_lstm else h0[k]
-            out, state = run_layer(mode, layer_input, state, weights, reverse=direction == 1,
-                                   lengths=lengths, nonlinearity=nonlinearity)
+            out, state = run_layer_unchecked(mode, layer_input, state, weights, direction == 1, lengths, nonlinearity,
+                                hand_written_backward)
             outputs.append(out)
             finals_h.append(state[0] if is_lstm else state)
             if is_lstm:
@@ -160,3 +190,80 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
             layer_input = F.dropout(layer_input, dropout, training=True)
     h_n = torch.stack(finals_h)
     return layer_input, ((h_n, torch.stack(finals_c)) if is_lstm else h_n)
+
+
+# ---------------------------------------------------------------- argument checks of the public runners
+def _check_mode_and_inputs(where: str, mode, inputs, nonlinearity) -> None:
+    if mode not in GATES:
+        hint = f" (upper case: {mode.upper()!r})" if isinstance(mode, str) and mode.upper() in GATES else ""
+        raise ValueError(f"{where}: mode should be one of 'RNN', 'LSTM', 'GRU', got {mode!r}{hint}")
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"{where}: Unknown nonlinearity {nonlinearity!r}. Select from 'tanh' or 'relu'.")
+    if mode != "RNN" and nonlinearity != "tanh":
+        raise ValueError(f"{where}: nonlinearity={nonlinearity!r} is only for the RNN; the {mode} has fixed gates")
+    check_tensor("inputs", inputs, where)
+    if inputs.dim() != 3:
+        raise ShapeError(f"{where}: inputs should be 3-D (seq_len, batch, input_size), got shape {shape_str(inputs)}"
+                         + ("; for one unbatched sequence use inputs.unsqueeze(1)" if inputs.dim() == 2 else ""))
+    if inputs.shape[0] == 0:
+        raise ShapeError(f"{where}: Expected sequence length to be larger than 0, got inputs of shape {shape_str(inputs)}")
+
+
+def _check_weights(where: str, mode: str, weights, input_size: int, inputs: Tensor) -> tuple[int, int]:
+    """A layer's weight dict; returns (hidden_size, size of h) and checks it reads ``input_size`` features."""
+    if not isinstance(weights, dict):
+        raise TypeError(f"{where}: weights should be a dict with weight_ih, weight_hh (and optionally bias_ih, "
+                        f"bias_hh, weight_hr), got {type(weights).__name__}")
+    allowed = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"} | ({"weight_hr"} if mode == "LSTM" else set())
+    missing = [k for k in ("weight_ih", "weight_hh") if k not in weights]
+    unknown = sorted(set(weights) - allowed)
+    if missing or unknown:
+        raise WeightsKeyError(f"{where}: the {mode}'s weights should hold weight_ih, weight_hh and optionally "
+                       f"{', '.join(sorted(allowed - {'weight_ih', 'weight_hh'}))}; "
+                       + (f"missing {', '.join(missing)}" if missing else "")
+                       + ("; " if missing and unknown else "") + (f"unexpected {', '.join(unknown)}" if unknown else "")
+                       + f" (given: {', '.join(map(str, weights)) or 'nothing'})")
+    if ("bias_ih" in weights) != ("bias_hh" in weights):
+        raise WeightsKeyError(f"{where}: give both bias_ih and bias_hh or neither, got only "
+                       + ("bias_ih" if "bias_ih" in weights else "bias_hh"))
+    input_width, hidden, out = check_cell_weights(mode, weights["weight_ih"], weights["weight_hh"], weights.get("bias_ih"),
+                                                  weights.get("bias_hh"), weights.get("weight_hr"), where=where)
+    if input_width != input_size:
+        raise ShapeError(f"{where}: weight_ih {shape_str(weights['weight_ih'])} reads {input_width} features, "
+                         f"but the inputs have {input_size}")
+    check_same_dtype_device(where, inputs, weight_ih=weights["weight_ih"])
+    return hidden, out
+
+
+def _check_state(where: str, mode: str, name: str, state, h_shape: tuple, c_shape: tuple, inputs: Tensor) -> None:
+    if mode == "LSTM":
+        if not isinstance(state, (tuple, list)) or len(state) != 2:
+            given = f"a single tensor of shape {shape_str(state)}" if isinstance(state, Tensor) else \
+                f"a {type(state).__name__}" + (f" of {len(state)}" if isinstance(state, (tuple, list)) else "")
+            raise TypeError(f"{where}: the LSTM's {name} should be a pair (h, c) of shapes {h_shape} and {c_shape}, "
+                            f"got {given}")
+        pairs = [(f"{name}[0] (h)", state[0], h_shape), (f"{name}[1] (c)", state[1], c_shape)]
+    else:
+        pairs = [(name, state, h_shape)]
+    for label, t, shape in pairs:
+        check_tensor(label, t, where)
+        if tuple(t.shape) != tuple(shape):
+            layers = "" if len(shape) == 2 else " (num_layers * num_directions, batch, hidden)"
+            raise ShapeError(f"{where}: {label} should have shape {tuple(shape)}{layers}, got {shape_str(t)}")
+        check_same_dtype_device(where, inputs, **{label: t})
+
+
+def _check_lengths(where: str, lengths, inputs: Tensor) -> None:
+    if lengths is None:
+        return
+    steps, batch = inputs.shape[:2]
+    if not isinstance(lengths, Tensor) or lengths.dim() != 1 or lengths.is_floating_point() or lengths.is_complex() \
+            or lengths.dtype == torch.bool:
+        given = f"a {lengths.dtype} tensor of shape {shape_str(lengths)}" if isinstance(lengths, Tensor) \
+            else type(lengths).__name__
+        raise TypeError(f"{where}: lengths should be a 1-D tensor of ints, one per sequence, got {given}")
+    if lengths.shape[0] != batch:
+        raise ShapeError(f"{where}: lengths has {lengths.shape[0]} entries but the batch has {batch} sequences")
+    if batch and not bool(((lengths >= 0) & (lengths <= steps)).all()):
+        raise ValueError(f"{where}: every length should be between 0 and the sequence length {steps}, "
+                         f"got {lengths.tolist()}")

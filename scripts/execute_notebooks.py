@@ -28,7 +28,10 @@ def execute(path: Path) -> float:
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     start = time.perf_counter()
-    NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False,
+    nb.metadata.pop("widgets", None)
+    # No widget state: the sliders need a live kernel anyway, and the state (every widget model and the
+    # figures inside them, a second time) made notebook 08 three times its size.
+    NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False, store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
     nbformat.validate(nb)

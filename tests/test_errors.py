@@ -58,7 +58,7 @@ def test_h0_dimensions_must_match_batched_or_not():
 
 
 def test_lstm_hx_must_be_a_pair():
-    with pytest.raises(RuntimeError, match=r"LSTM: hx should be a tuple \(h_0, c_0\), got Tensor"):
+    with pytest.raises(RuntimeError, match=r"LSTM: hx should be a tuple \(h_0, c_0\), got a single tensor of shape \(1, 2, 4\)"):
         lstm()(torch.randn(5, 2, 3, dtype=F64), torch.zeros(1, 2, 4, dtype=F64))
 
 

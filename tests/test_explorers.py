@@ -286,6 +286,19 @@ def test_rnn_gradient_vanishes_below_scale_one_and_explodes_with_relu_above():
     assert compute.rnn_profile(2.0, "tanh", 30).h.abs().max() < 1  # tanh keeps h bounded
 
 
+@pytest.mark.parametrize("mode", compute.MODES)
+def test_input_jacobian_norms_equal_torch_func_jacobians(mode):
+    """The batched-copies trick against torch.func.jacrev (which works on lstm_lab's models too)."""
+    from torch.func import jacrev
+
+    model = compute.connectivity_models(input_size=2, seed=3)[mode]
+    x = compute.random_sequence(12, 2, 3)
+    outputs, norms = compute.input_jacobian_norms(model, x)
+    jacobian = jacrev(lambda x: model(x)[0][-1])(x)  # (H, T, D): ∂h_T/∂x_t
+    torch.testing.assert_close(norms, jacobian.pow(2).sum(dim=(0, 2)).sqrt(), atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(outputs, model(x)[0].detach(), atol=1e-12, rtol=0)
+
+
 # ================================================================ compute: connectivity
 def test_connectivity_matches_torch_nn_models_built_from_the_same_seed():
     x = compute.random_sequence(9, compute.CONNECTIVITY_INPUT, 3)

@@ -58,3 +58,17 @@ def test_no_errors_addresses_or_paths_in_outputs(path):
             text = json.dumps(out.get("text", "")) + json.dumps(out.get("data", {}).get("text/plain", ""))
             assert not re.search(r"at 0x[0-9a-fA-F]{6,}", text), f"memory address in output: {text[:120]}"
             assert not re.search(r"/(home|root|tmp|work|Users)/", text), f"machine path in output: {text[:120]}"
+
+
+# A notebook holds its story, its numbers and a few figures; 300 KB is room for that (notebook 10, the
+# largest, has six figures in about 270 KB). Stored widget state was 72% of notebook 08 once: the widget
+# models and the figures inside them a second time, which nothing reads (the sliders need a live kernel).
+SIZE_BUDGET_BYTES = 300_000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_within_the_size_budget_and_no_widget_state(path):
+    nb = nbformat.read(path, as_version=4)
+    assert "widgets" not in nb.metadata, "stored widget state: execute with scripts/execute_notebooks.py, which stores none"
+    size = path.stat().st_size
+    assert size <= SIZE_BUDGET_BYTES, f"{size} bytes, over the {SIZE_BUDGET_BYTES}-byte budget: what grew?"

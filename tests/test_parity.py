@@ -63,6 +63,16 @@ def test_parity_float64(mode, kwargs, with_h0):
     assert_same(ref, ours, x, hx, torch.float64)
 
 
+@pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
+@pytest.mark.parametrize("kwargs", GRID[::3], ids=grid_id)
+def test_parity_lstm_through_plain_autograd(kwargs, with_h0):
+    """hand_written_backward=False: the step loop under autograd, the same numbers as torch.nn."""
+    ref, ours = make_pair("LSTM", torch.float64, **kwargs)
+    ours.hand_written_backward = False
+    x = torch.randn((B, T, D) if kwargs["batch_first"] else (T, B, D), dtype=torch.float64)
+    assert_same(ref, ours, x, initial_state("LSTM", ref, B, torch.float64) if with_h0 else None, torch.float64)
+
+
 @pytest.mark.parametrize("kwargs", [dict(num_layers=1), dict(num_layers=2, bidirectional=True),
                                     dict(num_layers=3, bidirectional=True, batch_first=True)], ids=str)
 @pytest.mark.parametrize("mode", MODES)
@@ -264,23 +274,84 @@ def test_lstm_trace_gates_recombine_to_the_state():
     torch.testing.assert_close(step.c, c_ref, atol=1e-10, rtol=1e-10)
 
 
-def test_second_derivatives_need_the_autograd_path(monkeypatch):
-    """The hand-written LSTM backward has no second derivative: it says so rather than being wrong,
-    and switching it off gives torch's double backward."""
-    from lstm_lab import runners
+@pytest.mark.parametrize("hand_written", [True, False], ids=["hand-written backward", "autograd backward"])
+def test_second_derivatives_match_torch(hand_written):
+    """create_graph=True through the LSTM (a gradient penalty): the same second derivatives as torch.nn's,
+    with the hand-written backward (it recomputes the layer for autograd) and without it."""
+    torch.manual_seed(0)
+    ref, ours = twins("LSTM", D, H, num_layers=2, bidirectional=True)
+    ours.hand_written_backward = hand_written
+    x = torch.randn(T, B, D, dtype=torch.float64)
+    h0 = torch.randn(4, B, H, dtype=torch.float64)
 
+    def penalty_grads(model):
+        x_leaf, h_leaf = x.clone().requires_grad_(), h0.clone().requires_grad_()
+        out, (h_n, c_n) = model(x_leaf, (h_leaf, torch.zeros_like(h_leaf)))
+        gx, gh = torch.autograd.grad((out.sum() + c_n.sum()), (x_leaf, h_leaf), create_graph=True)
+        (gx.pow(2).sum() + gh.pow(2).sum()).backward()
+        return [x_leaf.grad, h_leaf.grad] + [p.grad for p in model.parameters()]
+
+    for expected, got in zip(penalty_grads(ref), penalty_grads(ours), strict=True):
+        torch.testing.assert_close(got, expected, atol=1e-10, rtol=1e-10)
+
+
+def test_gradgradcheck_by_default():
     torch.manual_seed(0)
     model = lstm_lab.LSTM(2, 3, dtype=torch.float64)
-    x = torch.randn(4, 1, 2, dtype=torch.float64, requires_grad=True)
-
-    def grad_norm():
-        (g,) = torch.autograd.grad(model(x)[0].sum(), x, create_graph=True)
-        return g.pow(2).sum()
-
-    with pytest.raises(RuntimeError, match="has no second derivative"):
-        grad_norm().backward()
-    monkeypatch.setattr(runners, "HAND_WRITTEN_LSTM_BACKWARD", False)
+    x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradgradcheck(lambda x: model(x)[0], (x,))
+    assert torch.autograd.gradcheck(lambda x: model(x)[1][1], (x,))
+
+
+def test_vmap_over_grad_matches_torch():
+    """torch.func: per-sample gradients (vmap of grad) and a Jacobian. torch.nn.LSTM has no batching rule
+    for them on the CPU, so the expected values are torch.nn's gradients one sample at a time."""
+    from torch.func import functional_call, grad, jacrev, vmap
+
+    ref, ours = twins("LSTM", D, H)
+    xs = torch.randn(B, T, D, dtype=torch.float64)
+    params = {k: v.detach() for k, v in ours.named_parameters()}
+
+    def loss(p, x):
+        return functional_call(ours, p, (x,))[0].pow(2).sum()
+
+    per_sample = vmap(grad(loss, argnums=(0, 1)), in_dims=(None, 0))(params, xs)
+    for k, x in enumerate(xs):
+        x = x.clone().requires_grad_()
+        expected = torch.autograd.grad(ref(x)[0].pow(2).sum(), [x, *ref.parameters()])
+        torch.testing.assert_close(per_sample[1][k], expected[0], atol=1e-10, rtol=1e-10)
+        for (name, _), g in zip(ref.named_parameters(), expected[1:], strict=True):
+            torch.testing.assert_close(per_sample[0][name][k], g, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(jacrev(lambda x: ours(x)[1][0])(xs[0]), jacrev(lambda x: ref(x)[1][0])(xs[0]),
+                               atol=1e-10, rtol=1e-10)
+
+
+def test_the_choice_of_backward_is_per_model():
+    """Two models in one process, one with each backward: the same gradients, and the choice is each model's own."""
+    torch.manual_seed(0)
+    fast = lstm_lab.LSTM(D, H, dtype=torch.float64)
+    plain = lstm_lab.LSTM(D, H, dtype=torch.float64, hand_written_backward=False)
+    plain.load_state_dict(fast.state_dict())
+    x = torch.randn(T, B, D, dtype=torch.float64)
+    grads = []
+    for model in (fast, plain):
+        out, _ = model(x)
+        names = {type(n).__name__ for n in _graph_nodes(out.grad_fn)}
+        grads.append((torch.autograd.grad(out.sum(), model.weight_hh_l0)[0], names))
+    torch.testing.assert_close(grads[0][0], grads[1][0], atol=1e-12, rtol=1e-12)
+    assert any("LSTMLayerFunction" in n for n in grads[0][1])
+    assert not any("LSTMLayerFunction" in n for n in grads[1][1])
+    with pytest.raises(TypeError, match="hand_written_backward should be of type bool, got: str"):
+        lstm_lab.LSTM(D, H, hand_written_backward="no")
+
+
+def _graph_nodes(node, seen=None):
+    seen = set() if seen is None else seen
+    if node is not None and node not in seen:
+        seen.add(node)
+        for child, _ in node.next_functions:
+            _graph_nodes(child, seen)
+    return seen
 
 
 # ---------------------------------------------------------------- the parity check itself can fail

@@ -329,8 +329,9 @@ def input_jacobian_norms(model: torch.nn.Module, x: Tensor) -> tuple[Tensor, Ten
 
     h_T is the model's last output. The sequence goes in H times as a batch of H identical
     copies; copy k back-propagates only unit k of its h_T, so one backward pass gives every
-    row of every Jacobian: ``grad[t, k] = ∂h_T[k]/∂x_t``. (One batched pass instead of H
-    passes; and no vmap, which lstm_lab's hand-written LSTM backward does not support.)
+    row of every Jacobian: ``grad[t, k] = ∂h_T[k]/∂x_t``. ``torch.func.jacrev`` gives the same
+    numbers (a test checks it), but one batched pass, which the LSTM's hand-written backward
+    serves, is 2-3 times quicker than its vmapped one, and a slider redraws with every move.
     """
     hidden_size = model.proj_size or model.hidden_size
     copies = x.detach().unsqueeze(1).repeat(1, hidden_size, 1).requires_grad_(True)  # (T, H, D)

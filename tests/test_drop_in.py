@@ -1,0 +1,125 @@
+"""What torch code does with an nn.LSTM, lstm_lab's modules let it do (or refuse clearly, where they say so).
+
+Second derivatives and torch.func are in test_parity.py; bad input in test_bad_input.py.
+"""
+
+import pytest
+import torch
+from torch import nn
+
+import lstm_lab
+from lstm_lab.parity import twins
+
+# torch 2.13 deprecates TorchScript, and torch.compile and torch.func call torch.jit.script internally
+pytestmark = [pytest.mark.filterwarnings(f"ignore:`torch.jit.{name}` is deprecated:DeprecationWarning")
+              for name in ("script", "trace", "trace_method")]
+
+CONFIGS = [
+    ("LSTM", {}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2}),
+    ("GRU", {"num_layers": 2, "bias": False}),
+    ("RNN", {"bidirectional": True, "nonlinearity": "relu"}),
+]
+
+
+@pytest.mark.parametrize("mode, kwargs", CONFIGS, ids=[f"{m} {k}" for m, k in CONFIGS])
+def test_flat_weights_names_and_flatten_parameters_as_torch(mode, kwargs):
+    ref, ours = twins(mode, 3, 4, **kwargs)
+    assert ours._flat_weights_names == ref._flat_weights_names
+    assert all(a is b for a, b in zip(ours._flat_weights, ours.parameters(), strict=True))
+    assert ours.flatten_parameters() is None and ref.flatten_parameters() is None
+
+
+def test_a_published_model_that_flattens_in_forward_runs():
+    class Tagger(nn.Module):  # the habit of many published models (cuDNN wants one weight buffer)
+        def __init__(self, rnn):
+            super().__init__()
+            self.lstm, self.head = rnn, nn.Linear(8, 2, dtype=torch.float64)
+
+        def forward(self, x):
+            self.lstm.flatten_parameters()
+            return self.head(self.lstm(x)[0])
+
+    ref, ours = twins("LSTM", 3, 4, bidirectional=True)
+    a, b = Tagger(ref), Tagger(ours)
+    b.head.load_state_dict(a.head.state_dict())
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    torch.testing.assert_close(b(x), a(x), atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode, low", [("LSTM", True), ("RNN", True), ("GRU", False)])
+@pytest.mark.parametrize("grad", [False, True], ids=["no grad", "grad"])
+def test_cpu_bfloat16_autocast_as_torch(mode, low, grad):
+    """torch runs its CPU LSTM and RNN wholly in bfloat16 under autocast (GRU: only its matmuls, output float32).
+    Same dtypes here; values agree to bfloat16 rounding (its epsilon is 2^-8 = 0.0039)."""
+    torch.manual_seed(0)
+    ref, ours = twins(mode, 5, 8, dtype=torch.float32, num_layers=2, bidirectional=True)
+    x = torch.randn(12, 4, 5)
+    results = []
+    for model in (ref, ours):
+        x_in = x.clone().requires_grad_(grad)
+        with torch.set_grad_enabled(grad), torch.autocast("cpu", dtype=torch.bfloat16):
+            out, hidden = model(x_in)
+        h_n = hidden[0] if mode == "LSTM" else hidden
+        results.append([out, h_n])
+        if grad:
+            out.float().pow(2).sum().backward()
+            results[-1] += [x_in.grad, model.weight_hh_l0.grad]
+    expected_dtype = torch.bfloat16 if low else torch.float32
+    for (name, want), got in zip(zip(("output", "h_n", "input grad", "weight_hh_l0 grad"), results[0]), results[1]):
+        assert got.dtype == want.dtype, f"{name}: {got.dtype}, torch.nn gives {want.dtype}"
+        scale = want.float().abs().max().item()
+        assert (got.float() - want.float()).abs().max().item() <= 0.05 * scale, name
+    assert results[1][0].dtype == expected_dtype
+    if grad:
+        assert results[1][2].dtype == torch.float32  # gradients reach the float32 leaves in float32
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_torchscript_is_refused_with_the_reason_and_the_alternative(mode):
+    model = getattr(lstm_lab, mode)(3, 4)
+    with pytest.raises(RuntimeError, match=rf"lstm_lab.{mode} is not TorchScript-able: .*torch.jit.script cannot "
+                                           r"compile it. Use torch.compile\(model\), which works"):
+        torch.jit.script(model)
+    with pytest.raises(RuntimeError, match=r"torch.jit.trace would record the loop unrolled for the traced sequence "
+                                           r"length only"):
+        torch.jit.trace(model, torch.randn(5, 2, 3))
+
+
+def test_torch_compile_traces_the_lstm_and_its_hand_written_backward():
+    """torch.compile's graph capture (dynamo, AOT autograd; the eager backend keeps the test fast)."""
+    ref, ours = twins("LSTM", 3, 4, num_layers=2)
+    compiled = torch.compile(ours, backend="aot_eager", fullgraph=True)
+    x = torch.randn(6, 2, 3, dtype=torch.float64)
+    out, (h, c) = compiled(x)
+    out_ref, (h_ref, c_ref) = ref(x)
+    torch.testing.assert_close(out, out_ref, atol=1e-10, rtol=1e-10)
+    (out.sum() + c.sum()).backward()
+    (out_ref.sum() + c_ref.sum()).backward()
+    for (name, p), q in zip(ref.named_parameters(), ours.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-10, rtol=1e-10, msg=name)
+
+
+def test_the_backward_choice_shows_in_the_repr_and_stays_out_of_the_state_dict():
+    plain = lstm_lab.LSTM(3, 4, num_layers=2, hand_written_backward=False)
+    assert repr(plain) == "LSTM(3, 4, num_layers=2, hand_written_backward=False)"
+    assert repr(lstm_lab.LSTM(3, 4, num_layers=2)) == repr(nn.LSTM(3, 4, num_layers=2))
+    assert list(plain.state_dict()) == list(nn.LSTM(3, 4, num_layers=2).state_dict())
+
+
+def test_forward_mode_ad_takes_the_autograd_path():
+    """Forward-mode AD (dual numbers, torch.func.jvp) through the LSTM: the tangent is the directional
+    derivative, checked against central differences in float64."""
+    import torch.autograd.forward_ad as fwAD
+    from torch.func import jvp
+
+    torch.manual_seed(0)
+    model = lstm_lab.LSTM(3, 4, num_layers=2, dtype=torch.float64)
+    x, v = torch.randn(5, 2, 3, dtype=torch.float64), torch.randn(5, 2, 3, dtype=torch.float64)
+    eps = 1e-6
+    with torch.no_grad():
+        numeric = (model(x + eps * v)[0] - model(x - eps * v)[0]) / (2 * eps)
+    with fwAD.dual_level():
+        tangent = fwAD.unpack_dual(model(fwAD.make_dual(x, v))[0]).tangent
+    torch.testing.assert_close(tangent, numeric, atol=1e-8, rtol=1e-6)
+    torch.testing.assert_close(jvp(lambda x: model(x)[0], (x,), (v,))[1], numeric, atol=1e-8, rtol=1e-6)
