@@ -34,9 +34,10 @@ Initial states are zeros, as in the seeds.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from .cells import lstm_cell
+from .cells import linear, lstm_cell, lstm_update
+from .fixtures import head
 from .runners import run_layer, run_stack
 
 __all__ = [
@@ -211,9 +212,6 @@ def last_output_off_by_one(output: Tensor, lengths: Tensor, *, fixed: bool = Fal
 #   last_step_takes_last_unit       002  ht[:, -1] is the last hidden unit, not the last time step
 #   unbatched_zero_state            002  h0 = torch.zeros(H) for a batch: right only by broadcasting
 #   labelling_head_bias_broadcast   001  a (1,) bias for two labels: one number added to both
-from torch import nn  # noqa: E402  (kept with the block that needs it)
-
-from .cells import linear, lstm_update  # noqa: E402
 
 __all__ += [
     "state_never_carried",
@@ -477,8 +475,6 @@ def labelling_head_bias_broadcast(hidden: Tensor, bias_value: float = 0.0, *, fi
     ``fixed=True``: a bias of shape ``(2,)``, one entry per label. Returns
     ``(probabilities (..., 2), bias)``; the bias is a leaf that requires grad.
     """
-    from .fixtures import head
-
     weight, _ = head("labelling", dtype=hidden.dtype)
     shape = (weight.shape[0],) if fixed else (1,)  # the seed: torch.tensor([0.0])
     bias = hidden.new_full(shape, bias_value).requires_grad_()
