@@ -113,7 +113,7 @@ class Seq2SeqHistory:
 
 
 def train_seq2seq(attention: bool, *, steps: int = 600, batch_size: int = 64, min_length: int = 3,
-                  max_length: int = 12, hidden_size: int = 64, lr: float = 3e-3, clip: float = 1.0, seed: int = 0,
+                  max_length: int = 12, hidden_size: int = 64, lr: float = 1e-2, clip: float = 1.0, seed: int = 0,
                   device=None, progress: bool = True) -> tuple[Seq2Seq, Seq2SeqHistory]:
     """Train a fresh ``Seq2Seq`` on reversal, each batch of one length drawn from
     ``min_length..max_length``. Seeded: the same arguments give the same model and history."""
