@@ -50,8 +50,6 @@ def _probs_mistakes(case: Case) -> dict:
             torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype),
         "the softmax runs over the rows (dim=0): each row's probabilities over the characters must sum to 1, "
         "softmax(..., dim=-1)": torch.softmax(logits / temperature, 0),
-        "the temperature is used as an exponent of the probabilities' logits, not a divisor":
-            torch.softmax(logits ** temperature, -1) if temperature == int(temperature) else None,
     }
 
 
