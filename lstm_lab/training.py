@@ -111,6 +111,16 @@ def accuracy(logits: Tensor, targets: Tensor) -> float:
     return (logits.argmax(-1) == targets).to(torch.float64).mean().item()
 
 
+def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, clip: float | None) -> None:
+    """One update: clear the old gradients, backpropagate ``loss``, clip their global norm to
+    ``clip`` (skipped when falsy), step. Shared by every training loop of the course."""
+    optimizer.zero_grad()
+    loss.backward()
+    if clip:
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+
+
 def train(kind: str, lag: int, *, steps: int = 200, batch_size: int = 64, hidden_size: int = 32, lr: float = 3e-3,
           clip: float = 1.0, num_symbols: int = 4, num_distractors: int = 4, seed: int = 0, device=None,
           progress: bool = True, test_size: int = 512, keep_bias: float = 3.0) -> History:
@@ -133,11 +143,7 @@ def train(kind: str, lag: int, *, steps: int = 200, batch_size: int = 64, hidden
         inputs, targets = memory_task(batch_size, generator=data, **task)
         logits = model(inputs)
         loss = nn.functional.cross_entropy(logits, targets)
-        optimizer.zero_grad()
-        loss.backward()
-        if clip:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
+        optimise(model, optimizer, loss, clip)
         history.loss.append(loss.item())
         history.accuracy.append(accuracy(logits, targets))
     with torch.no_grad():

@@ -1,0 +1,260 @@
+"""Checks for notebook 13's exercises: temperature, sampling, and one pass of truncated BPTT.
+
+==========================  ====================================================================
+exercise                    the student writes
+==========================  ====================================================================
+temperature_probs           softmax(logits / T) over the characters (``diagnose.run_check``)
+sample_next                 one id per row drawn from softmax(logits / T), reproducibly
+tbptt_pass                  chunk after chunk: the state carried, detached, one update per chunk
+==========================  ====================================================================
+
+The usual mistakes each get a sentence: dividing the probabilities after the softmax (the
+temperature then changes nothing), multiplying by T, the argmax where a draw belongs, a state
+that is never detached (the backward pass runs into the previous chunk's freed graph), a state
+reset at every chunk, gradients never zeroed, no clipping.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import Tensor
+
+from .. import sampling, text
+from .core import Feedback, as_tensor, call_student, compare
+from .diagnose import Case, Exercise, run_check
+
+F64 = torch.float64
+
+__all__ = ["check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
+
+
+def _generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+# ================================================================ temperature_probs
+def _probs_mistakes(case: Case) -> dict:
+    logits, temperature = case.args
+    plain = torch.softmax(logits, -1)
+    return {
+        "the temperature changes nothing: it has to divide the logits *before* the softmax. Dividing the "
+        "probabilities after it and renormalising gives back softmax(logits)": plain,
+        "the probabilities were divided by the temperature after the softmax (they no longer sum to 1): divide "
+        "the logits instead, softmax(logits / temperature)": plain / temperature,
+        "the logits were multiplied by the temperature: it divides them, so that T > 1 flattens the "
+        "distribution and T < 1 sharpens it": torch.softmax(logits * temperature, -1),
+        "this is a one-hot of the argmax, greedy decoding's choice, not a distribution to sample from":
+            torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).to(logits.dtype),
+        "the softmax runs over the rows (dim=0): each row's probabilities over the characters must sum to 1, "
+        "softmax(..., dim=-1)": torch.softmax(logits / temperature, 0),
+    }
+
+
+TEMPERATURE_PROBS = Exercise(
+    name="temperature_probs",
+    reference=sampling.temperature_probs,
+    returns="probs",
+    axis_names={"probs": ("row", "character")},
+    mistakes=_probs_mistakes,
+    success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling.temperature_probs "
+             "(softmax(logits / T)), to within 1e-10",
+             "gradients with respect to the logits: autograd through the same"),
+)
+
+
+def check_temperature_probs(fn, seed: int = 0) -> Feedback:
+    """``fn(logits (batch, vocab), temperature) -> probs (batch, vocab)``."""
+    gen = _generator(seed)
+    cases = [Case(f"logits of shape (3, 6) at temperature {t:g}", (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t),
+                  names=("logits", "temperature")) for t in (0.5, 2.0, 1.0)]
+    return run_check(TEMPERATURE_PROBS, fn, cases)
+
+
+# ================================================================ sample_next
+_ROW = (2.0, 1.0, 0.5, 0.0, -1.0)  # one row of logits, repeated: the draws' frequencies estimate its probabilities
+_DRAWS = 20_000
+
+
+def _frequencies(ids: Tensor, vocab: int) -> Tensor:
+    return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
+
+
+def _close(freq: Tensor, probs: Tensor) -> bool:
+    # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
+    return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + 2e-3).all())
+
+
+def check_sample_next(fn, seed: int = 0) -> Feedback:
+    """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
+    softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
+    the frequencies of the ids must match the probabilities, and the same seed the same ids."""
+    name = "sample_next"
+    logits = torch.tensor(_ROW, dtype=F64).expand(_DRAWS, -1).contiguous()
+    vocab = logits.shape[-1]
+    drawn = {}
+    for temperature in (0.5, 1.0, 2.0):
+        ids, failure = call_student(name, fn, logits.clone(), temperature, _generator(seed))
+        if failure is not None:
+            return failure
+        problem = _id_problem(ids, logits.shape[0], vocab)
+        if problem:
+            return Feedback(name, False, [problem])
+        drawn[temperature] = ids.reshape(-1).to(torch.int64)
+    if all(bool((ids == logits.argmax(-1)).all()) for ids in drawn.values()):
+        return Feedback(name, False, [
+            "every id is the most likely one (id 0), at every temperature: that is the argmax, greedy decoding, "
+            "not a draw. Sample from the probabilities: torch.multinomial(probs, 1, generator=generator)"])
+    lines = []
+    for temperature, ids in drawn.items():
+        freq = _frequencies(ids, vocab)
+        want = sampling.temperature_probs(logits[0], temperature)
+        if _close(freq, want):
+            continue
+        if all(_close(_frequencies(i, vocab), torch.softmax(logits[0], -1)) for i in drawn.values()):
+            return Feedback(name, False, [
+                "the ids are drawn from softmax(logits) at every temperature: the temperature changes nothing. "
+                "Divide the logits by it before the softmax; dividing the probabilities after it is undone when "
+                "they are renormalised (torch.multinomial renormalises them itself)"])
+        if _close(freq, torch.softmax(logits[0] * temperature, -1)):
+            return Feedback(name, False, [f"at temperature {temperature:g} the ids follow softmax(logits * T): the "
+                                          "temperature divides the logits, it does not multiply them"])
+        lines.append(f"at temperature {temperature:g}, over {_DRAWS} rows of logits {list(_ROW)}:")
+        lines += [f"  id {k} was drawn {freq[k].item():.3f} of the time, expected {want[k].item():.3f}"
+                  for k in range(vocab) if abs(freq[k] - want[k]) > 5 * math.sqrt(want[k] * (1 - want[k]) / _DRAWS)
+                  + 2e-3]
+    if lines:
+        return Feedback(name, False, ["the ids do not follow softmax(logits / T):", *lines])
+    again, failure = call_student(name, fn, logits.clone(), 1.0, _generator(seed))
+    if failure is not None:
+        return failure
+    if not torch.equal(again.reshape(-1).to(torch.int64), drawn[1.0]):
+        return Feedback(name, False, [
+            "the frequencies are right, but the same generator gave different ids: pass it on, "
+            "torch.multinomial(probs, 1, generator=generator), so that a seed reproduces the text"])
+    return Feedback(name, True, [
+        f"{_DRAWS} draws at temperatures 0.5, 1 and 2 follow softmax(logits / T) (each frequency within 5 "
+        "standard deviations)", "the same generator seed gives the same ids"])
+
+
+def _id_problem(ids, rows: int, vocab: int) -> str | None:
+    if ids is None:
+        return "it returned None: did the function forget to `return` the ids?"
+    if not isinstance(ids, Tensor):
+        return f"it should return a tensor of ids, got a {type(ids).__name__}"
+    if ids.is_floating_point():
+        if ids.shape == (rows, vocab):
+            return ("it returned the probabilities (one row of numbers per input row): draw one id from each row, "
+                    "torch.multinomial(probs, 1, generator=generator)")
+        return f"it should return integer ids, got a {ids.dtype} tensor of shape {tuple(ids.shape)}"
+    if ids.shape == (rows, 1):
+        return (f"the ids have shape {tuple(ids.shape)}, expected ({rows},): torch.multinomial(probs, 1) keeps a "
+                "sample axis; squeeze it, .squeeze(-1)")
+    if ids.shape != (rows,):
+        return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): one id per row of logits"
+    if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab):
+        return f"the ids should lie in 0..{vocab - 1}, got {int(ids.min())}..{int(ids.max())}"
+    return None
+
+
+# ================================================================ tbptt_pass
+_VOCAB, _CHUNK, _STREAMS = 5, 4, 2
+
+
+def _tiny_setup(seed: int):
+    """A tiny float64 CharLM, its SGD optimizer and chunks of a random stream, all from ``seed``."""
+    with torch.random.fork_rng(devices=[]):  # the student's global random state is left alone
+        torch.manual_seed(seed)
+        model = text.CharLM(_VOCAB, embedding_size=3, hidden_size=4).double()
+    stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=_generator(seed + 1))
+    return model, text.chunks(stream, _CHUNK)
+
+
+class _NoZeroGrad(torch.optim.SGD):
+    def zero_grad(self, set_to_none: bool = True) -> None:  # the mistake: gradients pile up
+        pass
+
+
+def _reference(seed: int, clip: float, lr: float, mistake: str | None = None):
+    model, pieces = _tiny_setup(seed)
+    optimizer = (_NoZeroGrad if mistake == "no zero_grad" else torch.optim.SGD)(model.parameters(), lr=lr)
+    if mistake == "reset":  # a fresh zero state for every chunk
+        losses = [text.train_chunks(model, [piece], optimizer, clip)[0][0] for piece in pieces]
+    else:
+        losses, _ = text.train_chunks(model, pieces, optimizer, 0.0 if mistake == "no clip" else clip)
+    return losses, model
+
+
+_TBPTT_MISTAKES = {
+    "reset": "the state starts from zero at every chunk: carry the state returned by one chunk into the next "
+             "(detached), so the model reads the stream as one long text",
+    "no zero_grad": "the gradients are never cleared, so each update adds up the gradients of all chunks so far: "
+                    "call optimizer.zero_grad() before loss.backward()",
+    "no clip": "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) "
+               "between loss.backward() and optimizer.step()",
+}
+
+_NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.backward() ran on into the previous "
+                 "chunk's graph, which the previous backward pass had already freed (and whose weights the "
+                 "optimizer has since changed). Detach it before the forward pass: "
+                 "state = tuple(s.detach() for s in state), or lstm_lab.text.detach_state(state)")
+
+
+def check_tbptt_pass(fn, seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> Feedback:
+    """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated BPTT over the chunks
+    ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
+    state carried and detached, the gradient norm clipped to ``clip``; a list of the chunk losses."""
+    name = "tbptt_pass"
+    model, pieces = _tiny_setup(seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses, failure = call_student(name, fn, model, pieces, optimizer, clip)
+    if failure is not None:
+        said = " ".join(failure.lines)
+        if "backward through the graph a second time" in said or "modified by an inplace operation" in said:
+            return Feedback(name, False, [_NOT_DETACHED, *failure.lines[:1]])
+        return failure
+    got = as_tensor(losses)
+    if losses is None or got is None or got.shape != (len(pieces),):
+        return Feedback(name, False, [
+            f"it should return a list of {len(pieces)} losses (floats, one per chunk, loss.item()), got "
+            f"{'None: did the function forget to `return` the losses?' if losses is None else repr(losses)[:80]}"])
+    expected, trained = _reference(seed, clip, lr)
+    verdict = compare(name, got, torch.tensor(expected, dtype=F64), atol=1e-10, axis_names=("chunk",),
+                      what="the losses")
+    if verdict:
+        params = compare(name, torch.cat([p.detach().reshape(-1) for p in model.parameters()]),
+                         torch.cat([p.detach().reshape(-1) for p in trained.parameters()]), atol=1e-10,
+                         what="the parameters after the pass")
+        if not params:
+            return Feedback(name, False, ["the losses are right, but the parameters after the pass are not: is "
+                                          "optimizer.step() called after every chunk, the last one included?"])
+        return Feedback(name, True, [f"{len(pieces)} chunks of a tiny CharLM: every loss and every parameter after "
+                                     "the pass match lstm_lab.text.train_chunks to within 1e-10"])
+    first = _first_loss_mistake(seed, got[0].item())
+    if first:
+        return Feedback(name, False, [first, *verdict.lines])
+    for mistake, message in _TBPTT_MISTAKES.items():
+        variant, _ = _reference(seed, clip, lr, mistake)
+        if torch.allclose(got, torch.tensor(variant, dtype=F64), atol=1e-10, rtol=0):
+            return Feedback(name, False, [message, *verdict.lines])
+    return Feedback(name, False, ["the losses differ from lstm_lab.text.train_chunks's:", *verdict.lines])
+
+
+def _first_loss_mistake(seed: int, got: float) -> str | None:
+    """The first chunk's loss comes before any update: say what a wrong one was computed as."""
+    model, pieces = _tiny_setup(seed)
+    inputs, targets = pieces[0]
+    with torch.no_grad():
+        logits, _ = model(inputs)
+        right = text.chunk_loss(logits, targets).item()
+        against_inputs = text.chunk_loss(logits, inputs).item()
+    if math.isclose(got, right, rel_tol=0, abs_tol=1e-10):
+        return None
+    if math.isclose(got, right * targets.numel(), rel_tol=1e-10):
+        return "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)"
+    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=1e-10):
+        return ("the loss compares the predictions with the inputs: the target of step t is the next "
+                "character, the chunk's targets")
+    return None

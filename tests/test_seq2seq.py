@@ -1,0 +1,58 @@
+"""The encoder-decoder with and without attention (lstm_lab.seq2seq)."""
+
+import pytest
+import torch
+
+from lstm_lab import seq2seq
+
+
+def test_reversal_task():
+    source, target = seq2seq.reversal_task(4, 6, torch.Generator().manual_seed(0))
+    assert source.shape == (6, 4) and torch.equal(target, source.flip(0))
+    assert int(source.min()) >= 0 and int(source.max()) <= 9
+    with pytest.raises(ValueError, match="length should be a positive int, got 0"):
+        seq2seq.reversal_task(4, 0)
+
+
+def test_dot_attention_is_a_softmax_weighted_average_of_the_keys():
+    gen = torch.Generator().manual_seed(0)
+    keys = torch.randn(5, 2, 3, dtype=torch.float64, generator=gen)
+    query = torch.randn(2, 3, dtype=torch.float64, generator=gen)
+    context, weights = seq2seq.dot_attention(query, keys)
+    for b in range(2):
+        scores = torch.stack([keys[s, b] @ query[b] for s in range(5)])
+        w = torch.softmax(scores, 0)
+        torch.testing.assert_close(weights[b], w, rtol=0, atol=1e-14)
+        torch.testing.assert_close(context[b], (w[:, None] * keys[:, b]).sum(0), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_teacher_forcing_reads_the_true_previous_token_and_greedy_its_own(attention):
+    torch.manual_seed(0)
+    model = seq2seq.Seq2Seq(attention, hidden_size=8).double()
+    source, target = seq2seq.reversal_task(3, 5, torch.Generator().manual_seed(1))
+    logits = model(source, target)
+    assert logits.shape == (5, 3, 10)
+    # greedy decoding fed its own answers equals teacher forcing fed those same answers
+    tokens, weights = model.greedy(source)
+    with torch.no_grad():
+        forced = model(source, tokens)
+    assert torch.equal(forced.argmax(-1), tokens)
+    if attention:
+        assert weights.shape == (5, 3, 5)
+        torch.testing.assert_close(weights.sum(-1), torch.ones(5, 3, dtype=torch.float64), rtol=0, atol=1e-12)
+    else:
+        assert weights is None
+
+
+def test_without_attention_the_readout_sees_only_the_decoder_state():
+    plain, attending = seq2seq.Seq2Seq(False, hidden_size=8), seq2seq.Seq2Seq(True, hidden_size=8)
+    assert plain.decoder.readout.in_features == 8 and attending.decoder.readout.in_features == 16
+
+
+def test_training_is_seeded_and_learns_short_reversals():
+    a_model, a = seq2seq.train_seq2seq(True, steps=150, max_length=4, hidden_size=32, progress=False)
+    _, b = seq2seq.train_seq2seq(True, steps=3, max_length=4, hidden_size=32, progress=False)
+    assert a.loss[:3] == b.loss  # the same seed, the same first steps
+    assert sum(a.loss[-10:]) / 10 < 0.5 * a.loss[0]
+    assert 0.0 <= seq2seq.sequence_accuracy(a_model, 3, batch_size=50) <= 1.0
