@@ -50,6 +50,13 @@ def _randn(gen: torch.Generator, *shape, scale: float = 1.0) -> Tensor:
     return torch.randn(*shape, dtype=F64, generator=gen) * scale
 
 
+def _count(random_cases) -> int:
+    """``random_cases`` as the number of random batches a check draws (0 or more)."""
+    if isinstance(random_cases, bool) or not isinstance(random_cases, int) or random_cases < 0:
+        raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {random_cases!r}")
+    return random_cases
+
+
 def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
     return table[(k + seed) % len(table)]
 
@@ -89,11 +96,12 @@ def _rnn_mistakes(case: Case) -> dict:
 
 def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
+    random_cases = _count(random_cases)
     names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
     cases, h = [], torch.zeros(1, 2, dtype=F64)
     for t in range(3):
-        cases.append(Case(f"the fixed X, step {t + 1}", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
+        cases.append(Case(f"the fixed X, step {t} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
                           zero_state=t == 0))
         h = golden[t:t + 1]
     gen = _generator(100 + seed)
@@ -104,7 +112,8 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     exercise = Exercise(
         "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
-        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+        state_args=(1,), batch_args=(0, 1),
+        success=(f"the fixed X, steps 0 to 2: torch.nn.RNN's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
     return run_check(exercise, rnn_step, cases)
@@ -131,6 +140,11 @@ def _lstm_step_mistakes(case: Case) -> dict:
         step = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)
         return step.h, step.c
 
+    def i_and_f_swapped():  # c_t = i ⊙ c_{t-1} + f ⊙ g
+        step = lstm_cell_trace(x, (h, c), **weights)
+        c_t = step.i * c + step.f * step.g
+        return step.o * torch.tanh(c_t), c_t
+
     def no_tanh_on_c():
         step = lstm_cell_trace(x, (h, c), **weights)
         return step.o * step.c, step.c
@@ -140,6 +154,10 @@ def _lstm_step_mistakes(case: Case) -> dict:
             lambda: tuple(reversed(run(weights))),
         "h_prev and c_prev are swapped": lambda: lstm_cell(x, (c, h), **weights),
         "h_t = o ⊙ c_t: the tanh is missing, h_t = o ⊙ tanh(c_t)": no_tanh_on_c,
+        # the same numbers as blocks split f, i, g, o: one sentence names both ways of getting there
+        "i and f are swapped: either you split the gate blocks in the order f, i, g, o (seed 002's order; torch "
+        "stacks them i, f, g, o), or the cell update reads c_t = i ⊙ c_{t-1} + f ⊙ g where c_t = f ⊙ c_{t-1} + "
+        "i ⊙ g belongs (the forget gate scales the old memory, the input gate the candidate)": i_and_f_swapped,
         "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
             sigmoid_candidate,
         **fused_mistakes(weights, run),
@@ -191,12 +209,13 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
 def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
     torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
+    random_cases = _count(random_cases)
     names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
     cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
     for t in range(3):
         expected = (golden["h"][t:t + 1], golden["c"][t:t + 1])
-        cases.append(Case(f"the fixed X, step {t + 1}", (X[t:t + 1], h, c, *w.values()), expected, names,
+        cases.append(Case(f"the fixed X, step {t} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
                           zero_state=t == 0))
         h, c = expected
     gen = _generator(200 + seed)
@@ -209,8 +228,9 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedb
     exercise = Exercise(
         "lstm_step", _lstm_reference, ("h_t", "c_t"),
         axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
-        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks,
-        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
+        batch_args=(0, 1, 2),
+        success=(f"the fixed X, steps 0 to 2: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
     return run_check(exercise, lstm_step, cases)
@@ -266,11 +286,12 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
     """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
     ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
     ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
+    random_cases = _count(random_cases)
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
     gen = _generator(300 + seed)
     golden = fixtures.golden()["lstm_bias"]
     X = fixtures.fixed_x()
-    cases = [_backward_case("the fixed X, step 2 (dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
+    cases = [_backward_case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
                             golden["h"][0:1], golden["c"][0:1], fixtures.lstm_weights(bias=True), names,
                             dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
     for k in range(random_cases):
@@ -285,6 +306,8 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
                     "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)},
         gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
         mistakes=_backward_mistakes, gradients=False,
+        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
+                      "(4H, D) and dpre (B, 4H)), and dweight_ih = dpre.T @ x",
         success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
                  f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
     return run_check(exercise, lstm_step_backward, cases)
@@ -461,6 +484,7 @@ def _forward_mistakes(case: Case) -> dict:
 def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
     params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
+    random_cases = _count(random_cases)
     names = ("x", ("h0", "c0"), "")
     golden = fixtures.golden()["lstm_bias"]
     params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
@@ -478,7 +502,7 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
     exercise = Exercise(
         "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
         axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
-        time_axis={"outputs": 1}, mistakes=_forward_mistakes,
+        time_axis={"outputs": 1}, mistakes=_forward_mistakes, state_args=(1,), batch_args=(0, 1),
         success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
                  "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"))
@@ -506,6 +530,7 @@ def _last_valid_mistakes(case: Case) -> dict:
 
 def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first, lengths (N,)."""
+    random_cases = _count(random_cases)
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
     cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
@@ -561,8 +586,10 @@ def _bidirectional_mistakes(case: Case) -> dict:
         "pairs the forward and the backward state of step t": lambda: (torch.cat([fwd, read_backwards], -1), None),
         "the backward direction read the sequence from the start: reverse the input before running it":
             lambda: (torch.cat([fwd, run_layer("RNN", x, h0, wb)[0]], -1), None),
-        "the halves are swapped: torch puts [forward, backward], forward first":
-            lambda: (torch.cat([bwd, fwd], -1), torch.stack([h_b, h_f])),
+        "the halves of output are swapped: torch puts [forward, backward], forward first":
+            lambda: (torch.cat([bwd, fwd], -1), None),
+        "the rows of h_n are swapped: h_n[0] is the forward direction's final state, h_n[1] the backward one's":
+            lambda: (None, torch.stack([h_b, h_f])),
         "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
         "output[0, :, H:], not output[-1, :, H:]": lambda: (None, torch.stack([h_f, bwd[-1]])),
         "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
@@ -579,6 +606,7 @@ def _bidirectional_mistakes(case: Case) -> dict:
 def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
     output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
+    random_cases = _count(random_cases)
     names = ("x", "weights_fwd", "weights_bwd")
     golden = fixtures.golden()["birnn"]
     cases = [Case("the fixed X (seed 001's weights in both directions)",
@@ -595,7 +623,7 @@ def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: i
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (_randn(gen, T, B, D), weights(), weights()), None, names))
     exercise = Exercise(
-        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"),
+        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=("lstm_lab.runners.run_layer",),
         axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
         time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
         success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",

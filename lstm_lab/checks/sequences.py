@@ -414,7 +414,8 @@ def check_bidirectional_layer(fn) -> Feedback:
 
     forward, backward = weights(63), weights(67)
     result, failure = call_student(exercise, fn, inputs.clone(), {k: v.clone() for k, v in forward.items()},
-                                   {k: v.clone() for k, v in backward.items()})
+                                   {k: v.clone() for k, v in backward.items()},
+                                   allowed=("lstm_lab.runners.run_layer",))  # the exercise is the pairing
     if failure is not None:
         return failure
     expected = _bidirectional_reference(inputs, forward, backward)
