@@ -293,6 +293,7 @@ def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str =
             continue
         planned.append(Planned(source, out_dir / source.name, nbformat.writes(student) + "\n",
                                exercise_names(nb)))
+    problems += _unsafe_output(notebooks, sources, out_dir, planned)
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(f"{out_dir}: exists and is not a folder")
     elif not force:
@@ -303,6 +304,34 @@ def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str =
     if problems:
         raise StudentVersionError("\n".join(problems))
     return planned
+
+
+def holds_solutions(path: Path) -> bool:
+    """Does this file hold solutions or hidden tests (nbgrader's markers)? Then nothing may
+    overwrite it, ``--force`` or not: it is an instructor's only copy of the answers."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(f"### {marker}" in text for marker in (BEGIN_SOLUTION, BEGIN_HIDDEN, BEGIN_MARK_SCHEME))
+
+
+def _unsafe_output(notebooks: list[Path], sources: list[Path], out_dir: Path, planned: list[Planned]) -> list[str]:
+    """Why writing into ``out_dir`` could lose a solution: it lies inside the source tree (the
+    folders given, or the folder of a notebook given), or a target holds solutions."""
+    problems = []
+    out = out_dir.resolve()
+    trees = {p.resolve() for p in sources if p.is_dir()} | {p.resolve().parent for p in notebooks if p.is_file()}
+    inside = sorted(str(t) for t in trees if out == t or out.is_relative_to(t))
+    if inside:
+        problems.append(f"--out {out_dir} is inside the source tree ({', '.join(inside)}): student versions would "
+                        "sit next to the solutions (and a later run could take them for sources). Choose a folder "
+                        "outside it, e.g. release/")
+    for item in planned:
+        if item.target.exists() and holds_solutions(item.target):
+            problems.append(f"{item.target} holds solutions (### BEGIN SOLUTION or hidden tests): it is never "
+                            "overwritten, not even with --force")
+    return problems
 
 
 def write(planned: list[Planned]) -> None:
