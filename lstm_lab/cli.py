@@ -2,6 +2,8 @@
 
     lstm-lab student notebooks/exercises --out release/
     lstm-lab student notebooks/exercises/01_rnn_step.ipynb --out release/ --force
+    lstm-lab student notebooks --out student --force   the whole course's student edition
+    lstm-lab answer rnn_step                           a reference answer, once you have tried
 
 ``student`` writes the student version of each solution notebook: solutions replaced by a
 stub that names the exercise, hidden tests removed, outputs cleared, nbgrader's metadata and
@@ -31,12 +33,40 @@ def _parser() -> argparse.ArgumentParser:
     student.add_argument("--stub", choices=STUBS, default="named",
                          help="'named' (default): the stub's NotImplementedError names the exercise; "
                               "'nbgrader': nbgrader's own stub, byte for byte what nbgrader writes")
+    answer = commands.add_parser(
+        "answer", help="show an exercise's reference answer, after you have tried it",
+        description="Print the reference answer of an exercise from the instructor edition (notebooks/). "
+                    "It refuses while your copy in student/ still holds the stub: try first.")
+    answer.add_argument("name", nargs="?", help="the exercise (the name its stub raises); none: list them")
+    answer.add_argument("--anyway", action="store_true", help="show it even if you have not tried yet")
     return parser
+
+
+def _answer(args) -> int:
+    from .student import REPOSITORY, NotTriedYet, all_exercises, reference_answer
+
+    if args.name is None:
+        for name, path in all_exercises():
+            print(f"{name:32s} {path.relative_to(REPOSITORY)}")
+        return 0
+    try:
+        found = reference_answer(args.name, anyway=args.anyway)
+    except NotTriedYet as error:
+        print(f"lstm-lab answer: {error}", file=sys.stderr)
+        return 1
+    except LookupError as error:
+        print(f"lstm-lab answer: {error.args[0]}", file=sys.stderr)
+        return 2
+    for path, source in found:
+        print(f"# {args.name}: the reference answer in {path.relative_to(REPOSITORY)}\n{source}\n")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "answer":
+        return _answer(args)
     if args.command != "student":
         parser.print_help(sys.stderr)
         return 2
@@ -50,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     for item in written:
+        if not item.exercises:
+            print(f"{item.target}  (a page without exercises: outputs cleared)")
+            continue
         print(f"{item.target}  ({len(item.exercises)} exercise{'s' * (len(item.exercises) != 1)}: "
               f"{', '.join(item.exercises)})")
     return 0

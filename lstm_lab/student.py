@@ -244,46 +244,56 @@ class Planned:
     exercises: list[str]
 
 
-def find_sources(paths: list[Path], out_dir: Path | None = None) -> list[Path]:
-    """Notebooks named on the command line; a folder stands for the notebooks inside it (leaving
-    out checkpoints and the output folder, should it lie inside)."""
+@dataclass
+class Source:
+    path: Path
+    relative: Path  # where it goes under --out: its path inside the folder given, or its name
+    in_folder: bool  # found in a folder given (a course page without exercises is fine there)
+
+
+def find_sources(paths: list[Path], out_dir: Path | None = None) -> list[Source]:
+    """Notebooks named on the command line; a folder stands for the notebooks inside it, at the
+    same relative paths (leaving out checkpoints and the output folder, should it lie inside)."""
     found = []
     skip = out_dir.resolve() if out_dir is not None else None
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
-                            and not (skip is not None and p.resolve().is_relative_to(skip)))
+            found += [Source(p, p.relative_to(path), True) for p in sorted(path.rglob("*.ipynb"))
+                      if ".ipynb_checkpoints" not in p.parts
+                      and not (skip is not None and p.resolve().is_relative_to(skip))]
         else:
-            found.append(path)
+            found.append(Source(path, Path(path.name), False))
     return found
 
 
 def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str = "named") -> list[Planned]:
     """Read and convert every source, check every target; raise with *all* problems, write nothing."""
     problems, planned = [], []
-    notebooks = find_sources(sources, out_dir)
-    if not notebooks:
+    found = find_sources(sources, out_dir)
+    notebooks = [item.path for item in found]
+    if not found:
         problems.append("no notebooks given (name .ipynb files or folders that hold them)")
-    targets: dict[str, Path] = {}
-    for source in notebooks:
+    targets: dict[Path, Path] = {}
+    for item in found:
+        source = item.path
         if not source.exists():
             problems.append(f"{source}: no such file")
             continue
         if source.suffix != ".ipynb":
             problems.append(f"{source}: not a notebook (.ipynb)")
             continue
-        if source.name in targets:
-            problems.append(f"{source}: has the same name as {targets[source.name]}; both would be written to "
-                            f"{out_dir / source.name}")
+        if item.relative in targets:
+            problems.append(f"{source}: has the same name as {targets[item.relative]}; both would be written to "
+                            f"{out_dir / item.relative}")
             continue
-        targets[source.name] = source
+        targets[item.relative] = source
         try:
             nb = nbformat.read(source, as_version=4)
             nbformat.validate(nb)
         except Exception as error:  # nbformat's errors are many kinds; all mean "not a valid notebook"
             problems.append(f"{source}: not a valid notebook ({type(error).__name__}: {error})")
             continue
-        if not exercise_names(nb):
+        if not exercise_names(nb) and not item.in_folder:  # in a course folder it is a page: outputs cleared
             problems.append(f"{source}: has no solution cells (nbgrader.solution = true), so it is no exercise")
             continue
         try:
@@ -291,7 +301,7 @@ def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str =
         except StudentVersionError as error:
             problems.append(f"{source}: {error}")
             continue
-        planned.append(Planned(source, out_dir / source.name, nbformat.writes(student) + "\n",
+        planned.append(Planned(source, out_dir / item.relative, nbformat.writes(student) + "\n",
                                exercise_names(nb)))
     problems += _unsafe_output(notebooks, sources, out_dir, planned)
     if out_dir.exists() and not out_dir.is_dir():
@@ -355,3 +365,48 @@ def make_student_versions(sources, out_dir, *, force: bool = False, stub: str = 
     planned = plan([Path(s) for s in sources], Path(out_dir), force=force, stub=stub)
     write(planned)
     return planned
+
+
+# ---------------------------------------------------------------- after trying: the reference answer
+REPOSITORY = Path(__file__).resolve().parents[1]
+INSTRUCTOR_EDITION = REPOSITORY / "notebooks"
+STUDENT_EDITION = REPOSITORY / "student"
+
+
+class NotTriedYet(LookupError):
+    """The student's copy of the exercise still holds the stub."""
+
+
+def _solution_cells(folder: Path):
+    for path in sorted(folder.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if is_solution(cell):
+                yield path, cell
+
+
+def all_exercises(instructor: Path = INSTRUCTOR_EDITION) -> list[tuple[str, Path]]:
+    """(exercise name, notebook) for every solution cell of the instructor edition."""
+    return [(_meta(cell)["grade_id"], path) for path, cell in _solution_cells(instructor)]
+
+
+def reference_answer(name: str, *, instructor: Path = INSTRUCTOR_EDITION, student: Path = STUDENT_EDITION,
+                     anyway: bool = False) -> list[tuple[Path, str]]:
+    """The reference answers of exercise ``name`` (one per notebook that has it), as
+    ``(instructor notebook, cell source)``. Unless ``anyway``, only once the student's copy in
+    ``student`` no longer holds the stub: the answer is for after trying."""
+    found = [(path, cell.source) for path, cell in _solution_cells(instructor) if _meta(cell)["grade_id"] == name]
+    if not found:
+        known = ", ".join(sorted({n for n, _ in all_exercises(instructor)}))
+        raise LookupError(f"no exercise named {name!r}; the exercises are: {known}")
+    if not anyway and student.is_dir():
+        stub = f'raise NotImplementedError("{name}: not implemented yet")'
+        untried = [path for path, cell in _solution_cells(student) if _meta(cell)["grade_id"] == name
+                   and stub in cell.source]
+        if untried and len(untried) == len(found):
+            where = untried[0].relative_to(student.parent) if untried[0].is_relative_to(student.parent) else untried[0]
+            raise NotTriedYet(f"{name}: try it first. Its cell in {where} still holds `{stub}`; write your "
+                              f"answer there and run the check. (--anyway shows the answer regardless.)")
+    return found

@@ -416,8 +416,8 @@ def test_check_lstm_step_backward_names_the_missing_path_and_the_gate():
                 rows.T @ h_prev.reshape(len(rows), -1), rows.sum(0))
 
     fb = checks.check_lstm_step_backward(only_direct)
-    assert not fb and "dc = dc + dh * o * (1 - tanh(c)**2)" in str(fb)
-    assert "rows of gate(s) i, f, g differ" in str(fb)
+    assert not fb and "the path through h_t = o ⊙ tanh(c_t) is missing" in str(fb)
+    assert "the gate blocks that differ: input gate i, forget gate f, candidate g" in str(fb)
 
     def raises(*args):
         raise NotImplementedError

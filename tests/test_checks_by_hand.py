@@ -224,7 +224,7 @@ def test_gate_names_the_missing_nonlinearity():
     assert "apply the sigmoid" in text(by_hand.check_forget_gate(1, pre_f))
     assert "uses the sigmoid" in text(by_hand.check_forget_gate(1, torch.tanh(pre_f)))
     pre_g = fixtures.fixed_x()[0] @ w["W_xg"].T
-    assert "apply tanh" in text(by_hand.check_candidate(1, pre_g))
+    assert "apply tanh" in text(by_hand.check_gate("g", 1, pre_g))
 
 
 def test_seed_001_c_in_place_of_h_is_named_from_step_2(lstm_ref):

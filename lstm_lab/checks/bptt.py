@@ -16,6 +16,7 @@ from .. import bptt, fixtures
 from ..cells import gru_cell, gru_update, linear, lstm_cell_trace, rnn_cell_trace
 from ..modules import GRU, LSTM, RNN
 from ..training import memory_task
+from . import exercises as _exercises
 from .core import Feedback, as_tensor, call_student, compare
 
 ATOL = 1e-8  # the references are float64: a right answer in float64 matches to ~1e-15
@@ -38,17 +39,6 @@ def _unpack(exercise: str, result, names: tuple[str, ...]):
 def _compare_all(exercise: str, case: str, given: dict, expected: dict) -> list[Feedback]:
     return [compare(f"{case}: {name}", given[name], expected[name], atol=ATOL, what=name, max_listed=3)
             for name in expected]
-
-
-def _gate_rows(name: str, given, expected, gates: str) -> str | None:
-    """For a fused (gates*H, ...) gradient: which gate blocks differ."""
-    got, want = as_tensor(given), as_tensor(expected)
-    if got is None or got.shape != want.shape:
-        return None
-    wrong = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates))) if (a - b).abs().max() > ATOL]
-    if wrong:
-        return f"in {name}, the rows of gate(s) {', '.join(wrong)} differ (blocks {', '.join(gates)})"
-    return None
 
 
 def _verdict(exercise: str, parts: list[Feedback], hints: list[str], shown: int = 2, atol: float = ATOL) -> Feedback:
@@ -111,50 +101,8 @@ def _same(given, expected) -> bool:
     return got is not None and got.shape == want.shape and bool(torch.allclose(got, want, atol=ATOL))
 
 
-LSTM_STEP_RESULTS = ("dx", "dh_prev", "dc_prev", "weight_ih", "weight_hh", "bias")
-
-
-def _lstm_cases():
-    w = fixtures.lstm_weights(bias=True)
-    golden = fixtures.golden()["lstm_bias"]
-    x, h_prev, c_prev = fixtures.fixed_x()[1], golden["h"][0], golden["c"][0]
-    yield "fixed X, step 2", x, h_prev, c_prev, _random(11, 2), _random(12, 2), w
-    batch = {"weight_ih": _random(13, 12, 3), "weight_hh": _random(14, 12, 3),
-             "bias_ih": _random(15, 12), "bias_hh": _random(16, 12)}
-    yield ("a random batch of 4", _random(17, 4, 3), torch.tanh(_random(18, 4, 3)), _random(19, 4, 3),
-           _random(20, 4, 3), _random(21, 4, 3), batch)
-
-
-def check_lstm_step_backward(fn) -> Feedback:
-    """``fn(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh) -> (dx, dh_prev, dc_prev, dW_ih, dW_hh, db)``.
-
-    ``step`` is the forward step's ``LSTMStep`` (gates i, f, g, o and c, h).
-    """
-    exercise = "LSTM step backward"
-    parts, hints = [], set()
-    for case, x, h_prev, c_prev, dh, dc, w in _lstm_cases():
-        step = lstm_cell_trace(x, (h_prev, c_prev), **w)
-        want = bptt.lstm_step_backward(dh, dc, x, h_prev, c_prev, step, w["weight_ih"], w["weight_hh"])
-        result, fail = call_student(exercise, fn, dh.clone(), dc.clone(), x.clone(), h_prev.clone(), c_prev.clone(),
-                                    step, w["weight_ih"].clone(), w["weight_hh"].clone())
-        if fail is not None:
-            return fail
-        given, fail = _unpack(exercise, result, LSTM_STEP_RESULTS)
-        if fail is not None:
-            return fail
-        expected = {name: getattr(want, name) for name in LSTM_STEP_RESULTS}
-        parts += _compare_all(exercise, case, given, expected)
-        for name in ("weight_ih", "weight_hh"):
-            where = _gate_rows(name, given[name], expected[name], "ifgo")
-            if where:
-                hints.add(f"hint: {where}")
-        # known mistake: c_t reaches the loss through h_t = o·tanh(c_t) too
-        tanh_c = torch.tanh(step.c)
-        only_direct = bptt.lstm_step_backward(dh, dc - dh * step.o * (1 - tanh_c ** 2), x, h_prev, c_prev, step,
-                                              w["weight_ih"], w["weight_hh"])
-        if _same(given["dc_prev"], only_direct.dc_prev):
-            hints.add("hint: dc must also collect the path through h: dc = dc + dh * o * (1 - tanh(c)**2)")
-    return _verdict(exercise, parts, sorted(hints))
+# one exercise, one check: notebook 09's LSTM step backwards is the assignment's (exercises/05)
+check_lstm_step_backward = _exercises.check_lstm_step_backward
 
 
 # ================================================================ notebook 10: clipping, vanishing

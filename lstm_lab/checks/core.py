@@ -225,9 +225,10 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     try:
         with watch:
             result = fn(*args)
-    except NotImplementedError:
+    except NotImplementedError as error:
         name = getattr(fn, "__name__", "the function")
-        return None, Feedback(exercise, False, [f"{name} is not implemented yet: replace the line "
+        said = f" ({error})" if str(error) else ""  # the student edition's stub names the exercise
+        return None, Feedback(exercise, False, [f"{name} is not implemented yet{said}: replace the line "
                                                 "`raise NotImplementedError(...)` with your code"])
     except Exception as error:  # the student's bug, reported in words
         shortcut = watch.sentence(exercise)

@@ -257,6 +257,10 @@ def _backward_mistakes(case: Case) -> dict:
         "tanh' of the cell state is missing: through h_t = o ⊙ tanh(c_t), c_t receives "
         "dh ⊙ o ⊙ (1 - tanh²(c_t))":
             lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, x, h, c, step, w_ih, w_hh),
+        "c_t receives only dc, the gradient from step t+1: the path through h_t = o ⊙ tanh(c_t) is missing, "
+        "dc_t = dc + dh ⊙ o ⊙ (1 - tanh²(c_t))":
+            lambda: _backward_reference(dh, dc - dh * step.o * (1 - torch.tanh(step.c) ** 2), x, h, c, step, w_ih,
+                                        w_hh),
         "dc_prev is missing the forget gate: c_t = f ⊙ c_{t-1} + ..., so dc_{t-1} = dc_t ⊙ f":
             lambda: (ref.dx, ref.dh_prev, ref.dc, ref.weight_ih, ref.weight_hh, ref.bias),
         "the weight gradients are transposed: dweight_ih has weight_ih's shape (4H, D), dpreᵀ @ x":

@@ -80,7 +80,7 @@ def _as_int(exercise: str, value, what: str) -> int | Feedback:
 
 
 # ================================================================ notebook 04: one gate at a time
-def check_parameter_count(fn) -> Feedback:
+def check_lstm_parameter_count(fn) -> Feedback:
     """``fn(input_size, hidden_size)`` -> the number of parameters of a one-layer ``torch.nn.LSTM``."""
     exercise = "parameter count"
     for input_size, hidden_size in ((3, 2), (10, 20), (1, 7)):
@@ -108,7 +108,7 @@ def check_parameter_count(fn) -> Feedback:
     return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"])
 
 
-def check_forget_bias(value) -> Feedback:
+def check_forget_bias_for_0_9(value) -> Feedback:
     """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
     exercise = "forget bias for f = 0.9"
     expected = math.log(0.9 / 0.1)
