@@ -4,6 +4,7 @@
     lstm-lab student notebooks/exercises/01_rnn_step.ipynb --out release/ --force
     lstm-lab student notebooks --out student --force   the whole course's student edition
     lstm-lab answer rnn_step                           a reference answer, once you have tried
+    lstm-lab grade submitted/ --out grades/            grades.csv and a feedback file per student
 
 ``student`` writes the student version of each solution notebook: solutions replaced by a
 stub that names the exercise, hidden tests removed, outputs cleared, nbgrader's metadata and
@@ -39,7 +40,36 @@ def _parser() -> argparse.ArgumentParser:
                     "It refuses while your copy in student/ still holds the stub: try first.")
     answer.add_argument("name", nargs="?", help="the exercise (the name its stub raises); none: list them")
     answer.add_argument("--anyway", action="store_true", help="show it even if you have not tried yet")
+    grade = commands.add_parser(
+        "grade", help="grade submitted notebooks with their hidden tests (no nbgrader needed)",
+        description="Run every student's submitted exercise notebooks inside the instructor's solution "
+                    "notebooks (its tests, hidden ones included) and write grades.csv (student x exercise: "
+                    "points and the diagnosed mistake) and feedback/<student>.txt into --out.")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder holding a folder per student")
+    grade.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
+    grade.add_argument("--source", metavar="DIR", help="the solution notebooks (default: notebooks/exercises)")
+    grade.add_argument("--force", action="store_true", help="overwrite an existing grades.csv")
+    grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
     return parser
+
+
+def _grade(args) -> int:
+    from .grade import SOURCES, GradingError, grade
+
+    try:
+        grades = grade(args.submissions, args.out, sources=args.source or SOURCES, force=args.force,
+                       timeout=args.timeout)
+    except GradingError as error:
+        print("lstm-lab grade: nothing graded:", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    students = list(dict.fromkeys(g.student for g in grades))
+    for student in students:
+        mine = [g for g in grades if g.student == student]
+        print(f"{student}: {sum(g.points for g in mine):g} of {sum(g.max_points for g in mine):g}")
+    print(f"wrote {args.out}/grades.csv and {len(students)} feedback file(s) in {args.out}/feedback/")
+    return 0
 
 
 def _answer(args) -> int:
@@ -67,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "answer":
         return _answer(args)
+    if args.command == "grade":
+        return _grade(args)
     if args.command != "student":
         parser.print_help(sys.stderr)
         return 2

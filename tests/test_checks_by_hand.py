@@ -266,7 +266,7 @@ def test_bad_arguments_raise_clear_errors():
 
 
 def test_assert_ok_raises_for_graders(lstm_ref):
-    assert by_hand.check_cell_state(3, lstm_ref[False]["c"][2]).assert_ok()
+    assert by_hand.check_cell_state(3, lstm_ref[False]["c"][2]).assert_ok() is None
     with pytest.raises(ExerciseFailed, match="c_3"):
         by_hand.check_cell_state(3, lstm_ref[False]["c"][1]).assert_ok()
 

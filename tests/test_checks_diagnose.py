@@ -480,4 +480,4 @@ def test_assert_ok_raises_an_error_that_renders_without_a_traceback():
     rendered = info.value._render_traceback_()
     assert rendered[0] == "ExerciseFailed: ❌ rnn_step: not yet"
     assert not any(re.search(r"File \"|Traceback", line) for line in rendered)
-    assert check_rnn_step(rnn_step).assert_ok()
+    assert check_rnn_step(rnn_step).assert_ok() is None  # no value: no output in a grading cell

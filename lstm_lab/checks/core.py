@@ -55,10 +55,12 @@ class Feedback:
 
     __repr__ = __str__
 
-    def assert_ok(self) -> Feedback:
+    def assert_ok(self) -> None:
+        """Raise ``ExerciseFailed`` unless the answer is right. Returns None, so that a grading cell
+        ending in ``check(...).assert_ok()`` shows no output (nbgrader warns of partial credit
+        when a graded cell's last expression gives a value)."""
         if not self.ok:
             raise ExerciseFailed(str(self))
-        return self
 
     @staticmethod
     def merge(exercise: str, parts: list[Feedback]) -> Feedback:
