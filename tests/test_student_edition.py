@@ -114,3 +114,9 @@ def test_one_name_per_exercise_across_the_course():
         names.setdefault(name, []).append(path.name)
     twice = {n: p for n, p in names.items() if len(p) > 1}
     assert twice == {"lstm_step_backward": ["09_bptt.ipynb", "05_lstm_step_backward.ipynb"]}
+
+
+def test_run_sh_lab_opens_the_student_edition():
+    script = (ROOT / "run.sh").read_text()
+    opened = re.findall(r"--LabApp\.default_url=/lab/tree/(\S+)", script)
+    assert opened == ["student/00_start_here.ipynb"] and (ROOT / opened[0]).is_file()
