@@ -127,3 +127,14 @@ def test_random_cases_must_be_a_count(bad):
     with pytest.raises(ValueError, match="random_cases should be a whole number of random batches, 0 or more"):
         check_rnn_step(rnn_step, random_cases=bad)
     assert "0 random batches" in str(check_rnn_step(rnn_step, random_cases=0))
+
+
+def test_one_tolerance_table_and_no_check_with_a_number_of_its_own():
+    import re
+    from pathlib import Path
+
+    for path in Path(core.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        own = re.findall(r"(?:atol=|ATOL = |same\([^)]*, )\d(?:\.\d+)?e-\d+", text)
+        assert not own, f"{path.name} has tolerances of its own: {own}; use core.TOLERANCES"
+    assert core.TOLERANCES["float64"] < core.TOLERANCES["float64, longer"] < core.TOLERANCES["rounded"] < core.TOLERANCES["by hand"]

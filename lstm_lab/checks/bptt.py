@@ -17,9 +17,9 @@ from ..cells import gru_cell, gru_update, linear, lstm_cell_trace, rnn_cell_trac
 from ..modules import GRU, LSTM, RNN
 from ..training import memory_task
 from . import exercises as _exercises
-from .core import Feedback, as_tensor, call_student, compare
+from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
 
-ATOL = 1e-8  # the references are float64: a right answer in float64 matches to ~1e-15
+ATOL = TOLERANCES["float64, longer"]
 
 
 def _random(seed: int, *shape) -> torch.Tensor:
@@ -130,7 +130,7 @@ def check_clip_grad_norm(fn) -> Feedback:
                                               f"{type(result).__name__}"])
         for k, (g, want) in enumerate(zip(result, expected)):
             # torch divides by (norm + 1e-6): a tolerance of 1e-5 accepts the exact scale and torch's
-            parts.append(compare(f"{case}: gradient {k}", g, want, atol=1e-5, what=f"gradient {k}"))
+            parts.append(compare(f"{case}: gradient {k}", g, want, atol=TOLERANCES["clipping"], what=f"gradient {k}"))
         per_tensor = [g * min(1.0, max_norm / g.norm().item()) for g in grads]
         if len(grads) > 1 and all(_same(r, p) for r, p in zip(result, per_tensor)):
             hints.add("hint: clip by the norm of ALL gradients together (one scale for every tensor), "
@@ -139,7 +139,7 @@ def check_clip_grad_norm(fn) -> Feedback:
                for r, g in zip(result, grads)):
             if case.endswith("already small"):
                 hints.add("hint: gradients whose total norm is below max_norm must be left unchanged")
-    return _verdict(exercise, parts, sorted(hints), atol=1e-5)
+    return _verdict(exercise, parts, sorted(hints), atol=TOLERANCES["clipping"])
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -260,4 +260,4 @@ def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     if step not in (1, 2, 3) or unit not in (0, 1):
         return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
     want = golden[gate][step - 1, unit]
-    return compare(exercise, value, want, atol=5e-5, what="your number")
+    return compare(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")

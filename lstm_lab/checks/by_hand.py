@@ -22,11 +22,11 @@ from torch import Tensor
 from .. import fixtures
 from ..cells import lstm_cell_trace, rnn_cell, rnn_cell_trace
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
-from .core import Feedback, as_tensor, compare
+from .core import TOLERANCES, Feedback, as_tensor, compare
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE
-ATOL = 1e-4  # answers worked on paper carry four decimals
+ATOL = TOLERANCES["by hand"]
 
 __all__ = [
     "check_rnn_pre", "check_rnn_hidden", "check_rnn_states", "check_labelling_probs", "check_birnn_output",

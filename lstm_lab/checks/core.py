@@ -19,6 +19,18 @@ import torch
 
 from .shortcuts import watching
 
+# The one tolerance table of the checks: how far an answer may be from the reference and still be
+# right, by the kind of answer (every check names its entry; none has a number of its own).
+TOLERANCES = {
+    "float64": 1e-10,  # float64 code against a float64 reference: a right answer agrees to ~1e-15
+    "float64, longer": 1e-8,  # the same through more operations (backward passes, gradients, a known mistake)
+    "sequence": 1e-6,  # student code over a sequence may sum in another order; a real mistake is far larger
+    "closed form": 1e-6,  # a formula against the step-by-step loop it replaces
+    "clipping": 1e-5,  # torch's clip_grad_norm_ divides by (norm + 1e-6); the exact scale is right too
+    "rounded": 5e-5,  # one number rounded to four decimals: half its last digit
+    "by hand": 1e-4,  # answers worked on paper carry four decimals (and errors carried from step to step)
+}
+
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
 
 

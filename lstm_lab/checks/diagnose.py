@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .core import FORWARD_MATMUL, Feedback, as_tensor, call_student, compare, describe_error, error_hints
+from .core import FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, error_hints
 
-ATOL = 1e-10  # float64 throughout: a right answer agrees to ~1e-15, a mistake by far more than this
+ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
 
 @dataclass
@@ -342,7 +342,7 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
         matched_any_wrong = False
         for run, catalogue in zip(answered, catalogues):
             leaves = _variant_leaves(catalogue.get(message), ex.returns)
-            if leaves is None or not all(v is None or same(got, v, 1e-8) for got, v in zip(run.leaves, leaves)):
+            if leaves is None or not all(v is None or same(got, v, TOLERANCES["float64, longer"]) for got, v in zip(run.leaves, leaves)):
                 break
             matched_any_wrong |= not all(run.verdicts)
         else:
@@ -418,7 +418,7 @@ def _precision_hint(run: _Run) -> list[str]:
         if g is None or w is None or g.shape != w.shape:
             return []
         worst = max(worst, (g - w).abs().max().item() if g.numel() else 0.0)
-    if 0 < worst < 1e-5:
+    if 0 < worst < TOLERANCES["clipping"]:  # float32 rounding of float64 numbers is below this
         return [f"the largest difference is only {worst:.1e}: that is float32 rounding. Is a tensor you made "
                 "float32? The checks use float64 (dtype=x.dtype, torch.zeros_like)"]
     return []
@@ -477,7 +477,7 @@ def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
                     f"the numbers are right, but no gradient reaches {name}: somewhere it was cut from the graph "
                     "(.detach(), .data, .item() or a new torch.tensor(...) built from it)"])
             continue
-        verdict = compare(ex.name, g_mine, g_ref, atol=1e-8, what=f"the gradient with respect to {name}")
+        verdict = compare(ex.name, g_mine, g_ref, atol=TOLERANCES["float64, longer"], what=f"the gradient with respect to {name}")
         if not verdict:
             return Feedback(ex.name, False, [
                 f"the numbers are right, but the gradient with respect to {name} is not: part of the computation "

@@ -31,7 +31,7 @@ from ..cells import lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_
 from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import Feedback, as_tensor, call_student
+from .core import TOLERANCES, Feedback, as_tensor, call_student
 from .diagnose import ATOL, Case, Exercise, run_check, same, split
 
 F64 = torch.float64
@@ -185,7 +185,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     moved = student_c(x, h, c + 1, w_ih, w_hh, b_ih, b_hh)
     if moved is None or moved.shape != c_s.shape:
         return []
-    if not same(moved - c_s, ref.f, 1e-8):
+    if not same(moved - c_s, ref.f, TOLERANCES["float64, longer"]):
         return ["the forget gate is where it goes wrong: raising c_{t-1} by 1 should raise c_t by exactly f "
                 "(c_t = f ⊙ c_{t-1} + i ⊙ g), and yours changes by something else"]
     lines = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"]
@@ -197,11 +197,11 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     if shifted is not None and shifted.shape == c_s.shape:
         mine, mine_shifted = c_s - ref.f * c, shifted - ref_shifted.f * c
         # if only g is off, the student's i follows the reference: i·g scales by i_shifted / i
-        if torch.allclose(mine_shifted * ref.i, mine * ref_shifted.i, atol=1e-8, rtol=0):
+        if torch.allclose(mine_shifted * ref.i, mine * ref_shifted.i, atol=TOLERANCES["float64, longer"], rtol=0):
             lines.append("the input gate i responds to its bias as it should: the candidate g is off")
         else:
             lines.append("the input gate i does not respond to its bias block as it should: the input gate i is off")
-    if not same(h_s, ref.o * torch.tanh(c_s), 1e-8):
+    if not same(h_s, ref.o * torch.tanh(c_s), TOLERANCES["float64, longer"]):
         lines.append("h_t is off by more than your c_t explains: the output gate o is off too")
     return lines
 

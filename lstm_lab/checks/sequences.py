@@ -23,10 +23,10 @@ from ..cells import lstm_cell
 from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
 from ..runners import input_projection, run_layer
-from .core import Feedback, as_tensor, call_student, compare
+from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
 
 F64 = torch.float64
-ATOL = 1e-6  # student code may sum in another order; a real mistake is far larger
+ATOL = TOLERANCES["sequence"]
 GATES = "ifgo"
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
 
