@@ -29,6 +29,7 @@ from torch import Tensor
 from .. import bptt, fixtures
 from ..cells import lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace, rnn_update
 from ..layouts import fuse_gates, reorder_gates, split_gates
+from ..mistakes import last_output_off_by_one
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
 from .core import TOLERANCES, Feedback, as_tensor, call_student
@@ -519,7 +520,7 @@ def _last_valid_mistakes(case: Case) -> dict:
     rows = torch.arange(outputs.shape[0])
     return {
         "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed 003 "
-        "indexes with src_len itself)": lambda: outputs[rows, lengths],
+        "indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
         "one step too early: the last real output of a sequence of length L is at step L - 1":
             lambda: outputs[rows, lengths - 2],
         "that is the last step of the padded tensor, outputs[:, -1]: for a shorter sequence it comes after its "
