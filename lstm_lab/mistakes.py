@@ -41,7 +41,6 @@ from .runners import run_layer, run_stack
 
 __all__ = [
     "input_gate_uses_W_hf",
-    "with_W_hf_typo",
     "stack_each_direction_reads_its_own",
     "h_n_overwritten",
     "stack_detached_between_layers",
@@ -79,16 +78,10 @@ def input_gate_uses_W_hf(inputs: Tensor, weights: dict, state=None, *, fixed: bo
     right; from step 2 on, the input gate is wrong. Returns ``run_layer``'s
     ``(outputs (T, B, H), (h_T, c_T))``.
     """
-    typo = weights if fixed else with_W_hf_typo(weights)
-    return run_layer("LSTM", inputs, state if state is not None else _zero_state(inputs, weights), typo)
-
-
-def with_W_hf_typo(weights: dict) -> dict:
-    """Seed 003's typo as weights: fused ``weights`` whose input-gate block of ``weight_hh`` is the
-    forget gate's, so that any correct LSTM run on them computes what the seed computed (the
-    exercise checks recognise the typo with it)."""
     w_hi, w_hf, w_hg, w_ho = weights["weight_hh"].chunk(4)
-    return dict(weights, weight_hh=torch.cat([w_hf, w_hf, w_hg, w_ho]))  # the seed typed W_hf for W_hi
+    recurrent_for_input_gate = w_hi if fixed else w_hf  # the seed typed W_hf
+    typo = dict(weights, weight_hh=torch.cat([recurrent_for_input_gate, w_hf, w_hg, w_ho]))
+    return run_layer("LSTM", inputs, state if state is not None else _zero_state(inputs, weights), typo)
 
 
 # ---------------------------------------------------------------- seed 002

@@ -218,6 +218,8 @@ def student_version(nb: NotebookNode, *, stub: str = "named") -> NotebookNode:
     for cell in nb.cells:
         _clear_solution(cell, stub)
     nb.metadata.pop("celltoolbar", None)
+    # the state of widgets whose outputs are cleared below: dead weight (notebook 08's is 7,000 lines)
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         _clear_output(cell)
         _add_checksum(cell)

@@ -19,7 +19,6 @@ import torch
 from torch import Tensor
 
 from ..layouts import reorder_gates
-from ..mistakes import with_W_hf_typo
 from .diagnose import GATE_WORDS
 
 GATES = "ifgo"
@@ -66,12 +65,10 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
         for source in GATES:
             if source == target:
                 continue
-            recurrent = f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_hh instead of its own"
-            if (target, source) == ("i", "f"):  # seed 003's own bug, as lstm_lab.mistakes re-creates it
-                out[recurrent + SEED_003] = lambda: run(with_W_hf_typo(weights))
-            else:
-                out[recurrent] = (
-                    lambda t=target, s=source: run(dict(weights, weight_hh=with_block(weights["weight_hh"], t, s))))
+            seed = SEED_003 if (target, source) == ("i", "f") else ""
+            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_hh instead of its "
+                f"own{seed}"] = (
+                lambda t=target, s=source: run(dict(weights, weight_hh=with_block(weights["weight_hh"], t, s))))
             out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_ih instead of its own"] = (
                 lambda t=target, s=source: run(dict(weights, weight_ih=with_block(weights["weight_ih"], t, s))))
             out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s bias block instead of its own"] = (
