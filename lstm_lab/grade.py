@@ -30,6 +30,7 @@ import nbformat
 from .student import INSTRUCTOR_EDITION, _meta, is_grade, is_solution, named_stub
 
 SOURCES = INSTRUCTOR_EDITION / "exercises"
+PREFLIGHT = "import torch, lstm_lab, lstm_lab.checks"  # what every exercise notebook needs from its kernel
 COLUMNS = ("student", "notebook", "exercise", "points", "max_points", "diagnosis")
 
 
@@ -109,6 +110,24 @@ def grade_notebook(source_path: Path, submitted_path: Path | None, student: str,
     return grades
 
 
+def preflight(kernel: str = "python3", timeout: int = 120) -> None:
+    """Refuse to grade in a kernel that cannot import lstm_lab and torch: there every notebook
+    would fail its first cell and every student would get 0, silently."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(PREFLIGHT)]
+    try:
+        NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name=kernel).execute()
+    except Exception as error:  # no such kernel, a kernel that dies: grading cannot start
+        raise GradingError(f"the kernel {kernel!r} does not start ({type(error).__name__}: {error})") from None
+    failed = _errors(nb.cells[0])
+    if failed:
+        raise GradingError(f"the kernel {kernel!r} cannot run `{PREFLIGHT}` ({failed[0]}): every notebook would "
+                           "fail its first cell and every student get 0. Grade in the environment lstm_lab is "
+                           "installed in (.venv/bin/lstm-lab grade ...)")
+
+
 def _students(submissions: Path) -> list[Path]:
     return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -128,6 +147,7 @@ def grade(submissions, out, *, sources=SOURCES, force: bool = False, timeout: in
         problems.append(f"{submissions}: holds no student folders")
     if problems:
         raise GradingError("\n".join(problems))
+    preflight(timeout=timeout)
     grades = []
     for folder in _students(submissions):
         found = {p.name: p for p in sorted(folder.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts}

@@ -76,3 +76,13 @@ def test_a_student_cannot_change_the_tests(tmp_path):
     nbformat.write(nb, tmp_path / "cheat" / NOTEBOOK.name)
     grades = grade.grade_notebook(NOTEBOOK, tmp_path / "cheat" / NOTEBOOK.name, "cheat")
     assert [g.points for g in grades] == [0.0]
+
+
+def test_a_kernel_without_lstm_lab_is_an_error_not_a_grade_of_zero(tmp_path, monkeypatch):
+    write_submissions(tmp_path / "submitted")
+    monkeypatch.setattr(grade, "PREFLIGHT", "import lstm_lab_that_is_not_installed")
+    with pytest.raises(grade.GradingError, match="cannot run `import lstm_lab_that_is_not_installed`.*every student get 0"):
+        grade.grade(tmp_path / "submitted", tmp_path / "grades", sources=NOTEBOOK.parent)
+    assert not (tmp_path / "grades").exists()
+    with pytest.raises(grade.GradingError, match="the kernel 'no-such-kernel' does not start"):
+        grade.preflight(kernel="no-such-kernel")
