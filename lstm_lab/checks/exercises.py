@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 
 from .. import bptt, fixtures
-from ..cells import lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace, rnn_update
+from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace,
+                     rnn_update)
 from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one
 from ..runners import run_layer, run_stack
@@ -635,3 +636,103 @@ def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: i
                  f"{random_cases} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
                  "gradients with respect to x and both directions' weights: autograd through lstm_lab"))
     return run_check(exercise, bidirectional_rnn, cases)
+
+
+# ================================================================ RNN step, backwards (notebook 09)
+_RNN_BACKWARD_RETURNS = ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias")
+
+
+def _rnn_backward_reference(dh, x, h_prev, h, weight_ih, weight_hh):
+    g = bptt.rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
+    return g.dx, g.dh_prev, g.weight_ih, g.weight_hh, g.bias
+
+
+def _rnn_backward_mistakes(case: Case) -> dict:
+    dh, x, h_prev, h, w_ih, w_hh = case.args
+    pre = torch.atanh(h)
+    return {
+        "the gradient must pass through tanh first: dpre = dh * (1 - h**2)":
+            lambda: _rnn_backward_reference(dh / (1 - h * h), x, h_prev, h, w_ih, w_hh),
+        "tanh'(pre) = 1 - tanh(pre)**2 = 1 - h**2, not 1 - pre**2":
+            lambda: _rnn_backward_reference(dh * (1 - pre * pre) / (1 - h * h), x, h_prev, h, w_ih, w_hh),
+    }
+
+
+def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
+    for one sample (1-D) or a batch (2-D, a row per sample)."""
+    random_cases = _count(random_cases)
+    names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
+    w = fixtures.rnn_weights()
+    x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
+    gen = _generator(700 + seed)
+    h = rnn_cell_trace(x, h_prev, **w).h
+    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (_randn(gen, 2), x, h_prev, h, w["weight_ih"],
+                                                             w["weight_hh"]), None, names)]
+    for k in range(random_cases):
+        B, D, H = _sizes(_RNN_SIZES, k, seed)
+        weights = {"weight_ih": _randn(gen, H, D), "weight_hh": _randn(gen, H, H, scale=0.3),
+                   "bias_ih": _randn(gen, H), "bias_hh": _randn(gen, H)}
+        x_k, h_k = _randn(gen, B, D), torch.tanh(_randn(gen, B, H))
+        h_next = rnn_cell_trace(x_k, h_k, **weights).h
+        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
+                          (_randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
+                          names))
+    exercise = Exercise(
+        "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
+        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dweight_ih": ("row", "column"),
+                    "dweight_hh": ("row", "column"), "dbias": ("row",)},
+        mistakes=_rnn_backward_mistakes, gradients=False,
+        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T, and "
+                      "dweight_ih = dpre.T @ x",
+        success=(f"{1 + random_cases} steps (one sample of the fixed X, then batches): every gradient equals "
+                 f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",))
+    return run_check(exercise, rnn_step_backward, cases)
+
+
+# ================================================================ GRU step (notebook 12)
+def _gru_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    return gru_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def _gru_mistakes(case: Case) -> dict:
+    x, h, w_ih, w_hh, b_ih, b_hh = case.args
+    step = gru_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh)
+
+    def reset_before_matmul():  # the GRU of Cho et al.: r multiplies h before W_hn
+        w_hn, b_hn = w_hh.chunk(3)[2], b_hh.chunk(3)[2]
+        x_n = (x @ w_ih.T + b_ih).chunk(3, -1)[2]
+        n = torch.tanh(x_n + (step.r * h) @ w_hn.T + b_hn)
+        return (1 - step.z) * n + step.z * h
+
+    return {
+        "z weighs the OLD state in torch: h = (1 - z) * n + z * h_prev": lambda: step.z * step.n + (1 - step.z) * h,
+        "torch applies r to (W_hn h + b_hn) as a whole, after the matmul: n = tanh(W_in x + b_in + r * (W_hn h + "
+        "b_hn))": reset_before_matmul,
+        "torch's gate blocks are r, z, n in that order (reset first, then update)":
+            lambda: gru_cell(x, h, *(reorder_gates(t, "zrn", "rzn") for t in (w_ih, w_hh, b_ih, b_hh))),
+    }
+
+
+def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
+    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
+    random_cases = _count(random_cases)
+    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
+    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
+                  golden["h"][1], names)]
+    gen = _generator(800 + seed)
+    for k in range(random_cases):
+        B, D, H = _sizes(_RNN_SIZES, k, seed)
+        args = (_randn(gen, B, D), torch.tanh(_randn(gen, B, H)), _randn(gen, 3 * H, D), _randn(gen, 3 * H, H),
+                _randn(gen, 3 * H), _randn(gen, 3 * H))
+        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
+    exercise = Exercise(
+        "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
+        state_args=(1,), batch_args=(0, 1),
+        gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+        success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
+                 f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
+                 "gradients with respect to every argument: autograd through lstm_lab.gru_cell"))
+    return run_check(exercise, gru_step, cases)
