@@ -516,26 +516,37 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
 
 
 # ================================================================ last valid output
-def _last_valid_mistakes(case: Case) -> dict:
-    outputs, lengths = case.args
-    rows = torch.arange(outputs.shape[0])
-    return {
-        "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed 003 "
-        "indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
-        "one step too early: the last real output of a sequence of length L is at step L - 1":
-            lambda: outputs[rows, lengths - 2],
-        "that is the last step of the padded tensor, outputs[:, -1]: for a shorter sequence it comes after its "
-        "end": lambda: outputs[:, -1],
-        "that is the first step, outputs[:, 0]": lambda: outputs[:, 0],
-        "outputs[:, lengths - 1] takes every length for every sequence, (N, N, H): pair each sequence with its "
-        "own length, outputs[torch.arange(N), lengths - 1]": lambda: outputs[:, lengths - 1],
-        "the axes are swapped: outputs is batch-first here, (N, T, H), so the sequence index comes first":
-            lambda: outputs.transpose(0, 1)[lengths - 1, rows],
-    }
+def _last_valid_mistakes(batch_first: bool):
+    def mistakes(case: Case) -> dict:
+        given, lengths = case.args
+        outputs = given if batch_first else given.transpose(0, 1)  # (N, T, H) from here on
+        rows = torch.arange(outputs.shape[0])
+        layout = ("batch-first here, (N, T, H), so the sequence index comes first" if batch_first else
+                  "time-major here, (T, B, H), so the step index comes first")
+        last, first = ("outputs[:, -1]", "outputs[:, 0]") if batch_first else ("output[-1]", "output[0]")
+        every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
+            "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
+        return {
+            "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed "
+            "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
+            "one step too early: the last real output of a sequence of length L is at step L - 1":
+                lambda: outputs[rows, lengths - 2],
+            f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
+                lambda: outputs[:, -1],
+            f"that is the first step, {first}": lambda: outputs[:, 0],
+            f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
+            f"{every[1]}":
+                lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
+            f"the axes are swapped: the output is {layout}":
+                lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
+        }
+    return mistakes
 
 
-def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first, lengths (N,)."""
+def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
+                            batch_first: bool = True) -> Feedback:
+    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
+    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
     random_cases = _count(random_cases)
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
@@ -561,9 +572,11 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
         _, (h_n, _) = run_layer("LSTM", x, (zeros, zeros), weights, lengths=lengths)
         cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
+    if not batch_first:  # the same cases, time-major
+        cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names) for c in cases]
     exercise = Exercise(
         "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
-        mistakes=_last_valid_mistakes, gradients=False,
+        mistakes=_last_valid_mistakes(batch_first), gradients=False,
         error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
                                    "output of a sequence of length L is at step L - 1"},
         success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",

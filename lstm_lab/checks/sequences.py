@@ -23,6 +23,7 @@ from ..cells import lstm_cell
 from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
 from ..runners import input_projection, run_layer
+from . import exercises as _exercises
 from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
 
 F64 = torch.float64
@@ -480,31 +481,8 @@ def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: 
 
 
 def check_last_valid_output(fn) -> Feedback:
-    """``fn(output (T, B, H), lengths)`` -> ``(B, H)``: each sequence's output at its last real step."""
-    exercise = "last valid output"
-    # first no padding step after the longest sequence (so length itself is out of range), then one
-    for lengths, total_length in ((torch.tensor([3, 1, 4, 2]), 4), (torch.tensor([2, 4, 3]), 5)):
-        output, h_n = _packed_lstm(lengths, total_length, bidirectional=False, seed=70)
-        result, failure = call_student(exercise, fn, output.clone(), lengths.clone())
-        if failure is not None:
-            if "IndexError" in failure.lines[0]:
-                failure.lines.append("an index equal to the length is one past the end: the last real step of a "
-                                     "sequence of length L is L - 1")
-            return failure
-        mistakes = {}
-        if int(lengths.max()) < output.shape[0]:  # otherwise the off-by-one raises IndexError (handled above)
-            mistakes["that is the step after the last real one (seed 003's src_len used as the index): "
-                     "use lengths - 1"] = last_output_off_by_one(output, lengths)
-        mistakes["that is the last step of the padded batch: for a shorter sequence it is padding"] = output[-1]
-        mistake = _known_mistake(exercise, result, mistakes)
-        if mistake is not None:
-            mistake.lines.insert(0, f"for lengths {lengths.tolist()}:")
-            return mistake
-        fb = compare(exercise, result, h_n[0], atol=ATOL, axis_names=("sequence", "unit"))
-        if not fb:
-            fb.lines.insert(0, f"for lengths {lengths.tolist()}:")
-            return fb
-    return Feedback(exercise, True, ["equals torch.nn.LSTM's h_n on the packed batch"])
+    """``fn(output (T, B, H), lengths)`` -> ``(B, H)``: the assignment's check, time-major."""
+    return _exercises.check_last_valid_output(fn, batch_first=False)
 
 
 def check_reverse_final(fn) -> Feedback:
