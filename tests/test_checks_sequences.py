@@ -176,10 +176,10 @@ def test_fused_step_right():
 
 
 @pytest.mark.parametrize("student, phrases", [
-    (lambda *a: fused_step(*a, order="figo"), ["f, i, g, o (seed 002's order)"]),
-    (lambda *a: fused_step(*a, order="ifog"), ["i, f, o, g (CS231n's order)"]),
-    (lambda *a: fused_step(*a)[1], ["should return a pair (h, c)"]),
-    (lambda *a: (fused_step(*a)[0], fused_step(*a)[1] * 2), ["c:", "batch 0, unit 0"]),
+    (lambda *a: fused_step(*a, order="figo"), ["the order f, i, g, o (seed 002's order"]),
+    (lambda *a: fused_step(*a, order="ifog"), ["the order i, f, o, g (CS231n's order)"]),
+    (lambda *a: fused_step(*a)[1], ["(h_t, c_t)"]),
+    (lambda *a: (fused_step(*a)[0], fused_step(*a)[1] * 2), ["c_t:", "batch 0, unit 0"]),
 ])
 def test_fused_step_mistakes(student, phrases):
     fails(checks.check_fused_step(student), *phrases)

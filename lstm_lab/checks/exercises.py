@@ -208,7 +208,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     return lines
 
 
-def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
     """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
     torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
     random_cases = _count(random_cases)
@@ -228,7 +228,7 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedb
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     blocks = {name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     exercise = Exercise(
-        "lstm_step", _lstm_reference, ("h_t", "c_t"),
+        name, _lstm_reference, ("h_t", "c_t"),
         axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
         mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
         batch_args=(0, 1, 2),
