@@ -251,8 +251,9 @@ def bidirectional_layer(inputs, forward, backward, *, flip_back=True, swap=False
 def test_bidirectional_layer_right():
     passes(checks.check_bidirectional_layer(bidirectional_layer))
     passes(checks.check_bidirectional_layer(
-        lambda x, f, b: torch.cat([run_layer("LSTM", x, (x.new_zeros(2, 2),) * 2, f)[0],
-                                   run_layer("LSTM", x, (x.new_zeros(2, 2),) * 2, b, reverse=True)[0]], -1)))
+        lambda x, f, b: torch.cat([run_layer("LSTM", x, (x.new_zeros(x.shape[1], f["weight_hh"].shape[1]),) * 2, f)[0],
+                                   run_layer("LSTM", x, (x.new_zeros(x.shape[1], f["weight_hh"].shape[1]),) * 2, b,
+                                             reverse=True)[0]], -1)))
 
 
 @pytest.mark.parametrize("kwargs, phrases", [

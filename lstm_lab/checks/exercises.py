@@ -749,3 +749,53 @@ def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedbac
                  f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.gru_cell"))
     return run_check(exercise, gru_step, cases)
+
+
+# ================================================================ bidirectional LSTM layer (notebook 06)
+def _bidirectional_layer_reference(inputs, forward_weights, backward_weights):
+    B, H = inputs.shape[1], forward_weights["weight_hh"].shape[1]
+    zeros = inputs.new_zeros(2, B, H)
+    return run_stack("LSTM", inputs, (zeros, zeros), [[forward_weights, backward_weights]])[0]
+
+
+def _bidirectional_layer_mistakes(case: Case) -> dict:
+    x, wf, wb = case.args
+    zeros = (x.new_zeros(x.shape[1], wf["weight_hh"].shape[1]),) * 2
+    fwd = run_layer("LSTM", x, zeros, wf)[0]
+    read_backwards = run_layer("LSTM", x.flip(0), zeros, wb)[0]  # in reading order: step T-1 first
+    return {
+        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
+        "directions' states for step t": lambda: torch.cat([fwd, read_backwards], -1),
+        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
+            lambda: torch.cat([read_backwards.flip(0), fwd], -1),
+        "the backward cell read the sequence from the start: flip the input before running it":
+            lambda: torch.cat([fwd, run_layer("LSTM", x, zeros, wb)[0]], -1),
+        "both directions use forward_weights": lambda: torch.cat([fwd, run_layer("LSTM", x.flip(0), zeros, wf)[0]
+                                                                  .flip(0)], -1),
+    }
+
+
+def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
+    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
+    random_cases = _count(random_cases)
+    names = ("inputs", "forward_weights", "backward_weights")
+    gen = _generator(900 + seed)
+    cases = []
+    for k in range(max(random_cases, 1)):
+        T, B, D, H = _sizes(_BI_SIZES, k, seed)
+
+        def weights():
+            return {"weight_ih": _randn(gen, 4 * H, D), "weight_hh": _randn(gen, 4 * H, H),
+                    "bias_ih": _randn(gen, 4 * H), "bias_hh": _randn(gen, 4 * H)}
+
+        cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
+                          (_randn(gen, T, B, D), weights(), weights()), None, names))
+    exercise = Exercise(
+        "bidirectional_layer", _bidirectional_layer_reference, "output",
+        axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
+        mistakes=_bidirectional_layer_mistakes, allowed=("lstm_lab.runners.run_layer",),  # the exercise is the pairing
+        success=(f"{len(cases)} random batches: lstm_lab's bidirectional LSTM layer (checked against "
+                 f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
+                 "gradients with respect to the inputs and both directions' weights"))
+    return run_check(exercise, bidirectional_layer, cases)

@@ -22,7 +22,7 @@ from .. import fixtures
 from ..cells import lstm_cell
 from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
-from ..runners import input_projection, run_layer
+from ..runners import input_projection
 from . import exercises as _exercises
 from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
 
@@ -363,55 +363,8 @@ def check_layer_input_size(fn) -> Feedback:
                                      "bidirectional and proj_size"])
 
 
-def _bidirectional_reference(inputs: Tensor, forward: dict, backward: dict, lengths=None) -> Tensor:
-    """torch.nn.LSTM's output for one bidirectional layer with these weights: (T, B, 2H)."""
-    H = forward["weight_hh"].shape[1]
-    model = nn.LSTM(inputs.shape[-1], H, bidirectional=True, dtype=inputs.dtype)
-    with torch.no_grad():
-        for suffix, weights in (("", forward), ("_reverse", backward)):
-            for name, value in weights.items():
-                getattr(model, f"{name}_l0{suffix}").copy_(value)
-        if lengths is None:
-            return model(inputs)[0]
-        out, _ = model(pack_padded_sequence(inputs, lengths, enforce_sorted=False))
-        return pad_packed_sequence(out, total_length=inputs.shape[0])[0]
-
-
-def check_bidirectional_layer(fn) -> Feedback:
-    """``fn(inputs (T, B, D), forward_weights, backward_weights)`` -> ``(T, B, 2H)``, like one
-    bidirectional layer of torch.nn.LSTM (zero initial states)."""
-    exercise = "bidirectional layer"
-    T, B, D, H = 4, 2, 3, 2
-    inputs = _randn(T, B, D, seed=62)
-
-    def weights(seed):
-        return {"weight_ih": _randn(4 * H, D, seed=seed), "weight_hh": _randn(4 * H, H, seed=seed + 1),
-                "bias_ih": _randn(4 * H, seed=seed + 2), "bias_hh": _randn(4 * H, seed=seed + 3)}
-
-    forward, backward = weights(63), weights(67)
-    result, failure = call_student(exercise, fn, inputs.clone(), {k: v.clone() for k, v in forward.items()},
-                                   {k: v.clone() for k, v in backward.items()},
-                                   allowed=("lstm_lab.runners.run_layer",))  # the exercise is the pairing
-    if failure is not None:
-        return failure
-    expected = _bidirectional_reference(inputs, forward, backward)
-    fwd, bwd = expected[..., :H], expected[..., H:]
-    zeros = (inputs.new_zeros(B, H), inputs.new_zeros(B, H))
-    read_forwards = run_layer("LSTM", inputs, zeros, backward)[0]
-    mistake = _known_mistake(exercise, result, {
-        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
-        "directions' states for step t": torch.cat([fwd, bwd.flip(0)], -1),
-        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
-            torch.cat([bwd, fwd], -1),
-        "the backward cell read the sequence from the start: flip the input before running it":
-            torch.cat([fwd, read_forwards], -1),
-    })
-    if mistake is not None:
-        return mistake
-    fb = compare(exercise, result, expected, atol=ATOL, axis_names=("step", "batch", "unit"))
-    if fb:
-        fb.lines = ["matches torch.nn.LSTM(bidirectional=True) with the same weights"]
-    return fb
+# one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
+check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
