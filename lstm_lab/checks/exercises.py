@@ -1,4 +1,6 @@
-"""Checks for the instructor exercises in ``notebooks/exercises/``.
+"""The exercises run by the one engine (``diagnose``): the assignments in ``notebooks/exercises/`` and
+the course notebooks' function exercises that are the same kind of work (05, 06, 07, 09, 12 call these
+through ``sequences`` and ``bptt`` under the names their notebooks use).
 
 Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✅ with what it was
 checked against, or ❌ with what is wrong, in words (see ``diagnose`` for how). Every check
@@ -16,9 +18,17 @@ lstm_step                   (h_t, c_t) from fused weights, gate blocks i, f, g, 
 lstm_step_backward          one LSTM step backwards: dx, dh_prev, dc_prev, dW_ih, dW_hh, db
 init_lstm_params            seed 003's init: W = randn * 0.1, biases 0, applied as x @ W
 lstm_forward                seed 003's LSTM over a batch-first (N, T, D) sequence
-last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H)
+last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H), or
+                            time-major with batch_first=False (notebook 07)
 bidirectional_rnn           one bidirectional RNN layer from two one-direction runs
+rnn_step_backward           one RNN step backwards: dx, dh_prev, dW_ih, dW_hh, db (notebook 09)
+gru_step                    one GRU step in torch's layout (notebook 12)
+bidirectional_layer         one bidirectional LSTM layer from lstm_lab.run_layer (notebook 06)
 ==========================  ====================================================================
+
+Adding an exercise means a reference, its cases and its known mistakes: an ``Exercise`` and a
+list of ``Case`` objects handed to ``run_check``. An answer that calls lstm_lab's or torch's own
+implementation fails (``shortcuts``); ``Exercise.allowed`` names what an exercise hands out.
 """
 
 from __future__ import annotations
@@ -40,7 +50,8 @@ F64 = torch.float64
 
 __all__ = [
     "check_rnn_step", "check_lstm_step", "check_lstm_step_backward", "check_init_lstm_params",
-    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn",
+    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn", "check_rnn_step_backward",
+    "check_gru_step", "check_bidirectional_layer",
 ]
 
 
