@@ -2,7 +2,7 @@
 # lstm_lab's two commands. Each one sets everything up first (a virtual environment in .venv
 # with the pinned packages, and for the tests the system Chromium the browser test drives).
 #
-#   bash run.sh lab     open the course in JupyterLab
+#   bash run.sh lab     open the course's student edition (student/) in JupyterLab
 #   bash run.sh test    run every test: unit tests, notebooks (nbval, twice: 2 threads, then 1
 #                       thread on an emulated AVX2 CPU),
 #                       the browser test
@@ -73,15 +73,24 @@ ensure_chromium() {
 }
 
 setup_nbgrader_peer() {
-  # nbgrader is the instructors' optional peer: the tests compare our student versions with its
-  # output. It lives in its own environment so the course's JupyterLab stays free of its menus.
+  # nbgrader is the instructors' optional peer: the tests compare our student versions and grades with
+  # its own. It lives in its own environment so the course's JupyterLab stays free of its menus, and that
+  # environment must import lstm_lab and torch: without them nbgrader grades every student 0, silently.
   local peer=.venv-nbgrader
-  if [ ! -x "$peer/bin/nbgrader" ]; then
-    echo "setting up $peer (nbgrader, for the student-version tests) ..."
-    local python; python=$(find_python)
-    "$python" -m venv "$peer"
-    "$peer/bin/python" -m pip install --disable-pip-version-check -q "nbgrader==0.9.6" \
+  if [ ! -x "$peer/bin/nbgrader" ] || ! "$peer/bin/python" -c "import lstm_lab, torch" 2>/dev/null; then
+    echo "setting up $peer (nbgrader with lstm_lab and torch, for the grading tests) ..."
+    if [ ! -x "$peer/bin/python" ]; then
+      local python; python=$(find_python)
+      "$python" -m venv "$peer"
+    fi
+    "$peer/bin/python" -m pip install --disable-pip-version-check -q "torch==2.13.0" \
       2> >(grep -v "is ignored: it is neither" >&2)
+    "$peer/bin/python" -m pip install --disable-pip-version-check -q "nbgrader==0.9.6" -e . \
+      2> >(grep -v "is ignored: it is neither" >&2)
+  fi
+  if ! "$peer/bin/python" -c "import lstm_lab, torch"; then
+    echo "$peer cannot import lstm_lab and torch: nbgrader would grade every student 0. Remove $peer and rerun." >&2
+    return 1
   fi
   export LSTM_LAB_NBGRADER="$PWD/$peer/bin/nbgrader"
 }
@@ -108,9 +117,10 @@ case "${1:-}" in
     shift
     OMP_NUM_THREADS=$(lab_threads); export OMP_NUM_THREADS MKL_NUM_THREADS=$OMP_NUM_THREADS
     echo "torch uses $OMP_NUM_THREADS thread(s) (OMP_NUM_THREADS=N bash run.sh lab to change)"
-    # Serve the repository root (the notebooks show figures from ../img) and open the start page.
+    # The student edition (student/: every exercise yours to write; `lstm-lab answer NAME` after trying).
+    # Serve the repository root (the notebooks show figures from ../img) and open its start page.
     exec "$VENV/bin/jupyter" lab --ServerApp.root_dir="$PWD" \
-      --LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb "$@"
+      --LabApp.default_url=/lab/tree/student/00_start_here.ipynb "$@"
     ;;
   test)
     setup

@@ -20,20 +20,29 @@
 No module imports one above it in the README's package picture (tests/test_structure.py).
 """
 
-from .cells import (
-    GRUStep,
-    LSTMStep,
-    RNNStep,
-    gru_cell,
-    gru_cell_trace,
-    lstm_cell,
-    lstm_cell_trace,
-    rnn_cell,
-    rnn_cell_trace,
-)
-from .errors import ShapeError
-from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .runners import run_layer, run_stack
+# Imported on first use (PEP 562), so that `lstm-lab --help` answers without loading torch.
+_WHERE = {
+    **dict.fromkeys(("GRUStep", "LSTMStep", "RNNStep", "gru_cell", "gru_cell_trace", "lstm_cell", "lstm_cell_trace",
+                     "rnn_cell", "rnn_cell_trace"), "cells"),
+    "ShapeError": "errors",
+    **dict.fromkeys(("GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"), "modules"),
+    **dict.fromkeys(("run_layer", "run_stack"), "runners"),
+}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lstm_lab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __version__ = "0.1.0"
 

@@ -2,6 +2,9 @@
 
     lstm-lab student notebooks/exercises --out release/
     lstm-lab student notebooks/exercises/01_rnn_step.ipynb --out release/ --force
+    lstm-lab student notebooks --out student --force   the whole course's student edition
+    lstm-lab answer rnn_step                           a reference answer, once you have tried
+    lstm-lab grade submitted/ --out grades/            grades.csv and a feedback file per student
 
 ``student`` writes the student version of each solution notebook: solutions replaced by a
 stub that names the exercise, hidden tests removed, outputs cleared, nbgrader's metadata and
@@ -14,7 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .student import STUBS, StudentVersionError, make_student_versions
+# The tools import torch and nbformat only inside the command that needs them: `lstm-lab --help`
+# must answer at once.
+STUBS = ("named", "nbgrader")  # student.STUBS (a test keeps the two the same)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,15 +34,76 @@ def _parser() -> argparse.ArgumentParser:
     student.add_argument("--stub", choices=STUBS, default="named",
                          help="'named' (default): the stub's NotImplementedError names the exercise; "
                               "'nbgrader': nbgrader's own stub, byte for byte what nbgrader writes")
+    answer = commands.add_parser(
+        "answer", help="show an exercise's reference answer, after you have tried it",
+        description="Print the reference answer of an exercise from the instructor edition (notebooks/). "
+                    "It refuses while your copy in student/ still holds the stub: try first.")
+    answer.add_argument("name", nargs="?", help="the exercise (the name its stub raises); none: list them")
+    answer.add_argument("--anyway", action="store_true", help="show it even if you have not tried yet")
+    grade = commands.add_parser(
+        "grade", help="grade submitted notebooks with their hidden tests (no nbgrader needed)",
+        description="Run every student's submitted exercise notebooks inside the instructor's solution "
+                    "notebooks (its tests, hidden ones included) and write grades.csv (student x exercise: "
+                    "points and the diagnosed mistake) and feedback/<student>.txt into --out.")
+    grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder holding a folder per student")
+    grade.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
+    grade.add_argument("--source", metavar="DIR", help="the solution notebooks (default: notebooks/exercises)")
+    grade.add_argument("--force", action="store_true", help="overwrite an existing grades.csv")
+    grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
     return parser
+
+
+def _grade(args) -> int:
+    from .grade import SOURCES, GradingError, grade
+
+    try:
+        grades = grade(args.submissions, args.out, sources=args.source or SOURCES, force=args.force,
+                       timeout=args.timeout)
+    except GradingError as error:
+        print("lstm-lab grade: nothing graded:", file=sys.stderr)
+        for line in str(error).splitlines():
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    students = list(dict.fromkeys(g.student for g in grades))
+    for student in students:
+        mine = [g for g in grades if g.student == student]
+        print(f"{student}: {sum(g.points for g in mine):g} of {sum(g.max_points for g in mine):g}")
+    print(f"wrote {args.out}/grades.csv and {len(students)} feedback file(s) in {args.out}/feedback/")
+    return 0
+
+
+def _answer(args) -> int:
+    from .student import REPOSITORY, NotTriedYet, all_exercises, reference_answer
+
+    if args.name is None:
+        for name, path in all_exercises():
+            print(f"{name:32s} {path.relative_to(REPOSITORY)}")
+        return 0
+    try:
+        found = reference_answer(args.name, anyway=args.anyway)
+    except NotTriedYet as error:
+        print(f"lstm-lab answer: {error}", file=sys.stderr)
+        return 1
+    except LookupError as error:
+        print(f"lstm-lab answer: {error.args[0]}", file=sys.stderr)
+        return 2
+    for path, source in found:
+        print(f"# {args.name}: the reference answer in {path.relative_to(REPOSITORY)}\n{source}\n")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command == "answer":
+        return _answer(args)
+    if args.command == "grade":
+        return _grade(args)
     if args.command != "student":
         parser.print_help(sys.stderr)
         return 2
+    from .student import StudentVersionError, make_student_versions
+
     try:
         written = make_student_versions(args.sources, args.out, force=args.force, stub=args.stub)
     except StudentVersionError as error:
@@ -46,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {line}", file=sys.stderr)
         return 1
     for item in written:
+        if not item.exercises:
+            print(f"{item.target}  (a page without exercises: outputs cleared)")
+            continue
         print(f"{item.target}  ({len(item.exercises)} exercise{'s' * (len(item.exercises) != 1)}: "
               f"{', '.join(item.exercises)})")
     return 0

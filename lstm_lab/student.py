@@ -218,6 +218,8 @@ def student_version(nb: NotebookNode, *, stub: str = "named") -> NotebookNode:
     for cell in nb.cells:
         _clear_solution(cell, stub)
     nb.metadata.pop("celltoolbar", None)
+    # the state of widgets whose outputs are cleared below: dead weight (notebook 08's is 7,000 lines)
+    nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         _clear_output(cell)
         _add_checksum(cell)
@@ -244,46 +246,56 @@ class Planned:
     exercises: list[str]
 
 
-def find_sources(paths: list[Path], out_dir: Path | None = None) -> list[Path]:
-    """Notebooks named on the command line; a folder stands for the notebooks inside it (leaving
-    out checkpoints and the output folder, should it lie inside)."""
+@dataclass
+class Source:
+    path: Path
+    relative: Path  # where it goes under --out: its path inside the folder given, or its name
+    in_folder: bool  # found in a folder given (a course page without exercises is fine there)
+
+
+def find_sources(paths: list[Path], out_dir: Path | None = None) -> list[Source]:
+    """Notebooks named on the command line; a folder stands for the notebooks inside it, at the
+    same relative paths (leaving out checkpoints and the output folder, should it lie inside)."""
     found = []
     skip = out_dir.resolve() if out_dir is not None else None
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
-                            and not (skip is not None and p.resolve().is_relative_to(skip)))
+            found += [Source(p, p.relative_to(path), True) for p in sorted(path.rglob("*.ipynb"))
+                      if ".ipynb_checkpoints" not in p.parts
+                      and not (skip is not None and p.resolve().is_relative_to(skip))]
         else:
-            found.append(path)
+            found.append(Source(path, Path(path.name), False))
     return found
 
 
 def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str = "named") -> list[Planned]:
     """Read and convert every source, check every target; raise with *all* problems, write nothing."""
     problems, planned = [], []
-    notebooks = find_sources(sources, out_dir)
-    if not notebooks:
+    found = find_sources(sources, out_dir)
+    notebooks = [item.path for item in found]
+    if not found:
         problems.append("no notebooks given (name .ipynb files or folders that hold them)")
-    targets: dict[str, Path] = {}
-    for source in notebooks:
+    targets: dict[Path, Path] = {}
+    for item in found:
+        source = item.path
         if not source.exists():
             problems.append(f"{source}: no such file")
             continue
         if source.suffix != ".ipynb":
             problems.append(f"{source}: not a notebook (.ipynb)")
             continue
-        if source.name in targets:
-            problems.append(f"{source}: has the same name as {targets[source.name]}; both would be written to "
-                            f"{out_dir / source.name}")
+        if item.relative in targets:
+            problems.append(f"{source}: has the same name as {targets[item.relative]}; both would be written to "
+                            f"{out_dir / item.relative}")
             continue
-        targets[source.name] = source
+        targets[item.relative] = source
         try:
             nb = nbformat.read(source, as_version=4)
             nbformat.validate(nb)
         except Exception as error:  # nbformat's errors are many kinds; all mean "not a valid notebook"
             problems.append(f"{source}: not a valid notebook ({type(error).__name__}: {error})")
             continue
-        if not exercise_names(nb):
+        if not exercise_names(nb) and not item.in_folder:  # in a course folder it is a page: outputs cleared
             problems.append(f"{source}: has no solution cells (nbgrader.solution = true), so it is no exercise")
             continue
         try:
@@ -291,8 +303,9 @@ def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str =
         except StudentVersionError as error:
             problems.append(f"{source}: {error}")
             continue
-        planned.append(Planned(source, out_dir / source.name, nbformat.writes(student) + "\n",
+        planned.append(Planned(source, out_dir / item.relative, nbformat.writes(student) + "\n",
                                exercise_names(nb)))
+    problems += _unsafe_output(notebooks, sources, out_dir, planned)
     if out_dir.exists() and not out_dir.is_dir():
         problems.append(f"{out_dir}: exists and is not a folder")
     elif not force:
@@ -303,6 +316,34 @@ def plan(sources: list[Path], out_dir: Path, *, force: bool = False, stub: str =
     if problems:
         raise StudentVersionError("\n".join(problems))
     return planned
+
+
+def holds_solutions(path: Path) -> bool:
+    """Does this file hold solutions or hidden tests (nbgrader's markers)? Then nothing may
+    overwrite it, ``--force`` or not: it is an instructor's only copy of the answers."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(f"### {marker}" in text for marker in (BEGIN_SOLUTION, BEGIN_HIDDEN, BEGIN_MARK_SCHEME))
+
+
+def _unsafe_output(notebooks: list[Path], sources: list[Path], out_dir: Path, planned: list[Planned]) -> list[str]:
+    """Why writing into ``out_dir`` could lose a solution: it lies inside the source tree (the
+    folders given, or the folder of a notebook given), or a target holds solutions."""
+    problems = []
+    out = out_dir.resolve()
+    trees = {p.resolve() for p in sources if p.is_dir()} | {p.resolve().parent for p in notebooks if p.is_file()}
+    inside = sorted(str(t) for t in trees if out == t or out.is_relative_to(t))
+    if inside:
+        problems.append(f"--out {out_dir} is inside the source tree ({', '.join(inside)}): student versions would "
+                        "sit next to the solutions (and a later run could take them for sources). Choose a folder "
+                        "outside it, e.g. release/")
+    for item in planned:
+        if item.target.exists() and holds_solutions(item.target):
+            problems.append(f"{item.target} holds solutions (### BEGIN SOLUTION or hidden tests): it is never "
+                            "overwritten, not even with --force")
+    return problems
 
 
 def write(planned: list[Planned]) -> None:
@@ -326,3 +367,48 @@ def make_student_versions(sources, out_dir, *, force: bool = False, stub: str = 
     planned = plan([Path(s) for s in sources], Path(out_dir), force=force, stub=stub)
     write(planned)
     return planned
+
+
+# ---------------------------------------------------------------- after trying: the reference answer
+REPOSITORY = Path(__file__).resolve().parents[1]
+INSTRUCTOR_EDITION = REPOSITORY / "notebooks"
+STUDENT_EDITION = REPOSITORY / "student"
+
+
+class NotTriedYet(LookupError):
+    """The student's copy of the exercise still holds the stub."""
+
+
+def _solution_cells(folder: Path):
+    for path in sorted(folder.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if is_solution(cell):
+                yield path, cell
+
+
+def all_exercises(instructor: Path = INSTRUCTOR_EDITION) -> list[tuple[str, Path]]:
+    """(exercise name, notebook) for every solution cell of the instructor edition."""
+    return [(_meta(cell)["grade_id"], path) for path, cell in _solution_cells(instructor)]
+
+
+def reference_answer(name: str, *, instructor: Path = INSTRUCTOR_EDITION, student: Path = STUDENT_EDITION,
+                     anyway: bool = False) -> list[tuple[Path, str]]:
+    """The reference answers of exercise ``name`` (one per notebook that has it), as
+    ``(instructor notebook, cell source)``. Unless ``anyway``, only once the student's copy in
+    ``student`` no longer holds the stub: the answer is for after trying."""
+    found = [(path, cell.source) for path, cell in _solution_cells(instructor) if _meta(cell)["grade_id"] == name]
+    if not found:
+        known = ", ".join(sorted({n for n, _ in all_exercises(instructor)}))
+        raise LookupError(f"no exercise named {name!r}; the exercises are: {known}")
+    if not anyway and student.is_dir():
+        stub = f'raise NotImplementedError("{name}: not implemented yet")'
+        untried = [path for path, cell in _solution_cells(student) if _meta(cell)["grade_id"] == name
+                   and stub in cell.source]
+        if untried and len(untried) == len(found):
+            where = untried[0].relative_to(student.parent) if untried[0].is_relative_to(student.parent) else untried[0]
+            raise NotTriedYet(f"{name}: try it first. Its cell in {where} still holds `{stub}`; write your "
+                              f"answer there and run the check. (--anyway shows the answer regardless.)")
+    return found

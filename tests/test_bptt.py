@@ -372,9 +372,11 @@ def test_gradient_shrinks_by_the_radius_per_step_in_the_linear_regime():
 
 
 # ---------------------------------------------------------------- exercise checks
+# (written out by hand: an answer that calls lstm_lab.bptt or lstm_lab.cells is refused as a shortcut)
 def right_rnn(dh, x, h_prev, h, w_ih, w_hh):
     dpre = dh * (1 - h ** 2)
-    return dpre @ w_ih, dpre @ w_hh, bptt.weight_grad(dpre, x), bptt.weight_grad(dpre, h_prev), bptt.bias_grad(dpre)
+    rows, x_rows, h_rows = dpre.reshape(-1, dpre.shape[-1]), x.reshape(-1, x.shape[-1]), h_prev.reshape(-1, h_prev.shape[-1])
+    return dpre @ w_ih, dpre @ w_hh, rows.T @ x_rows, rows.T @ h_rows, rows.sum(0)
 
 
 def test_check_rnn_step_backward_accepts_a_right_answer_and_names_mistakes():
@@ -397,8 +399,14 @@ def test_check_rnn_step_backward_accepts_a_right_answer_and_names_mistakes():
 
 
 def right_lstm(dh, dc, x, h_prev, c_prev, step, w_ih, w_hh):
-    g = bptt.lstm_step_backward(dh, dc, x, h_prev, c_prev, step, w_ih, w_hh)
-    return g.dx, g.dh_prev, g.dc_prev, g.weight_ih, g.weight_hh, g.bias
+    i, f, g, o = step.i, step.f, step.g, step.o
+    tanh_c = torch.tanh(step.c)
+    dc = dc + dh * o * (1 - tanh_c ** 2)
+    dpre = torch.cat([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g ** 2),
+                      dh * tanh_c * o * (1 - o)], dim=-1)
+    rows = dpre.reshape(-1, dpre.shape[-1])
+    return (dpre @ w_ih, dpre @ w_hh, dc * f, rows.T @ x.reshape(len(rows), -1),
+            rows.T @ h_prev.reshape(len(rows), -1), rows.sum(0))
 
 
 def test_check_lstm_step_backward_names_the_missing_path_and_the_gate():
@@ -408,12 +416,13 @@ def test_check_lstm_step_backward_names_the_missing_path_and_the_gate():
         tanh_c = torch.tanh(s.c)
         dpre = torch.cat([dc * s.g * s.i * (1 - s.i), dc * c_prev * s.f * (1 - s.f), dc * s.i * (1 - s.g ** 2),
                           dh * tanh_c * s.o * (1 - s.o)], -1)
-        return (dpre @ w_ih, dpre @ w_hh, dc * s.f, bptt.weight_grad(dpre, x), bptt.weight_grad(dpre, h_prev),
-                bptt.bias_grad(dpre))
+        rows = dpre.reshape(-1, dpre.shape[-1])
+        return (dpre @ w_ih, dpre @ w_hh, dc * s.f, rows.T @ x.reshape(len(rows), -1),
+                rows.T @ h_prev.reshape(len(rows), -1), rows.sum(0))
 
     fb = checks.check_lstm_step_backward(only_direct)
-    assert not fb and "dc = dc + dh * o * (1 - tanh(c)**2)" in str(fb)
-    assert "rows of gate(s) i, f, g differ" in str(fb)
+    assert not fb and "the path through h_t = o ⊙ tanh(c_t) is missing" in str(fb)
+    assert "the gate blocks that differ: input gate i, forget gate f, candidate g" in str(fb)
 
     def raises(*args):
         raise NotImplementedError
@@ -441,9 +450,22 @@ def test_check_clip_and_steps_to_vanish():
     assert not checks.check_steps_to_vanish(132.0)
 
 
-def test_check_gru_step_names_known_mistakes():
-    from lstm_lab.cells import gru_cell_trace
+def gru_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh):
+    """One GRU step by hand, every gate kept (torch's r, z, n layout)."""
+    x_r, x_z, x_n = (x @ w_ih.T + b_ih).chunk(3, -1)
+    h_r, h_z, h_n = (h @ w_hh.T + b_hh).chunk(3, -1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
 
+    class Step:
+        pass
+
+    step = Step()
+    step.r, step.z, step.n, step.h = r, z, n, (1 - z) * n + z * h
+    return step
+
+
+def test_check_gru_step_names_known_mistakes():
     assert checks.check_gru_step(lambda x, h, *w: gru_cell_trace(x, h, *w).h)
 
     def z_swapped(x, h, *w):

@@ -224,7 +224,7 @@ def test_gate_names_the_missing_nonlinearity():
     assert "apply the sigmoid" in text(by_hand.check_forget_gate(1, pre_f))
     assert "uses the sigmoid" in text(by_hand.check_forget_gate(1, torch.tanh(pre_f)))
     pre_g = fixtures.fixed_x()[0] @ w["W_xg"].T
-    assert "apply tanh" in text(by_hand.check_candidate(1, pre_g))
+    assert "apply tanh" in text(by_hand.check_gate("g", 1, pre_g))
 
 
 def test_seed_001_c_in_place_of_h_is_named_from_step_2(lstm_ref):
@@ -266,7 +266,7 @@ def test_bad_arguments_raise_clear_errors():
 
 
 def test_assert_ok_raises_for_graders(lstm_ref):
-    assert by_hand.check_cell_state(3, lstm_ref[False]["c"][2]).assert_ok()
+    assert by_hand.check_cell_state(3, lstm_ref[False]["c"][2]).assert_ok() is None
     with pytest.raises(ExerciseFailed, match="c_3"):
         by_hand.check_cell_state(3, lstm_ref[False]["c"][1]).assert_ok()
 

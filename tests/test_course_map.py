@@ -19,7 +19,7 @@ def test_every_course_notebook_is_on_the_start_page():
     course = {p.name for p in NOTEBOOKS.glob("*.ipynb")} - {"00_start_here.ipynb"}
     missing = sorted(course - links)
     assert not missing, f"notebooks missing from the course map: {missing}"
-    assert "exercises/" in links
+    assert "exercises/01_rnn_step.ipynb" in links  # a notebook: JupyterLab cannot open a link to a folder
 
 
 def test_every_link_resolves():

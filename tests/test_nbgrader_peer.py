@@ -155,3 +155,59 @@ def test_both_refuse_the_same_broken_sources(name, nbgrader, tmp_path):
     with pytest.raises(student.StudentVersionError, match=re.escape(we_say)):
         student.make_student_versions([bad], tmp_path / "ours")
     assert not (tmp_path / "ours").exists()
+
+
+# ---------------------------------------------------------------- grading: nbgrader and lstm-lab grade agree
+def peer_env(nbgrader: Path) -> dict:
+    """nbgrader runs `jupyter` and the kernel of its own environment: that environment goes first on PATH."""
+    return dict(os.environ, PATH=f"{nbgrader.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def test_the_peer_can_import_lstm_lab_and_torch(nbgrader):
+    """Without them every notebook fails its first cell and nbgrader gives 0 points with exit 0."""
+    result = subprocess.run([str(nbgrader.parent / "python"), "-c", "import lstm_lab, torch, lstm_lab.checks"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, ("nbgrader's environment cannot import lstm_lab and torch, so it would grade "
+                                    f"every student 0: {result.stderr.strip().splitlines()[-1:]}")
+
+
+def test_nbgrader_and_lstm_lab_grade_give_the_same_points(nbgrader, tmp_path):
+    from fake_submissions import NOTEBOOK, POINTS, max_points, write_submissions
+
+    test_the_peer_can_import_lstm_lab_and_torch(nbgrader)
+    root = tmp_path / "course"
+    source_dir = root / "source" / "exercises"
+    source_dir.mkdir(parents=True)
+    shutil.copy(NOTEBOOK, source_dir / NOTEBOOK.name)
+    common = [f"--CourseDirectory.root={root}"]
+    env = peer_env(nbgrader)
+    generated = subprocess.run([str(nbgrader), "generate_assignment", "exercises", *common], capture_output=True,
+                               text=True, cwd=root, env=env)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    write_submissions(root / "submitted", layout=lambda kind: Path(kind) / "exercises", stub="nbgrader")
+    graded = subprocess.run([str(nbgrader), "autograde", "exercises", "--create", *common], capture_output=True,
+                            text=True, cwd=root, env=env)
+    log = graded.stdout + graded.stderr
+    assert graded.returncode == 0, log
+    assert "partial credit" not in log.lower(), log
+    scores = json.loads(peer_python(nbgrader, (
+        "import sys, json\n"
+        "from nbgrader.api import Gradebook\n"
+        "with Gradebook('sqlite:///' + sys.argv[1]) as gb:\n"
+        "    print(json.dumps({s: gb.find_submission_notebook(sys.argv[2], 'exercises', s).score\n"
+        "                      for s in sys.argv[3:]}))"), root / "gradebook.db", NOTEBOOK.stem, *POINTS))
+    ours = subprocess.run([sys.executable, "-m", "lstm_lab.cli", "grade", str(root / "submitted"), "--out",
+                           str(root / "ours"), "--source", str(NOTEBOOK.parent)], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert ours.returncode == 0, ours.stderr
+    import csv
+
+    with open(root / "ours" / "grades.csv", newline="") as f:
+        mine = {}
+        for row in csv.DictReader(f):
+            if row["notebook"] == NOTEBOOK.name:
+                mine[row["student"]] = mine.get(row["student"], 0.0) + float(row["points"])
+    most = max_points()
+    expected = {kind: (most if points == "all" else points) for kind, points in POINTS.items()}
+    assert scores == expected, f"nbgrader: {scores}"
+    assert mine == expected, f"lstm-lab grade: {mine}"

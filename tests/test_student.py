@@ -185,15 +185,45 @@ def test_one_existing_target_means_nothing_is_written(tmp_path):
     assert (tmp_path / EXERCISES[1].name).read_text() == "mine"
 
 
-def test_a_folder_stands_for_its_notebooks_but_not_the_output_inside_it(tmp_path):
+def test_a_folder_stands_for_its_notebooks_and_an_output_inside_it_is_refused(tmp_path):
     course = tmp_path / "course"
     course.mkdir()
     for path in EXERCISES:
         (course / path.name).write_bytes(path.read_bytes())
-    for _ in range(2):  # the second time, course/release/ holds notebooks that must not count as sources
-        result = run_cli("student", course, "--out", course / "release", "--force")
-        assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (course / "release").iterdir()) == IDS
+    result = run_cli("student", course, "--out", tmp_path / "release")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "release").iterdir()) == IDS
+    for out in (course / "release", course, course / "deeper" / "still"):
+        inside = run_cli("student", course, "--out", out, "--force")
+        assert inside.returncode == 1
+        assert "is inside the source tree" in inside.stderr and "nothing written" in inside.stderr
+    assert not (course / "release").exists() and not (course / "deeper").exists()
+    one = run_cli("student", course / EXERCISES[0].name, "--out", course / "out")  # a notebook's own folder
+    assert one.returncode == 1 and "is inside the source tree" in one.stderr
+
+
+def test_a_notebook_that_holds_solutions_is_never_overwritten_even_with_force(tmp_path):
+    solutions = tmp_path / "solutions"  # an instructor's own copy, where they point --out by mistake
+    solutions.mkdir()
+    target = solutions / EXERCISES[0].name
+    target.write_bytes(EXERCISES[0].read_bytes())
+    result = run_cli("student", EXERCISES[0], "--out", solutions, "--force")
+    assert result.returncode == 1
+    assert "holds solutions" in result.stderr and "not even with --force" in result.stderr
+    assert target.read_bytes() == EXERCISES[0].read_bytes()
+
+
+def test_the_cli_names_the_same_stubs_as_student():
+    from lstm_lab import cli
+
+    assert cli.STUBS == student.STUBS
+
+
+def test_help_answers_without_importing_torch():
+    code = "import sys, lstm_lab.cli; sys.exit(('torch' in sys.modules) + 2 * ('nbformat' in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+    result = run_cli("--help")
+    assert result.returncode == 0 and "student" in result.stdout
 
 
 # ---------------------------------------------------------------- bad sources: every problem, nothing written

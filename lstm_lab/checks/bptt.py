@@ -1,6 +1,7 @@
-"""Checks for the exercises of notebooks 09-12: backward steps, clipping, training, the GRU.
+"""Checks for the exercises of notebooks 09-12: clipping, steps to vanish, training, the GRU by hand.
 
-Every check calls the student's function on the fixed X example and on a random batch drawn
+The backward steps (09) and the GRU step (12) are exercises of the one engine
+(``exercises``/``diagnose``); their names here are the same functions. Every other check calls the student's function on the fixed X example and on a random batch drawn
 from its own generator (so a check never moves the notebook's random state), compares each
 result with lstm_lab's reference, and says which gradient, which gate and which number is off.
 Where a wrong answer matches a mistake we know, the feedback names the mistake.
@@ -13,42 +14,16 @@ import math
 import torch
 
 from .. import bptt, fixtures
-from ..cells import gru_cell, gru_update, linear, lstm_cell_trace, rnn_cell_trace
 from ..modules import GRU, LSTM, RNN
 from ..training import memory_task
-from .core import Feedback, as_tensor, call_student, compare
+from . import exercises as _exercises
+from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
 
-ATOL = 1e-8  # the references are float64: a right answer in float64 matches to ~1e-15
+ATOL = TOLERANCES["float64, longer"]
 
 
 def _random(seed: int, *shape) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-
-
-def _unpack(exercise: str, result, names: tuple[str, ...]):
-    """The student's tuple of results, or a Feedback saying what came back instead."""
-    if result is None:
-        return None, Feedback(exercise, False, ["your function returned None: did it forget to `return`?"])
-    if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        got = f"a {type(result).__name__}" + (f" of {len(result)}" if isinstance(result, (tuple, list)) else "")
-        return None, Feedback(exercise, False, [f"expected a tuple of {len(names)} ({', '.join(names)}), got {got}"])
-    return dict(zip(names, result)), None
-
-
-def _compare_all(exercise: str, case: str, given: dict, expected: dict) -> list[Feedback]:
-    return [compare(f"{case}: {name}", given[name], expected[name], atol=ATOL, what=name, max_listed=3)
-            for name in expected]
-
-
-def _gate_rows(name: str, given, expected, gates: str) -> str | None:
-    """For a fused (gates*H, ...) gradient: which gate blocks differ."""
-    got, want = as_tensor(given), as_tensor(expected)
-    if got is None or got.shape != want.shape:
-        return None
-    wrong = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates))) if (a - b).abs().max() > ATOL]
-    if wrong:
-        return f"in {name}, the rows of gate(s) {', '.join(wrong)} differ (blocks {', '.join(gates)})"
-    return None
 
 
 def _verdict(exercise: str, parts: list[Feedback], hints: list[str], shown: int = 2, atol: float = ATOL) -> Feedback:
@@ -66,95 +41,16 @@ def _verdict(exercise: str, parts: list[Feedback], hints: list[str], shown: int 
 
 
 # ================================================================ notebook 09: backward steps
-RNN_STEP_RESULTS = ("dx", "dh_prev", "weight_ih", "weight_hh", "bias")
-
-
-def _rnn_cases():
-    w = fixtures.rnn_weights()
-    x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]  # step 2 of the fixed X (1-D; steps count from 1)
-    yield "fixed X, step 2", x, h_prev, _random(1, 2), w
-    batch = {"weight_ih": _random(2, 5, 3), "weight_hh": _random(3, 5, 5) / 3,
-             "bias_ih": _random(4, 5), "bias_hh": _random(5, 5)}
-    yield "a random batch of 4", _random(6, 4, 3), torch.tanh(_random(7, 4, 5)), _random(8, 4, 5), batch
-
-
-def check_rnn_step_backward(fn) -> Feedback:
-    """``fn(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``."""
-    exercise = "RNN step backward"
-    parts, hints = [], set()
-    for case, x, h_prev, dh, w in _rnn_cases():
-        h = rnn_cell_trace(x, h_prev, **w).h
-        want = bptt.rnn_step_backward(dh, x, h_prev, h, w["weight_ih"], w["weight_hh"])
-        result, fail = call_student(exercise, fn, dh.clone(), x.clone(), h_prev.clone(), h.clone(),
-                                    w["weight_ih"].clone(), w["weight_hh"].clone())
-        if fail is not None:
-            return fail
-        given, fail = _unpack(exercise, result, RNN_STEP_RESULTS)
-        if fail is not None:
-            return fail
-        expected = {name: getattr(want, name) for name in RNN_STEP_RESULTS}
-        parts += _compare_all(exercise, case, given, expected)
-        # known mistakes: forgetting tanh', or taking it at the wrong place
-        no_slope = bptt.rnn_step_backward(dh / (1 - h * h), x, h_prev, h, w["weight_ih"], w["weight_hh"])
-        if _same(given["dh_prev"], no_slope.dh_prev):
-            hints.add("hint: the gradient must pass through tanh first: dpre = dh * (1 - h**2)")
-        pre = torch.atanh(h)
-        wrong_slope = bptt.rnn_step_backward(dh * (1 - pre * pre) / (1 - h * h), x, h_prev, h, w["weight_ih"],
-                                             w["weight_hh"])
-        if _same(given["dh_prev"], wrong_slope.dh_prev):
-            hints.add("hint: tanh'(pre) = 1 - tanh(pre)**2 = 1 - h**2, not 1 - pre**2")
-    return _verdict(exercise, parts, sorted(hints))
+# one exercise engine: the backward steps (09) and the GRU step (12) are checks of ``exercises``, run by
+# ``diagnose``; notebook 09's LSTM step backwards is the assignment's own (exercises/05)
+check_rnn_step_backward = _exercises.check_rnn_step_backward
+check_lstm_step_backward = _exercises.check_lstm_step_backward
+check_gru_step = _exercises.check_gru_step
 
 
 def _same(given, expected) -> bool:
     got, want = as_tensor(given), as_tensor(expected)
     return got is not None and got.shape == want.shape and bool(torch.allclose(got, want, atol=ATOL))
-
-
-LSTM_STEP_RESULTS = ("dx", "dh_prev", "dc_prev", "weight_ih", "weight_hh", "bias")
-
-
-def _lstm_cases():
-    w = fixtures.lstm_weights(bias=True)
-    golden = fixtures.golden()["lstm_bias"]
-    x, h_prev, c_prev = fixtures.fixed_x()[1], golden["h"][0], golden["c"][0]
-    yield "fixed X, step 2", x, h_prev, c_prev, _random(11, 2), _random(12, 2), w
-    batch = {"weight_ih": _random(13, 12, 3), "weight_hh": _random(14, 12, 3),
-             "bias_ih": _random(15, 12), "bias_hh": _random(16, 12)}
-    yield ("a random batch of 4", _random(17, 4, 3), torch.tanh(_random(18, 4, 3)), _random(19, 4, 3),
-           _random(20, 4, 3), _random(21, 4, 3), batch)
-
-
-def check_lstm_step_backward(fn) -> Feedback:
-    """``fn(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh) -> (dx, dh_prev, dc_prev, dW_ih, dW_hh, db)``.
-
-    ``step`` is the forward step's ``LSTMStep`` (gates i, f, g, o and c, h).
-    """
-    exercise = "LSTM step backward"
-    parts, hints = [], set()
-    for case, x, h_prev, c_prev, dh, dc, w in _lstm_cases():
-        step = lstm_cell_trace(x, (h_prev, c_prev), **w)
-        want = bptt.lstm_step_backward(dh, dc, x, h_prev, c_prev, step, w["weight_ih"], w["weight_hh"])
-        result, fail = call_student(exercise, fn, dh.clone(), dc.clone(), x.clone(), h_prev.clone(), c_prev.clone(),
-                                    step, w["weight_ih"].clone(), w["weight_hh"].clone())
-        if fail is not None:
-            return fail
-        given, fail = _unpack(exercise, result, LSTM_STEP_RESULTS)
-        if fail is not None:
-            return fail
-        expected = {name: getattr(want, name) for name in LSTM_STEP_RESULTS}
-        parts += _compare_all(exercise, case, given, expected)
-        for name in ("weight_ih", "weight_hh"):
-            where = _gate_rows(name, given[name], expected[name], "ifgo")
-            if where:
-                hints.add(f"hint: {where}")
-        # known mistake: c_t reaches the loss through h_t = o·tanh(c_t) too
-        tanh_c = torch.tanh(step.c)
-        only_direct = bptt.lstm_step_backward(dh, dc - dh * step.o * (1 - tanh_c ** 2), x, h_prev, c_prev, step,
-                                              w["weight_ih"], w["weight_hh"])
-        if _same(given["dc_prev"], only_direct.dc_prev):
-            hints.add("hint: dc must also collect the path through h: dc = dc + dh * o * (1 - tanh(c)**2)")
-    return _verdict(exercise, parts, sorted(hints))
 
 
 # ================================================================ notebook 10: clipping, vanishing
@@ -182,7 +78,7 @@ def check_clip_grad_norm(fn) -> Feedback:
                                               f"{type(result).__name__}"])
         for k, (g, want) in enumerate(zip(result, expected)):
             # torch divides by (norm + 1e-6): a tolerance of 1e-5 accepts the exact scale and torch's
-            parts.append(compare(f"{case}: gradient {k}", g, want, atol=1e-5, what=f"gradient {k}"))
+            parts.append(compare(f"{case}: gradient {k}", g, want, atol=TOLERANCES["clipping"], what=f"gradient {k}"))
         per_tensor = [g * min(1.0, max_norm / g.norm().item()) for g in grads]
         if len(grads) > 1 and all(_same(r, p) for r, p in zip(result, per_tensor)):
             hints.add("hint: clip by the norm of ALL gradients together (one scale for every tensor), "
@@ -191,7 +87,7 @@ def check_clip_grad_norm(fn) -> Feedback:
                for r, g in zip(result, grads)):
             if case.endswith("already small"):
                 hints.add("hint: gradients whose total norm is below max_norm must be left unchanged")
-    return _verdict(exercise, parts, sorted(hints), atol=1e-5)
+    return _verdict(exercise, parts, sorted(hints), atol=TOLERANCES["clipping"])
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -262,46 +158,6 @@ def check_memory_targets(fn) -> Feedback:
 
 
 # ================================================================ notebook 12: the GRU
-def check_gru_step(fn) -> Feedback:
-    """``fn(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's layout."""
-    exercise = "GRU step"
-    parts, hints = [], set()
-    w = fixtures.gru_weights()
-    golden = fixtures.golden()["gru"]
-    cases = [("fixed X, step 2", fixtures.fixed_x()[1], golden["h"][0], w)]
-    batch = {"weight_ih": _random(51, 9, 3), "weight_hh": _random(52, 9, 3),
-             "bias_ih": _random(53, 9), "bias_hh": _random(54, 9)}
-    cases.append(("a random batch of 4", _random(55, 4, 3), torch.tanh(_random(56, 4, 3)), batch))
-    for case, x, h_prev, weights in cases:
-        want = gru_cell(x, h_prev, **weights)
-        got, fail = call_student(exercise, fn, x.clone(), h_prev.clone(), *(t.clone() for t in weights.values()))
-        if fail is not None:
-            return fail
-        parts.append(compare(f"{case}: h", got, want, atol=ATOL, what="h"))
-        for hint, mistaken in _gru_mistakes(x, h_prev, **weights):
-            if _same(got, mistaken):
-                hints.add(hint)
-    return _verdict(exercise, parts, sorted(hints))
-
-
-def _gru_mistakes(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
-    pre_ih, pre_hh = linear(x, weight_ih, bias_ih), linear(h, weight_hh, bias_hh)
-    step = gru_update(pre_ih, pre_hh, h)
-    yield ("hint: z weighs the OLD state in torch: h = (1 - z) * n + z * h_prev",
-           step.z * step.n + (1 - step.z) * h)
-    w_hn, b_hn = weight_hh.chunk(3)[2], bias_hh.chunk(3)[2]
-    x_n = pre_ih.chunk(3, -1)[2]
-    n_outside = torch.tanh(x_n + linear(step.r * h, w_hn, b_hn))
-    yield ("hint: torch applies r to (W_hn h + b_hn) as a whole, after the matmul: "
-           "n = tanh(W_in x + b_in + r * (W_hn h + b_hn))", (1 - step.z) * n_outside + step.z * h)
-    def z_first(pre):  # the blocks read as z, r, n: reset and update swapped
-        r, z, n = pre.chunk(3, -1)
-        return torch.cat([z, r, n], -1)
-
-    swapped = gru_update(z_first(pre_ih), z_first(pre_hh), h)
-    yield "hint: torch's gate blocks are r, z, n in that order (reset first, then update)", swapped.h
-
-
 def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     """A number worked out by hand: gate ``gate`` ('r', 'z', 'n' or 'h') of the fixed-X GRU at ``step``
     (1, 2 or 3, as the notebooks count) and ``unit`` (0 or 1)."""
@@ -312,4 +168,4 @@ def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     if step not in (1, 2, 3) or unit not in (0, 1):
         return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
     want = golden[gate][step - 1, unit]
-    return compare(exercise, value, want, atol=5e-5, what="your number")
+    return compare(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")

@@ -110,6 +110,9 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
         out["the input matrices are used transposed (x @ W_x?.T): in this exercise they are applied as x @ W_x?, "
             "shape (input_size, hidden_size)"] = (
             lambda: run({k: v.t() if k.startswith("W_x") else v for k, v in params.items()}))
+    for gate in GATES:
+        out[f"b_{gate}, the {GATE_WORDS[gate]}'s bias, is missing: every gate adds its own bias"] = (
+            lambda gate=gate: run(dict(params, **{f"b_{gate}": torch.zeros_like(params[f"b_{gate}"])})))
     out["the biases are missing"] = lambda: run({k: torch.zeros_like(v) if k.startswith("b_") else v
                                                  for k, v in params.items()})
     return out

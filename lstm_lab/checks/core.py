@@ -17,6 +17,20 @@ from pathlib import Path
 
 import torch
 
+from .shortcuts import watching
+
+# The one tolerance table of the checks: how far an answer may be from the reference and still be
+# right, by the kind of answer (every check names its entry; none has a number of its own).
+TOLERANCES = {
+    "float64": 1e-10,  # float64 code against a float64 reference: a right answer agrees to ~1e-15
+    "float64, longer": 1e-8,  # the same through more operations (backward passes, gradients, a known mistake)
+    "sequence": 1e-6,  # student code over a sequence may sum in another order; a real mistake is far larger
+    "closed form": 1e-6,  # a formula against the step-by-step loop it replaces
+    "clipping": 1e-5,  # torch's clip_grad_norm_ divides by (norm + 1e-6); the exact scale is right too
+    "rounded": 5e-5,  # one number rounded to four decimals: half its last digit
+    "by hand": 1e-4,  # answers worked on paper carry four decimals (and errors carried from step to step)
+}
+
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
 
 
@@ -53,10 +67,12 @@ class Feedback:
 
     __repr__ = __str__
 
-    def assert_ok(self) -> Feedback:
+    def assert_ok(self) -> None:
+        """Raise ``ExerciseFailed`` unless the answer is right. Returns None, so that a grading cell
+        ending in ``check(...).assert_ok()`` shows no output (nbgrader warns of partial credit
+        when a graded cell's last expression gives a value)."""
         if not self.ok:
             raise ExerciseFailed(str(self))
-        return self
 
     @staticmethod
     def merge(exercise: str, parts: list[Feedback]) -> Feedback:
@@ -70,6 +86,16 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
+def fmt_pair(got: float, want: float) -> tuple[str, str]:
+    """Two numbers that differ, printed with as many decimals as it takes to see that they do
+    (four when four suffice: -0.0001 and -0.0001 would read as equal)."""
+    for decimals in range(4, 17):
+        a, b = f"{got:.{decimals}f}", f"{want:.{decimals}f}"
+        if a != b:
+            return a, b
+    return repr(got), repr(want)
+
+
 def _position(index: tuple[int, ...], axis_names) -> str:
     if not index:
         return "the value"
@@ -81,6 +107,8 @@ def _position(index: tuple[int, ...], axis_names) -> str:
 def as_tensor(value):
     """A student's answer as a float64 tensor, or None if it is not numbers at all."""
     if isinstance(value, torch.Tensor):
+        if value.is_complex():
+            return None  # its imaginary part would be dropped silently: compare says so
         return value.detach().to("cpu", torch.float64)
     try:
         return torch.as_tensor(value, dtype=torch.float64)
@@ -95,6 +123,10 @@ def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=No
         return Feedback(exercise, False, [f"{what} is None: did the function forget to `return` its result?"])
     got = as_tensor(given)
     want = as_tensor(expected)
+    if isinstance(given, torch.Tensor) and given.is_complex():
+        return Feedback(exercise, False, [f"{what} is a complex tensor (dtype {given.dtype}): the answer is real "
+                                          f"numbers, float64 like the inputs. Where did a complex number come "
+                                          f"in (torch.complex, a square root of a negative, torch.fft)?"])
     if got is None:
         return Feedback(exercise, False, [f"{what} should be a tensor of numbers, got a {type(given).__name__}"])
     if got.shape != want.shape:
@@ -109,7 +141,8 @@ def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=No
     lines = []
     for row in wrong[:max_listed].tolist():
         idx = tuple(row)
-        lines.append(f"{_position(idx, axis_names)}: got {_fmt(got[idx].item())}, expected {_fmt(want[idx].item())}")
+        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item())
+        lines.append(f"{_position(idx, axis_names)}: got {shown_got}, expected {shown_want}")
     if len(wrong) > max_listed:
         lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")
     else:
@@ -156,16 +189,24 @@ _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)
 _BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
 
 
-def error_hints(error: BaseException) -> list[str]:
-    """What a common torch error usually means in an exercise, in a student's words."""
+FORWARD_MATMUL = "torch keeps a weight row per output unit, so going forwards it is x @ W.T"
+
+
+def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL) -> list[str]:
+    """What a common torch error usually means in an exercise, in a student's words.
+
+    ``matmul_advice`` says which way round this exercise's products go (forwards x @ W.T;
+    a backward pass differs): it is added to the shape arithmetic of a failed ``@``.
+    """
     text = str(error)
     hints = []
     matmul = _MATMUL.search(text)
     if matmul:
         rows_a, cols_a, rows_b, cols_b = map(int, matmul.groups())
         if cols_a == cols_b:
+            advice = f": {matmul_advice}" if matmul_advice else ""
             hints.append(f"a ({rows_a}x{cols_a}) @ ({rows_b}x{cols_b}) product would fit with the second matrix "
-                         f"transposed: torch keeps a weight row per output unit, so it is x @ W.T")
+                         f"transposed (a .T missing, or one too many){advice}")
         else:
             hints.append(f"in A @ B the columns of A ({cols_a}) must equal the rows of B ({rows_b}): check which "
                          f"tensor goes where, and its shape")
@@ -183,22 +224,34 @@ def error_hints(error: BaseException) -> list[str]:
     return hints
 
 
-def call_student(exercise: str, fn, *args, **kwargs):
+def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
+                 matmul_advice: str | None = FORWARD_MATMUL):
     """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
 
     The feedback names the exception and the line of *the student's* code that raised it,
-    never a frame inside lstm_lab.
+    never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
+    implementation (see ``shortcuts``; ``allowed`` names exceptions) fails with a sentence that
+    names the call, whatever numbers it returns.
     """
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
+    watch = watching(allowed)
     try:
-        return fn(*args, **kwargs), None
-    except NotImplementedError:
+        with watch:
+            result = fn(*args)
+    except NotImplementedError as error:
         name = getattr(fn, "__name__", "the function")
-        return None, Feedback(exercise, False, [f"{name} is not implemented yet: replace the line "
+        said = f" ({error})" if str(error) else ""  # the student edition's stub names the exercise
+        return None, Feedback(exercise, False, [f"{name} is not implemented yet{said}: replace the line "
                                                 "`raise NotImplementedError(...)` with your code"])
     except Exception as error:  # the student's bug, reported in words
-        return None, Feedback(exercise, False, [describe_error(error), *error_hints(error)])
+        shortcut = watch.sentence(exercise)
+        return None, Feedback(exercise, False, [shortcut or describe_error(error),
+                                                *([] if shortcut else error_hints(error, matmul_advice))])
+    shortcut = watch.sentence(exercise)
+    if shortcut:
+        return None, Feedback(exercise, False, [shortcut])
+    return result, None
 
 
 def describe_error(error: BaseException) -> str:

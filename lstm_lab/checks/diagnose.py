@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .core import Feedback, as_tensor, call_student, compare, describe_error, error_hints
+from .core import FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, error_hints
 
-ATOL = 1e-10  # float64 throughout: a right answer agrees to ~1e-15, a mistake by far more than this
+ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
 
 @dataclass
@@ -58,6 +58,10 @@ class Exercise:
     gradients: bool = True  # compare gradients once the numbers are right
     atol: float = ATOL
     success: tuple = ()  # lines that say what "correct" was checked against
+    state_args: tuple = ()  # positions of the arguments that are the recurrent state (zeroed by a probe)
+    batch_args: tuple = ()  # positions of the arguments with a batch axis first (split by a probe)
+    allowed: tuple = ()  # library functions the exercise hands the student (see ``shortcuts``)
+    matmul_advice: str | None = FORWARD_MATMUL  # which way round this exercise's products go
 
 
 # ---------------------------------------------------------------- structure of arguments and results
@@ -164,7 +168,7 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
             expected = ex.reference(*clone(case.args))
     run = _Run(case, split(expected, ex.returns))
     args = clone(case.args)
-    result, failure = call_student(ex.name, fn, *args)
+    result, failure = call_student(ex.name, fn, *args, allowed=ex.allowed, matmul_advice=ex.matmul_advice)
     if failure is not None:
         lines = list(failure.lines)
         for type_name, hint in ex.error_hints.items():
@@ -223,6 +227,10 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     mistake = _safely(_known_mistake, None, ex, answered)
     if mistake:
         lines.append(mistake)
+    raised = next((r for r in runs if r.error is not None), None)
+    if raised is not None:  # the exception is the clearest evidence: it comes first, in full
+        lines += raised.error.lines
+        lines.append("where it runs, it gives wrong numbers:")
     lines.append(f"on {first.case.label}:")
     shown = 0
     for name, verdict, got, want in zip(flat_names(ex.returns), first.verdicts, first.leaves, first.expected):
@@ -236,17 +244,66 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
             lines += ["  " + line for line in _safely(_which_blocks, [], ex, name, first)]
     if ex.locate is not None and not mistake:
         lines += _safely(ex.locate, [], fn, first.case, first.result)
-    zero_ok = [r for r in answered if r.case.zero_state and all(r.verdicts)]
-    if zero_ok and all(not r.case.zero_state for r in wrong):
-        lines.append(f"{zero_ok[0].case.label} is right, where the state is zero: the mistake is in the "
-                     "recurrent part, how h_{t-1} (or c_{t-1}) enters the step")
+    lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)
-    for run in runs:
-        if run.error is not None and run is not first:
-            lines += [run.error.lines[0], *("  " + line for line in run.error.lines[1:2])]
-            break
     return lines
+
+
+def _map_tensors(value, fn):
+    """``value`` with ``fn`` applied to every tensor inside tuples, named tuples and lists."""
+    if isinstance(value, Tensor):
+        return fn(value)
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_map_tensors(v, fn) for v in value))
+    if isinstance(value, (tuple, list)):
+        return type(value)(_map_tensors(v, fn) for v in value)
+    return value
+
+
+def _answers_right(ex: Exercise, fn, args: tuple) -> bool:
+    """Does the student's function give the reference's answer on ``args``? (A probe: False on any
+    failure.)"""
+    with torch.no_grad():
+        expected = split(ex.reference(*clone(args)), ex.returns)
+    result, failure = call_student(ex.name, fn, *clone(args), allowed=ex.allowed)
+    leaves = None if failure else split(result, ex.returns)
+    if leaves is None or isinstance(leaves, str):
+        return False
+    return all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+
+
+def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
+    """Each example of a wrong batch on its own: right one by one but wrong together means the
+    code mixes the examples of a batch (and says nothing about the recurrence)."""
+    if not ex.batch_args or ex.reference is None:
+        return []
+    first = run.case.args[ex.batch_args[0]]
+    size = first.shape[0] if isinstance(first, Tensor) and first.dim() > 1 else 0
+    if size < 2:
+        return []
+    for b in range(size):
+        args = list(run.case.args)
+        for k in ex.batch_args:
+            args[k] = _map_tensors(args[k], lambda t, b=b: t[b:b + 1])
+        if not _answers_right(ex, fn, tuple(args)):
+            return []
+    return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
+            f"{size} together does not: your code mixes the examples of a batch (an index or a sum over axis 0, a "
+            "reshape, a bias that broadcasts along the batch). Each row must be computed on its own"]
+
+
+def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
+    """The same wrong case with a zero state: right there means the mistake is in the recurrence."""
+    if not ex.state_args or ex.reference is None or run.case.zero_state:
+        return []
+    args = list(run.case.args)
+    for k in ex.state_args:
+        args[k] = _map_tensors(args[k], torch.zeros_like)
+    if not _answers_right(ex, fn, tuple(args)):
+        return []
+    return [f"on {run.case.label} with the state set to zero your answer is right: the mistake is in the "
+            "recurrent part, how h_{t-1} (or c_{t-1}) enters the step"]
 
 
 def _safely(hint, default, *args):
@@ -285,7 +342,10 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
         matched_any_wrong = False
         for run, catalogue in zip(answered, catalogues):
             leaves = _variant_leaves(catalogue.get(message), ex.returns)
-            if leaves is None or not all(v is None or same(got, v, 1e-8) for got, v in zip(run.leaves, leaves)):
+            if leaves is None and all(run.verdicts):
+                continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
+            if leaves is None or not all(v is None or same(got, v, TOLERANCES["float64, longer"])
+                                         for got, v in zip(run.leaves, leaves)):
                 break
             matched_any_wrong |= not all(run.verdicts)
         else:
@@ -361,7 +421,7 @@ def _precision_hint(run: _Run) -> list[str]:
         if g is None or w is None or g.shape != w.shape:
             return []
         worst = max(worst, (g - w).abs().max().item() if g.numel() else 0.0)
-    if 0 < worst < 1e-5:
+    if 0 < worst < TOLERANCES["clipping"]:  # float32 rounding of float64 numbers is below this
         return [f"the largest difference is only {worst:.1e}: that is float32 rounding. Is a tensor you made "
                 "float32? The checks use float64 (dtype=x.dtype, torch.zeros_like)"]
     return []
@@ -381,12 +441,12 @@ def _loss(leaves: list, seed: int = 2024) -> Tensor | None:
     return total
 
 
-def _gradients(fn, case: Case, returns, student: bool):
+def _gradients(fn, case: Case, returns, student: bool, allowed: tuple = ()):
     """(named inputs, their gradients or None, error sentence or None) for one call."""
     args = clone(case.args, requires_grad=True)
     named = [(n, t) for n, t in named_tensors(args, case.names) if t.requires_grad]
     if student:
-        result, failure = call_student("gradient", fn, *args)
+        result, failure = call_student("gradient", fn, *args, allowed=allowed)
         if failure is not None:
             return named, None, failure.lines[0]
     else:
@@ -408,7 +468,7 @@ def _gradients(fn, case: Case, returns, student: bool):
 def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
     """None when the student's gradients match the reference's on the first case, else why not."""
     case = cases[0]
-    named, mine, problem = _gradients(fn, case, ex.returns, student=True)
+    named, mine, problem = _gradients(fn, case, ex.returns, student=True, allowed=ex.allowed)
     if problem:
         return Feedback(ex.name, False, [f"the numbers are right, but on {case.label} the gradient fails: {problem}"])
     _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
@@ -420,7 +480,7 @@ def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
                     f"the numbers are right, but no gradient reaches {name}: somewhere it was cut from the graph "
                     "(.detach(), .data, .item() or a new torch.tensor(...) built from it)"])
             continue
-        verdict = compare(ex.name, g_mine, g_ref, atol=1e-8, what=f"the gradient with respect to {name}")
+        verdict = compare(ex.name, g_mine, g_ref, atol=TOLERANCES["float64, longer"], what=f"the gradient with respect to {name}")
         if not verdict:
             return Feedback(ex.name, False, [
                 f"the numbers are right, but the gradient with respect to {name} is not: part of the computation "
@@ -433,7 +493,7 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
     if not ex.gradients:
         return []
     try:
-        named, mine, problem = _gradients(fn, case, ex.returns, student=True)
+        named, mine, problem = _gradients(fn, case, ex.returns, student=True, allowed=ex.allowed)
         if problem or mine is None:
             return []
         _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
@@ -454,4 +514,4 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
     if not unused:
         return []
     return [f"your answer does not depend on {', '.join(unused)} at all (autograd finds no gradient there): "
-            "is another tensor used in its place?"]
+            "is it missing from your computation, or is another tensor used in its place?"]

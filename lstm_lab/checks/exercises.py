@@ -1,4 +1,6 @@
-"""Checks for the instructor exercises in ``notebooks/exercises/``.
+"""The exercises run by the one engine (``diagnose``): the assignments in ``notebooks/exercises/`` and
+the course notebooks' function exercises that are the same kind of work (05, 06, 07, 09, 12 call these
+through ``sequences`` and ``bptt`` under the names their notebooks use).
 
 Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✅ with what it was
 checked against, or ❌ with what is wrong, in words (see ``diagnose`` for how). Every check
@@ -16,9 +18,17 @@ lstm_step                   (h_t, c_t) from fused weights, gate blocks i, f, g, 
 lstm_step_backward          one LSTM step backwards: dx, dh_prev, dc_prev, dW_ih, dW_hh, db
 init_lstm_params            seed 003's init: W = randn * 0.1, biases 0, applied as x @ W
 lstm_forward                seed 003's LSTM over a batch-first (N, T, D) sequence
-last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H)
+last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H), or
+                            time-major with batch_first=False (notebook 07)
 bidirectional_rnn           one bidirectional RNN layer from two one-direction runs
+rnn_step_backward           one RNN step backwards: dx, dh_prev, dW_ih, dW_hh, db (notebook 09)
+gru_step                    one GRU step in torch's layout (notebook 12)
+bidirectional_layer         one bidirectional LSTM layer from lstm_lab.run_layer (notebook 06)
 ==========================  ====================================================================
+
+Adding an exercise means a reference, its cases and its known mistakes: an ``Exercise`` and a
+list of ``Case`` objects handed to ``run_check``. An answer that calls lstm_lab's or torch's own
+implementation fails (``shortcuts``); ``Exercise.allowed`` names what an exercise hands out.
 """
 
 from __future__ import annotations
@@ -27,18 +37,21 @@ import torch
 from torch import Tensor
 
 from .. import bptt, fixtures
-from ..cells import lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace, rnn_update
+from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace,
+                     rnn_update)
 from ..layouts import fuse_gates, reorder_gates, split_gates
+from ..mistakes import last_output_off_by_one
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import Feedback, as_tensor, call_student
+from .core import TOLERANCES, Feedback, as_tensor, call_student
 from .diagnose import ATOL, Case, Exercise, run_check, same, split
 
 F64 = torch.float64
 
 __all__ = [
     "check_rnn_step", "check_lstm_step", "check_lstm_step_backward", "check_init_lstm_params",
-    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn",
+    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn", "check_rnn_step_backward",
+    "check_gru_step", "check_bidirectional_layer",
 ]
 
 
@@ -48,6 +61,13 @@ def _generator(seed: int) -> torch.Generator:
 
 def _randn(gen: torch.Generator, *shape, scale: float = 1.0) -> Tensor:
     return torch.randn(*shape, dtype=F64, generator=gen) * scale
+
+
+def _count(random_cases) -> int:
+    """``random_cases`` as the number of random batches a check draws (0 or more)."""
+    if isinstance(random_cases, bool) or not isinstance(random_cases, int) or random_cases < 0:
+        raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {random_cases!r}")
+    return random_cases
 
 
 def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
@@ -89,11 +109,12 @@ def _rnn_mistakes(case: Case) -> dict:
 
 def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
+    random_cases = _count(random_cases)
     names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
     cases, h = [], torch.zeros(1, 2, dtype=F64)
     for t in range(3):
-        cases.append(Case(f"the fixed X, step {t + 1}", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
+        cases.append(Case(f"the fixed X, step {t} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
                           zero_state=t == 0))
         h = golden[t:t + 1]
     gen = _generator(100 + seed)
@@ -104,7 +125,8 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     exercise = Exercise(
         "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
-        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+        state_args=(1,), batch_args=(0, 1),
+        success=(f"the fixed X, steps 0 to 2: torch.nn.RNN's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
     return run_check(exercise, rnn_step, cases)
@@ -131,6 +153,11 @@ def _lstm_step_mistakes(case: Case) -> dict:
         step = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)
         return step.h, step.c
 
+    def i_and_f_swapped():  # c_t = i ⊙ c_{t-1} + f ⊙ g
+        step = lstm_cell_trace(x, (h, c), **weights)
+        c_t = step.i * c + step.f * step.g
+        return step.o * torch.tanh(c_t), c_t
+
     def no_tanh_on_c():
         step = lstm_cell_trace(x, (h, c), **weights)
         return step.o * step.c, step.c
@@ -140,6 +167,10 @@ def _lstm_step_mistakes(case: Case) -> dict:
             lambda: tuple(reversed(run(weights))),
         "h_prev and c_prev are swapped": lambda: lstm_cell(x, (c, h), **weights),
         "h_t = o ⊙ c_t: the tanh is missing, h_t = o ⊙ tanh(c_t)": no_tanh_on_c,
+        # the same numbers as blocks split f, i, g, o: one sentence names both ways of getting there
+        "i and f are swapped: either you split the gate blocks in the order f, i, g, o (seed 002's order; torch "
+        "stacks them i, f, g, o), or the cell update reads c_t = i ⊙ c_{t-1} + f ⊙ g where c_t = f ⊙ c_{t-1} + "
+        "i ⊙ g belongs (the forget gate scales the old memory, the input gate the candidate)": i_and_f_swapped,
         "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
             sigmoid_candidate,
         **fused_mistakes(weights, run),
@@ -167,7 +198,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     moved = student_c(x, h, c + 1, w_ih, w_hh, b_ih, b_hh)
     if moved is None or moved.shape != c_s.shape:
         return []
-    if not same(moved - c_s, ref.f, 1e-8):
+    if not same(moved - c_s, ref.f, TOLERANCES["float64, longer"]):
         return ["the forget gate is where it goes wrong: raising c_{t-1} by 1 should raise c_t by exactly f "
                 "(c_t = f ⊙ c_{t-1} + i ⊙ g), and yours changes by something else"]
     lines = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"]
@@ -179,24 +210,25 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     if shifted is not None and shifted.shape == c_s.shape:
         mine, mine_shifted = c_s - ref.f * c, shifted - ref_shifted.f * c
         # if only g is off, the student's i follows the reference: i·g scales by i_shifted / i
-        if torch.allclose(mine_shifted * ref.i, mine * ref_shifted.i, atol=1e-8, rtol=0):
+        if torch.allclose(mine_shifted * ref.i, mine * ref_shifted.i, atol=TOLERANCES["float64, longer"], rtol=0):
             lines.append("the input gate i responds to its bias as it should: the candidate g is off")
         else:
             lines.append("the input gate i does not respond to its bias block as it should: the input gate i is off")
-    if not same(h_s, ref.o * torch.tanh(c_s), 1e-8):
+    if not same(h_s, ref.o * torch.tanh(c_s), TOLERANCES["float64, longer"]):
         lines.append("h_t is off by more than your c_t explains: the output gate o is off too")
     return lines
 
 
-def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
     """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
     torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
+    random_cases = _count(random_cases)
     names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
     cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
     for t in range(3):
         expected = (golden["h"][t:t + 1], golden["c"][t:t + 1])
-        cases.append(Case(f"the fixed X, step {t + 1}", (X[t:t + 1], h, c, *w.values()), expected, names,
+        cases.append(Case(f"the fixed X, step {t} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
                           zero_state=t == 0))
         h, c = expected
     gen = _generator(200 + seed)
@@ -207,10 +239,11 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2) -> Feedb
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     blocks = {name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     exercise = Exercise(
-        "lstm_step", _lstm_reference, ("h_t", "c_t"),
+        name, _lstm_reference, ("h_t", "c_t"),
         axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
-        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks,
-        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
+        batch_args=(0, 1, 2),
+        success=(f"the fixed X, steps 0 to 2: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
     return run_check(exercise, lstm_step, cases)
@@ -237,6 +270,10 @@ def _backward_mistakes(case: Case) -> dict:
         "tanh' of the cell state is missing: through h_t = o ⊙ tanh(c_t), c_t receives "
         "dh ⊙ o ⊙ (1 - tanh²(c_t))":
             lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, x, h, c, step, w_ih, w_hh),
+        "c_t receives only dc, the gradient from step t+1: the path through h_t = o ⊙ tanh(c_t) is missing, "
+        "dc_t = dc + dh ⊙ o ⊙ (1 - tanh²(c_t))":
+            lambda: _backward_reference(dh, dc - dh * step.o * (1 - torch.tanh(step.c) ** 2), x, h, c, step, w_ih,
+                                        w_hh),
         "dc_prev is missing the forget gate: c_t = f ⊙ c_{t-1} + ..., so dc_{t-1} = dc_t ⊙ f":
             lambda: (ref.dx, ref.dh_prev, ref.dc, ref.weight_ih, ref.weight_hh, ref.bias),
         "the weight gradients are transposed: dweight_ih has weight_ih's shape (4H, D), dpreᵀ @ x":
@@ -266,11 +303,12 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
     """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
     ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
     ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
+    random_cases = _count(random_cases)
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
     gen = _generator(300 + seed)
     golden = fixtures.golden()["lstm_bias"]
     X = fixtures.fixed_x()
-    cases = [_backward_case("the fixed X, step 2 (dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
+    cases = [_backward_case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
                             golden["h"][0:1], golden["c"][0:1], fixtures.lstm_weights(bias=True), names,
                             dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
     for k in range(random_cases):
@@ -285,6 +323,8 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
                     "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)},
         gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
         mistakes=_backward_mistakes, gradients=False,
+        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
+                      "(4H, D) and dpre (B, 4H)), and dweight_ih = dpre.T @ x",
         success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
                  f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
     return run_check(exercise, lstm_step_backward, cases)
@@ -461,6 +501,7 @@ def _forward_mistakes(case: Case) -> dict:
 def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
     params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
+    random_cases = _count(random_cases)
     names = ("x", ("h0", "c0"), "")
     golden = fixtures.golden()["lstm_bias"]
     params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
@@ -478,7 +519,7 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
     exercise = Exercise(
         "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
         axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
-        time_axis={"outputs": 1}, mistakes=_forward_mistakes,
+        time_axis={"outputs": 1}, mistakes=_forward_mistakes, state_args=(1,), batch_args=(0, 1),
         success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
                  "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"))
@@ -486,26 +527,38 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
 
 
 # ================================================================ last valid output
-def _last_valid_mistakes(case: Case) -> dict:
-    outputs, lengths = case.args
-    rows = torch.arange(outputs.shape[0])
-    return {
-        "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed 003 "
-        "indexes with src_len itself)": lambda: outputs[rows, lengths],
-        "one step too early: the last real output of a sequence of length L is at step L - 1":
-            lambda: outputs[rows, lengths - 2],
-        "that is the last step of the padded tensor, outputs[:, -1]: for a shorter sequence it comes after its "
-        "end": lambda: outputs[:, -1],
-        "that is the first step, outputs[:, 0]": lambda: outputs[:, 0],
-        "outputs[:, lengths - 1] takes every length for every sequence, (N, N, H): pair each sequence with its "
-        "own length, outputs[torch.arange(N), lengths - 1]": lambda: outputs[:, lengths - 1],
-        "the axes are swapped: outputs is batch-first here, (N, T, H), so the sequence index comes first":
-            lambda: outputs.transpose(0, 1)[lengths - 1, rows],
-    }
+def _last_valid_mistakes(batch_first: bool):
+    def mistakes(case: Case) -> dict:
+        given, lengths = case.args
+        outputs = given if batch_first else given.transpose(0, 1)  # (N, T, H) from here on
+        rows = torch.arange(outputs.shape[0])
+        layout = ("batch-first here, (N, T, H), so the sequence index comes first" if batch_first else
+                  "time-major here, (T, B, H), so the step index comes first")
+        last, first = ("outputs[:, -1]", "outputs[:, 0]") if batch_first else ("output[-1]", "output[0]")
+        every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
+            "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
+        return {
+            "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed "
+            "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
+            "one step too early: the last real output of a sequence of length L is at step L - 1":
+                lambda: outputs[rows, lengths - 2],
+            f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
+                lambda: outputs[:, -1],
+            f"that is the first step, {first}": lambda: outputs[:, 0],
+            f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
+            f"{every[1]}":
+                lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
+            f"the axes are swapped: the output is {layout}":
+                lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
+        }
+    return mistakes
 
 
-def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first, lengths (N,)."""
+def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
+                            batch_first: bool = True) -> Feedback:
+    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
+    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
+    random_cases = _count(random_cases)
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
     cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
@@ -530,9 +583,11 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
         _, (h_n, _) = run_layer("LSTM", x, (zeros, zeros), weights, lengths=lengths)
         cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
+    if not batch_first:  # the same cases, time-major
+        cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names) for c in cases]
     exercise = Exercise(
         "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
-        mistakes=_last_valid_mistakes, gradients=False,
+        mistakes=_last_valid_mistakes(batch_first), gradients=False,
         error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
                                    "output of a sequence of length L is at step L - 1"},
         success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
@@ -561,8 +616,10 @@ def _bidirectional_mistakes(case: Case) -> dict:
         "pairs the forward and the backward state of step t": lambda: (torch.cat([fwd, read_backwards], -1), None),
         "the backward direction read the sequence from the start: reverse the input before running it":
             lambda: (torch.cat([fwd, run_layer("RNN", x, h0, wb)[0]], -1), None),
-        "the halves are swapped: torch puts [forward, backward], forward first":
-            lambda: (torch.cat([bwd, fwd], -1), torch.stack([h_b, h_f])),
+        "the halves of output are swapped: torch puts [forward, backward], forward first":
+            lambda: (torch.cat([bwd, fwd], -1), None),
+        "the rows of h_n are swapped: h_n[0] is the forward direction's final state, h_n[1] the backward one's":
+            lambda: (None, torch.stack([h_b, h_f])),
         "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
         "output[0, :, H:], not output[-1, :, H:]": lambda: (None, torch.stack([h_f, bwd[-1]])),
         "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
@@ -579,6 +636,7 @@ def _bidirectional_mistakes(case: Case) -> dict:
 def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
     output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
+    random_cases = _count(random_cases)
     names = ("x", "weights_fwd", "weights_bwd")
     golden = fixtures.golden()["birnn"]
     cases = [Case("the fixed X (seed 001's weights in both directions)",
@@ -595,10 +653,160 @@ def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: i
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (_randn(gen, T, B, D), weights(), weights()), None, names))
     exercise = Exercise(
-        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"),
+        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=("lstm_lab.runners.run_layer",),
         axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
         time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
         success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
                  "gradients with respect to x and both directions' weights: autograd through lstm_lab"))
     return run_check(exercise, bidirectional_rnn, cases)
+
+
+# ================================================================ RNN step, backwards (notebook 09)
+_RNN_BACKWARD_RETURNS = ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias")
+
+
+def _rnn_backward_reference(dh, x, h_prev, h, weight_ih, weight_hh):
+    g = bptt.rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
+    return g.dx, g.dh_prev, g.weight_ih, g.weight_hh, g.bias
+
+
+def _rnn_backward_mistakes(case: Case) -> dict:
+    dh, x, h_prev, h, w_ih, w_hh = case.args
+    pre = torch.atanh(h)
+    return {
+        "the gradient must pass through tanh first: dpre = dh * (1 - h**2)":
+            lambda: _rnn_backward_reference(dh / (1 - h * h), x, h_prev, h, w_ih, w_hh),
+        "tanh'(pre) = 1 - tanh(pre)**2 = 1 - h**2, not 1 - pre**2":
+            lambda: _rnn_backward_reference(dh * (1 - pre * pre) / (1 - h * h), x, h_prev, h, w_ih, w_hh),
+    }
+
+
+def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
+    for one sample (1-D) or a batch (2-D, a row per sample)."""
+    random_cases = _count(random_cases)
+    names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
+    w = fixtures.rnn_weights()
+    x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
+    gen = _generator(700 + seed)
+    h = rnn_cell_trace(x, h_prev, **w).h
+    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (_randn(gen, 2), x, h_prev, h, w["weight_ih"],
+                                                             w["weight_hh"]), None, names)]
+    for k in range(random_cases):
+        B, D, H = _sizes(_RNN_SIZES, k, seed)
+        weights = {"weight_ih": _randn(gen, H, D), "weight_hh": _randn(gen, H, H, scale=0.3),
+                   "bias_ih": _randn(gen, H), "bias_hh": _randn(gen, H)}
+        x_k, h_k = _randn(gen, B, D), torch.tanh(_randn(gen, B, H))
+        h_next = rnn_cell_trace(x_k, h_k, **weights).h
+        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
+                          (_randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
+                          names))
+    exercise = Exercise(
+        "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
+        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dweight_ih": ("row", "column"),
+                    "dweight_hh": ("row", "column"), "dbias": ("row",)},
+        mistakes=_rnn_backward_mistakes, gradients=False,
+        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T, and "
+                      "dweight_ih = dpre.T @ x",
+        success=(f"{1 + random_cases} steps (one sample of the fixed X, then batches): every gradient equals "
+                 f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",))
+    return run_check(exercise, rnn_step_backward, cases)
+
+
+# ================================================================ GRU step (notebook 12)
+def _gru_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    return gru_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def _gru_mistakes(case: Case) -> dict:
+    x, h, w_ih, w_hh, b_ih, b_hh = case.args
+    step = gru_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh)
+
+    def reset_before_matmul():  # the GRU of Cho et al.: r multiplies h before W_hn
+        w_hn, b_hn = w_hh.chunk(3)[2], b_hh.chunk(3)[2]
+        x_n = (x @ w_ih.T + b_ih).chunk(3, -1)[2]
+        n = torch.tanh(x_n + (step.r * h) @ w_hn.T + b_hn)
+        return (1 - step.z) * n + step.z * h
+
+    return {
+        "z weighs the OLD state in torch: h = (1 - z) * n + z * h_prev": lambda: step.z * step.n + (1 - step.z) * h,
+        "torch applies r to (W_hn h + b_hn) as a whole, after the matmul: n = tanh(W_in x + b_in + r * (W_hn h + "
+        "b_hn))": reset_before_matmul,
+        "torch's gate blocks are r, z, n in that order (reset first, then update)":
+            lambda: gru_cell(x, h, *(reorder_gates(t, "zrn", "rzn") for t in (w_ih, w_hh, b_ih, b_hh))),
+    }
+
+
+def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
+    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
+    random_cases = _count(random_cases)
+    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
+    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
+                  golden["h"][1], names)]
+    gen = _generator(800 + seed)
+    for k in range(random_cases):
+        B, D, H = _sizes(_RNN_SIZES, k, seed)
+        args = (_randn(gen, B, D), torch.tanh(_randn(gen, B, H)), _randn(gen, 3 * H, D), _randn(gen, 3 * H, H),
+                _randn(gen, 3 * H), _randn(gen, 3 * H))
+        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
+    exercise = Exercise(
+        "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
+        state_args=(1,), batch_args=(0, 1),
+        gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+        success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
+                 f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
+                 "gradients with respect to every argument: autograd through lstm_lab.gru_cell"))
+    return run_check(exercise, gru_step, cases)
+
+
+# ================================================================ bidirectional LSTM layer (notebook 06)
+def _bidirectional_layer_reference(inputs, forward_weights, backward_weights):
+    B, H = inputs.shape[1], forward_weights["weight_hh"].shape[1]
+    zeros = inputs.new_zeros(2, B, H)
+    return run_stack("LSTM", inputs, (zeros, zeros), [[forward_weights, backward_weights]])[0]
+
+
+def _bidirectional_layer_mistakes(case: Case) -> dict:
+    x, wf, wb = case.args
+    zeros = (x.new_zeros(x.shape[1], wf["weight_hh"].shape[1]),) * 2
+    fwd = run_layer("LSTM", x, zeros, wf)[0]
+    read_backwards = run_layer("LSTM", x.flip(0), zeros, wb)[0]  # in reading order: step T-1 first
+    return {
+        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
+        "directions' states for step t": lambda: torch.cat([fwd, read_backwards], -1),
+        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
+            lambda: torch.cat([read_backwards.flip(0), fwd], -1),
+        "the backward cell read the sequence from the start: flip the input before running it":
+            lambda: torch.cat([fwd, run_layer("LSTM", x, zeros, wb)[0]], -1),
+        "both directions use forward_weights": lambda: torch.cat([fwd, run_layer("LSTM", x.flip(0), zeros, wf)[0]
+                                                                  .flip(0)], -1),
+    }
+
+
+def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
+    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
+    random_cases = _count(random_cases)
+    names = ("inputs", "forward_weights", "backward_weights")
+    gen = _generator(900 + seed)
+    cases = []
+    for k in range(max(random_cases, 1)):
+        T, B, D, H = _sizes(_BI_SIZES, k, seed)
+
+        def weights():
+            return {"weight_ih": _randn(gen, 4 * H, D), "weight_hh": _randn(gen, 4 * H, H),
+                    "bias_ih": _randn(gen, 4 * H), "bias_hh": _randn(gen, 4 * H)}
+
+        cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
+                          (_randn(gen, T, B, D), weights(), weights()), None, names))
+    exercise = Exercise(
+        "bidirectional_layer", _bidirectional_layer_reference, "output",
+        axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
+        mistakes=_bidirectional_layer_mistakes, allowed=("lstm_lab.runners.run_layer",),  # the exercise is the pairing
+        success=(f"{len(cases)} random batches: lstm_lab's bidirectional LSTM layer (checked against "
+                 f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
+                 "gradients with respect to the inputs and both directions' weights"))
+    return run_check(exercise, bidirectional_layer, cases)

@@ -15,7 +15,7 @@ import numbers
 import torch
 
 from ..explorers import compute
-from .core import Feedback, call_student, compare
+from .core import TOLERANCES, Feedback, call_student, compare
 
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
@@ -106,10 +106,10 @@ def check_cell_after(cell_after) -> Feedback:
             return Feedback(name, False, [f"cell_after{case} returned a {type(value).__name__}; expected one number"])
         given.append(float(value))
     expected = [reference_cell_after(*case) for case in CELL_CASES]
-    feedback = compare(name, given, expected, atol=1e-6, axis_names=("case",), what="c_T")
+    feedback = compare(name, given, expected, atol=TOLERANCES["closed form"], axis_names=("case",), what="c_T")
     if not feedback:
         for k, (got, want) in enumerate(zip(given, expected)):
-            if abs(got - want) > 1e-6:
+            if abs(got - want) > TOLERANCES["closed form"]:
                 steps, f, i, g, c0 = CELL_CASES[k]
                 feedback.lines.append(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}")
     return feedback

@@ -22,11 +22,12 @@ from .. import fixtures
 from ..cells import lstm_cell
 from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
-from ..runners import input_projection, run_layer
-from .core import Feedback, as_tensor, call_student, compare
+from ..runners import input_projection
+from . import exercises as _exercises
+from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
 
 F64 = torch.float64
-ATOL = 1e-6  # student code may sum in another order; a real mistake is far larger
+ATOL = TOLERANCES["sequence"]
 GATES = "ifgo"
 GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
 
@@ -80,7 +81,7 @@ def _as_int(exercise: str, value, what: str) -> int | Feedback:
 
 
 # ================================================================ notebook 04: one gate at a time
-def check_parameter_count(fn) -> Feedback:
+def check_lstm_parameter_count(fn) -> Feedback:
     """``fn(input_size, hidden_size)`` -> the number of parameters of a one-layer ``torch.nn.LSTM``."""
     exercise = "parameter count"
     for input_size, hidden_size in ((3, 2), (10, 20), (1, 7)):
@@ -108,7 +109,7 @@ def check_parameter_count(fn) -> Feedback:
     return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"])
 
 
-def check_forget_bias(value) -> Feedback:
+def check_forget_bias_for_0_9(value) -> Feedback:
     """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
     exercise = "forget bias for f = 0.9"
     expected = math.log(0.9 / 0.1)
@@ -283,38 +284,13 @@ def check_input_projection(fn) -> Feedback:
 
 
 def check_fused_step(fn) -> Feedback:
-    """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)`` with two matmuls and a chunk."""
-    exercise = "LSTM step with fused weights"
-    B, D, H = 3, 4, 2
-    x, h, c = _randn(B, D, seed=55), _randn(B, H, seed=56), _randn(B, H, seed=57)
-    weights = {"weight_ih": _randn(4 * H, D, seed=58), "weight_hh": _randn(4 * H, H, seed=59),
-               "bias_ih": _randn(4 * H, seed=60), "bias_hh": _randn(4 * H, seed=61)}
-    result, failure = call_student(exercise, fn, x.clone(), (h.clone(), c.clone()),
-                                   *(w.clone() for w in weights.values()))
-    if failure is not None:
-        return failure
-    pair = _as_pair(exercise, result, ("h", "c"))
-    if isinstance(pair, Feedback):
-        return pair
-    want_h, want_c = lstm_cell(x, (h, c), **weights)
+    """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)``: the assignment's LSTM step
+    (``exercises.check_lstm_step``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
+    def as_the_assignment_calls_it(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+        return fn(x, (h_prev, c_prev), weight_ih, weight_hh, bias_ih, bias_hh)
 
-    def chunked_as(order):  # the student reads torch's blocks as if they were in `order`
-        return lstm_cell(x, (h, c), **{k: reorder_gates(w, order, "ifgo") for k, w in weights.items()})[0]
-
-    if not (_close(pair[0], want_h) and _close(pair[1], want_c)):
-        mistake = _known_mistake(exercise, pair[0], {
-            "you chunked the blocks as f, i, g, o (seed 002's order); torch's blocks are i, f, g, o":
-                chunked_as("figo"),
-            "you chunked the blocks as i, f, o, g (CS231n's order); torch's blocks are i, f, g, o":
-                chunked_as("ifog"),
-        })
-        if mistake is not None:
-            return mistake
-    parts = [compare("h", pair[0], want_h, atol=ATOL, axis_names=("batch", "unit"), what="h"),
-             compare("c", pair[1], want_c, atol=ATOL, axis_names=("batch", "unit"), what="c")]
-    if all(parts):
-        return Feedback(exercise, True, ["h and c match lstm_lab.lstm_cell (tested against torch.nn.LSTMCell)"])
-    return Feedback.merge(exercise, parts)
+    as_the_assignment_calls_it.__name__ = getattr(fn, "__name__", "fused_step")
+    return _exercises.check_lstm_step(as_the_assignment_calls_it, name="fused_step")
 
 
 # ================================================================ notebook 06: stacked and bidirectional
@@ -387,54 +363,8 @@ def check_layer_input_size(fn) -> Feedback:
                                      "bidirectional and proj_size"])
 
 
-def _bidirectional_reference(inputs: Tensor, forward: dict, backward: dict, lengths=None) -> Tensor:
-    """torch.nn.LSTM's output for one bidirectional layer with these weights: (T, B, 2H)."""
-    H = forward["weight_hh"].shape[1]
-    model = nn.LSTM(inputs.shape[-1], H, bidirectional=True, dtype=inputs.dtype)
-    with torch.no_grad():
-        for suffix, weights in (("", forward), ("_reverse", backward)):
-            for name, value in weights.items():
-                getattr(model, f"{name}_l0{suffix}").copy_(value)
-        if lengths is None:
-            return model(inputs)[0]
-        out, _ = model(pack_padded_sequence(inputs, lengths, enforce_sorted=False))
-        return pad_packed_sequence(out, total_length=inputs.shape[0])[0]
-
-
-def check_bidirectional_layer(fn) -> Feedback:
-    """``fn(inputs (T, B, D), forward_weights, backward_weights)`` -> ``(T, B, 2H)``, like one
-    bidirectional layer of torch.nn.LSTM (zero initial states)."""
-    exercise = "bidirectional layer"
-    T, B, D, H = 4, 2, 3, 2
-    inputs = _randn(T, B, D, seed=62)
-
-    def weights(seed):
-        return {"weight_ih": _randn(4 * H, D, seed=seed), "weight_hh": _randn(4 * H, H, seed=seed + 1),
-                "bias_ih": _randn(4 * H, seed=seed + 2), "bias_hh": _randn(4 * H, seed=seed + 3)}
-
-    forward, backward = weights(63), weights(67)
-    result, failure = call_student(exercise, fn, inputs.clone(), {k: v.clone() for k, v in forward.items()},
-                                   {k: v.clone() for k, v in backward.items()})
-    if failure is not None:
-        return failure
-    expected = _bidirectional_reference(inputs, forward, backward)
-    fwd, bwd = expected[..., :H], expected[..., H:]
-    zeros = (inputs.new_zeros(B, H), inputs.new_zeros(B, H))
-    read_forwards = run_layer("LSTM", inputs, zeros, backward)[0]
-    mistake = _known_mistake(exercise, result, {
-        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
-        "directions' states for step t": torch.cat([fwd, bwd.flip(0)], -1),
-        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
-            torch.cat([bwd, fwd], -1),
-        "the backward cell read the sequence from the start: flip the input before running it":
-            torch.cat([fwd, read_forwards], -1),
-    })
-    if mistake is not None:
-        return mistake
-    fb = compare(exercise, result, expected, atol=ATOL, axis_names=("step", "batch", "unit"))
-    if fb:
-        fb.lines = ["matches torch.nn.LSTM(bidirectional=True) with the same weights"]
-    return fb
+# one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
+check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
@@ -479,31 +409,8 @@ def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: 
 
 
 def check_last_valid_output(fn) -> Feedback:
-    """``fn(output (T, B, H), lengths)`` -> ``(B, H)``: each sequence's output at its last real step."""
-    exercise = "last valid output"
-    # first no padding step after the longest sequence (so length itself is out of range), then one
-    for lengths, total_length in ((torch.tensor([3, 1, 4, 2]), 4), (torch.tensor([2, 4, 3]), 5)):
-        output, h_n = _packed_lstm(lengths, total_length, bidirectional=False, seed=70)
-        result, failure = call_student(exercise, fn, output.clone(), lengths.clone())
-        if failure is not None:
-            if "IndexError" in failure.lines[0]:
-                failure.lines.append("an index equal to the length is one past the end: the last real step of a "
-                                     "sequence of length L is L - 1")
-            return failure
-        mistakes = {}
-        if int(lengths.max()) < output.shape[0]:  # otherwise the off-by-one raises IndexError (handled above)
-            mistakes["that is the step after the last real one (seed 003's src_len used as the index): "
-                     "use lengths - 1"] = last_output_off_by_one(output, lengths)
-        mistakes["that is the last step of the padded batch: for a shorter sequence it is padding"] = output[-1]
-        mistake = _known_mistake(exercise, result, mistakes)
-        if mistake is not None:
-            mistake.lines.insert(0, f"for lengths {lengths.tolist()}:")
-            return mistake
-        fb = compare(exercise, result, h_n[0], atol=ATOL, axis_names=("sequence", "unit"))
-        if not fb:
-            fb.lines.insert(0, f"for lengths {lengths.tolist()}:")
-            return fb
-    return Feedback(exercise, True, ["equals torch.nn.LSTM's h_n on the packed batch"])
+    """``fn(output (T, B, H), lengths)`` -> ``(B, H)``: the assignment's check, time-major."""
+    return _exercises.check_last_valid_output(fn, batch_first=False)
 
 
 def check_reverse_final(fn) -> Feedback:

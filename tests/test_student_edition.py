@@ -1,0 +1,123 @@
+"""The student edition of the whole course (``student/``), made from the notebooks by
+``lstm-lab student notebooks --out student``: committed, so ``bash run.sh lab`` opens it on a fresh
+clone, and checked here to be exactly what the command makes. It holds every notebook, every
+exercise as a stub, no solution and no hidden test; run top to bottom, each unimplemented exercise
+is reported by its name and nothing else fails. After trying, ``lstm-lab answer NAME`` shows the
+reference answer."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from lstm_lab import student
+from test_student import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+EDITION = ROOT / "student"
+COURSE = sorted(p.relative_to(ROOT / "notebooks") for p in (ROOT / "notebooks").rglob("*.ipynb")
+                if ".ipynb_checkpoints" not in p.parts)
+REGENERATE = "regenerate it: .venv/bin/lstm-lab student notebooks --out student --force"
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory):
+    out = tmp_path_factory.mktemp("edition") / "student"
+    result = run_cli("student", ROOT / "notebooks", "--out", out)
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_the_committed_edition_is_what_the_command_makes(fresh):
+    made = sorted(p.relative_to(fresh) for p in fresh.rglob("*.ipynb"))
+    committed = sorted(p.relative_to(EDITION) for p in EDITION.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    assert made == COURSE, "every notebook of the course has its student version"
+    assert committed == made, f"student/ lists other notebooks than the course: {REGENERATE}"
+    stale = [str(p) for p in made if (EDITION / p).read_bytes() != (fresh / p).read_bytes()]
+    assert not stale, f"student/ differs from the notebooks for {', '.join(stale)}: {REGENERATE}"
+
+
+@pytest.mark.parametrize("relative", COURSE, ids=str)
+def test_no_solution_no_hidden_test_and_no_output_reaches_the_student(relative):
+    text = (EDITION / relative).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "worked answer"):
+        assert marker not in text
+    nb = nbformat.read(EDITION / relative, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    code = "\n".join(c.source for c in nb.cells)
+    source = nbformat.read(ROOT / "notebooks" / relative, as_version=4)
+    for name in student.exercise_names(source):
+        assert f'raise NotImplementedError("{name}: not implemented yet")' in code
+
+
+def reported(nb) -> tuple[list[str], list[str]]:
+    """(exercises reported as not implemented, every other error) of an executed notebook."""
+    names, others = [], []
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") or output.get("data", {}).get("text/plain", "")
+            names += re.findall(r"\((\w+): not implemented yet\)", text)
+            if output.output_type == "error":
+                stub = re.fullmatch(r"(\w+): not implemented yet", output.evalue)
+                graded = re.findall(r"\((\w+): not implemented yet\)", output.evalue)  # a grading cell's verdict
+                if output.ename == "NotImplementedError" and stub:
+                    names.append(stub.group(1))
+                elif output.ename == "ExerciseFailed" and graded:
+                    names += graded
+                else:
+                    others.append(f"cell {index}: {output.ename}: {output.evalue}")
+    return names, others
+
+
+@pytest.mark.parametrize("relative", COURSE, ids=str)
+def test_run_top_to_bottom_each_exercise_is_reported_by_name_and_nothing_else_fails(relative):
+    nb = nbformat.read(EDITION / relative, as_version=4)
+    NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str((EDITION / relative).parent)}}).execute()
+    names, others = reported(nb)
+    assert not others, f"{relative}: cells other than the exercises fail in the student edition: {others}"
+    expected = student.exercise_names(nbformat.read(ROOT / "notebooks" / relative, as_version=4))
+    assert sorted(set(names)) == sorted(expected), f"{relative}: reported {names}, exercises {expected}"
+
+
+def test_an_answer_is_shown_after_trying_and_not_before(tmp_path):
+    mine = tmp_path / "student"
+    assert run_cli("student", ROOT / "notebooks", "--out", mine).returncode == 0
+    with pytest.raises(student.NotTriedYet, match="rnn_step: try it first"):
+        student.reference_answer("rnn_step", student=mine)
+    path = mine / "exercises" / "01_rnn_step.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if student.is_solution(c))
+    cell.source = cell.source.replace('raise NotImplementedError("rnn_step: not implemented yet")', "return x")
+    nbformat.write(nb, path)
+    (found_path, source), = student.reference_answer("rnn_step", student=mine)
+    assert found_path.name == "01_rnn_step.ipynb" and "return torch.tanh(x @ weight_ih.T" in source
+    assert student.reference_answer("rnn_step", student=mine, anyway=True)
+    with pytest.raises(LookupError, match="no exercise named 'rnn_stpe'; the exercises are: .*rnn_step"):
+        student.reference_answer("rnn_stpe", student=mine)
+
+
+def test_the_answer_command_refuses_before_trying_and_lists_the_exercises():
+    before = run_cli("answer", "gru_step")
+    assert before.returncode == 1 and "gru_step: try it first" in before.stderr and "def " not in before.stdout
+    anyway = run_cli("answer", "gru_step", "--anyway")
+    assert anyway.returncode == 0 and "notebooks/12_gru.ipynb" in anyway.stdout
+    listed = run_cli("answer")
+    assert listed.returncode == 0 and re.search(r"^gru_step +notebooks/12_gru.ipynb$", listed.stdout, re.M)
+
+
+def test_one_name_per_exercise_across_the_course():
+    """A name found twice must be the same exercise: the same check in both notebooks."""
+    names = {}
+    for name, path in student.all_exercises():
+        names.setdefault(name, []).append(path.name)
+    twice = {n: p for n, p in names.items() if len(p) > 1}
+    assert twice == {"lstm_step_backward": ["09_bptt.ipynb", "05_lstm_step_backward.ipynb"]}
+
+
+def test_run_sh_lab_opens_the_student_edition():
+    script = (ROOT / "run.sh").read_text()
+    opened = re.findall(r"--LabApp\.default_url=/lab/tree/(\S+)", script)
+    assert opened == ["student/00_start_here.ipynb"] and (ROOT / opened[0]).is_file()
