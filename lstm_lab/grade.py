@@ -61,7 +61,7 @@ def _errors(cell) -> list[str]:
 def _diagnosis(message: str) -> str:
     """The line that names the mistake: the first line of a check's message after its heading."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    if lines and re.match(r"^ExerciseFailed: ❌ .*: not yet$", lines[0]) and len(lines) > 1:
+    if lines and re.match(r"^ExerciseFailed: ✗ .*: not yet$", lines[0]) and len(lines) > 1:
         lines = lines[1:]
     if len(lines) > 1 and lines[0].startswith("on ") and lines[0].endswith(":"):  # "on <case>:" + what happened
         return f"{lines[0]} {lines[1]}"
@@ -169,7 +169,7 @@ def write(grades: list[Grade], out: Path) -> None:
         total, most = sum(g.points for g in mine), sum(g.max_points for g in mine)
         lines = [f"{student}: {total:g} of {most:g} points", ""]
         for g in mine:
-            mark = "✅" if g.points == g.max_points else "❌"
+            mark = "✓" if g.points == g.max_points else "✗"
             lines.append(f"{mark} {g.notebook} / {g.exercise}: {g.points:g} of {g.max_points:g}")
             lines += [f"    {line}" for line in g.message.splitlines()]
         (out / "feedback" / f"{student}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")

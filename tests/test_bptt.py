@@ -500,4 +500,4 @@ def test_check_parameter_count_and_targets():
     assert not fb and "two biases" in str(fb)
     assert checks.check_memory_targets(lambda inputs, n: inputs[0].argmax(-1))
     fb = checks.check_memory_targets(lambda inputs, n: inputs[-1].argmax(-1))
-    assert not fb and "the symbol is at step 0" in str(fb)
+    assert not fb and "the symbol is at step 1 (index 0)" in str(fb)

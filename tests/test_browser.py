@@ -175,7 +175,7 @@ def test_gate_explorer_in_jupyterlab(playwright_api, lab):
         _menu(page, "Edit", "editmenu:clear-all")
         assert page.locator(".lstm-lab-lstm-explorer").count() == 0
         _menu(page, "Run", "runmenu:run-all")
-        page.get_by_text("✅ forget bias: correct").wait_for(state="attached")
+        page.get_by_text("✓ forget bias: correct").wait_for(state="attached")
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
         assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, "a cell wrote to stderr"
         assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0

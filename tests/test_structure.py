@@ -64,7 +64,9 @@ def top(name: str) -> str:
 def test_no_import_hidden_inside_a_function():
     """An import inside a function is how a cycle hides: every import of another lstm_lab module sits at the
     top of its module. (Inside one subpackage a lazy import is allowed: explorers loads its widgets on use.)"""
-    hidden = {name: [t for t in inner if top(t) != top(name)] for name, (_, inner) in GRAPH.items()}
+    # (And the command line loads each command's module when that command runs, so `lstm-lab --help`
+    # answers without importing torch.)
+    hidden = {name: [t for t in inner if top(t) != top(name)] for name, (_, inner) in GRAPH.items() if name != "cli"}
     hidden = {name: inner for name, inner in hidden.items() if inner}
     assert not hidden, f"lstm_lab imports inside functions: {hidden}"
 

@@ -140,12 +140,12 @@ def test_executed_student_notebook_names_every_missing_exercise_and_nothing_else
     assert errors, "the graded cells should fail while the exercises are stubs"
     for error in errors:  # every failure is a check naming an exercise, never a crash elsewhere
         assert error.ename == "ExerciseFailed", f"{error.ename}: {error.evalue}"
-        named = re.match(r"❌ (\w+): not yet", error.evalue)
+        named = re.match(r"✗ (\w+): not yet", error.evalue)
         assert named and named.group(1) in exercises, error.evalue
-        assert error.traceback[0].startswith("ExerciseFailed: ❌"), "shown without lstm_lab's traceback"
+        assert error.traceback[0].startswith("ExerciseFailed: ✗"), "shown without lstm_lab's traceback"
     for name in exercises:
         assert any(f"{name} is not implemented yet" in e.evalue for e in errors), name
-        assert any(f"❌ {name}: not yet" in text and f"{name} is not implemented yet" in text for text in shown), name
+        assert any(f"✗ {name}: not yet" in text and f"{name} is not implemented yet" in text for text in shown), name
 
 
 def test_the_same_input_gives_the_same_bytes(released, tmp_path):

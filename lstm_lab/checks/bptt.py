@@ -154,7 +154,7 @@ def check_memory_targets(fn) -> Feedback:
         parts.append(compare(f"lag {lag}", got, targets, atol=0, axis_names=("sequence",), what="targets"))
     if all(parts):
         return Feedback(exercise, True, ["the targets of both batches (lag 3 and lag 10) match"])
-    return _verdict(exercise, parts, ["hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 0"])
+    return _verdict(exercise, parts, ["hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)"])
 
 
 # ================================================================ notebook 12: the GRU

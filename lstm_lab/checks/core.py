@@ -62,7 +62,7 @@ class Feedback:
         return self.ok
 
     def __str__(self) -> str:
-        head = f"{'✅' if self.ok else '❌'} {self.exercise}: {'correct' if self.ok else 'not yet'}"
+        head = f"{'✓' if self.ok else '✗'} {self.exercise}: {'correct' if self.ok else 'not yet'}"
         return "\n".join([head, *("   " + line for line in self.lines)])
 
     __repr__ = __str__
@@ -225,17 +225,18 @@ def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL
 
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
-                 matmul_advice: str | None = FORWARD_MATMUL):
+                 matmul_advice: str | None = FORWARD_MATMUL, shortcuts: bool = True):
     """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
 
     The feedback names the exception and the line of *the student's* code that raised it,
     never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
     implementation (see ``shortcuts``; ``allowed`` names exceptions) fails with a sentence that
-    names the call, whatever numbers it returns.
+    names the call, whatever numbers it returns. ``shortcuts=False`` is for an exercise that hands
+    the student a whole model to drive (a training loop), where any call the model makes is fine.
     """
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
-    watch = watching(allowed)
+    watch = watching(allowed, active=shortcuts)
     try:
         with watch:
             result = fn(*args)

@@ -384,7 +384,10 @@ def _partial_split(value, spec) -> list | None:
 
 
 def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
-    """'steps 0 to 1 are right; the first difference is at step 2'."""
+    """'steps 1 to 2 are right; the first difference is at step 3 (index 2)'.
+
+    Time steps count from 1 in every message, as in the notebooks' maths (x_1 is x[0]).
+    """
     axis = ex.time_axis.get(name)
     k = flat_names(ex.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
@@ -394,8 +397,8 @@ def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
                                                                        atol=ex.atol, rtol=0)]
     if not bad or bad[0] == 0:
         return ["it is wrong from the first step on"] if bad else []
-    right = "step 0 is" if bad[0] == 1 else f"steps 0 to {bad[0] - 1} are"
-    return [f"{right} right; the first difference is at step {bad[0]}"]
+    right = "step 1 is" if bad[0] == 1 else f"steps 1 to {bad[0]} are"
+    return [f"{right} right; the first difference is at step {bad[0] + 1} (index {bad[0]})"]
 
 
 def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:

@@ -2,8 +2,8 @@
 the course notebooks' function exercises that are the same kind of work (05, 06, 07, 09, 12 call these
 through ``sequences`` and ``bptt`` under the names their notebooks use).
 
-Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✅ with what it was
-checked against, or ❌ with what is wrong, in words (see ``diagnose`` for how). Every check
+Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✓ with what it was
+checked against, or ✗ with what is wrong, in words (see ``diagnose`` for how). Every check
 runs the seed-001 fixed X (its golden numbers come from torch.nn), then seeded random cases
 against lstm_lab's reference, then, where it applies, the gradients.
 
@@ -114,7 +114,7 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
     w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
     cases, h = [], torch.zeros(1, 2, dtype=F64)
     for t in range(3):
-        cases.append(Case(f"the fixed X, step {t} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
+        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
                           zero_state=t == 0))
         h = golden[t:t + 1]
     gen = _generator(100 + seed)
@@ -228,7 +228,7 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
     cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
     for t in range(3):
         expected = (golden["h"][t:t + 1], golden["c"][t:t + 1])
-        cases.append(Case(f"the fixed X, step {t} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
+        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
                           zero_state=t == 0))
         h, c = expected
     gen = _generator(200 + seed)
@@ -538,9 +538,9 @@ def _last_valid_mistakes(batch_first: bool):
         every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
             "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
         return {
-            "one step past the end: a sequence of length L has its last real output at step L - 1, not L (seed "
+            "one step past the end: a sequence of length L has its last real output at index L - 1 (step L), not L (seed "
             "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
-            "one step too early: the last real output of a sequence of length L is at step L - 1":
+            "one step too early: the last real output of a sequence of length L is at index L - 1 (step L)":
                 lambda: outputs[rows, lengths - 2],
             f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
                 lambda: outputs[:, -1],
@@ -589,7 +589,7 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
         "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
         mistakes=_last_valid_mistakes(batch_first), gradients=False,
         error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
-                                   "output of a sequence of length L is at step L - 1"},
+                                   "output of a sequence of length L is at index L - 1 (step L)"},
         success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
                  f"{random_cases} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
                  "which matches torch.nn.LSTM on packed sequences"))

@@ -425,8 +425,8 @@ def check_reverse_final(fn) -> Feedback:
         return failure
     mistake = _known_mistake(exercise, result, {
         "that is where the forward direction ends: the reverse direction reads from the last real step back "
-        "to step 0, so it finishes at step 0": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
-        "that is the last padded step: the reverse direction finishes at step 0": output[-1, :, H:],
+        "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
+        "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
         "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H],
     })
     if mistake is not None:
