@@ -152,8 +152,12 @@ def wait_for_kernel(lab: Lab, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     kernels = []
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{lab.base}/api/kernels?token={lab.token}", timeout=5) as reply:
-            kernels = json.load(reply)
+        try:
+            with urllib.request.urlopen(f"{lab.base}/api/kernels?token={lab.token}", timeout=5) as reply:
+                kernels = json.load(reply)
+        except OSError:  # a loaded server sometimes answers 500 while the kernel starts: ask again
+            time.sleep(0.25)
+            continue
         if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
             return
         time.sleep(0.25)

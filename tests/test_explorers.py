@@ -353,6 +353,36 @@ def test_blitted_png_equals_a_full_redraw(make):
     assert np.abs(blitted.astype(int) - full.astype(int)).max() <= 1
 
 
+def test_png_holds_exactly_the_drawn_pixels():
+    """The hand-written PNG encoder: Pillow reads back the canvas's pixels, at either compression."""
+    fig = plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params()))
+    stored = fig.png()
+    drawn = np.asarray(fig.figure.canvas.buffer_rgba())
+    assert (drawn[:, :, 3] == 255).all()  # opaque, so RGB loses nothing
+    for data in (stored, fig.png(fast=True)):
+        assert np.array_equal(png_pixels(data), drawn)
+    assert len(stored) < len(fig.png(fast=True))  # the stored picture is the better compressed one
+
+
+def test_legends_list_what_is_drawn_and_follow_a_size_change():
+    """The legends belong to the blitted frame: a new hidden or input size must draw a new frame."""
+    fig = plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params()))
+    fig.png()
+    labels = {name: [t.get_text() for t in fig.axes[name].get_legend().get_texts()] for name in "hx"}
+    assert labels == {"h": ["unit 1", "unit 2"], "x": ["feature 1", "feature 2", "feature 3"]}
+    before = fig._key
+    limits = [(ax.get_xlim(), ax.get_ylim()) for ax in fig.figure.axes]
+    # one unit reading one feature, with the same axis limits: only the legends tell the frames apart
+    fig.update(compute.lstm_trace(torch.full((3, 1), 5.0, dtype=F64), compute.zero_params(1, 1)))
+    assert [(ax.get_xlim(), ax.get_ylim()) for ax in fig.figure.axes] == limits
+    assert [t.get_text() for t in fig.axes["h"].get_legend().get_texts()] == ["unit 1"]
+    assert [t.get_text() for t in fig.axes["x"].get_legend().get_texts()] == ["feature 1"]
+    assert fig._frame_key() != before  # so png() draws the frame again, with the new legends
+    blitted_after_change = png_pixels(fig.png())
+    fig._key = None
+    assert np.array_equal(blitted_after_change, png_pixels(fig.png()))
+
+
 # ================================================================ widgets: the LSTM explorer
 def expected_table(x, params, c0=0.0):
     header, rows = compute.trace_rows(compute.lstm_trace(x, params, c0))

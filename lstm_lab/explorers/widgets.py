@@ -60,11 +60,13 @@ class _Explorer:
             self._quiet = before
 
     def _show(self, figure: plots._Plot, numbers: str) -> None:
-        self.numbers_text = numbers
-        self.numbers.value = _pre(numbers)
-        # the first picture is the one a saved notebook keeps: compress it well; then favour speed
+        # The figure goes first: each widget change is its own message to the page, and the
+        # figure is what a learner watches while moving a slider.
+        # The first picture is the one a saved notebook keeps: compress it well; then favour speed.
         self.image.value = figure.png(fast=self._rendered)
         self._rendered = True
+        self.numbers_text = numbers
+        self.numbers.value = _pre(numbers)
 
     def _say(self, message: str = "") -> None:
         self.status.value = f"<span style='color: #b00020'>{html.escape(message)}</span>" if message else ""
@@ -268,9 +270,11 @@ class LSTMExplorer(_Explorer):
             self.c0_slider.value = c0
         if old_sizes != (self.hidden_size, self.input_size):
             self._build_sliders()
-        self._sync_sliders()
         self._say()
+        # The new figure before the sliders: a preset moves up to 24 sliders, one message each,
+        # and the page would draw every one of them before it shows the figure.
         self._refresh()
+        self._sync_sliders()
 
     def _build_sliders(self) -> None:
         """One column per gate: the unit's input weights, recurrent weights and bias."""
@@ -302,8 +306,9 @@ class LSTMExplorer(_Explorer):
         with self._quietly():
             for (key, column), slider in self.sliders.items():
                 value = self.params[key][unit].reshape(-1)[column].item()
-                slider.min, slider.max = min(slider.min, value), max(slider.max, value)
-                slider.value = value
+                with slider.hold_sync():  # min, max and value in one message (if any changed)
+                    slider.min, slider.max = min(slider.min, value), max(slider.max, value)
+                    slider.value = value
 
     def _refresh(self) -> None:
         self.trace = compute.lstm_trace(self.x, self.params, self.c0)
