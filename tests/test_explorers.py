@@ -401,6 +401,14 @@ def test_lstm_explorer_starts_on_seed001():
     assert plt.get_fignums() == []
 
 
+@pytest.mark.parametrize("make", [LSTMExplorer, RNNExplorer, ConnectivityExplorer])
+def test_figure_is_shown_at_its_own_pixel_width(make):
+    """Not resampled by the page (a blurred figure, and work on every move); a narrow window may shrink it."""
+    ex = make()
+    width = png_pixels(ex.image.value).shape[1]
+    assert (ex.image.layout.width, ex.image.layout.max_width) == (f"{width}px", "100%")
+
+
 def test_moving_a_slider_changes_numbers_and_figure_as_compute_says():
     ex = LSTMExplorer()
     png, table, figure = ex.image.value, ex.numbers_text, ex.figure.figure

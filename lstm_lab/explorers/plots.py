@@ -55,7 +55,7 @@ def _encode_png(canvas: FigureCanvasAgg, compress_level: int) -> bytes:
     rgba = np.asarray(canvas.buffer_rgba())
     height, width = rgba.shape[:2]
     rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # each row: filter type 0 ("none"), R G B ...
-    rows[:, 1:] = rgba[:, :, :3].reshape(height, 3 * width)
+    rows[:, 1:].reshape(height, width, 3)[...] = rgba[:, :, :3]  # a view of the pixel bytes: one copy
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, colour type 2: RGB
     return b"".join([PNG_SIGNATURE, _png_chunk(b"IHDR", header),
                      _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level)), _png_chunk(b"IEND", b"")])
@@ -78,8 +78,8 @@ class _Plot:
     def png(self, fast: bool = False) -> bytes:
         """The figure as PNG bytes, drawn with Agg whatever the notebook's backend.
 
-        ``fast`` compresses less (zlib level 1 instead of 6): 10 ms less per frame, twice the bytes.
-        Slider moves use it; a PNG that gets stored in a notebook does not.
+        ``fast`` compresses less (zlib level 1 instead of 6): about 2 ms less per frame for a
+        third more bytes. Slider moves use it; a PNG that gets stored in a notebook does not.
         """
         if not isinstance(self.figure.canvas, FigureCanvasAgg):
             FigureCanvasAgg(self.figure)
@@ -96,6 +96,12 @@ class _Plot:
             if artist.get_visible():
                 self.figure.draw_artist(artist)
         return _encode_png(canvas, 1 if fast else 6)
+
+    @property
+    def pixel_size(self) -> tuple[int, int]:
+        """(width, height) of the PNG in pixels."""
+        width, height = self.figure.get_size_inches() * self.figure.dpi
+        return round(width), round(height)
 
     def _repr_png_(self) -> bytes:  # a figure object shown in a notebook cell displays itself once
         return self.png()

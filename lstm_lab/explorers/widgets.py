@@ -41,7 +41,9 @@ class _Explorer:
 
     def __init__(self) -> None:
         self._quiet = False
-        self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="760px"))
+        # shown at its own pixel size (set with the first picture): crisp, and never resampled
+        # on a move; a narrower window still shrinks it
+        self.image = w.Image(format="png", layout=w.Layout(max_width="100%", height="auto"))
         self.image.add_class("lstm-lab-figure")
         self.numbers = w.HTML()
         self.numbers.add_class("lstm-lab-numbers")
@@ -63,6 +65,8 @@ class _Explorer:
         # The figure goes first: each widget change is its own message to the page, and the
         # figure is what a learner watches while moving a slider.
         # The first picture is the one a saved notebook keeps: compress it well; then favour speed.
+        if not self._rendered:
+            self.image.layout.width = f"{figure.pixel_size[0]}px"
         self.image.value = figure.png(fast=self._rendered)
         self._rendered = True
         self.numbers_text = numbers
