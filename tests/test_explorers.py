@@ -5,6 +5,7 @@ forms); the widgets are then checked to show exactly what compute.py says, after
 sliders from Python as a learner would with the mouse.
 """
 
+import base64
 import io
 import math
 
@@ -393,7 +394,8 @@ def test_lstm_explorer_starts_on_seed001():
     ex = LSTMExplorer()
     assert ex.numbers_text == expected_table(fixtures.fixed_x(), compute.seed001_params())
     assert "0.9241" in ex.numbers.value  # the table is in the HTML widget the learner sees
-    assert ex.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ex.png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ex.image.format == "url" and ex.image.value == b"data:image/png;base64," + base64.b64encode(ex.png)
     assert ex.hidden.value == 2 and ex.input_mode.value == "fixed X"
     assert ex.slider("W_xf", 2).value == 0.5 and ex.slider("b_f").value == 0.0  # unit 1's row of W_xf
     assert [ex.slider("W_xf", k).description for k in range(3)] == ["w_x1", "w_x2", "w_x3"]  # counted from 1
@@ -405,7 +407,7 @@ def test_lstm_explorer_starts_on_seed001():
 def test_figure_is_shown_at_its_own_pixel_width(make):
     """Not resampled by the page (a blurred figure, and work on every move); a narrow window may shrink it."""
     ex = make()
-    width = png_pixels(ex.image.value).shape[1]
+    width = png_pixels(ex.png).shape[1]
     assert (ex.image.layout.width, ex.image.layout.max_width) == (f"{width}px", "100%")
 
 
