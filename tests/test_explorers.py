@@ -354,6 +354,26 @@ def test_blitted_png_equals_a_full_redraw(make):
     assert np.abs(blitted.astype(int) - full.astype(int)).max() <= 1
 
 
+def test_a_changed_axis_limit_redraws_only_that_panel(monkeypatch):
+    """c0 = 3 widens the memory panel's y axis: only that panel is drawn again, and the picture
+    is exactly the one a full redraw gives (old tick labels wiped, new ones drawn)."""
+    x = fixtures.fixed_x()
+    fig = plots.LSTMTraceFigure(compute.lstm_trace(x, compute.seed001_params()))
+    fig.png()
+    limits = {name: ax.get_ylim() for name, ax in fig.axes.items()}
+    fig.update(compute.lstm_trace(x, compute.seed001_params(), c0=3.0))
+    assert [name for name, ax in fig.axes.items() if ax.get_ylim() != limits[name]] == ["c"]
+    drawn = []
+    draw_axes = type(fig.axes["c"]).draw
+    monkeypatch.setattr(type(fig.axes["c"]), "draw",
+                        lambda ax, renderer: (drawn.append(ax), draw_axes(ax, renderer))[1])
+    partly_redrawn = png_pixels(fig.png())
+    assert drawn == [fig.axes["c"]]
+    fig._key = None
+    assert np.array_equal(partly_redrawn, png_pixels(fig.png()))
+    assert len(drawn) == 1 + len(fig.axes)  # the full redraw drew every panel
+
+
 def test_png_holds_exactly_the_drawn_pixels():
     """The hand-written PNG encoder: Pillow reads back the canvas's pixels, at either compression."""
     fig = plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params()))
