@@ -10,10 +10,10 @@ Speed (from a slider key press to the new figure in the browser: a median under 
 ``benchmarks/browser_latency.py``): most of a full draw is ticks and text, which do not change
 while a slider moves. So ``png()`` blits: it keeps the drawn figure without its data lines, and
 as long as no axis limit changed it only pastes that back and draws the lines on top (see
-``_Plot.png``); when a limit did change, only the panels it belongs to are drawn again. The legends belong to that kept frame, drawn beneath the lines: drawn on top,
-each cost 7-10 ms per move (text and box layout), more than every line together. The PNG is
-written directly (``_encode_png``): half the time of Pillow's encoder, which tries five row
-filters on every row.
+``_Plot.png``); when a limit did change, only the panels it belongs to are drawn again. The
+legends belong to that kept frame, beneath the lines: drawn on top, each cost 7-10 ms per move
+(text and box layout), more than every line together. The PNG is written directly
+(``_encode_png``): half the time of Pillow's encoder, which tries five row filters on every row.
 
 The tests read the plotted data back with ``line.get_ydata()``.
 """
