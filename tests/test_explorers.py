@@ -354,6 +354,19 @@ def test_blitted_png_equals_a_full_redraw(make):
     assert np.abs(blitted.astype(int) - full.astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("make", ["lstm", "rnn", "connectivity"])
+def test_a_panels_region_holds_all_it_draws(make):
+    """What a partial redraw wipes covers matplotlib's own tight box of the panel (ticks, labels, title)."""
+    fig = {"lstm": lambda: plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params())),
+           "rnn": lambda: plots.RNNProfileFigure(compute.rnn_profile(1.0), 1.0),
+           "connectivity": lambda: plots.ConnectivityFigure(compute.connectivity(compute.random_sequence(20, 2, 0)))}[make]()
+    fig.png()
+    renderer = fig.figure.canvas.get_renderer()
+    for ax in fig.figure.axes:
+        region, tight = plots._region(ax, renderer), ax.get_tightbbox(renderer)
+        assert region.x0 <= tight.x0 and region.y0 <= tight.y0 and region.x1 >= tight.x1 and region.y1 >= tight.y1
+
+
 def test_a_changed_axis_limit_redraws_only_that_panel(monkeypatch):
     """c0 = 3 widens the memory panel's y axis: only that panel is drawn again, and the picture
     is exactly the one a full redraw gives (old tick labels wiped, new ones drawn)."""
@@ -372,6 +385,13 @@ def test_a_changed_axis_limit_redraws_only_that_panel(monkeypatch):
     fig._key = None
     assert np.array_equal(partly_redrawn, png_pixels(fig.png()))
     assert len(drawn) == 1 + len(fig.axes)  # the full redraw drew every panel
+    # and back: the tick labels shrink (-5 to -2), so the old, wider ones must be wiped
+    fig.update(compute.lstm_trace(x, compute.seed001_params()))
+    drawn.clear()
+    partly_redrawn = png_pixels(fig.png())
+    assert drawn == [fig.axes["c"]]
+    fig._key = None
+    assert np.array_equal(partly_redrawn, png_pixels(fig.png()))
 
 
 def test_png_holds_exactly_the_drawn_pixels():
