@@ -12,7 +12,7 @@ Runs notebook 08 in JupyterLab and headless Chromium with the browser test's pag
 Each move is timed in the page, so Playwright's own overhead is not counted: a capturing
 ``keydown``/``click`` listener stamps ``performance.now()`` when the input arrives, a
 MutationObserver stamps the moment the widget replaces the figure's ``<img src>``, and the
-image's ``load`` event followed by the next animation frame stamps when the new picture is
+image's ``decode()`` followed by the next animation frame stamps when the new picture is
 decoded and goes into the frame being painted ("shown", the number the goals are about). The
 next move starts only after that and a short pause with the kernel idle, so moves do not
 overlap. Two warm-up moves of each kind are not counted.
@@ -53,10 +53,9 @@ PROBE = """() => {
   const img = document.querySelector("%s %s");
   new MutationObserver(() => {
     const move = {input: probe.input, replaced: performance.now()};
-    img.addEventListener("load", () => {
-      move.loaded = performance.now();
-      requestAnimationFrame(() => { move.shown = performance.now(); probe.moves.push(move); });
-    }, {once: true});
+    // decode(): loaded and decoded, ready to paint (a load event may come before the decode)
+    const shown = () => requestAnimationFrame(() => { move.shown = performance.now(); probe.moves.push(move); });
+    img.decode().then(shown, shown);
   }).observe(img, {attributes: true, attributeFilter: ["src"]});
 }""" % (driver.EXPLORER, driver.FIGURE)
 
