@@ -7,7 +7,9 @@ Runs notebook 08 in JupyterLab and headless Chromium with the browser test's pag
 
 - slider: presses ArrowRight/ArrowLeft on unit 1's forget-bias slider, one slider step per move
   (a learner stepping through values), sweeping right and then back;
-- preset: clicks the preset buttons in turn (each one changes every gate's weights at once).
+- preset: clicks the preset buttons in turn (each one changes every gate's weights at once);
+- held key (reported, no goal): ten presses 33 ms apart, as a held key repeats, then the time
+  from the last press to the figure for the last value.
 
 Each move is timed in the page, so Playwright's own overhead is not counted: a capturing
 ``keydown``/``click`` listener stamps ``performance.now()`` when the input arrives, a
@@ -41,6 +43,8 @@ import browser_driver as driver  # noqa: E402
 
 GOALS_MS = {"slider": (50.0, 100.0), "preset": (None, 100.0)}  # (median, max); None: no goal
 PAUSE_MS = 250  # between moves, with the kernel idle: a learner looking at the figure
+REPEAT_MS = 33  # a held key repeats about 30 times a second
+HELD_PRESSES = 10
 PRESET_CYCLE = ("remember everything", "forget every step", "copy the input", "silent output", "all zero",
                 "seed 001")  # from seed 001's start, each preset changes the figure
 
@@ -68,6 +72,28 @@ class Side:
     page: object
     explorer: object
     times: dict = field(default_factory=lambda: {"slider": [], "preset": []})
+    held: list = field(default_factory=list)  # per held key: ms from the last press to its figure, figures drawn
+
+    def held_key(self, key: str, presses: int) -> None:
+        """A held arrow key: ``presses`` key presses at the keyboard's repeat rate, then let go.
+
+        The page sends a slider's value only when the kernel has answered the one before (the
+        widget manager holds and merges the rest), so a held key never builds a queue: what
+        counts is the time from letting go (the last press) to the figure for the last value.
+        """
+        page = self.page
+        before = page.evaluate("window.__latency.moves.length")
+        driver.slider(self.explorer, "bias").locator(".noUi-handle").focus()
+        for _ in range(presses):
+            page.keyboard.press(key)
+            page.wait_for_timeout(REPEAT_MS)
+        last_press = page.evaluate("window.__latency.input")
+        page.wait_for_function(f"window.__latency.moves.length > {before} && "
+                               f"window.__latency.moves.at(-1).input === {last_press}", timeout=20_000)
+        page.wait_for_selector(driver.IDLE)
+        page.wait_for_timeout(PAUSE_MS)
+        moves = page.evaluate("window.__latency.moves")[before:]
+        self.held.append({"shown": moves[-1]["shown"] - last_press, "figures": len(moves)})
 
     def move(self, kind: str, action, count: bool) -> None:
         page = self.page
@@ -130,6 +156,7 @@ def report(sides: list[Side]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=24, help="timed moves of each kind (at least 18)")
+    parser.add_argument("--held", type=int, default=6, help="times to hold an arrow key down (0: none)")
     parser.add_argument("--compare", type=Path, help="a checkout of lstm_lab to alternate with, move by move")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a goal is missed")
     args = parser.parse_args()
@@ -159,7 +186,18 @@ def main() -> int:
             for side in sides:
                 button = driver.preset_button(side.explorer, name)
                 side.move("preset", button.click, count=k >= warmup)
+        for k in range(args.held):
+            for side in sides:
+                side.held_key(("ArrowRight", "ArrowLeft")[k % 2], HELD_PRESSES)
     met = report(sides)
+    if args.held:
+        print(f"\nheld key ({HELD_PRESSES} presses {REPEAT_MS} ms apart, {args.held} times), "
+              "from the last press to its figure shown (no goal):")
+        for side in sides:
+            median, p90, worst = summary([h["shown"] for h in side.held])
+            figures = statistics.mean(h["figures"] for h in side.held)
+            print(f"  {side.name:<7} median {median:.1f}, max {worst:.1f} ms; "
+                  f"{figures:.1f} figures drawn for {HELD_PRESSES} presses")
     print("\n'replaced': the widget set the new <img src>; 'shown': that image decoded and in the next frame")
     print("every goal met" if met else "a goal is missed")
     return 1 if args.strict and not met else 0
