@@ -1,6 +1,6 @@
 """From a key press (or a click) to the new figure in the page: notebook 08's explorer in JupyterLab.
 
-    .venv/bin/python benchmarks/browser_latency.py [--moves 24] [--compare DIR] [--strict]
+    .venv/bin/python benchmarks/browser_latency.py [--moves 24] [--held 6] [--compare DIR] [--strict]
 
 Runs notebook 08 in JupyterLab and headless Chromium with the browser test's page driver
 (``tests/browser_driver.py``), then, on the LSTM gate explorer:
@@ -165,6 +165,8 @@ def main() -> int:
 
     print(f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}, "
           f"{platform.python_implementation()} {platform.python_version()}, {driver.CHROMIUM}")
+    if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        print("the machine is busy: absolute times are longer than on a quiet one; compare with --compare")
     print(f"{args.moves} timed moves of each kind; ms from the key press or click, measured in the page\n")
     sides_to_open = [("this", ROOT)] + ([("compare", args.compare.resolve())] if args.compare else [])
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
