@@ -5,6 +5,7 @@ forms); the widgets are then checked to show exactly what compute.py says, after
 sliders from Python as a learner would with the mouse.
 """
 
+import base64
 import io
 import math
 
@@ -366,6 +367,76 @@ def test_blitted_png_equals_a_full_redraw(make):
     assert np.abs(blitted.astype(int) - full.astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("make", ["lstm", "rnn", "connectivity"])
+def test_a_panels_region_holds_all_it_draws(make):
+    """What a partial redraw wipes covers matplotlib's own tight box of the panel (ticks, labels, title)."""
+    fig = {"lstm": lambda: plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params())),
+           "rnn": lambda: plots.RNNProfileFigure(compute.rnn_profile(1.0), 1.0),
+           "connectivity": lambda: plots.ConnectivityFigure(compute.connectivity(compute.random_sequence(20, 2, 0)))}[make]()
+    fig.png()
+    renderer = fig.figure.canvas.get_renderer()
+    for ax in fig.figure.axes:
+        region, tight = plots._region(ax, renderer), ax.get_tightbbox(renderer)
+        assert region.x0 <= tight.x0 and region.y0 <= tight.y0 and region.x1 >= tight.x1 and region.y1 >= tight.y1
+
+
+def test_a_changed_axis_limit_redraws_only_that_panel(monkeypatch):
+    """c0 = 3 widens the memory panel's y axis: only that panel is drawn again, and the picture
+    is exactly the one a full redraw gives (old tick labels wiped, new ones drawn)."""
+    x = fixtures.fixed_x()
+    fig = plots.LSTMTraceFigure(compute.lstm_trace(x, compute.seed001_params()))
+    fig.png()
+    limits = {name: ax.get_ylim() for name, ax in fig.axes.items()}
+    fig.update(compute.lstm_trace(x, compute.seed001_params(), c0=3.0))
+    assert [name for name, ax in fig.axes.items() if ax.get_ylim() != limits[name]] == ["c"]
+    drawn = []
+    draw_axes = type(fig.axes["c"]).draw
+    monkeypatch.setattr(type(fig.axes["c"]), "draw",
+                        lambda ax, renderer: (drawn.append(ax), draw_axes(ax, renderer))[1])
+    partly_redrawn = png_pixels(fig.png())
+    assert drawn == [fig.axes["c"]]
+    fig._key = None
+    assert np.array_equal(partly_redrawn, png_pixels(fig.png()))
+    assert len(drawn) == 1 + len(fig.axes)  # the full redraw drew every panel
+    # and back: the tick labels shrink (-5 to -2), so the old, wider ones must be wiped
+    fig.update(compute.lstm_trace(x, compute.seed001_params()))
+    drawn.clear()
+    partly_redrawn = png_pixels(fig.png())
+    assert drawn == [fig.axes["c"]]
+    fig._key = None
+    assert np.array_equal(partly_redrawn, png_pixels(fig.png()))
+
+
+def test_png_holds_exactly_the_drawn_pixels():
+    """The hand-written PNG encoder: Pillow reads back the canvas's pixels, at either compression."""
+    fig = plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params()))
+    stored = fig.png()
+    drawn = np.asarray(fig.figure.canvas.buffer_rgba())
+    assert (drawn[:, :, 3] == 255).all()  # opaque, so RGB loses nothing
+    for data in (stored, fig.png(fast=True)):
+        assert np.array_equal(png_pixels(data), drawn)
+    assert len(stored) < len(fig.png(fast=True))  # the stored picture is the better compressed one
+
+
+def test_legends_list_what_is_drawn_and_follow_a_size_change():
+    """The legends belong to the blitted frame: a new hidden or input size must draw a new frame."""
+    fig = plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params()))
+    fig.png()
+    labels = {name: [t.get_text() for t in fig.axes[name].get_legend().get_texts()] for name in "hx"}
+    assert labels == {"h": ["unit 1", "unit 2"], "x": ["feature 1", "feature 2", "feature 3"]}
+    before = fig._key
+    limits = [(ax.get_xlim(), ax.get_ylim()) for ax in fig.figure.axes]
+    # one unit reading one feature, with the same axis limits: only the legends tell the frames apart
+    fig.update(compute.lstm_trace(torch.full((3, 1), 5.0, dtype=F64), compute.zero_params(1, 1)))
+    assert [(ax.get_xlim(), ax.get_ylim()) for ax in fig.figure.axes] == limits
+    assert [t.get_text() for t in fig.axes["h"].get_legend().get_texts()] == ["unit 1"]
+    assert [t.get_text() for t in fig.axes["x"].get_legend().get_texts()] == ["feature 1"]
+    assert fig._frame_key() != before  # so png() draws the frame again, with the new legends
+    blitted_after_change = png_pixels(fig.png())
+    fig._key = None
+    assert np.array_equal(blitted_after_change, png_pixels(fig.png()))
+
+
 # ================================================================ widgets: the LSTM explorer
 def expected_table(x, params, c0=0.0):
     header, rows = compute.trace_rows(compute.lstm_trace(x, params, c0))
@@ -376,12 +447,21 @@ def test_lstm_explorer_starts_on_seed001():
     ex = LSTMExplorer()
     assert ex.numbers_text == expected_table(fixtures.fixed_x(), compute.seed001_params())
     assert "0.9241" in ex.numbers.value  # the table is in the HTML widget the learner sees
-    assert ex.image.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ex.png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert ex.image.format == "url" and ex.image.value == b"data:image/png;base64," + base64.b64encode(ex.png)
     assert ex.hidden.value == 2 and ex.input_mode.value == "fixed X"
     assert ex.slider("W_xf", 2).value == 0.5 and ex.slider("b_f").value == 0.0  # unit 1's row of W_xf
     assert [ex.slider("W_xf", k).description for k in range(3)] == ["w_x1", "w_x2", "w_x3"]  # counted from 1
     assert ex.unit.options == (("1", 0), ("2", 1))
     assert plt.get_fignums() == []
+
+
+@pytest.mark.parametrize("make", [LSTMExplorer, RNNExplorer, ConnectivityExplorer])
+def test_figure_is_shown_at_its_own_pixel_width(make):
+    """Not resampled by the page (a blurred figure, and work on every move); a narrow window may shrink it."""
+    ex = make()
+    width = png_pixels(ex.png).shape[1]
+    assert (ex.image.layout.width, ex.image.layout.max_width) == (f"{width}px", "100%")
 
 
 def test_moving_a_slider_changes_numbers_and_figure_as_compute_says():

@@ -6,24 +6,31 @@ figure with Agg, independent of the notebook's matplotlib backend; the widgets s
 in one ``ipywidgets.Image``. Figures are ``matplotlib.figure.Figure`` objects, not pyplot ones,
 so the inline backend never displays a stray copy at the end of a cell.
 
-Speed (a slider move should cost well under 100 ms): most of a full draw is ticks and text,
-which do not change while a slider moves. So ``png()`` blits: it keeps the drawn figure without
-its data lines, and as long as no axis limit changed it only pastes that back and draws the
-lines on top (see ``_Plot.png``).
+Speed (from a slider key press to the new figure in the browser: a median under 50 ms, see
+``benchmarks/browser_latency.py``): most of a full draw is ticks and text, which do not change
+while a slider moves. So ``png()`` blits: it keeps the drawn figure without its data lines, and
+as long as no axis limit changed it only pastes that back and draws the lines on top (see
+``_Plot.png``); when a limit did change, only the panels it belongs to are drawn again. The
+legends belong to that kept frame, beneath the lines: drawn on top, each cost 7-10 ms per move
+(text and box layout), more than every line together. The PNG is written directly
+(``_encode_png``): half the time of Pillow's encoder, which tries five row filters on every row.
 
 The tests read the plotted data back with ``line.get_ydata()``.
 """
 
 from __future__ import annotations
 
-import io
 import math
+import struct
+import zlib
 
+import numpy as np
 import torch
-from PIL import Image
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
+from matplotlib.transforms import Bbox
 
 from .compute import GATE_TITLES, GATES, LSTMTrace, MODES, RNNProfile
 
@@ -33,46 +40,111 @@ FEATURE_COLORS = ("tab:gray", "tab:olive", "tab:purple")
 GRADIENT_FLOOR = 1e-30  # log axes cannot show 0: a gradient that is exactly 0 is drawn here
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
 def _encode_png(canvas: FigureCanvasAgg, compress_level: int) -> bytes:
-    width, height = canvas.get_width_height(physical=True)
-    image = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-    buffer = io.BytesIO()
-    image.save(buffer, format="png", compress_level=compress_level)
-    return buffer.getvalue()
+    """The canvas as an 8-bit RGB PNG: rows with no filter, deflated at ``compress_level``.
+
+    Written by hand because it is short and twice as fast as Pillow's encoder, which tries every
+    row filter on every row (the figures are flat colours, where filters gain little). The
+    figures are opaque, so the alpha channel is dropped: a quarter fewer bytes to deflate.
+    """
+    rgba = np.asarray(canvas.buffer_rgba())
+    height, width = rgba.shape[:2]
+    rows = np.zeros((height, 1 + 3 * width), dtype=np.uint8)  # each row: filter type 0 ("none"), R G B ...
+    rows[:, 1:].reshape(height, width, 3)[...] = rgba[:, :, :3]  # a view of the pixel bytes: one copy
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, colour type 2: RGB
+    return b"".join([PNG_SIGNATURE, _png_chunk(b"IHDR", header),
+                     _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), compress_level)), _png_chunk(b"IEND", b"")])
 
 
 class _Plot:
     """A figure whose data lines (``self.dynamic``) change and whose frame (axes, ticks, titles) rarely does."""
 
     figure: Figure
-    dynamic: list  # artists redrawn on every update: the data lines, then the legends (drawn on top)
+    dynamic: list  # artists redrawn on every update: the data lines
 
     def _frame_key(self) -> tuple:
-        """What the frame depends on; when it changes, the whole figure is drawn again."""
-        limits = tuple((ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes)
-        return limits + tuple(id(a) for a in self.dynamic)
+        """What the frame depends on: (the whole figure's part, one part per panel).
+
+        When the first part changes, the whole figure is drawn again; when only some panels'
+        parts change (an axis limit, a legend), only those panels are.
+        """
+        def panel(ax):
+            # a legend is part of the frame: its labels too (not its id, which a new legend may reuse)
+            legend = tuple(t.get_text() for t in ax.get_legend().get_texts()) if ax.get_legend() else ()
+            return ax.get_xlim(), ax.get_ylim(), legend
+
+        return tuple(id(a) for a in self.dynamic), tuple(panel(ax) for ax in self.figure.axes)
 
     def png(self, fast: bool = False) -> bytes:
         """The figure as PNG bytes, drawn with Agg whatever the notebook's backend.
 
-        ``fast`` compresses less (zlib level 1 instead of 6): 10 ms less per frame, twice the bytes.
-        Slider moves use it; a PNG that gets stored in a notebook does not.
+        ``fast`` compresses less (zlib level 1 instead of 6): about 2 ms less per frame for a
+        third more bytes. Slider moves use it; a PNG that gets stored in a notebook does not.
         """
         if not isinstance(self.figure.canvas, FigureCanvasAgg):
             FigureCanvasAgg(self.figure)
         canvas = self.figure.canvas
-        key = self._frame_key()
-        if key != getattr(self, "_key", None):
+        key, before = self._frame_key(), getattr(self, "_key", None)
+        if before is None or key[0] != before[0] or not self._redraw_panels(key[1], before[1]):
             for artist in self.dynamic:
                 artist.set_animated(True)  # a full draw skips animated artists: the frame alone
             canvas.draw()
-            self._background, self._key = canvas.copy_from_bbox(self.figure.bbox), key
+            renderer = canvas.get_renderer()
+            self._regions = [_region(ax, renderer) for ax in self.figure.axes]
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
         else:
             canvas.restore_region(self._background)
+        self._key = key
         for artist in self.dynamic:
             if artist.get_visible():
                 self.figure.draw_artist(artist)
         return _encode_png(canvas, 1 if fast else 6)
+
+    def _redraw_panels(self, panels: tuple, panels_before: tuple) -> bool:
+        """Draw again the frame of only the panels whose limits or legend changed; False if unsafe.
+
+        A full draw of the LSTM figure took 50-130 ms on a busy 2-core machine, most of it the
+        ticks and titles of panels that did not change; one panel takes a seventh of that. A panel is wiped (old and new extent: tick labels
+        may have grown or shrunk) and drawn on its own, which gives the same pixels as a full
+        draw as long as nothing else is drawn where it lies: if anything is, draw everything.
+        """
+        changed = [k for k, (now, then) in enumerate(zip(panels, panels_before)) if now != then]
+        if not changed:
+            return True
+        canvas, axes = self.figure.canvas, self.figure.axes
+        renderer = canvas.get_renderer()
+        regions = {k: Bbox.union([self._regions[k], _region(axes[k], renderer)]) for k in changed}
+        others = [self._regions[k] for k in range(len(axes)) if k not in regions]
+        others += [artist.get_window_extent(renderer) for artist in (*self.figure.texts, *self.figure.legends)]
+        wiped = list(regions.values())
+        if any(a.overlaps(b) for a in wiped for b in others) or \
+                any(a.overlaps(b) for i, a in enumerate(wiped) for b in wiped[i + 1:]):
+            return False
+        canvas.restore_region(self._background)
+        pixels = np.asarray(canvas.buffer_rgba())  # a writable view of the canvas
+        height = pixels.shape[0]
+        paper = (np.array(to_rgba(self.figure.get_facecolor())) * 255).round().astype(np.uint8)  # the figure's colour
+        for k, region in regions.items():
+            x0, y0 = (max(math.floor(v), 0) for v in region.p0)
+            x1, y1 = (math.ceil(v) for v in region.p1)
+            pixels[max(height - y1, 0):height - y0, x0:x1] = paper  # display y counts up, rows count down
+            self.figure.draw_artist(axes[k])  # its frame: the data lines are animated, so skipped
+            self._regions[k] = _region(axes[k], renderer)
+        self._background = canvas.copy_from_bbox(self.figure.bbox)
+        return True
+
+    @property
+    def pixel_size(self) -> tuple[int, int]:
+        """(width, height) of the PNG in pixels."""
+        width, height = self.figure.get_size_inches() * self.figure.dpi
+        return round(width), round(height)
 
     def _repr_png_(self) -> bytes:  # a figure object shown in a notebook cell displays itself once
         return self.png()
@@ -94,6 +166,40 @@ def _style(ax, title: str, log: bool = False) -> None:
         ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
     ax.tick_params(labelsize=9)
     ax.grid(alpha=0.3)
+
+
+def _region(ax, renderer) -> Bbox:
+    """Every pixel a panel's frame touched in the last draw, plus a margin for antialiasing.
+
+    The union of what an axes draws outside its box: tick labels in view, tick marks, the
+    title, axis labels, the offset text, the legend. ``ax.get_tightbbox`` says the same but
+    locates every tick again: 5 ms a panel, a quarter of a full draw. This reads the extents of
+    the texts the draw just laid out.
+    """
+    ticks = [tick.tick1line for axis in (ax.xaxis, ax.yaxis) for tick in axis.majorTicks]
+    reach = max((t.get_markersize() + t.get_markeredgewidth() for t in ticks), default=0) * ax.figure.dpi / 72
+    boxes = [ax.bbox.padded(reach), ax.title.get_window_extent(renderer)]  # tick marks stick out of the box
+    for axis in (ax.xaxis, ax.yaxis):
+        low, high = sorted(axis.get_view_interval())
+        for tick in axis.majorTicks:
+            if low <= tick.get_loc() <= high:  # ticks out of view were not drawn
+                boxes += [label.get_window_extent(renderer) for label in (tick.label1, tick.label2)
+                          if label.get_visible() and label.get_text()]
+        boxes += [text.get_window_extent(renderer) for text in (axis.label, axis.offsetText)
+                  if text.get_visible() and text.get_text()]
+    if ax.get_legend() is not None:
+        boxes.append(ax.get_legend().get_window_extent(renderer))
+    return Bbox.union(boxes).padded(2)
+
+
+def _frame_legend(ax, **kwargs) -> None:
+    """A legend that is part of the frame: drawn once with the axes, beneath the data lines.
+
+    On top of the lines it would have to be redrawn on every move, at 7-10 ms each; beneath them
+    a line may cross its (translucent) box, which is how ``savefig`` draws it too (zorder 1.9,
+    below the lines' 2).
+    """
+    ax.legend(fontsize=8, **kwargs).set_zorder(1.9)
 
 
 def _decade_label(value: float, _position=None) -> str:
@@ -187,9 +293,8 @@ class LSTMTraceFigure(_Plot):
         _set_symmetric_ylim(self.axes["x"], trace.x, 1.05)
         sizes = (trace.h.shape[1], trace.x.shape[1])
         if sizes != self._legend_sizes:  # a legend lists the units and features in use
-            legends = [self.axes[name].legend(handles=self.lines[name][:n], fontsize=8, loc="lower right")
-                       for name, n in zip("hx", sizes)]
-            self.dynamic = [line for lines in self.lines.values() for line in lines] + legends
+            for name, n in zip("hx", sizes):
+                _frame_legend(self.axes[name], handles=self.lines[name][:n], loc="lower right")
             self._legend_sizes = sizes
 
 
@@ -206,9 +311,9 @@ class RNNProfileFigure(_Plot):
         (self.grad_line,) = self.ax_grad.plot([], [], marker="o", color="tab:red", label="‖∂h_T/∂x_t‖")
         (self.reference_line,) = self.ax_grad.plot([], [], color="gray", linestyle=":",
                                                    label="scale^(T-t) × the last value")
-        legend = self.ax_grad.legend(fontsize=8, loc="upper left")
+        _frame_legend(self.ax_grad, loc="upper left")
         self.figure.text(0.5, 0.01, "step t", ha="center", fontsize=10)
-        self.dynamic = [*self.h_lines, self.grad_line, self.reference_line, legend]
+        self.dynamic = [*self.h_lines, self.grad_line, self.reference_line]
         if profile is not None:
             self.update(profile, scale)
 

@@ -3,7 +3,8 @@
 Nothing here computes an LSTM, an RNN or a gradient: every handler reads the controls, calls
 one function of ``compute``, and shows its result twice — as a table of numbers (an
 ``HTML`` widget) and as a figure (one ``Image`` widget whose PNG is re-rendered from the same
-matplotlib figure on every change: no new figure, no flicker).
+matplotlib figure on every change: no new figure, no flicker). What a move costs, from the key
+press to the new figure in the page, is measured by ``benchmarks/browser_latency.py``.
 
 Every explorer can be driven from Python exactly as a learner drives it with the mouse
 (``explorer.slider("b_f").value = 6``, ``explorer.press("silent output")``), which is how the
@@ -13,6 +14,7 @@ one-line text description where widgets cannot be shown.
 
 from __future__ import annotations
 
+import base64
 import html
 from contextlib import contextmanager
 
@@ -41,7 +43,13 @@ class _Explorer:
 
     def __init__(self) -> None:
         self._quiet = False
-        self.image = w.Image(format="png", layout=w.Layout(width="100%", max_width="760px"))
+        # The PNG goes to the page as a data: URL (format "url"), not as raw bytes: for raw bytes
+        # the page makes a blob: URL, whose fetch goes through the browser's other process and
+        # took 5-7 ms longer to show in Chromium than decoding the data: URL in place, for a
+        # third more bytes on the (local) websocket. Shown at its own pixel size (set with the
+        # first picture): crisp, and never resampled on a move; a narrower window still shrinks it.
+        self.image = w.Image(format="url", layout=w.Layout(max_width="100%", height="auto"))
+        self.png = b""  # the PNG bytes the image shows
         self.image.add_class("lstm-lab-figure")
         self.numbers = w.HTML()
         self.numbers.add_class("lstm-lab-numbers")
@@ -60,11 +68,16 @@ class _Explorer:
             self._quiet = before
 
     def _show(self, figure: plots._Plot, numbers: str) -> None:
+        # The figure goes first: each widget change is its own message to the page, and the
+        # figure is what a learner watches while moving a slider.
+        # The first picture is the one a saved notebook keeps: compress it well; then favour speed.
+        if not self._rendered:
+            self.image.layout.width = f"{figure.pixel_size[0]}px"
+        self.png = figure.png(fast=self._rendered)
+        self.image.value = b"data:image/png;base64," + base64.b64encode(self.png)
+        self._rendered = True
         self.numbers_text = numbers
         self.numbers.value = _pre(numbers)
-        # the first picture is the one a saved notebook keeps: compress it well; then favour speed
-        self.image.value = figure.png(fast=self._rendered)
-        self._rendered = True
 
     def _say(self, message: str = "") -> None:
         self.status.value = f"<span style='color: #b00020'>{html.escape(message)}</span>" if message else ""
@@ -268,9 +281,11 @@ class LSTMExplorer(_Explorer):
             self.c0_slider.value = c0
         if old_sizes != (self.hidden_size, self.input_size):
             self._build_sliders()
-        self._sync_sliders()
         self._say()
+        # The new figure before the sliders: a preset moves up to 24 sliders, one message each,
+        # and the page would draw every one of them before it shows the figure.
         self._refresh()
+        self._sync_sliders()
 
     def _build_sliders(self) -> None:
         """One column per gate: the unit's input weights, recurrent weights and bias."""
@@ -302,8 +317,9 @@ class LSTMExplorer(_Explorer):
         with self._quietly():
             for (key, column), slider in self.sliders.items():
                 value = self.params[key][unit].reshape(-1)[column].item()
-                slider.min, slider.max = min(slider.min, value), max(slider.max, value)
-                slider.value = value
+                with slider.hold_sync():  # min, max and value in one message (if any changed)
+                    slider.min, slider.max = min(slider.min, value), max(slider.max, value)
+                    slider.value = value
 
     def _refresh(self) -> None:
         self.trace = compute.lstm_trace(self.x, self.params, self.c0)
