@@ -5,7 +5,7 @@
 Runs notebook 08 in JupyterLab and headless Chromium with the browser test's page driver
 (``tests/browser_driver.py``), then, on the LSTM gate explorer:
 
-- slider: presses ArrowRight/ArrowLeft on unit 1's forget-bias slider, one slider step per move
+- slider: presses ArrowRight/ArrowLeft on unit 0's forget-bias slider, one slider step per move
   (a learner stepping through values), sweeping right and then back;
 - preset: clicks the preset buttons in turn (each one changes every gate's weights at once);
 - held key (reported, no goal): ten presses 33 ms apart, as a held key repeats, then the time

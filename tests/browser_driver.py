@@ -223,7 +223,7 @@ def lstm_explorer(page):
 
 
 def slider(explorer, label: str):
-    """The first slider whose label contains ``label``: "bias" is unit 1's forget bias (forget column first)."""
+    """The first slider whose label contains ``label``: "bias" is unit 0's forget bias (forget column first)."""
     return explorer.locator(".widget-slider", has_text=label).first
 
 

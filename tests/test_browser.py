@@ -71,7 +71,7 @@ def test_gate_explorer_in_jupyterlab(playwright_api, lab):
             pixels_before = figure.screenshot()
             page.screenshot(path=str(ARTIFACTS / "browser_gate_explorer_before.png"), full_page=False)
 
-            # The forget gate's column comes first; its last slider is unit 1's forget bias.
+            # The forget gate's column comes first; its last slider is unit 0's forget bias.
             forget_bias = driver.slider(explorer, "bias")
             driver.press_slider(page, forget_bias, "ArrowRight", times=5)  # one slider step (0.1) each
             shown = driver.wait_for_change(numbers.text_content, numbers_before)

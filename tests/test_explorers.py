@@ -423,13 +423,13 @@ def test_legends_list_what_is_drawn_and_follow_a_size_change():
     fig = plots.LSTMTraceFigure(compute.lstm_trace(fixtures.fixed_x(), compute.seed001_params()))
     fig.png()
     labels = {name: [t.get_text() for t in fig.axes[name].get_legend().get_texts()] for name in "hx"}
-    assert labels == {"h": ["unit 1", "unit 2"], "x": ["feature 1", "feature 2", "feature 3"]}
+    assert labels == {"h": ["unit 0", "unit 1"], "x": ["feature 1", "feature 2", "feature 3"]}
     before = fig._key
     limits = [(ax.get_xlim(), ax.get_ylim()) for ax in fig.figure.axes]
     # one unit reading one feature, with the same axis limits: only the legends tell the frames apart
     fig.update(compute.lstm_trace(torch.full((3, 1), 5.0, dtype=F64), compute.zero_params(1, 1)))
     assert [(ax.get_xlim(), ax.get_ylim()) for ax in fig.figure.axes] == limits
-    assert [t.get_text() for t in fig.axes["h"].get_legend().get_texts()] == ["unit 1"]
+    assert [t.get_text() for t in fig.axes["h"].get_legend().get_texts()] == ["unit 0"]
     assert [t.get_text() for t in fig.axes["x"].get_legend().get_texts()] == ["feature 1"]
     assert fig._frame_key() != before  # so png() draws the frame again, with the new legends
     blitted_after_change = png_pixels(fig.png())
@@ -450,9 +450,9 @@ def test_lstm_explorer_starts_on_seed001():
     assert ex.png[:8] == b"\x89PNG\r\n\x1a\n"
     assert ex.image.format == "url" and ex.image.value == b"data:image/png;base64," + base64.b64encode(ex.png)
     assert ex.hidden.value == 2 and ex.input_mode.value == "fixed X"
-    assert ex.slider("W_xf", 2).value == 0.5 and ex.slider("b_f").value == 0.0  # unit 1's row of W_xf
+    assert ex.slider("W_xf", 2).value == 0.5 and ex.slider("b_f").value == 0.0  # unit 0's row of W_xf
     assert [ex.slider("W_xf", k).description for k in range(3)] == ["w_x1", "w_x2", "w_x3"]  # counted from 1
-    assert ex.unit.options == (("1", 0), ("2", 1))
+    assert ex.unit.options == (("0", 0), ("1", 1))  # units count from 0
     assert plt.get_fignums() == []
 
 

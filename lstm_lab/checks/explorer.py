@@ -26,7 +26,7 @@ MIN_WRITTEN = 0.5  # |c_0| at least this: something must have been written
 def check_keep_first_input(answer) -> Feedback:
     """``answer``: an ``LSTMExplorer`` (its current weights) or a per-gate parameter dict.
 
-    On the sequence 1, 0, 0, ..., 0 from an empty memory (c_0 = 0), unit 1's cell state must
+    On the sequence 1, 0, 0, ..., 0 from an empty memory (c_0 = 0), unit 0's cell state must
     take in the first input (|c_1| >= 0.5) and keep it: every c_t within 0.01 of c_1.
     """
     name = "keep the first input"

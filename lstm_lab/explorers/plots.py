@@ -246,7 +246,7 @@ def _set_symmetric_ylim(ax, values: torch.Tensor, at_least: float) -> None:
 class LSTMTraceFigure(_Plot):
     """Top: the four gates per step. Bottom: the inputs x_t, the memory c_t, the output h_t.
 
-    One line per hidden unit (unit 1 solid, unit 2 dashed); with hidden size 1 the second
+    One line per hidden unit (unit 0 solid, unit 1 dashed); with hidden size 1 the second
     line is hidden.
     """
 
@@ -266,7 +266,7 @@ class LSTMTraceFigure(_Plot):
                 self.lines[name] = [ax.plot([], [], marker="o", color=c, label=f"feature {k + 1}")[0]
                                     for k, c in enumerate(FEATURE_COLORS)]
             else:
-                self.lines[name] = [ax.plot([], [], marker="o", label=f"unit {k + 1}", **style)[0]
+                self.lines[name] = [ax.plot([], [], marker="o", label=f"unit {k}", **style)[0]
                                     for k, style in enumerate(UNIT_STYLES)]
             if name in ("f", "i", "o"):  # sigmoid: between 0 and 1
                 ax.set_ylim(-0.05, 1.05)

@@ -158,7 +158,7 @@ class LSTMExplorer(_Explorer):
 
     @staticmethod
     def _unit_options(hidden_size: int) -> list[tuple[str, int]]:
-        return [(str(unit + 1), unit) for unit in range(hidden_size)]  # shown 1, 2; the row index 0, 1
+        return [(str(unit), unit) for unit in range(hidden_size)]  # units count from 0, as h[0] does
 
     # ------------------------------------------------------------ reading the state
     @property
