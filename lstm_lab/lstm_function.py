@@ -88,21 +88,47 @@ class LSTMTrace(NamedTuple):
     h: Tensor
 
 
+@torch.no_grad()
 def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
     """One LSTM layer in one direction, keeping every gate for the backward pass.
 
     ``proj[t] = W_ih x_t + b_ih + b_hh`` for every t, (T, B, 4H). The equations are
-    ``cells.lstm_update``'s: this loop only feeds them.
+    ``cells.lstm_update``'s, written here for speed rather than for reading; the parity tests
+    hold the two to the same numbers. What differs from the teaching form, and why:
+
+    * every result goes into a buffer made once for the whole sequence (no ``torch.stack`` of
+      a list at the end, no fresh tensor per operation), which only works because autograd is
+      not recording here: the backward is ``lstm_layer_backward``;
+    * the recurrent ``addmm`` writes the pre-activations straight into the gate buffer, and the
+      activations then run in place on its blocks: one sigmoid over i and f together (adjacent
+      blocks), one tanh over g, one sigmoid over o, where the teaching form calls four
+      activations on four chunks;
+    * c_t = f·c_{t-1} + i·g is one multiply and one fused ``addcmul_``.
+
+    A Python loop pays a fixed cost per call, so seven calls a step instead of a dozen is
+    most of the difference at the realistic size (benchmarks/speed.py).
     """
+    steps, batch, four_hidden = proj.shape
+    hidden = four_hidden // 4
+    gates = torch.empty_like(proj)  # σ(i), σ(f), tanh(g), σ(o) of every step, blocks as in proj
+    c, h = proj.new_empty(steps, batch, hidden), proj.new_empty(steps, batch, hidden)
+    tanh_c = proj.new_empty(batch, hidden)  # scratch, one step's tanh(c_t)
+    # one view per block per step, made once: slicing inside the loop would cost a call each time
+    i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden].unbind(0) for k in range(4))
+    i_and_f = gates[..., :2 * hidden].unbind(0)
     w_hh = weight_hh.t()
-    h, c = h0, c0
-    kept: list[list[Tensor]] = [[], [], [], [], [], []]
-    for proj_t in proj.unbind(0):
-        step = lstm_update(torch.addmm(proj_t, h, w_hh), c)
-        h, c = step.h, step.c
-        for store, value in zip(kept, (step.i, step.f, step.g, step.o, c, h)):
-            store.append(value)
-    return LSTMTrace(*(torch.stack(values) for values in kept))
+    h_prev, c_prev = h0, c0
+    for t, (proj_t, gates_t, c_t, h_t) in enumerate(zip(proj.unbind(0), gates.unbind(0), c.unbind(0), h.unbind(0))):
+        torch.addmm(proj_t, h_prev, w_hh, out=gates_t)  # pre-activations, in the place of the gates
+        i_and_f[t].sigmoid_()
+        g[t].tanh_()
+        o[t].sigmoid_()
+        torch.mul(i[t], g[t], out=c_t)  # c_t = i·g + f·c_{t-1}
+        c_t.addcmul_(f[t], c_prev)
+        torch.mul(o[t], torch.tanh(c_t, out=tanh_c), out=h_t)  # h_t = o·tanh(c_t)
+        h_prev, c_prev = h_t, c_t
+    blocks = gates.view(steps, batch, 4, hidden).unbind(2)
+    return LSTMTrace(*blocks, c, h)
 
 
 def previous_states(first: Tensor, sequence: Tensor) -> Tensor:
@@ -122,19 +148,23 @@ def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Ten
     steps = trace.h.shape[0]
     # Everything that does not depend on the arriving gradient, for all steps at once.
     local = lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, previous_states(c0, trace.c))
-    gate_factors = (local.partners * local.slopes).unbind(0)
-    h_to_c, forget = local.h_to_c.unbind(0), trace.f.unbind(0)
-    dpre = torch.empty_like(local.partners)
-    dh = d_outputs[-1] if dh_n is None else d_outputs[-1] + dh_n
+    # partners · slopes, multiplied in place (partners is a fresh buffer): one (T, B, 4H) tensor
+    # fewer. The loop then overwrites each step's factors with that step's dpre (same place,
+    # elementwise), so dpre needs no buffer of its own either: memory a torch.nn-sized model feels.
+    dpre = local.partners.mul_(local.slopes)
+    # one view per step, made once: indexing dpre[t] inside the loop would cost a call each time
+    dpre_steps, h_to_c, forget, d_out = (x.unbind(0) for x in (dpre, local.h_to_c, trace.f, d_outputs))
+    dh = d_out[-1] if dh_n is None else d_out[-1] + dh_n
     dc = torch.zeros_like(c0) if dc_n is None else dc_n
     if keep_states:
         dh_all, dc_all = torch.empty_like(trace.h), torch.empty_like(trace.c)
     for t in reversed(range(steps)):
-        _, dc_t, dc = backward_through_cell(dh, dc, h_to_c[t], gate_factors[t], forget[t], out=dpre[t])
+        # dpre_steps[t] goes in holding the factors and comes out holding dpre_t
+        _, dc_t, dc = backward_through_cell(dh, dc, h_to_c[t], dpre_steps[t], forget[t], out=dpre_steps[t])
         if keep_states:
             dh_all[t], dc_all[t] = dh, dc_t
         # the only matmul in the loop: what reaches h_{t-1} through W_hh, plus the loss's own share
-        dh = dpre[t] @ weight_hh if t == 0 else torch.addmm(d_outputs[t - 1], dpre[t], weight_hh)
+        dh = dpre_steps[t] @ weight_hh if t == 0 else torch.addmm(d_out[t - 1], dpre_steps[t], weight_hh)
     if keep_states:
         return dpre, dh, dc, dh_all, dc_all
     return dpre, dh, dc
@@ -149,7 +179,12 @@ def use_hand_written_backward() -> bool:
         return False
     if torch.compiler.is_compiling():  # torch.compile traces the Function itself
         return True
-    return not (_functorch_active() or torch.autograd.forward_ad._current_level >= 0)
+    return not transforms_active()
+
+
+def transforms_active() -> bool:
+    """A ``torch.func`` transform or forward-mode AD is running: only plain tensor operations will do."""
+    return _functorch_active() or torch.autograd.forward_ad._current_level >= 0
 
 
 # torch's own test for "inside vmap/grad/jacrev"; a torch without it has no functorch transforms to detect
@@ -194,9 +229,15 @@ class LSTMLayerFunction(torch.autograd.Function):
 def _differentiable_backward(needs_grad, inputs, grad_outputs):
     """The layer's vector-Jacobian product built by autograd, so that it can be differentiated again."""
     wanted = [t for t, needed in zip(inputs, needs_grad) if needed]
+    proj, h0, c0, weight_hh = inputs
     with torch.enable_grad():
-        trace = lstm_layer_forward(*inputs)
-        grads = iter(torch.autograd.grad((trace.h, trace.h[-1], trace.c[-1]), wanted, grad_outputs,
+        # the teaching form of the loop (lstm_layer_forward writes into buffers, which autograd cannot record)
+        h, c, hs = h0, c0, []
+        for proj_t in proj.unbind(0):
+            step = lstm_update(torch.addmm(proj_t, h, weight_hh.t()), c)
+            h, c = step.h, step.c
+            hs.append(h)
+        grads = iter(torch.autograd.grad((torch.stack(hs), h, c), wanted, grad_outputs,
                                          create_graph=True, allow_unused=True))
     return tuple(next(grads) if needed else None for needed in needs_grad)
 

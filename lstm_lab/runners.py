@@ -29,7 +29,7 @@ from torch import Tensor
 
 from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
-from .lstm_function import LSTMLayerFunction, use_hand_written_backward
+from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_active, use_hand_written_backward
 
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
 
@@ -75,10 +75,16 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         inputs = reverse_padded(inputs, lengths)
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    if (mode == "LSTM" and hand_written_backward and mask is None and weights.get("weight_hr") is None
-            and use_hand_written_backward()):
+    plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None
+    if plain_lstm and hand_written_backward and use_hand_written_backward():
         outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"])
         state = (h, c)
+    elif plain_lstm and not _recording(proj, state, weights) and not transforms_active():
+        # Nothing to differentiate (inference, torch.no_grad): the buffered loop the Function's
+        # forward uses is the fastest way through, and its kept gates cost no more than the
+        # fresh tensor per operation the step loop would make.
+        trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
+        outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
     else:
         if mode == "LSTM":
             outputs, state = _lstm_steps(proj, state, weights, mask)
@@ -90,6 +96,13 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     if reverse:
         outputs = reverse_padded(outputs, lengths)
     return outputs, state
+
+
+def _recording(proj, state, weights) -> bool:
+    """Whether autograd would record this layer: gradients on, and something in it requires one."""
+    if not torch.is_grad_enabled():
+        return False
+    return proj.requires_grad or any(t.requires_grad for t in state) or weights["weight_hh"].requires_grad
 
 
 def _masked(mask_t, new, old):
