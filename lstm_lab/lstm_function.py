@@ -27,7 +27,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .cells import lstm_update, sigmoid_slope, tanh_slope
+from .cells import lstm_update, sigmoid_slope, tanh_slope, transposed_for_steps
 from .errors import check_fused_weights, check_sequence, check_shape
 
 
@@ -116,7 +116,7 @@ def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) 
     # one view per block per step, made once: slicing inside the loop would cost a call each time
     i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden].unbind(0) for k in range(4))
     i_and_f = gates[..., :2 * hidden].unbind(0)
-    w_hh = weight_hh.t()
+    w_hh = transposed_for_steps(weight_hh)
     h_prev, c_prev = h0, c0
     for t, (proj_t, gates_t, c_t, h_t) in enumerate(zip(proj.unbind(0), gates.unbind(0), c.unbind(0), h.unbind(0))):
         torch.addmm(proj_t, h_prev, w_hh, out=gates_t)  # pre-activations, in the place of the gates
@@ -232,9 +232,9 @@ def _differentiable_backward(needs_grad, inputs, grad_outputs):
     proj, h0, c0, weight_hh = inputs
     with torch.enable_grad():
         # the teaching form of the loop (lstm_layer_forward writes into buffers, which autograd cannot record)
-        h, c, hs = h0, c0, []
+        w_hh, h, c, hs = transposed_for_steps(weight_hh), h0, c0, []
         for proj_t in proj.unbind(0):
-            step = lstm_update(torch.addmm(proj_t, h, weight_hh.t()), c)
+            step = lstm_update(torch.addmm(proj_t, h, w_hh), c)
             h, c = step.h, step.c
             hs.append(h)
         grads = iter(torch.autograd.grad((torch.stack(hs), h, c), wanted, grad_outputs,

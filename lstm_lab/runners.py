@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update
+from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update, transposed_for_steps
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
 from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_active, use_hand_written_backward
 
@@ -121,7 +121,7 @@ def _steps_of(proj, mask):
 
 
 def _rnn_steps(proj, h, weights, mask, nonlinearity):
-    w_hh = weights["weight_hh"].t()
+    w_hh = transposed_for_steps(weights["weight_hh"])
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         h = _masked(mask_t, rnn_update(torch.addmm(proj_t, h, w_hh), nonlinearity).h, h)
@@ -131,7 +131,7 @@ def _rnn_steps(proj, h, weights, mask, nonlinearity):
 
 def _lstm_steps(proj, state, weights, mask):
     h, c = state
-    w_hh, w_hr = weights["weight_hh"].t(), weights.get("weight_hr")
+    w_hh, w_hr = transposed_for_steps(weights["weight_hh"]), weights.get("weight_hr")
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         step = lstm_update(torch.addmm(proj_t, h, w_hh), c, w_hr)
@@ -141,7 +141,7 @@ def _lstm_steps(proj, state, weights, mask):
 
 
 def _gru_steps(proj, h, weights, mask):
-    w_hh, b_hh = weights["weight_hh"].t(), weights.get("bias_hh")
+    w_hh, b_hh = transposed_for_steps(weights["weight_hh"]), weights.get("bias_hh")
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         proj_h = h @ w_hh if b_hh is None else torch.addmm(b_hh, h, w_hh)
