@@ -88,7 +88,6 @@ class LSTMTrace(NamedTuple):
     h: Tensor
 
 
-@torch.no_grad()
 def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
     """One LSTM layer in one direction, keeping every gate for the backward pass.
 
@@ -108,17 +107,23 @@ def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) 
     A Python loop pays a fixed cost per call, so seven calls a step instead of a dozen is
     most of the difference at the realistic size (benchmarks/speed.py).
     """
+    if torch.is_grad_enabled():  # its callers run it where autograd does not record; anyone else gets that too
+        with torch.no_grad():
+            return lstm_layer_forward(proj, h0, c0, weight_hh)
     steps, batch, four_hidden = proj.shape
     hidden = four_hidden // 4
-    gates = torch.empty_like(proj)  # σ(i), σ(f), tanh(g), σ(o) of every step, blocks as in proj
+    # σ(i), σ(f), tanh(g), σ(o) of every step, seen as (T, B, 4, H) so that one unbind gives the blocks
+    gates = torch.empty_like(proj).view(steps, batch, 4, hidden)
+    blocks = gates.unbind(2)
     c, h = proj.new_empty(steps, batch, hidden), proj.new_empty(steps, batch, hidden)
     tanh_c = proj.new_empty(batch, hidden)  # scratch, one step's tanh(c_t)
     # one view per block per step, made once: slicing inside the loop would cost a call each time
-    i, f, g, o = (gates[..., k * hidden:(k + 1) * hidden].unbind(0) for k in range(4))
-    i_and_f = gates[..., :2 * hidden].unbind(0)
+    i, f, g, o = (block.unbind(0) for block in blocks)
+    i_and_f = gates[:, :, :2].unbind(0)
     w_hh = transposed_for_steps(weight_hh)
     h_prev, c_prev = h0, c0
-    for t, (proj_t, gates_t, c_t, h_t) in enumerate(zip(proj.unbind(0), gates.unbind(0), c.unbind(0), h.unbind(0))):
+    steps_of = zip(proj.unbind(0), gates.view(steps, batch, four_hidden).unbind(0), c.unbind(0), h.unbind(0))
+    for t, (proj_t, gates_t, c_t, h_t) in enumerate(steps_of):
         torch.addmm(proj_t, h_prev, w_hh, out=gates_t)  # pre-activations, in the place of the gates
         i_and_f[t].sigmoid_()
         g[t].tanh_()
@@ -127,7 +132,6 @@ def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) 
         c_t.addcmul_(f[t], c_prev)
         torch.mul(o[t], torch.tanh(c_t, out=tanh_c), out=h_t)  # h_t = o·tanh(c_t)
         h_prev, c_prev = h_t, c_t
-    blocks = gates.view(steps, batch, 4, hidden).unbind(2)
     return LSTMTrace(*blocks, c, h)
 
 
