@@ -198,17 +198,24 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda
 class LSTMLayerFunction(torch.autograd.Function):
     """One LSTM layer in one direction whose backward is ``lstm_layer_backward`` (BPTT by hand).
 
-    ``forward(ctx, proj, h0, c0, weight_hh) -> (outputs (T, B, H), h_n (B, H), c_n (B, H))``
+    ``forward(ctx, proj, h0, c0, weight_hh, remake_proj=None) -> (outputs (T, B, H), h_n (B, H), c_n (B, H))``
     where ``proj = W_ih x_t + b_ih + b_hh`` for all t, (T, B, 4H), is computed outside, so
     autograd differentiates it (and W_ih, the biases and the inputs) as usual. No masks and no
     projections: the runner keeps the autograd path for those.
+
+    The hand-written backward never reads ``proj``; only a double backward does, to recompute
+    the layer. Keeping it would make ``proj`` (4H wide, the largest tensor of the layer) live
+    until the backward, for a case training never meets: the runner passes ``remake_proj``
+    instead, a function that recomputes it (differentiably, from the inputs and weights that
+    autograd keeps anyway), and ``proj`` is freed after the forward (benchmarks/speed.py, memory row).
     """
 
     @staticmethod
-    def forward(ctx, proj, h0, c0, weight_hh):
+    def forward(ctx, proj, h0, c0, weight_hh, remake_proj=None):
         trace = lstm_layer_forward(proj, h0, c0, weight_hh)
-        # proj is kept (not copied) only so that a double backward can recompute the layer.
-        ctx.save_for_backward(proj, h0, c0, weight_hh, *trace)
+        ctx.remake_proj = remake_proj
+        kept_proj = proj if remake_proj is None else proj.new_empty(0)  # a placeholder, no memory
+        ctx.save_for_backward(kept_proj, h0, c0, weight_hh, *trace)
         return trace.h, trace.h[-1].clone(), trace.c[-1].clone()
 
     @staticmethod
@@ -217,8 +224,12 @@ class LSTMLayerFunction(torch.autograd.Function):
         if torch.is_grad_enabled():
             # create_graph=True: the gradient must itself be differentiable. The hand-written
             # arithmetic is not, so recompute the layer with autograd and differentiate that.
-            return _differentiable_backward(ctx.needs_input_grad, (proj, h0, c0, weight_hh),
-                                            (d_outputs, dh_n, dc_n))
+            if ctx.remake_proj is not None:
+                # the same values as proj, its graph back to the inputs and weights: what a
+                # second derivative differentiates through
+                proj = ctx.remake_proj()
+            return _differentiable_backward(ctx.needs_input_grad[:4], (proj, h0, c0, weight_hh),
+                                            (d_outputs, dh_n, dc_n)) + (None,)
         trace = LSTMTrace(*saved)
         dpre, dh0, dc0 = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n)
         d_weight_hh = None
@@ -227,7 +238,7 @@ class LSTMLayerFunction(torch.autograd.Function):
             hidden = weight_hh.shape[1]
             d_weight_hh = torch.addmm(dpre[0].t() @ h0, dpre[1:].reshape(-1, 4 * hidden).t(),
                                       trace.h[:-1].reshape(-1, hidden))
-        return dpre, dh0, dc0, d_weight_hh
+        return dpre, dh0, dc0, d_weight_hh, None
 
 
 def _differentiable_backward(needs_grad, inputs, grad_outputs):

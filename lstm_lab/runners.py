@@ -77,7 +77,9 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
     plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None
     if plain_lstm and hand_written_backward and use_hand_written_backward():
-        outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"])
+        # proj need not be kept for a second derivative: the Function can remake it (see there)
+        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
+        outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"], remake_proj)
         state = (h, c)
     elif plain_lstm and not _recording(proj, state, weights) and not transforms_active():
         # Nothing to differentiate (inference, torch.no_grad): the buffered loop the Function's
