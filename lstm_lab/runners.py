@@ -34,6 +34,9 @@ from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_act
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
 
 
+BUFFERED_FROM_STEPS = 8  # measured with benchmarks/speed.py: below this the plain step loop is faster
+
+
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
     """Reverse time (dim 0) of each sequence within its own length; padding stays in place."""
     if lengths is None:
@@ -81,10 +84,13 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
         outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"], remake_proj)
         state = (h, c)
-    elif plain_lstm and not _recording(proj, state, weights) and not transforms_active():
+    elif (plain_lstm and proj.shape[0] >= BUFFERED_FROM_STEPS and not _recording(proj, state, weights)
+          and not transforms_active()):
         # Nothing to differentiate (inference, torch.no_grad): the buffered loop the Function's
         # forward uses is the fastest way through, and its kept gates cost no more than the
-        # fresh tensor per operation the step loop would make.
+        # fresh tensor per operation the step loop would make. Not for a few steps, though:
+        # it makes its buffers and per-step views once, about twenty calls, which a short
+        # sequence (the teaching size, three steps) does not win back.
         trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
         outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
     else:
