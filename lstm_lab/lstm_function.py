@@ -1,7 +1,8 @@
 """One LSTM layer whose backward pass is written by hand: the fast path ``lstm_lab.LSTM`` trains with.
 
 ``LSTMLayerFunction`` is a ``torch.autograd.Function``. Its forward runs the layer keeping every
-gate (``lstm_layer_forward``, the equations of ``cells.lstm_update``); its backward is
+gate (``lstm_layer_forward``: the equations of ``cells.lstm_update``, in a form written for
+speed, buffers filled in place, which the runner also uses for inference); its backward is
 backpropagation through time by hand (``lstm_layer_backward``), the derivation notebook 09 and
 ``lstm_lab.bptt`` teach. Speed comes from one observation: every factor of an LSTM step's
 backward that multiplies the arriving gradient (the gates, σ' and tanh' of them, tanh'(c_t),
@@ -12,7 +13,8 @@ one matmul per step (``backward_through_cell``).
 What a hand-written backward cannot do by itself, it hands to autograd:
 
 * a second derivative (``create_graph=True``, ``gradgradcheck``): the backward then recomputes
-  the layer with differentiable operations and lets autograd differentiate that;
+  the layer with differentiable operations (the teaching form, ``cells.lstm_update`` step by
+  step) and lets autograd differentiate that;
 * ``torch.func`` transforms (``vmap``, ``grad``, ``jacrev``) and forward-mode AD:
   ``use_hand_written_backward`` says no, and the runner takes the plain autograd loop.
 

@@ -14,7 +14,8 @@ and reverses the outputs back, so ``output[t]`` always pairs the forward and the
 state of the same time step.
 
 An LSTM layer without masks or projections runs as ``lstm_function.LSTMLayerFunction`` (its
-backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``.
+backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``;
+when nothing is recorded (inference) it runs that Function's buffered forward loop alone.
 ``run_layer`` and ``run_stack`` check their arguments once, at the entry, in the package's words;
 the modules, which have checked theirs in torch's words, call ``run_*_unchecked``.
 """
