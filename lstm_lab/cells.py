@@ -104,13 +104,15 @@ def gru_update(pre_ih: Tensor, pre_hh: Tensor, h_prev: Tensor) -> GRUStep:
     Written with as few calls as the equations allow, because a sequence runs them once per
     step (and autograd records each call): r and z are adjacent blocks, so one add and one
     sigmoid make both; ``addcmul`` fuses x_n + r·h_n; and (1 − z)·n + z·h_{t-1} is rearranged
-    as n + z·(h_{t-1} − n), one multiply fewer and the order torch's own kernel uses.
+    as n + z·(h_{t-1} − n), one multiply fewer and the order torch's own kernel uses. The
+    teaching form, one line per gate, is in notebook 12; the parity tests hold the two equal.
     """
     blocks = [2 * h_prev.shape[-1], h_prev.shape[-1]]  # (r, z) together, then n
     # split, not two slices: under autograd one split passes its gradient back in one piece
     (x_rz, x_n), (h_rz, h_n) = pre_ih.split(blocks, dim=-1), pre_hh.split(blocks, dim=-1)
-    reset_gate, update_gate = torch.sigmoid(x_rz + h_rz).chunk(2, dim=-1)
-    candidate = torch.tanh(torch.addcmul(x_n, reset_gate, h_n))
+    # the activations run in place on the fresh sums (autograd allows it: neither sum is needed again)
+    reset_gate, update_gate = (x_rz + h_rz).sigmoid_().chunk(2, dim=-1)
+    candidate = torch.addcmul(x_n, reset_gate, h_n).tanh_()
     hidden_state = torch.addcmul(candidate, update_gate, h_prev - candidate)  # (1 − z)·n + z·h_{t-1}
     return GRUStep(reset_gate, update_gate, candidate, hidden_state, pre_ih, pre_hh)
 
