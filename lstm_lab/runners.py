@@ -30,6 +30,7 @@ from torch import Tensor
 
 from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update, transposed_for_steps
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
+from .gru_function import GRULayerFunction
 from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_active, use_hand_written_backward
 
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
@@ -63,7 +64,8 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
     ``weight_ih``, ``weight_hh`` and optionally ``bias_ih``, ``bias_hh``, ``weight_hr``.
     ``lengths`` (B,) ints from 0 to T: steps past a sequence's length keep its state and output zeros.
     Returns ``(outputs (T, B, H_out), final state)`` in the same form as ``state``.
-    ``hand_written_backward=False`` makes the LSTM train through plain autograd (see ``lstm_function``).
+    ``hand_written_backward=False`` makes the LSTM and the GRU train through plain autograd
+    (see ``lstm_function``, ``gru_function``).
     """
     where = "run_layer"
     _check_mode_and_inputs(where, mode, inputs, nonlinearity)
@@ -94,6 +96,8 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         # sequence (the teaching size, three steps) does not win back.
         trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
         outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
+    elif mode == "GRU" and mask is None and hand_written_backward and use_hand_written_backward():
+        outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"))
     else:
         if mode == "LSTM":
             outputs, state = _lstm_steps(proj, state, weights, mask)
