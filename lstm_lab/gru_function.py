@@ -1,7 +1,7 @@
 """One GRU layer whose backward pass is written by hand, as ``lstm_function`` does for the LSTM.
 
-The forward is the step loop over ``cells.gru_update`` (the equations exist once), keeping
-every gate. The backward is backpropagation through time by hand. Per step, with the arriving
+The forward keeps every gate: the equations of ``cells.gru_update`` in a buffered form written
+for speed (``gru_layer_forward``), which the runner also uses for inference. The backward is backpropagation through time by hand. Per step, with the arriving
 gradient ``dh`` and the equations of ``gru_update``::
 
     h_t = n + z·(h_{t-1} − n)          n = tanh(x_n + r·hn)       hn = W_hn h_{t-1} + b_hn
@@ -57,15 +57,41 @@ def gru_steps(proj: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor | Non
         yield step
 
 
-@torch.no_grad()
 def gru_layer_forward(proj: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor | None) -> GRUTrace:
-    """One GRU layer in one direction, keeping every gate for the backward pass."""
-    hidden = h0.shape[-1]
-    kept: list[list[Tensor]] = [[], [], [], [], []]
-    for step in gru_steps(proj, h0, weight_hh, bias_hh):
-        for store, value in zip(kept, (step.r, step.z, step.n, step.pre_hh[..., 2 * hidden:], step.h)):
-            store.append(value)
-    return GRUTrace(*(torch.stack(values) for values in kept))
+    """One GRU layer in one direction, keeping every gate for the backward pass.
+
+    The equations of ``cells.gru_update``, the same operations in the same order (so the same
+    numbers), written for speed as ``lstm_function.lstm_layer_forward`` is: every result goes
+    into a buffer made once for the whole sequence, in place, which only works where autograd
+    does not record (the Function's forward, inference). Seven calls a step.
+    """
+    if torch.is_grad_enabled():  # its callers run it where autograd does not record; anyone else gets that too
+        with torch.no_grad():
+            return gru_layer_forward(proj, h0, weight_hh, bias_hh)
+    steps, batch, three_hidden = proj.shape
+    hidden = three_hidden // 3
+    rz = proj.new_empty(steps, batch, 2 * hidden)  # σ(r), σ(z) of every step
+    # W_hh h_{t-1} + b_hh of every step: its n block is what the backward needs (kept as a view,
+    # so the r and z blocks stay alive with it; copying it out would cost the same at the peak)
+    pre_hh = proj.new_empty(steps, batch, three_hidden)
+    n, h = proj.new_empty(steps, batch, hidden), proj.new_empty(steps, batch, hidden)
+    # one view per block per step, made once: slicing inside the loop would cost a call each time
+    x_rz, x_n = (block.unbind(0) for block in proj.split([2 * hidden, hidden], dim=-1))
+    hh_rz, hn = pre_hh.split([2 * hidden, hidden], dim=-1)
+    r, z = rz[..., :hidden], rz[..., hidden:]
+    hh_rz_t, hn_t, r_t, z_t = (x.unbind(0) for x in (hh_rz, hn, r, z))
+    w_hh, h_prev = transposed_for_steps(weight_hh), h0
+    for t, (rz_now, pre_hh_now, n_now, h_now) in enumerate(zip(rz.unbind(0), pre_hh.unbind(0), n.unbind(0),
+                                                                 h.unbind(0))):
+        if bias_hh is None:
+            torch.mm(h_prev, w_hh, out=pre_hh_now)
+        else:
+            torch.addmm(bias_hh, h_prev, w_hh, out=pre_hh_now)
+        torch.add(x_rz[t], hh_rz_t[t], out=rz_now).sigmoid_()  # r and z, one sigmoid
+        torch.addcmul(x_n[t], r_t[t], hn_t[t], out=n_now).tanh_()  # n = tanh(x_n + r·hn)
+        torch.addcmul(n_now, z_t[t], h_prev - n_now, out=h_now)  # h = n + z·(h_{t-1} − n)
+        h_prev = h_now
+    return GRUTrace(r, z, n, hn, h)
 
 
 @torch.no_grad()

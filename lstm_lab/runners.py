@@ -30,7 +30,7 @@ from torch import Tensor
 
 from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update, transposed_for_steps
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
-from .gru_function import GRULayerFunction
+from .gru_function import GRULayerFunction, gru_layer_forward
 from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_active, use_hand_written_backward
 
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
@@ -98,6 +98,11 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
     elif mode == "GRU" and mask is None and hand_written_backward and use_hand_written_backward():
         outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"))
+    elif (mode == "GRU" and mask is None and proj.shape[0] >= BUFFERED_FROM_STEPS
+          and not _recording(proj, [state], weights) and not transforms_active()):
+        # inference, as for the LSTM above
+        outputs = gru_layer_forward(proj, state, weights["weight_hh"], weights.get("bias_hh")).h
+        state = outputs[-1].clone()
     else:
         if mode == "LSTM":
             outputs, state = _lstm_steps(proj, state, weights, mask)
@@ -115,7 +120,7 @@ def _recording(proj, state, weights) -> bool:
     """Whether autograd would record this layer: gradients on, and something in it requires one."""
     if not torch.is_grad_enabled():
         return False
-    return proj.requires_grad or any(t.requires_grad for t in state) or weights["weight_hh"].requires_grad
+    return proj.requires_grad or any(t.requires_grad for t in [*state, *weights.values()])
 
 
 def _masked(mask_t, new, old):
