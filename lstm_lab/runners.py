@@ -82,6 +82,9 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
     plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None
+    # Under autocast the GRU's matmuls run in the low dtype and its states in float32 (as torch's
+    # GRU, which autocast does not list): one layer, two dtypes, which only the step loop handles.
+    plain_gru = mode == "GRU" and mask is None and not torch.is_autocast_enabled(proj.device.type)
     if plain_lstm and hand_written_backward and use_hand_written_backward():
         # proj need not be kept for a second derivative: the Function can remake it (see there)
         remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
@@ -96,9 +99,9 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         # sequence (the teaching size, three steps) does not win back.
         trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
         outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
-    elif mode == "GRU" and mask is None and hand_written_backward and use_hand_written_backward():
+    elif plain_gru and hand_written_backward and use_hand_written_backward():
         outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"))
-    elif (mode == "GRU" and mask is None and proj.shape[0] >= BUFFERED_FROM_STEPS
+    elif (plain_gru and proj.shape[0] >= BUFFERED_FROM_STEPS
           and not _recording(proj, [state], weights) and not transforms_active()):
         # inference, as for the LSTM above
         outputs = gru_layer_forward(proj, state, weights["weight_hh"], weights.get("bias_hh")).h
