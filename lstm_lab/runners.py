@@ -81,10 +81,12 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         inputs = reverse_padded(inputs, lengths)
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None
-    # Under autocast the GRU's matmuls run in the low dtype and its states in float32 (as torch's
-    # GRU, which autocast does not list): one layer, two dtypes, which only the step loop handles.
-    plain_gru = mode == "GRU" and mask is None and not torch.is_autocast_enabled(proj.device.type)
+    # The buffered loops below need one dtype throughout. Under autocast the GRU's matmuls run in the
+    # low dtype and its states in float32 (as torch's GRU, which autocast does not list), which only
+    # the step loop handles; the modules run the LSTM with autocast off, in the low dtype throughout.
+    one_dtype = not torch.is_autocast_enabled(proj.device.type)
+    plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
+    plain_gru = mode == "GRU" and mask is None and one_dtype
     if plain_lstm and hand_written_backward and use_hand_written_backward():
         # proj need not be kept for a second derivative: the Function can remake it (see there)
         remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
