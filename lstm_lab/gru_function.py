@@ -130,23 +130,29 @@ def gru_layer_backward(trace: GRUTrace, h0: Tensor, weight_hh: Tensor, d_outputs
 class GRULayerFunction(torch.autograd.Function):
     """One GRU layer in one direction whose backward is ``gru_layer_backward``.
 
-    ``forward(ctx, proj, h0, weight_hh, bias_hh) -> (outputs (T, B, H), h_n (B, H))`` where
-    ``proj = W_ih x_t + b_ih`` for all t is computed outside (autograd differentiates it).
+    ``forward(ctx, proj, h0, weight_hh, bias_hh, remake_proj=None) -> (outputs (T, B, H), h_n (B, H))``
+    where ``proj = W_ih x_t + b_ih`` for all t is computed outside (autograd differentiates it).
     ``bias_hh`` may be None (``bias=False``). No masks: the runner keeps autograd for those.
+    ``remake_proj``: as for ``LSTMLayerFunction``, a way to recompute proj for a double
+    backward, so that the forward need not keep it.
     """
 
     @staticmethod
-    def forward(ctx, proj, h0, weight_hh, bias_hh):
+    def forward(ctx, proj, h0, weight_hh, bias_hh, remake_proj=None):
         trace = gru_layer_forward(proj, h0, weight_hh, bias_hh)
-        # proj is kept (not copied) only so that a double backward can recompute the layer
-        ctx.save_for_backward(proj, h0, weight_hh, bias_hh, *trace)
+        ctx.remake_proj = remake_proj
+        kept_proj = proj if remake_proj is None else proj.new_empty(0)  # a placeholder, no memory
+        ctx.save_for_backward(kept_proj, h0, weight_hh, bias_hh, *trace)
         return trace.h, trace.h[-1].clone()
 
     @staticmethod
     def backward(ctx, d_outputs, dh_n):
         proj, h0, weight_hh, bias_hh, *saved = ctx.saved_tensors
         if torch.is_grad_enabled():  # create_graph=True: let autograd differentiate a recomputation
-            return _differentiable_backward(ctx.needs_input_grad, (proj, h0, weight_hh, bias_hh), (d_outputs, dh_n))
+            if ctx.remake_proj is not None:
+                proj = ctx.remake_proj()  # the same values, its graph back to the inputs and weights
+            return _differentiable_backward(ctx.needs_input_grad[:4], (proj, h0, weight_hh, bias_hh),
+                                            (d_outputs, dh_n)) + (None,)
         trace = GRUTrace(*saved)
         d_ih, d_hh, dh0 = gru_layer_backward(trace, h0, weight_hh, d_outputs, dh_n)
         d_weight_hh = d_bias_hh = None
@@ -155,7 +161,7 @@ class GRULayerFunction(torch.autograd.Function):
             d_weight_hh = flat.t() @ previous_states(h0, trace.h).reshape(-1, h0.shape[-1])
         if bias_hh is not None and ctx.needs_input_grad[3]:
             d_bias_hh = flat.sum(0)
-        return d_ih, dh0, d_weight_hh, d_bias_hh
+        return d_ih, dh0, d_weight_hh, d_bias_hh, None
 
 
 def _differentiable_backward(needs_grad, inputs, grad_outputs):

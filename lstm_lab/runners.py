@@ -102,7 +102,8 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
         outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
     elif plain_gru and hand_written_backward and use_hand_written_backward():
-        outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"))
+        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731  (as for the LSTM)
+        outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"), remake_proj)
     elif (plain_gru and proj.shape[0] >= BUFFERED_FROM_STEPS
           and not _recording(proj, [state], weights) and not transforms_active()):
         # inference, as for the LSTM above

@@ -80,3 +80,15 @@ def test_gru_float32_matches_torch():
     ours = lstm_lab.GRU(D, H, num_layers=2, bidirectional=True)
     ours.load_state_dict(ref.state_dict())
     assert_matches_torch(ref, ours, torch.randn(T, B, D))
+
+
+def test_gru_layer_keeps_no_input_projection_for_its_backward():
+    """As the LSTM's: the runner hands the Function a way to remake proj, so proj (T, B, 3H) is not kept."""
+    torch.manual_seed(0)
+    weights = {"weight_ih": torch.randn(3 * H, D, requires_grad=True),
+               "weight_hh": torch.randn(3 * H, H, requires_grad=True),
+               "bias_ih": torch.randn(3 * H, requires_grad=True), "bias_hh": torch.randn(3 * H, requires_grad=True)}
+    out, _ = lstm_lab.run_layer("GRU", torch.randn(T, B, D), torch.zeros(B, H), weights)
+    assert type(out.grad_fn).__name__ == "GRULayerFunctionBackward"
+    kept = [tuple(t.shape) for t in out.grad_fn.saved_tensors if t is not None]
+    assert (T, B, H) in kept and (T, B, 3 * H) not in kept
