@@ -106,7 +106,7 @@ def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) 
       activations on four chunks;
     * c_t = f·c_{t-1} + i·g is one multiply and one fused ``addcmul_``.
 
-    A Python loop pays a fixed cost per call, so seven calls a step instead of a dozen is
+    A Python loop pays a fixed cost per call, so eight calls a step instead of a dozen is
     most of the difference at the realistic size (benchmarks/speed.py).
     """
     if torch.is_grad_enabled():  # its callers run it where autograd does not record; anyone else gets that too
