@@ -66,7 +66,8 @@ class RNNBase(nn.Module):
         super().__init__()
         if not isinstance(hand_written_backward, bool):
             raise TypeError(f"hand_written_backward should be of type bool, got: {type(hand_written_backward).__name__}")
-        # Only the LSTM has one; True trains with lstm_lab.lstm_function's BPTT by hand, False with autograd.
+        # True trains the LSTM and the GRU with BPTT by hand (lstm_function, gru_function), False with
+        # autograd. Only LSTM's constructor takes it; on a GRU, set the attribute.
         self.hand_written_backward = hand_written_backward
         _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
         cells.check_nonlinearity(nonlinearity)

@@ -14,7 +14,8 @@ and reverses the outputs back, so ``output[t]`` always pairs the forward and the
 state of the same time step.
 
 An LSTM layer without masks or projections runs as ``lstm_function.LSTMLayerFunction`` (its
-backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``.
+backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``;
+when nothing is recorded (inference) it runs that Function's buffered forward loop alone.
 ``run_layer`` and ``run_stack`` check their arguments once, at the entry, in the package's words;
 the modules, which have checked theirs in torch's words, call ``run_*_unchecked``.
 """
@@ -27,11 +28,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update
+from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update, transposed_for_steps
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
-from .lstm_function import LSTMLayerFunction, use_hand_written_backward
+from .gru_function import GRULayerFunction, gru_layer_forward
+from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_active, use_hand_written_backward
 
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
+
+
+# Inference through the buffered loops from this many steps on. Measured: at 3 steps (the teaching
+# size) the plain step loop is faster, at 100 the buffered one; 8 lies between, not tuned further.
+BUFFERED_FROM_STEPS = 8
 
 
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
@@ -59,7 +66,8 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
     ``weight_ih``, ``weight_hh`` and optionally ``bias_ih``, ``bias_hh``, ``weight_hr``.
     ``lengths`` (B,) ints from 0 to T: steps past a sequence's length keep its state and output zeros.
     Returns ``(outputs (T, B, H_out), final state)`` in the same form as ``state``.
-    ``hand_written_backward=False`` makes the LSTM train through plain autograd (see ``lstm_function``).
+    ``hand_written_backward=False`` makes the LSTM and the GRU train through plain autograd
+    (see ``lstm_function``, ``gru_function``).
     """
     where = "run_layer"
     _check_mode_and_inputs(where, mode, inputs, nonlinearity)
@@ -75,10 +83,34 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         inputs = reverse_padded(inputs, lengths)
     proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    if (mode == "LSTM" and hand_written_backward and mask is None and weights.get("weight_hr") is None
-            and use_hand_written_backward()):
-        outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"])
+    # The buffered loops below need one dtype throughout. Under autocast the GRU's matmuls run in the
+    # low dtype and its states in float32 (as torch's GRU, which autocast does not list), which only
+    # the step loop handles; the modules run the LSTM with autocast off, in the low dtype throughout.
+    one_dtype = not torch.is_autocast_enabled(proj.device.type)
+    plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
+    plain_gru = mode == "GRU" and mask is None and one_dtype
+    if plain_lstm and hand_written_backward and use_hand_written_backward():
+        # proj need not be kept for a second derivative: the Function can remake it (see there)
+        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
+        outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"], remake_proj)
         state = (h, c)
+    elif (plain_lstm and proj.shape[0] >= BUFFERED_FROM_STEPS and not _recording(proj, state, weights)
+          and not transforms_active()):
+        # Nothing to differentiate (inference, torch.no_grad): the buffered loop the Function's
+        # forward uses is the fastest way through, and its kept gates cost no more than the
+        # fresh tensor per operation the step loop would make. Not for a few steps, though:
+        # it makes its buffers and per-step views once, about twenty calls, which a short
+        # sequence (the teaching size, three steps) does not win back.
+        trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
+        outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
+    elif plain_gru and hand_written_backward and use_hand_written_backward():
+        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731  (as for the LSTM)
+        outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"), remake_proj)
+    elif (plain_gru and proj.shape[0] >= BUFFERED_FROM_STEPS
+          and not _recording(proj, [state], weights) and not transforms_active()):
+        # inference, as for the LSTM above
+        outputs = gru_layer_forward(proj, state, weights["weight_hh"], weights.get("bias_hh")).h
+        state = outputs[-1].clone()
     else:
         if mode == "LSTM":
             outputs, state = _lstm_steps(proj, state, weights, mask)
@@ -90,6 +122,13 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     if reverse:
         outputs = reverse_padded(outputs, lengths)
     return outputs, state
+
+
+def _recording(proj, state, weights) -> bool:
+    """Whether autograd would record this layer: gradients on, and something in it requires one."""
+    if not torch.is_grad_enabled():
+        return False
+    return proj.requires_grad or any(t.requires_grad for t in [*state, *weights.values()])
 
 
 def _masked(mask_t, new, old):
@@ -108,7 +147,7 @@ def _steps_of(proj, mask):
 
 
 def _rnn_steps(proj, h, weights, mask, nonlinearity):
-    w_hh = weights["weight_hh"].t()
+    w_hh = transposed_for_steps(weights["weight_hh"])
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         h = _masked(mask_t, rnn_update(torch.addmm(proj_t, h, w_hh), nonlinearity).h, h)
@@ -118,7 +157,7 @@ def _rnn_steps(proj, h, weights, mask, nonlinearity):
 
 def _lstm_steps(proj, state, weights, mask):
     h, c = state
-    w_hh, w_hr = weights["weight_hh"].t(), weights.get("weight_hr")
+    w_hh, w_hr = transposed_for_steps(weights["weight_hh"]), weights.get("weight_hr")
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         step = lstm_update(torch.addmm(proj_t, h, w_hh), c, w_hr)
@@ -128,7 +167,7 @@ def _lstm_steps(proj, state, weights, mask):
 
 
 def _gru_steps(proj, h, weights, mask):
-    w_hh, b_hh = weights["weight_hh"].t(), weights.get("bias_hh")
+    w_hh, b_hh = transposed_for_steps(weights["weight_hh"]), weights.get("bias_hh")
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         proj_h = h @ w_hh if b_hh is None else torch.addmm(b_hh, h, w_hh)

@@ -82,6 +82,32 @@ def test_parity_float32(mode, kwargs):
     assert_same(ref, ours, x, initial_state(mode, ref, B, torch.float32), torch.float32)
 
 
+@pytest.mark.parametrize("steps", [T, 2 * lstm_lab.runners.BUFFERED_FROM_STEPS], ids=["short", "long"])
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)], ids=["float64", "float32"])
+@pytest.mark.parametrize("kwargs", GRID[::5], ids=grid_id)
+@pytest.mark.parametrize("mode", MODES)
+def test_parity_inference(mode, kwargs, dtype, tol, steps):
+    """Under torch.no_grad a long sequence takes the LSTM's buffered loop, a short one the step loop (runners)."""
+    ref, ours = make_pair(mode, dtype, **kwargs)
+    x = torch.randn((B, steps, D) if kwargs["batch_first"] else (steps, B, D), dtype=dtype)
+    hx = initial_state(mode, ref, B, dtype)
+    with torch.no_grad():
+        expected, got = ref(x, hx), ours(x, hx)
+    torch.testing.assert_close(got[0], expected[0], atol=tol, rtol=tol)
+    for ours_state, torch_state in zip(got[1] if mode == "LSTM" else [got[1]], expected[1] if mode == "LSTM" else [expected[1]]):
+        torch.testing.assert_close(ours_state, torch_state, atol=tol, rtol=tol)
+
+
+def test_inference_states_do_not_share_memory_with_the_output():
+    """As with torch.nn: changing the output in place leaves h_n and c_n alone."""
+    _, ours = make_pair("LSTM", torch.float64)
+    with torch.no_grad():
+        out, (h_n, c_n) = ours(torch.randn(2 * lstm_lab.runners.BUFFERED_FROM_STEPS, B, D, dtype=torch.float64))
+        before = h_n.clone()
+        out.zero_()
+    torch.testing.assert_close(h_n, before, atol=0, rtol=0)
+
+
 @pytest.mark.parametrize("with_h0", [False, True], ids=["h0=None", "h0"])
 @pytest.mark.parametrize("kwargs", [dict(num_layers=1), dict(num_layers=2, bidirectional=True),
                                     dict(num_layers=2, bidirectional=True, bias=False, batch_first=True)], ids=str)

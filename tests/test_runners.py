@@ -45,3 +45,18 @@ def test_reverse_layer_pairs_states_of_the_same_time_step():
     golden = fixtures.golden()["birnn"]
     torch.testing.assert_close(out[:, 0], golden["output"][:, 2:], atol=1e-12, rtol=0)
     torch.testing.assert_close(h_n[0], out[0, 0], atol=0, rtol=0)  # h_n is output[0], not output[-1]
+
+
+def test_lstm_layer_keeps_no_input_projection_for_its_backward():
+    """The hand-written backward never reads proj (T, B, 4H): the layer must not keep it alive
+    (a double backward remakes it; tests/test_parity.py checks those second derivatives)."""
+    torch.manual_seed(0)
+    steps, batch, size, hidden = 5, 3, 4, 6
+    weights = {"weight_ih": torch.randn(4 * hidden, size, requires_grad=True),
+               "weight_hh": torch.randn(4 * hidden, hidden, requires_grad=True)}
+    state = (torch.zeros(batch, hidden), torch.zeros(batch, hidden))
+    out, _ = runners.run_layer("LSTM", torch.randn(steps, batch, size), state, weights)
+    assert type(out.grad_fn).__name__ == "LSTMLayerFunctionBackward"
+    kept = [tuple(t.shape) for t in out.grad_fn.saved_tensors]
+    assert (steps, batch, hidden) in kept  # the trace is there ...
+    assert (steps, batch, 4 * hidden) not in kept  # ... proj is not
