@@ -16,7 +16,8 @@ SCRIPT = ROOT / "scripts" / "make_figures.py"
 REQUIRED = {"rnn_cell.png", "lstm_cell.png", "birnn_unrolled.png",  # the first issue asked for these three
             # and issue 14 for these: the fixed X unrolled, the stack's h_n rows, packing, BPTT, the GRU
             "rnn_unrolled.png", "stacked_bidirectional.png", "packing.png", "bptt_graph.png", "gru_cell.png"}
-BY_HAND_NOTEBOOKS = ["01_rnn_by_hand.ipynb", "02_lstm_by_hand.ipynb", "03_gate_layouts.ipynb"]
+BY_HAND_NOTEBOOKS = ["01_rnn_by_hand.ipynb", "02_lstm_by_hand.ipynb", "03_gate_layouts.ipynb", "06_stacked_bidirectional.ipynb",
+                     "07_variable_length.ipynb", "09_bptt.ipynb", "12_gru.ipynb"]
 
 
 @pytest.fixture(scope="module")
