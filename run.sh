@@ -97,6 +97,13 @@ setup_nbgrader_peer() {
 
 NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg)
 
+# matplotlib's font cache, one per environment. The shared one in ~/.cache/matplotlib lists font files
+# by path, so it can name the fonts of another, since deleted, environment (then every figure falls back
+# to other fonts, with a warning per cell); and its first build prints to stderr inside a notebook cell,
+# which nbval counts as output. So: a cache of this environment's own, built before anything runs.
+export MPLCONFIGDIR="$PWD/$VENV/matplotlib"
+warm_matplotlib() { "$PY" -c "import matplotlib.font_manager" >/dev/null 2>&1 || true; }
+
 lab_threads() {
   # torch's threads for the lab, unless the user set OMP_NUM_THREADS. The course's tensors are small:
   # a second thread buys little on a quiet machine and costs 3-15x when another program holds a core
@@ -114,6 +121,7 @@ emulated_cpu() {
 case "${1:-}" in
   lab)
     setup
+    warm_matplotlib
     shift
     OMP_NUM_THREADS=$(lab_threads); export OMP_NUM_THREADS MKL_NUM_THREADS=$OMP_NUM_THREADS
     echo "torch uses $OMP_NUM_THREADS thread(s) (OMP_NUM_THREADS=N bash run.sh lab to change)"
@@ -124,6 +132,7 @@ case "${1:-}" in
     ;;
   test)
     setup
+    warm_matplotlib
     ensure_chromium
     setup_nbgrader_peer
     export LSTM_LAB_REQUIRE_PEERS=1  # the browser and nbgrader tests fail, not skip, without their tools
