@@ -4,6 +4,8 @@
     state_path(h)            the path of h_t through the plane of units 0, 1  h: (T, 2)
     gate_heatmap(gates)      one heatmap row per gate and unit, one column per step, values written in
                              gates: {"i": (T, H), "f": ..., ...} (LSTM i, f, g, o; GRU r, z, n)
+    moving_average(v, w)     the mean of every window of w values: the curve to draw of a noisy
+                             per-step training record (loss, batch accuracy)
 
 Each returns a ``matplotlib.figure.Figure`` (not a pyplot one: nothing is shown twice, and it
 renders the same under any backend); a notebook cell that ends with it shows it. What is drawn is
@@ -144,3 +146,15 @@ def gate_heatmap(gates: Mapping[str, Tensor], *, order: tuple[str, ...] | None =
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def moving_average(values, width: int) -> Tensor:
+    """The mean of every window of ``width`` consecutive values (``len(values) - width + 1`` of them).
+
+    Per-batch losses and accuracies jump from step to step; their moving average is the curve worth
+    reading. Entry k averages steps k .. k + width - 1.
+    """
+    values = torch.as_tensor(values, dtype=torch.float64).flatten()
+    if not 1 <= width <= len(values):
+        raise ValueError(f"moving_average: width should be between 1 and the {len(values)} values given, got {width}")
+    return values.unfold(0, width, 1).mean(1)

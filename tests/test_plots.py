@@ -84,3 +84,14 @@ def test_figures_render(tmp_path):
                              plots.gate_heatmap(lstm)]):
         fig.savefig(tmp_path / f"{i}.png")
         assert matplotlib.image.imread(tmp_path / f"{i}.png").shape[2] in (3, 4)
+
+
+def test_moving_average_is_the_mean_of_each_window():
+    averaged = plots.moving_average([1.0, 2.0, 3.0, 4.0, 6.0], 2)
+    assert averaged.tolist() == [1.5, 2.5, 3.5, 5.0]
+    assert plots.moving_average([3.0, 5.0], 1).tolist() == [3.0, 5.0]
+
+
+def test_moving_average_says_what_width_it_can_take():
+    with pytest.raises(ValueError, match="between 1 and the 3 values given, got 4"):
+        plots.moving_average([1.0, 2.0, 3.0], 4)
