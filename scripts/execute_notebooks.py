@@ -52,6 +52,9 @@ def main() -> int:
         parser.error("name notebooks or pass --all")
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     os.environ.setdefault("PYTHONHASHSEED", "0")
+    # the environment's own matplotlib font cache, as run.sh sets it (a stale shared one puts
+    # font warnings into the stored outputs)
+    os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".venv" / "matplotlib"))
     slow = []
     for path in paths:
         seconds, limit = execute(path)
