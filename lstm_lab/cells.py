@@ -123,10 +123,13 @@ def input_projection(mode: str, inputs: Tensor, weights: dict) -> Tensor:
     For the RNN and the LSTM, b_hh only ever gets added to it, so it is folded in here too.
     The GRU keeps b_hh apart: its reset gate multiplies (W_hn h + b_hn).
     """
+    return F.linear(inputs, weights["weight_ih"], projection_bias(mode, weights))
+
+
+def projection_bias(mode: str, weights: dict) -> Tensor | None:
+    """The bias of ``input_projection``: b_ih, plus b_hh for the RNN and the LSTM; None without biases."""
     bias = weights.get("bias_ih")
-    if bias is not None and mode != "GRU":
-        bias = bias + weights["bias_hh"]
-    return F.linear(inputs, weights["weight_ih"], bias)
+    return bias + weights["bias_hh"] if bias is not None and mode != "GRU" else bias
 
 
 def transposed_for_steps(weight_hh: Tensor) -> Tensor:

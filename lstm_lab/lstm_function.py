@@ -93,48 +93,75 @@ class LSTMTrace(NamedTuple):
 def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
     """One LSTM layer in one direction, keeping every gate for the backward pass.
 
-    ``proj[t] = W_ih x_t + b_ih + b_hh`` for every t, (T, B, 4H). The equations are
-    ``cells.lstm_update``'s, written here for speed rather than for reading; the parity tests
-    hold the two to the same numbers. What differs from the teaching form, and why:
-
-    * every result goes into a buffer made once for the whole sequence (no ``torch.stack`` of
-      a list at the end, no fresh tensor per operation), which only works because autograd is
-      not recording here: the backward is ``lstm_layer_backward``;
-    * the recurrent ``addmm`` writes the pre-activations straight into the gate buffer, and the
-      activations then run in place on its blocks: one sigmoid over i and f together (adjacent
-      blocks), one tanh over g, one sigmoid over o, where the teaching form calls four
-      activations on four chunks;
-    * c_t = f·c_{t-1} + i·g is one multiply and one fused ``addcmul_``.
-
-    A Python loop pays a fixed cost per call, so eight calls a step instead of a dozen is
-    most of the difference at the realistic size (benchmarks/speed.py).
+    ``proj[t] = W_ih x_t + b_ih + b_hh`` for every t, (T, B, 4H); it is left as it was (the
+    steps run on a copy). Returns the trace: σ(i), σ(f), tanh(g), σ(o), c and h of every step.
     """
     if torch.is_grad_enabled():  # its callers run it where autograd does not record; anyone else gets that too
         with torch.no_grad():
             return lstm_layer_forward(proj, h0, c0, weight_hh)
+    return trace_steps(proj.clone(), h0, c0, weight_hh)
+
+
+def trace_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
+    """``run_steps`` into buffers for the whole sequence: ``gates`` (T, B, 4H, holding the input
+    half of every step, overwritten) becomes the trace's gates, beside fresh c and h."""
+    steps, batch, four_hidden = gates.shape
+    c, h = gates.new_empty(steps, batch, four_hidden // 4), gates.new_empty(steps, batch, four_hidden // 4)
+    run_steps(gates, h0, c0, weight_hh, c.unbind(0), h.unbind(0))
+    return LSTMTrace(*gates.view(steps, batch, 4, four_hidden // 4).unbind(2), c, h)
+
+
+def infer_steps(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> tuple[Tensor, Tensor]:
+    """The layer when nothing is differentiated (inference): ``(outputs (T, B, H), c_n)``.
+
+    ``proj`` is the caller's own temporary and is overwritten. Nothing is kept for a backward
+    pass, so c_t needs no buffer per step: two, used in turn (c_t is computed from c_{t-1}).
+    """
     steps, batch, four_hidden = proj.shape
+    h = proj.new_empty(steps, batch, four_hidden // 4)
+    c_steps = proj.new_empty(2, batch, four_hidden // 4).unbind(0) * ((steps + 1) // 2)
+    run_steps(proj, h0, c0, weight_hh, c_steps, h.unbind(0))
+    return h, c_steps[steps - 1]
+
+
+def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps, h_steps) -> None:
+    """The step loop, written for speed: the equations of ``cells.lstm_update``, in place.
+
+    ``gates`` (T, B, 4H) comes in holding ``W_ih x_t + b_ih + b_hh`` of every step and leaves
+    holding σ(i), σ(f), tanh(g), σ(o); c_t and h_t are written into ``c_steps[t]`` and
+    ``h_steps[t]``. The parity tests hold it to the teaching form and to torch.nn. What differs
+    from the teaching form, and why (a Python loop pays a fixed cost per call, and at training
+    sizes a dozen calls a step instead of eight is most of the difference, benchmarks/speed.py):
+
+    * nothing is allocated inside the loop: the recurrent ``addmm_`` adds W_hh h_{t-1} to the
+      input half already in place, and every other result goes into a given buffer;
+    * one sigmoid for all four blocks, where the teaching form calls four activations on four
+      chunks: tanh(a) = 2σ(2a) − 1, so once g's pre-activation is doubled (its input half for
+      all steps in one call, its columns of W_hhᵀ once) the sigmoid serves g too, and
+      ``mul_(2).sub_(1)`` turns σ(2a) into tanh(a). Doubling is exact in floating point; the
+      result differs from ``torch.tanh`` by rounding only (a few units in the last place);
+    * c_t = i·g + f·c_{t-1} is one multiply and one fused ``addcmul_``.
+    """
+    steps, batch, four_hidden = gates.shape
     hidden = four_hidden // 4
-    # σ(i), σ(f), tanh(g), σ(o) of every step, seen as (T, B, 4, H) so that one unbind gives the blocks
-    gates = torch.empty_like(proj).view(steps, batch, 4, hidden)
-    blocks = gates.unbind(2)
-    c, h = proj.new_empty(steps, batch, hidden), proj.new_empty(steps, batch, hidden)
-    tanh_c = proj.new_empty(batch, hidden)  # scratch, one step's tanh(c_t)
+    i, f, g, o = gates.view(steps, batch, 4, hidden).unbind(2)
+    g.mul_(2)
+    # W_hhᵀ laid out (H, 4H) for the per-step matmul (see cells.transposed_for_steps), in memory of
+    # its own (clone, not contiguous(), which may return the caller's weight), g's columns doubled
+    w_hh = weight_hh.t().clone(memory_format=torch.contiguous_format)
+    w_hh[:, 2 * hidden:3 * hidden].mul_(2)
     # one view per block per step, made once: slicing inside the loop would cost a call each time
-    i, f, g, o = (block.unbind(0) for block in blocks)
-    i_and_f = gates[:, :, :2].unbind(0)
-    w_hh = transposed_for_steps(weight_hh)
+    i, f, g, o = i.unbind(0), f.unbind(0), g.unbind(0), o.unbind(0)
+    tanh_c = gates.new_empty(batch, hidden)  # scratch, one step's tanh(c_t)
     h_prev, c_prev = h0, c0
-    steps_of = zip(proj.unbind(0), gates.view(steps, batch, four_hidden).unbind(0), c.unbind(0), h.unbind(0))
-    for t, (proj_t, gates_t, c_t, h_t) in enumerate(steps_of):
-        torch.addmm(proj_t, h_prev, w_hh, out=gates_t)  # pre-activations, in the place of the gates
-        i_and_f[t].sigmoid_()
-        g[t].tanh_()
-        o[t].sigmoid_()
+    for t, (gates_t, c_t, h_t) in enumerate(zip(gates.unbind(0), c_steps, h_steps)):
+        gates_t.addmm_(h_prev, w_hh)  # the pre-activations: + W_hh h_{t-1}
+        gates_t.sigmoid_()  # σ(i), σ(f), σ(2·g's), σ(o)
+        g[t].mul_(2).sub_(1)  # 2σ(2a) − 1 = tanh(a)
         torch.mul(i[t], g[t], out=c_t)  # c_t = i·g + f·c_{t-1}
         c_t.addcmul_(f[t], c_prev)
         torch.mul(o[t], torch.tanh(c_t, out=tanh_c), out=h_t)  # h_t = o·tanh(c_t)
         h_prev, c_prev = h_t, c_t
-    return LSTMTrace(*blocks, c, h)
 
 
 def previous_states(first: Tensor, sequence: Tensor) -> Tensor:
@@ -200,55 +227,71 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda
 class LSTMLayerFunction(torch.autograd.Function):
     """One LSTM layer in one direction whose backward is ``lstm_layer_backward`` (BPTT by hand).
 
-    ``forward(ctx, proj, h0, c0, weight_hh, remake_proj=None) -> (outputs (T, B, H), h_n (B, H), c_n (B, H))``
-    where ``proj = W_ih x_t + b_ih + b_hh`` for all t, (T, B, 4H), is computed outside, so
-    autograd differentiates it (and W_ih, the biases and the inputs) as usual. No masks and no
-    projections: the runner keeps the autograd path for those.
+    ``forward(ctx, inputs, h0, c0, weight_hh, weight_ih=None, bias=None)
+    -> (outputs (T, B, H), h_n (B, H), c_n (B, H))``
 
-    The hand-written backward never reads ``proj``; only a double backward does, to recompute
-    the layer. Keeping it would make ``proj`` (4H wide, the largest tensor of the layer) live
-    until the backward, for a case training never meets: the runner passes ``remake_proj``
-    instead, a function that recomputes it (differentiably, from the inputs and weights that
-    autograd keeps anyway), and ``proj`` is freed after the forward (benchmarks/speed.py, memory row).
+    With ``weight_ih``, ``inputs`` is the layer's input sequence (T, B, D) and ``bias`` is
+    ``b_ih + b_hh`` (or None): the Function computes the input half of every step itself,
+    ``W_ih x_t + bias`` in one matmul, straight into the buffer the steps then turn into the
+    gates, so the layer's largest tensor exists once, not twice. Its backward is as short as
+    the forward: every ``dpre_t`` is known after the reverse loop, so ``dx = dpre W_ih``,
+    ``dW_ih = Σ_t dpre_tᵀ x_t`` and ``d bias = Σ_t dpre_t`` are one matmul or sum each.
+
+    Without ``weight_ih`` (``lstm_layer``, the form notebook 09 checks), ``inputs`` is that input
+    half already, ``proj`` (T, B, 4H), and its gradient is ``dpre`` itself.
+
+    No masks and no projections (``weight_hr``): the runner keeps the autograd path for those.
     """
 
     @staticmethod
-    def forward(ctx, proj, h0, c0, weight_hh, remake_proj=None):
-        trace = lstm_layer_forward(proj, h0, c0, weight_hh)
-        ctx.remake_proj = remake_proj
-        kept_proj = proj if remake_proj is None else proj.new_empty(0)  # a placeholder, no memory
-        ctx.save_for_backward(kept_proj, h0, c0, weight_hh, *trace)
+    def forward(ctx, inputs, h0, c0, weight_hh, weight_ih=None, bias=None):
+        if weight_ih is None:
+            trace = trace_steps(inputs.clone(), h0, c0, weight_hh)
+        else:
+            steps, batch, _ = inputs.shape
+            x = inputs.reshape(steps * batch, -1)
+            proj = x @ weight_ih.t() if bias is None else torch.addmm(bias, x, weight_ih.t())
+            trace = trace_steps(proj.view(steps, batch, -1), h0, c0, weight_hh)
+        ctx.save_for_backward(inputs, h0, c0, weight_hh, weight_ih, bias, *trace)
         return trace.h, trace.h[-1].clone(), trace.c[-1].clone()
 
     @staticmethod
     def backward(ctx, d_outputs, dh_n, dc_n):
-        proj, h0, c0, weight_hh, *saved = ctx.saved_tensors
+        inputs, h0, c0, weight_hh, weight_ih, bias, *saved = ctx.saved_tensors
         if torch.is_grad_enabled():
             # create_graph=True: the gradient must itself be differentiable. The hand-written
             # arithmetic is not, so recompute the layer with autograd and differentiate that.
-            if ctx.remake_proj is not None:
-                # the same values as proj, its graph back to the inputs and weights: what a
-                # second derivative differentiates through
-                proj = ctx.remake_proj()
-            return _differentiable_backward(ctx.needs_input_grad[:4], (proj, h0, c0, weight_hh),
-                                            (d_outputs, dh_n, dc_n)) + (None,)
+            return _differentiable_backward(ctx.needs_input_grad, (inputs, h0, c0, weight_hh, weight_ih, bias),
+                                            (d_outputs, dh_n, dc_n))
         trace = LSTMTrace(*saved)
         dpre, dh0, dc0 = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n)
-        d_weight_hh = None
-        if ctx.needs_input_grad[3]:
-            # sum over t of dpre_tᵀ h_{t-1}, in one matmul (and one addmm for h_0)
-            hidden = weight_hh.shape[1]
-            d_weight_hh = torch.addmm(dpre[0].t() @ h0, dpre[1:].reshape(-1, 4 * hidden).t(),
+        four_hidden, hidden = weight_hh.shape
+        rows = dpre.reshape(-1, four_hidden)  # every step's dpre_t, one row per (t, b)
+        wants = ctx.needs_input_grad
+        d_weight_hh = d_inputs = d_weight_ih = d_bias = None
+        if wants[3]:
+            # Σ_t dpre_tᵀ h_{t-1}, in one matmul (and one for h_0)
+            d_weight_hh = torch.addmm(dpre[0].t() @ h0, dpre[1:].reshape(-1, four_hidden).t(),
                                       trace.h[:-1].reshape(-1, hidden))
-        return dpre, dh0, dc0, d_weight_hh, None
+        if weight_ih is None:
+            d_inputs = dpre
+        else:
+            if wants[0]:
+                d_inputs = (rows @ weight_ih).view(inputs.shape)
+            if wants[4]:
+                d_weight_ih = rows.t() @ inputs.reshape(rows.shape[0], -1)
+            if wants[5]:
+                d_bias = rows.sum(0)
+        return d_inputs, dh0, dc0, d_weight_hh, d_weight_ih, d_bias
 
 
 def _differentiable_backward(needs_grad, inputs, grad_outputs):
     """The layer's vector-Jacobian product built by autograd, so that it can be differentiated again."""
+    x, h0, c0, weight_hh, weight_ih, bias = inputs
     wanted = [t for t, needed in zip(inputs, needs_grad) if needed]
-    proj, h0, c0, weight_hh = inputs
     with torch.enable_grad():
-        # the teaching form of the loop (lstm_layer_forward writes into buffers, which autograd cannot record)
+        proj = x if weight_ih is None else torch.nn.functional.linear(x, weight_ih, bias)
+        # the teaching form of the loop (run_steps writes into buffers, which autograd cannot record)
         w_hh, h, c, hs = transposed_for_steps(weight_hh), h0, c0, []
         for proj_t in proj.unbind(0):
             step = lstm_update(torch.addmm(proj_t, h, w_hh), c)

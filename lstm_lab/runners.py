@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .cells import NONLINEARITIES, gru_update, input_projection, lstm_update, rnn_update, transposed_for_steps
+from .cells import (NONLINEARITIES, gru_update, input_projection, lstm_update, projection_bias, rnn_update,
+                    transposed_for_steps)
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
 from .gru_function import GRULayerFunction, gru_layer_forward
-from .lstm_function import LSTMLayerFunction, lstm_layer_forward, transforms_active, use_hand_written_backward
+from .lstm_function import LSTMLayerFunction, infer_steps, transforms_active, use_hand_written_backward
 
 __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
 
@@ -81,30 +82,30 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     """``run_layer`` without the argument checks (the modules have done them in torch's words)."""
     if reverse:
         inputs = reverse_padded(inputs, lengths)
-    proj = input_projection(mode, inputs, weights)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
     # The buffered loops below need one dtype throughout. Under autocast the GRU's matmuls run in the
     # low dtype and its states in float32 (as torch's GRU, which autocast does not list), which only
     # the step loop handles; the modules run the LSTM with autocast off, in the low dtype throughout.
-    one_dtype = not torch.is_autocast_enabled(proj.device.type)
+    one_dtype = not torch.is_autocast_enabled(inputs.device.type)
     plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
     plain_gru = mode == "GRU" and mask is None and one_dtype
     if plain_lstm and hand_written_backward and use_hand_written_backward():
-        # proj need not be kept for a second derivative: the Function can remake it (see there)
-        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
-        outputs, h, c = LSTMLayerFunction.apply(proj, state[0], state[1], weights["weight_hh"], remake_proj)
-        state = (h, c)
-    elif (plain_lstm and proj.shape[0] >= BUFFERED_FROM_STEPS and not _recording(proj, state, weights)
-          and not transforms_active()):
-        # Nothing to differentiate (inference, torch.no_grad): the buffered loop the Function's
-        # forward uses is the fastest way through, and its kept gates cost no more than the
-        # fresh tensor per operation the step loop would make. Not for a few steps, though:
-        # it makes its buffers and per-step views once, about twenty calls, which a short
-        # sequence (the teaching size, three steps) does not win back.
-        trace = lstm_layer_forward(proj, state[0], state[1], weights["weight_hh"])
-        outputs, state = trace.h, (trace.h[-1].clone(), trace.c[-1].clone())  # own memory, as torch's
+        # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
+        outputs, h, c = LSTMLayerFunction.apply(inputs, state[0], state[1], weights["weight_hh"],
+                                                weights["weight_ih"], projection_bias(mode, weights))
+        return _restored(outputs, reverse, lengths), (h, c)
+    proj = input_projection(mode, inputs, weights)
+    if (plain_lstm and proj.shape[0] >= BUFFERED_FROM_STEPS and not _recording(proj, state, weights)
+            and not transforms_active()):
+        # Nothing to differentiate (inference, torch.no_grad): the Function's step loop, with nothing
+        # kept for a backward pass, is the fastest way through. Not for a few steps, though: it
+        # makes its per-step views once, about twenty calls, which a short sequence (the teaching
+        # size, three steps) does not win back.
+        outputs, c = infer_steps(proj, state[0], state[1], weights["weight_hh"])
+        state = (outputs[-1].clone(), c)  # h_n in memory of its own, as torch's
     elif plain_gru and hand_written_backward and use_hand_written_backward():
-        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731  (as for the LSTM)
+        # proj need not be kept for a second derivative: the Function can remake it (see gru_function)
+        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
         outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"), remake_proj)
     elif (plain_gru and proj.shape[0] >= BUFFERED_FROM_STEPS
           and not _recording(proj, [state], weights) and not transforms_active()):
@@ -119,9 +120,12 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
         else:
             outputs, state = _rnn_steps(proj, state, weights, mask, nonlinearity)
         outputs = torch.stack(outputs)
-    if reverse:
-        outputs = reverse_padded(outputs, lengths)
-    return outputs, state
+    return _restored(outputs, reverse, lengths), state
+
+
+def _restored(outputs: Tensor, reverse: bool, lengths: Tensor | None) -> Tensor:
+    """The reverse direction ran on reversed sequences: put its outputs back in time order."""
+    return reverse_padded(outputs, lengths) if reverse else outputs
 
 
 def _recording(proj, state, weights) -> bool:
