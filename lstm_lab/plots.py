@@ -8,7 +8,9 @@
                              per-step training record (loss, batch accuracy)
 
 Each returns a ``matplotlib.figure.Figure`` (not a pyplot one: nothing is shown twice, and it
-renders the same under any backend); a notebook cell that ends with it shows it. What is drawn is
+renders the same under any backend); a notebook cell that ends with it shows it as a PNG, with or
+without pyplot imported (``_repr_png_``: matplotlib's inline backend, which would otherwise draw it,
+is loaded only once pyplot draws its first figure). What is drawn is
 exactly the tensor given, so a test (or a notebook cell) can read it back: ``line.get_ydata()``,
 ``image.get_array()``.
 
@@ -19,6 +21,7 @@ the first input), units from 0 (unit k is column k of the tensor).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from io import BytesIO
 
 import torch
 from matplotlib.figure import Figure
@@ -34,6 +37,15 @@ VALUE_RANGE = {"i": (0.0, 1.0), "f": (0.0, 1.0), "o": (0.0, 1.0), "r": (0.0, 1.0
                "g": (-1.0, 1.0), "n": (-1.0, 1.0), "c": (-1.0, 1.0), "h": (-1.0, 1.0)}
 UNIT_STYLES = ({"color": "tab:blue", "linestyle": "-"}, {"color": "tab:orange", "linestyle": "--"},
                {"color": "tab:green", "linestyle": "-."}, {"color": "tab:red", "linestyle": ":"})
+
+
+class ShownFigure(Figure):
+    """A Figure that displays itself as a PNG when a notebook cell ends with it."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = BytesIO()
+        self.savefig(buffer, format="png")
+        return buffer.getvalue()
 
 
 def _as_steps_by_units(name: str, values, *, units: int | None = None) -> Tensor:
@@ -57,7 +69,7 @@ def _steps(count: int) -> list[int]:
 def hidden_trajectories(h, *, title: str = "hidden state over time", ylabel: str = "h_t") -> Figure:
     """One line per hidden unit: ``h[:, k]`` against the time step. ``h`` is ``(T, H)``."""
     h = _as_steps_by_units("h", h)
-    fig = Figure(figsize=(5.0, 3.0), dpi=100, layout="constrained")
+    fig = ShownFigure(figsize=(5.0, 3.0), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     steps = _steps(h.shape[0])
     for k in range(h.shape[1]):
@@ -78,7 +90,7 @@ def state_path(h, *, title: str = "the path of h_t") -> Figure:
     """
     h = _as_steps_by_units("h", h, units=2)
     path = torch.cat([h.new_zeros(1, 2), h])  # from h_0 = 0
-    fig = Figure(figsize=(4.0, 4.0), dpi=100, layout="constrained")
+    fig = ShownFigure(figsize=(4.0, 4.0), dpi=100, layout="constrained")
     ax = fig.add_subplot()
     ax.plot(path[:, 0].tolist(), path[:, 1].tolist(), color="tab:blue", marker="o")
     for t, (u0, u1) in zip(range(FIRST_STEP - 1, FIRST_STEP + len(h)), path.tolist()):
@@ -122,7 +134,7 @@ def gate_heatmap(gates: Mapping[str, Tensor], *, order: tuple[str, ...] | None =
     if len(set(lengths.values())) != 1:
         raise ValueError(f"every gate should have the same number of time steps, got {lengths}")
     steps, units = first.shape
-    fig = Figure(figsize=(1.0 + 0.9 * steps, 0.6 + (0.45 * units + 0.45) * len(order)), dpi=100,
+    fig = ShownFigure(figsize=(1.0 + 0.9 * steps, 0.6 + (0.45 * units + 0.45) * len(order)), dpi=100,
                  layout="constrained")
     axes = fig.subplots(len(order), 1, squeeze=False, sharex=True)[:, 0]
     for ax, name in zip(axes, order):

@@ -1,5 +1,7 @@
 """lstm_lab.plots draws exactly the tensors it is given, and says so when it is given the wrong thing."""
 
+import io
+
 import matplotlib.image
 import pytest
 import torch
@@ -95,3 +97,16 @@ def test_moving_average_is_the_mean_of_each_window():
 def test_moving_average_says_what_width_it_can_take():
     with pytest.raises(ValueError, match="between 1 and the 3 values given, got 4"):
         plots.moving_average([1.0, 2.0, 3.0], 4)
+
+
+@pytest.mark.parametrize("draw", [lambda h: plots.hidden_trajectories(h), lambda h: plots.state_path(h),
+                                  lambda h: plots.gate_heatmap({"h": h})])
+def test_a_figure_ending_a_cell_displays_as_a_png_without_pyplot(draw):
+    # IPython shows an object through _repr_png_; matplotlib's inline backend is loaded only once pyplot
+    # draws, so without this a notebook that never touched pyplot stored "<Figure size ...>" as text
+    fig = draw(fixtures.golden()["rnn"]["h"])
+    png = fig._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = fig.get_size_inches() * fig.dpi
+    image = matplotlib.image.imread(io.BytesIO(png))
+    assert image.shape[:2] == (round(height), round(width))
