@@ -41,7 +41,7 @@ def returns_none(*args):
 
 # ================================================================ notebook 04
 def test_parameter_count_right():
-    passes(checks.check_lstm_parameter_count(lambda D, H: 4 * (H * D + H * H + 2 * H)))
+    passes(checks.check_parameter_count(lambda D, H: 4 * (H * D + H * H + 2 * H), kind="LSTM"))
 
 
 @pytest.mark.parametrize("count, phrase", [
@@ -54,7 +54,7 @@ def test_parameter_count_right():
     (not_implemented, "not implemented yet"),
 ])
 def test_parameter_count_mistakes(count, phrase):
-    fails(checks.check_lstm_parameter_count(count), phrase)
+    fails(checks.check_parameter_count(count, kind="LSTM"), phrase)
 
 
 def test_forget_bias_right():

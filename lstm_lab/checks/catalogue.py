@@ -18,10 +18,7 @@ from itertools import permutations
 import torch
 from torch import Tensor
 
-from ..layouts import reorder_gates
-from .diagnose import GATE_WORDS
-
-GATES = "ifgo"
+from ..layouts import GATE_WORDS, TORCH_ORDER as GATES, reorder_gates
 KNOWN_ORDERS = {"ifog": "CS231n's order", "figo": "seed 002's order", "iofg": "ONNX's order"}
 SEED_003 = " (seed 003's typo: its input gate reads `h @ W_hf`)"
 

@@ -20,49 +20,27 @@ from torch.overrides import TorchFunctionMode
 
 from .. import fixtures
 from ..cells import lstm_cell
+from ..layouts import TORCH_ORDER as GATES
 from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
 from ..runners import input_projection
 from . import exercises as _exercises
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
+from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
 
 F64 = torch.float64
 ATOL = TOLERANCES["sequence"]
-GATES = "ifgo"
-GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
 
 
 # ---------------------------------------------------------------- helpers
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed: int) -> Tensor:
-    return torch.randn(*shape, dtype=F64, generator=_gen(seed))
-
-
 def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, Tensor]:
     """Per-gate weights, every matrix different, so that any mix-up of two gates shows."""
-    gen = _gen(seed)
+    gen = seeded(seed)
     out = {}
     for gate in GATES:
-        out[f"W_x{gate}"] = torch.randn(hidden_size, input_size, dtype=F64, generator=gen)
-        out[f"W_h{gate}"] = torch.randn(hidden_size, hidden_size, dtype=F64, generator=gen)
-        out[f"b_{gate}"] = torch.randn(hidden_size, dtype=F64, generator=gen)
+        out[f"W_x{gate}"] = randn(gen, hidden_size, input_size)
+        out[f"W_h{gate}"] = randn(gen, hidden_size, hidden_size)
+        out[f"b_{gate}"] = randn(gen, hidden_size)
     return out
-
-
-def _close(given, expected, atol: float = ATOL) -> bool:
-    got, want = as_tensor(given), as_tensor(expected)
-    return got is not None and got.shape == want.shape and bool(torch.allclose(got, want, atol=atol, rtol=0))
-
-
-def _known_mistake(exercise: str, given, mistakes: dict[str, Tensor]) -> Feedback | None:
-    """A failing Feedback naming the first known mistake the answer reproduces, else None."""
-    for explanation, wrong in mistakes.items():
-        if _close(given, wrong):
-            return Feedback(exercise, False, [explanation])
-    return None
 
 
 def _as_pair(exercise: str, result, names: tuple[str, str]) -> tuple[object, object] | Feedback:
@@ -81,32 +59,41 @@ def _as_int(exercise: str, value, what: str) -> int | Feedback:
 
 
 # ================================================================ notebook 04: one gate at a time
-def check_lstm_parameter_count(fn) -> Feedback:
-    """``fn(input_size, hidden_size)`` -> the number of parameters of a one-layer ``torch.nn.LSTM``."""
+_GATE_BLOCKS = {"RNN": (1, "one block"), "LSTM": (4, "four gates (i, f, g, o)"),
+                "GRU": (3, "three gate blocks (r, z, n)")}
+
+
+def check_parameter_count(fn, kind: str | None = None) -> Feedback:
+    """The parameters of a one-layer torch.nn RNN, LSTM and GRU: ``fn(kind, input_size, hidden_size)``
+    (notebook 11); with ``kind`` given, ``fn(input_size, hidden_size)`` for that kind alone (04's LSTM)."""
     exercise = "parameter count"
-    for input_size, hidden_size in ((3, 2), (10, 20), (1, 7)):
-        value, failure = call_student(exercise, fn, input_size, hidden_size)
-        if failure is not None:
-            return failure
-        value = _as_int(exercise, value, "the count")
-        if isinstance(value, Feedback):
-            return value
-        expected = sum(p.numel() for p in nn.LSTM(input_size, hidden_size).parameters())
-        if value == expected:
-            continue
-        D, H = input_size, hidden_size
-        hints = {
-            4 * (H * D + H * H + H): "you counted one bias per gate; torch.nn.LSTM keeps two, bias_ih and bias_hh "
-                                     "(they always add up, but both are parameters)",
-            4 * (H * D + H * H): "you counted no biases: torch.nn.LSTM has bias_ih and bias_hh, 4*hidden_size each",
-            H * D + H * H + 2 * H: "that is one gate's worth: an LSTM has four gates (i, f, g, o), each with "
-                                   "its own W_x, W_h and biases",
-            4 * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it is "
-                                         "hidden_size x hidden_size",
-        }
-        line = f"for input_size={D}, hidden_size={H}: got {value}, expected {expected}"
-        return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
-    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"])
+    for each in (kind,) if kind else _GATE_BLOCKS:
+        blocks, named = _GATE_BLOCKS[each]
+        for D, H in ((3, 2), (10, 20), (1, 7)):
+            value, failure = call_student(exercise, fn, *((D, H) if kind else (each, D, H)))
+            if failure is not None:
+                return failure
+            value = _as_int(exercise, value, "the count")
+            if isinstance(value, Feedback):
+                return value
+            expected = sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters())
+            if value == expected:
+                continue
+            hints = {
+                blocks * (H * D + H * H + H): f"you counted one bias per gate block; torch.nn.{each} keeps two biases, "
+                                              "bias_ih and bias_hh (they always add up, but both are parameters)",
+                blocks * (H * D + H * H): f"you counted no biases: torch.nn.{each} has bias_ih and bias_hh, "
+                                          f"{blocks}*hidden_size each",
+                blocks * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it "
+                                                  "is hidden_size x hidden_size",
+            }
+            if blocks > 1:
+                hints[H * D + H * H + 2 * H] = (f"that is one gate's worth: an {each} has {named}, each with its own "
+                                                "W_x, W_h and biases")
+            line = f"{each}, input_size={D}, hidden_size={H}: got {value}, expected {expected}"
+            return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
+    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"
+                                     if kind else "RNN, LSTM and GRU all match lstm_lab's modules"])
 
 
 def check_forget_bias_for_0_9(value) -> Feedback:
@@ -118,14 +105,15 @@ def check_forget_bias_for_0_9(value) -> Feedback:
         return Feedback(exercise, False, [f"the bias should be one number, got {value!r}"])
     b = number.item()
     gate = 1 / (1 + math.exp(-b)) if b > -700 else 0.0
-    if abs(b - expected) < 1e-3:
+    near = TOLERANCES["typed"]
+    if abs(b - expected) < near:
         return Feedback(exercise, True, [f"sigmoid({b:.4f}) = {gate:.4f}"])
     lines = [f"sigmoid({b:.4f}) = {gate:.4f}, not 0.9000"]
-    if abs(b - 0.9) < 1e-3:
+    if abs(b - 0.9) < near:
         lines.append("0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b")
-    elif abs(b + expected) < 1e-3:
+    elif abs(b + expected) < near:
         lines.append("the sign is flipped: that bias gives 0.1")
-    elif abs(b - math.atanh(0.9)) < 1e-3:
+    elif abs(b - math.atanh(0.9)) < near:
         lines.append("you inverted tanh; the forget gate is a sigmoid")
     return Feedback(exercise, False, lines)
 
@@ -145,8 +133,8 @@ def check_lstm_step_per_gate(fn) -> Feedback:
         cases.append((f"fixed X, step {t + 1}", x.unsqueeze(0), h, c, p))
         h, c = lstm_cell(x.unsqueeze(0), (h, c), **fuse_gates(p))
     p_rand = _random_gate_weights(3, 4, seed=40)
-    cases.append(("a random batch of 5 with a non-zero state", _randn(5, 3, seed=41), _randn(5, 4, seed=42),
-                  _randn(5, 4, seed=43), p_rand))
+    cases.append(("a random batch of 5 with a non-zero state", randn(41, 5, 3), randn(42, 5, 4),
+                  randn(43, 5, 4), p_rand))
 
     for label, x, h, c, p in cases:
         p_copy = {k: v.clone() for k, v in p.items()}  # the student may not change the fixtures
@@ -158,21 +146,21 @@ def check_lstm_step_per_gate(fn) -> Feedback:
             return pair
         weights = fuse_gates(p)
         want_h, want_c = lstm_cell(x, (h, c), **weights)
-        if _close(pair[0], want_h) and _close(pair[1], want_c):
+        if same(pair[0], want_h, ATOL) and same(pair[1], want_c, ATOL):
             continue
         head = f"on {label}:"
-        if _close(pair[0], want_c) and _close(pair[1], want_h):
+        if same(pair[0], want_c, ATOL) and same(pair[1], want_h, ATOL):
             return Feedback(exercise, False, [head, "you returned (c, h): return (h, c), the hidden state first"])
         swapped = dict(weights, **{k: reorder_gates(weights[k], "ifgo", "figo") for k in weights})
         typo_h, (_, typo_c) = input_gate_uses_W_hf(x.unsqueeze(0), weights, (h, c))
-        mistake = _known_mistake(exercise, pair[0], {
+        mistake = known_mistake(pair[0], {
             "the input gate reads h through W_hf, the forget gate's matrix (seed 003's typo): use W_hi":
                 typo_h[0],
             "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
                 lstm_cell(x, (h, c), **swapped)[0],
-        })
+        }, ATOL)
         if mistake is not None:
-            return Feedback(exercise, False, [head, *mistake.lines])
+            return Feedback(exercise, False, [head, mistake])
         axes = ("batch", "unit")
         c_fb = compare(exercise, pair[1], want_c, atol=ATOL, axis_names=axes, what="c_new")
         h_fb = compare(exercise, pair[0], want_h, atol=ATOL, axis_names=axes, what="h_new")
@@ -229,7 +217,7 @@ def _block_order(fused: Tensor, blocks: dict[str, Tensor]) -> str | None:
     """Which gate's matrix sits in each of the four blocks, or None if some block is no gate's."""
     order = ""
     for block in fused.chunk(4, 0):
-        match = [g for g, w in blocks.items() if w.shape == block.shape and torch.allclose(block, w, atol=ATOL)]
+        match = [g for g, w in blocks.items() if same(block, w, ATOL)]
         if not match:
             return None
         order += match[0]
@@ -257,9 +245,8 @@ def check_input_projection(fn) -> Feedback:
     every gate at every step, in one matrix product."""
     exercise = "input projection for all steps"
     T, B, D, H = 5, 2, 3, 4
-    inputs = _randn(T, B, D, seed=51)
-    weights = {"weight_ih": _randn(4 * H, D, seed=52), "bias_ih": _randn(4 * H, seed=53),
-               "bias_hh": _randn(4 * H, seed=54)}
+    inputs = randn(51, T, B, D)
+    weights = {"weight_ih": randn(52, 4 * H, D), "bias_ih": randn(53, 4 * H), "bias_hh": randn(54, 4 * H)}
     counter = _CountMatmuls()
     with counter:
         result, failure = call_student(exercise, fn, inputs.clone(), *(w.clone() for w in weights.values()))
@@ -267,15 +254,12 @@ def check_input_projection(fn) -> Feedback:
         return failure
     expected = input_projection("LSTM", inputs, weights)
     no_hh = inputs @ weights["weight_ih"].t() + weights["bias_ih"]
-    mistake = _known_mistake(exercise, result, {
+    fb = check_value(exercise, result, expected, {
         "bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
             no_hh,
         "bias_ih is missing": no_hh - weights["bias_ih"] + weights["bias_hh"],
         "both biases are missing": no_hh - weights["bias_ih"],
-    })
-    if mistake is not None:
-        return mistake
-    fb = compare(exercise, result, expected, atol=ATOL, axis_names=("step", "batch", "unit"))
+    }, atol=ATOL, axis_names=("step", "batch", "unit"))
     if fb and counter.count > 1:
         return Feedback(exercise, False, [f"the numbers are right, but it took {counter.count} matrix products: "
                                           f"the point is one product for all {T} steps at once "
@@ -381,13 +365,10 @@ def check_length_mask(fn) -> Feedback:
         expected = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
         expected = torch.cat([expected, expected.new_zeros(max_len - expected.shape[0], len(lengths))])
         steps = torch.arange(max_len).unsqueeze(1)
-        mistake = _known_mistake(exercise, result, {
+        fb = check_value(exercise, result, expected, {
             "each column has one step too many: step t is real when t < length (steps count from 0), "
             "not t <= length": (steps <= lengths).to(F64),
-        })
-        if mistake is not None:
-            return mistake
-        fb = compare(exercise, result, expected, atol=0.5, axis_names=("step", "sequence"), what="your mask")
+        }, atol=TOLERANCES["exact"], axis_names=("step", "sequence"), what="your mask")
         if not fb:
             fb.lines.insert(0, f"for lengths {lengths.tolist()} and max_len {max_len}:")
             return fb
@@ -397,11 +378,10 @@ def check_length_mask(fn) -> Feedback:
 def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded torch.nn.LSTM over a packed batch: (output padded to (total_length, B, dirs*H), h_n)."""
     T, D, H = total_length, 3, 2
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
-    torch.random.set_rng_state(torch_state)  # do not disturb the notebook's own random stream
-    x = _randn(T, len(lengths), D, seed=seed + 1)
+    with torch.random.fork_rng(devices=[]):  # do not disturb the notebook's own random stream
+        torch.manual_seed(seed)
+        model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
+    x = randn(seed + 1, T, len(lengths), D)
     with torch.no_grad():
         out, (h_n, _) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
         output, _ = pad_packed_sequence(out, total_length=T)
@@ -423,15 +403,12 @@ def check_reverse_final(fn) -> Feedback:
     result, failure = call_student(exercise, fn, output.clone(), lengths.clone(), H)
     if failure is not None:
         return failure
-    mistake = _known_mistake(exercise, result, {
+    fb = check_value(exercise, result, h_n[1], {
         "that is where the forward direction ends: the reverse direction reads from the last real step back "
         "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
         "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
         "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H],
-    })
-    if mistake is not None:
-        return mistake
-    fb = compare(exercise, result, h_n[1], atol=ATOL, axis_names=("sequence", "unit"))
+    }, atol=ATOL, axis_names=("sequence", "unit"))
     if fb:
         fb.lines = ["equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch"]
     return fb
