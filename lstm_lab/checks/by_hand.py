@@ -19,7 +19,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from .. import fixtures
+from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell, rnn_cell_trace
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
 from .core import TOLERANCES, Feedback, as_tensor, check_value, same
@@ -164,13 +164,7 @@ def _lstm_step(step: int, bias: bool, h_prev: Tensor, c_prev: Tensor):
 
 @lru_cache(maxsize=2)
 def _seed001_c_for_h(bias: bool) -> list:
-    """Seed 001's cell [57]: the recurrent matrices W_h* multiply c_{t-1} where h_{t-1} belongs."""
-    steps, c = [], torch.zeros(H, dtype=torch.float64)
-    for step in range(1, STEPS + 1):
-        traced = _lstm_step(step, bias, c, c)
-        steps.append(traced)
-        c = traced.c
-    return steps
+    return mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights(bias=bias))
 
 
 def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:

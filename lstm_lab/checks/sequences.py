@@ -22,9 +22,10 @@ from .. import fixtures
 from ..cells import lstm_cell
 from ..layouts import TORCH_ORDER as GATES
 from ..layouts import fuse_gates, reorder_gates
-from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
+from ..mistakes import forward_layers_first_row, input_gate_uses_W_hf, last_output_off_by_one, overwritten_row
 from ..runners import input_projection
 from . import exercises as _exercises
+from .catalogue import KNOWN_ORDERS
 from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
 
 F64 = torch.float64
@@ -204,7 +205,7 @@ def check_fuse(fn) -> Feedback:
             order = _block_order(got, {g: weights[f"{prefix}{g}"] for g in GATES})
             if order and order != GATES:
                 named = ", ".join(order)
-                hint = " (seed 002's order)" if order == "figo" else " (CS231n's order)" if order == "ifog" else ""
+                hint = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
                 fb = Feedback(name, False, [f"the gate blocks are in the order {named}{hint}; torch's order is "
                                             f"i, f, g, o"])
         parts.append(fb)
@@ -282,10 +283,10 @@ def check_h_n_index(fn) -> Feedback:
     """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
     exercise = "row of h_n"
     wrong_layouts = [
-        (lambda layer, direction, num_layers: layer + direction,
+        (lambda layer, direction, num_layers: overwritten_row(layer, direction),
          "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and "
          "overwrites it"),
-        (lambda layer, direction, num_layers: direction * num_layers + layer,
+        (forward_layers_first_row,
          "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch "
          "interleaves them: l0, l0_reverse, l1, ..."),
     ]
