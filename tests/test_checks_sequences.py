@@ -97,7 +97,7 @@ def test_per_gate_step_right():
     (lambda x, h, c, p: lstm_step(x, h, c, p)[::-1], ["you returned (c, h)"]),
     (lambda x, h, c, p: lstm_step(x, h, c, p, no_tanh=True), ["c_new is right but h_new is not", "batch 0, unit"]),
     (lambda x, h, c, p: lstm_step(x, h, c, p, sigmoid_candidate=True), ["c_new is already wrong"]),
-    (lambda x, h, c, p: lstm_step(x, h, c, p)[0], ["should return a pair (h, c)"]),
+    (lambda x, h, c, p: lstm_step(x, h, c, p)[0], ["it should return (h_new, c_new)"]),
     (lambda x, h, c, p: x @ p["W_xi"], ["raised RuntimeError", "x @ p[\"W_xi\"]"]),
     (not_implemented, ["not implemented yet"]),
 ])
@@ -108,7 +108,8 @@ def test_per_gate_step_mistakes(student, phrases):
 def test_per_gate_step_says_when_only_the_recurrent_part_is_wrong():
     def recurrent_sign_flipped(x, h, c, p):
         return lstm_step(x, -h, c, p)
-    fails(checks.check_lstm_step_per_gate(recurrent_sign_flipped), "fixed X, step 2", "step 1 was right")
+    fails(checks.check_lstm_step_per_gate(recurrent_sign_flipped), "on fixed X, step 2:",
+          "with the state set to zero your answer is right: the mistake is in the recurrent part")
 
 
 def test_per_gate_step_does_not_let_the_student_change_the_fixtures():
@@ -134,9 +135,9 @@ def test_fuse_right():
     (lambda p: fuse(p, "figo"), ["order f, i, g, o (seed 002's order)", "torch's order is i, f, g, o"]),
     (lambda p: fuse(p, "ifog"), ["CS231n"]),
     (lambda p: tuple(w.T for w in fuse(p)), ["transpose of torch's (8, 3)", "row per gate unit"]),
-    (lambda p: fuse(p)[0], ["should return a pair (weight_ih, weight_hh)"]),
+    (lambda p: fuse(p)[0], ["it should return (weight_ih, weight_hh), got a tensor of shape (8, 3)"]),
     (lambda p: (fuse(p)[0], fuse(p)[0]), ["weight_hh", "shape (8, 3), expected (8, 2)"]),
-    (returns_none, ["got a NoneType"]),
+    (returns_none, ["it returned None: did the function forget to `return` (weight_ih, weight_hh)?"]),
 ])
 def test_fuse_mistakes(student, phrases):
     fails(checks.check_fuse(student), *phrases)

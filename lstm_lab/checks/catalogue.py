@@ -92,8 +92,10 @@ def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
 
 
 # ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)
-def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: int, hidden_size: int) -> dict:
-    """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention)."""
+def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: int, hidden_size: int,
+                      transposed: bool = True) -> dict:
+    """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention,
+    ``transposed``) or as ``x @ W.T`` (torch's rows, notebook 04)."""
     out = {}
     for target in GATES:
         for source in GATES:
@@ -106,12 +108,15 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
                     f"of {prefix}{target}{seed if typo else ''}"] = (
                     (lambda: run(with_W_hf_for_W_hi(params))) if typo else
                     lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
-    out["the recurrent matrices are used transposed (h @ W_h?.T): in this exercise they are applied as "
-        "h @ W_h?, shape (hidden_size, hidden_size), a row per unit of h"] = (
+    wrong, right = ("W?.T", "W?") if transposed else ("W?", "W?.T")
+    shapes = ("shape (input_size, hidden_size)" if transposed else
+              "torch keeps a row per unit, shape (hidden_size, input_size)")
+    out[f"the recurrent matrices are used transposed (h @ {wrong.replace('W', 'W_h')}): in this exercise they are "
+        f"applied as h @ {right.replace('W', 'W_h')}, shape (hidden_size, hidden_size), a row per unit of h"] = (
         lambda: run({k: v.t() if k.startswith("W_h") else v for k, v in params.items()}))
     if input_size == hidden_size:
-        out["the input matrices are used transposed (x @ W_x?.T): in this exercise they are applied as x @ W_x?, "
-            "shape (input_size, hidden_size)"] = (
+        out[f"the input matrices are used transposed (x @ {wrong.replace('W', 'W_x')}): in this exercise they are "
+            f"applied as x @ {right.replace('W', 'W_x')}, {shapes}"] = (
             lambda: run({k: v.t() if k.startswith("W_x") else v for k, v in params.items()}))
     for gate in GATES:
         out[f"b_{gate}, the {GATE_WORDS[gate]}'s bias, is missing: every gate adds its own bias"] = (

@@ -25,7 +25,8 @@ from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import forward_layers_first_row, input_gate_uses_W_hf, last_output_off_by_one, overwritten_row
 from ..runners import input_projection
 from . import exercises as _exercises
-from .catalogue import KNOWN_ORDERS
+from .catalogue import KNOWN_ORDERS, per_gate_mistakes
+from .diagnose import Case, Exercise, run_check, split
 from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
 
 F64 = torch.float64
@@ -42,13 +43,6 @@ def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[s
         out[f"W_h{gate}"] = randn(gen, hidden_size, hidden_size)
         out[f"b_{gate}"] = randn(gen, hidden_size)
     return out
-
-
-def _as_pair(exercise: str, result, names: tuple[str, str]) -> tuple[object, object] | Feedback:
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        kind = type(result).__name__
-        return Feedback(exercise, False, [f"should return a pair ({names[0]}, {names[1]}), got a {kind}"])
-    return result[0], result[1]
 
 
 def _as_int(exercise: str, value, what: str) -> int | Feedback:
@@ -119,6 +113,34 @@ def check_forget_bias_for_0_9(value) -> Feedback:
     return Feedback(exercise, False, lines)
 
 
+def _per_gate_reference(x, h, c, p):
+    return lstm_cell(x, (h, c), **fuse_gates(p))
+
+
+def _per_gate_mistakes(case: Case) -> dict:
+    x, h, c, p = case.args
+
+    def run(q):
+        return _per_gate_reference(x, h, c, q)
+
+    swapped = {k.replace("i", "#").replace("f", "i").replace("#", "f") if k[-1] in "if" else k: v for k, v in p.items()}
+    return {
+        "you returned (c, h): return (h, c), the hidden state first": lambda: run(p)[::-1],
+        "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
+            lambda: run(swapped),
+        **per_gate_mistakes(p, run, x.shape[-1], h.shape[-1], transposed=False),
+    }
+
+
+def _locate_per_gate(fn, case: Case, result) -> list[str]:
+    leaves = split(result, ("h_new", "c_new"))
+    if isinstance(leaves, str):
+        return []
+    if same(leaves[1], _per_gate_reference(*case.args)[1], TOLERANCES["float64"]):
+        return ["c_new is right but h_new is not: look at the output gate and h = o * tanh(c)"]
+    return ["c_new is already wrong: look at the forget, input and candidate gates"]
+
+
 def check_lstm_step_per_gate(fn) -> Feedback:
     """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
     (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``).
@@ -126,54 +148,22 @@ def check_lstm_step_per_gate(fn) -> Feedback:
     Checked on seed 001's fixed X (each step from the reference state, so one wrong step does
     not hide the next), then on a random batch with a non-zero state.
     """
-    exercise = "LSTM step, one gate at a time"
-    cases = []
+    names = ("x", "h", "c", "p")
     p = fixtures.lstm_gate_weights(bias=True)
     x_all, h, c = fixtures.fixed_x(), torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    cases = []
     for t, x in enumerate(x_all):
-        cases.append((f"fixed X, step {t + 1}", x.unsqueeze(0), h, c, p))
-        h, c = lstm_cell(x.unsqueeze(0), (h, c), **fuse_gates(p))
-    p_rand = _random_gate_weights(3, 4, seed=40)
-    cases.append(("a random batch of 5 with a non-zero state", randn(41, 5, 3), randn(42, 5, 4),
-                  randn(43, 5, 4), p_rand))
-
-    for label, x, h, c, p in cases:
-        p_copy = {k: v.clone() for k, v in p.items()}  # the student may not change the fixtures
-        result, failure = call_student(exercise, fn, x.clone(), h.clone(), c.clone(), p_copy)
-        if failure is not None:
-            return failure
-        pair = _as_pair(exercise, result, ("h", "c"))
-        if isinstance(pair, Feedback):
-            return pair
-        weights = fuse_gates(p)
-        want_h, want_c = lstm_cell(x, (h, c), **weights)
-        if same(pair[0], want_h, ATOL) and same(pair[1], want_c, ATOL):
-            continue
-        head = f"on {label}:"
-        if same(pair[0], want_c, ATOL) and same(pair[1], want_h, ATOL):
-            return Feedback(exercise, False, [head, "you returned (c, h): return (h, c), the hidden state first"])
-        swapped = dict(weights, **{k: reorder_gates(weights[k], "ifgo", "figo") for k in weights})
-        typo_h, (_, typo_c) = input_gate_uses_W_hf(x.unsqueeze(0), weights, (h, c))
-        mistake = known_mistake(pair[0], {
-            "the input gate reads h through W_hf, the forget gate's matrix (seed 003's typo): use W_hi":
-                typo_h[0],
-            "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
-                lstm_cell(x, (h, c), **swapped)[0],
-        }, ATOL)
-        if mistake is not None:
-            return Feedback(exercise, False, [head, mistake])
-        axes = ("batch", "unit")
-        c_fb = compare(exercise, pair[1], want_c, atol=ATOL, axis_names=axes, what="c_new")
-        h_fb = compare(exercise, pair[0], want_h, atol=ATOL, axis_names=axes, what="h_new")
-        if c_fb:
-            lines = [head, "c_new is right but h_new is not: look at the output gate and h = o * tanh(c)", *h_fb.lines]
-        else:
-            lines = [head, "c_new is already wrong: look at the forget, input and candidate gates", *c_fb.lines]
-        if label.endswith("step 2") or label.endswith("step 3"):
-            lines.insert(1, "step 1 was right, where h_0 = 0 hides every W_h: look at how h enters each gate")
-        return Feedback(exercise, False, lines)
-    return Feedback(exercise, True, ["h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X "
-                                     "and on a random batch"])
+        cases.append(Case(f"fixed X, step {t + 1}", (x.unsqueeze(0), h, c, p), None, names, zero_state=t == 0))
+        h, c = _per_gate_reference(x.unsqueeze(0), h, c, p)
+    cases.append(Case("a random batch of 5 with a non-zero state",
+                      (randn(41, 5, 3), randn(42, 5, 4), randn(43, 5, 4), _random_gate_weights(3, 4, seed=40)), None,
+                      names))
+    exercise = Exercise(
+        "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"),
+        axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
+        locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
+        success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
+    return run_check(exercise, fn, cases)
 
 
 # ================================================================ notebook 05: the efficient LSTM
@@ -187,9 +177,9 @@ def check_fuse(fn) -> Feedback:
         return failure
     if isinstance(result, dict) and {"weight_ih", "weight_hh"} <= result.keys():
         result = (result["weight_ih"], result["weight_hh"])
-    pair = _as_pair(exercise, result, ("weight_ih", "weight_hh"))
-    if isinstance(pair, Feedback):
-        return pair
+    pair = split(result, ("weight_ih", "weight_hh"))
+    if isinstance(pair, str):
+        return Feedback(exercise, False, [pair])
     expected = fuse_gates(weights)
     parts = []
     for name, given, prefix in (("weight_ih", pair[0], "W_x"), ("weight_hh", pair[1], "W_h")):
