@@ -118,7 +118,7 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
     exercise = Exercise(
         "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
         state_args=(1,), batch_args=(0, 1),
-        success=(f"the fixed X, steps 0 to 2: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
     return run_check(exercise, rnn_step, cases)
@@ -235,7 +235,7 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
         axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
         mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
         batch_args=(0, 1, 2),
-        success=(f"the fixed X, steps 0 to 2: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
     return run_check(exercise, lstm_step, cases)
