@@ -23,6 +23,7 @@ from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell, rnn_cell_trace
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
 from .core import TOLERANCES, Feedback, as_tensor, check_value, same
+from .diagnose import block_holders
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE
@@ -245,10 +246,14 @@ _INPUT_NAME = {"torch": "weight_ih", "cs231n": "Wx", "keras": "kernel", "onnx": 
 _BIAS_NAME = {"torch": "bias_ih", "cs231n": "b", "keras": "bias", "onnx": "B", "seed002": "b_x"}
 
 
-def _convention(convention) -> str:
+def _layout_answer(convention, answer, names: dict, bias: bool):
+    """(exercise name, the answer as a tensor or the Feedback that says it is no tensor, the expected one)."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
-    return convention
+    exercise = f"{_DISPLAY[convention]} {names[convention]}"
+    expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[names[convention]]
+    got = as_tensor(answer)
+    return exercise, _diagnose(exercise, answer, expected) if got is None else got, expected
 
 
 def _order_text(convention: str) -> str:
@@ -260,15 +265,14 @@ def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str,
     letters = CONVENTIONS[convention].replace("c", "g")
     size = expected.shape[dim] // 4
     kind = "columns" if dim == 1 and expected.dim() == 2 else "rows" if expected.dim() >= 2 else "entries"
-    lines = []
-    for k, (mine, theirs) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim))):
+    lines, holders = [], block_holders(got, per_gate, dim, ATOL)
+    for k, (mine, theirs, found) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim), holders)):
         if same(mine, theirs, ATOL):
             continue
         span = f"block {k} ({kind} {k * size}-{(k + 1) * size - 1})"
         want = f"the {GATE_NAMES[letters[k]]} gate's {what}{letters[k]}"
-        found = [g for g, ref in per_gate.items() if same(mine, ref, ATOL)]
         if found:
-            lines.append(f"{span} holds the {GATE_NAMES[found[0]]} gate's {what}{found[0]}; "
+            lines.append(f"{span} holds the {GATE_NAMES[found]} gate's {what}{found}; "
                          f"{_DISPLAY[convention]} expects {want} there")
         else:
             lines.append(f"{span} matches none of the four gates' {what}i, {what}f, {what}g, {what}o: "
@@ -281,12 +285,9 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    convention = _convention(convention)
-    exercise = f"{_DISPLAY[convention]} {_INPUT_NAME[convention]}"
-    expected = to_convention(fixtures.lstm_weights(), convention)[_INPUT_NAME[convention]]
-    if answer is None or as_tensor(answer) is None:
-        return _diagnose(exercise, answer, expected)
-    got = as_tensor(answer)
+    exercise, got, expected = _layout_answer(convention, answer, _INPUT_NAME, bias=False)
+    if isinstance(got, Feedback):
+        return got
     if got.shape != expected.shape:
         return Feedback(exercise, False, [_input_shape_message(got, expected, convention)])
     if same(got, expected, ATOL):
@@ -315,12 +316,9 @@ def check_bias(convention: str, answer) -> Feedback:
     """The biased LSTM's bias (b_i, b_f, b_g, b_o of ``fixtures.lstm_gate_weights(bias=True)``) laid out
     as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),
     ONNX ``B`` (1, 16) (input bias then recurrent bias), seed 002 ``b_x`` (8,)."""
-    convention = _convention(convention)
-    exercise = f"{_DISPLAY[convention]} {_BIAS_NAME[convention]}"
-    expected = to_convention(fixtures.lstm_weights(bias=True), convention)[_BIAS_NAME[convention]]
-    if answer is None or as_tensor(answer) is None:
-        return _diagnose(exercise, answer, expected)
-    got = as_tensor(answer)
+    exercise, got, expected = _layout_answer(convention, answer, _BIAS_NAME, bias=True)
+    if isinstance(got, Feedback):
+        return got
     if got.shape != expected.shape:
         hint = (": ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
                 if convention == "onnx" else "")

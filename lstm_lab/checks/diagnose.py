@@ -410,6 +410,13 @@ def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
 
 
 
+def block_holders(t, per_gate: dict, dim: int = 0, atol: float = ATOL) -> list:
+    """Which gate's block (``per_gate``: letter -> block) sits in each of ``t``'s gate blocks along ``dim``:
+    a letter per block, None where no gate's does."""
+    return [next((g for g, ref in per_gate.items() if same(block, ref, atol)), None)
+            for block in t.chunk(len(per_gate), dim)]
+
+
 def _precision_hint(run: _Run) -> list[str]:
     worst = 0.0
     for got, want in zip(run.leaves, run.expected):

@@ -26,7 +26,7 @@ from ..mistakes import forward_layers_first_row, input_gate_uses_W_hf, last_outp
 from ..runners import input_projection
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
-from .diagnose import Case, Exercise, run_check, split
+from .diagnose import Case, Exercise, block_holders, run_check, split
 from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
 
 F64 = torch.float64
@@ -192,7 +192,8 @@ def check_fuse(fn) -> Feedback:
             continue
         fb = compare(name, given, want, atol=ATOL, axis_names=("row", "column"), what=name)
         if not fb and got is not None and got.shape == want.shape:
-            order = _block_order(got, {g: weights[f"{prefix}{g}"] for g in GATES})
+            holders = block_holders(got, {g: weights[f"{prefix}{g}"] for g in GATES}, atol=ATOL)
+            order = "".join(holders) if None not in holders else None
             if order and order != GATES:
                 named = ", ".join(order)
                 hint = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
@@ -202,17 +203,6 @@ def check_fuse(fn) -> Feedback:
     if all(parts):
         return Feedback(exercise, True, ["weight_ih and weight_hh match torch's layout (blocks i, f, g, o)"])
     return Feedback.merge(exercise, parts)
-
-
-def _block_order(fused: Tensor, blocks: dict[str, Tensor]) -> str | None:
-    """Which gate's matrix sits in each of the four blocks, or None if some block is no gate's."""
-    order = ""
-    for block in fused.chunk(4, 0):
-        match = [g for g, w in blocks.items() if same(block, w, ATOL)]
-        if not match:
-            return None
-        order += match[0]
-    return order
 
 
 class _CountMatmuls(TorchFunctionMode):

@@ -119,8 +119,7 @@ def check_sample_next(fn, seed: int = 0) -> Feedback:
                                           "temperature divides the logits, it does not multiply them"])
         lines.append(f"at temperature {temperature:g}, over {_DRAWS} rows of logits {list(_ROW)}:")
         lines += [f"  id {k} was drawn {freq[k].item():.3f} of the time, expected {want[k].item():.3f}"
-                  for k in range(vocab) if abs(freq[k] - want[k]) > 5 * math.sqrt(want[k] * (1 - want[k]) / _DRAWS)
-                  + 2e-3]
+                  for k in range(vocab) if not _within_sampling_error(freq[k:k + 1], want[k:k + 1])]
     if lines:
         return Feedback(name, False, ["the ids do not follow softmax(logits / T):", *lines])
     again, failure = call_student(name, fn, logits.clone(), 1.0, seeded(seed))
