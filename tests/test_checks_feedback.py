@@ -136,6 +136,6 @@ def test_one_tolerance_table_and_no_check_with_a_number_of_its_own():
 
     for path in Path(core.__file__).parent.glob("*.py"):
         text = path.read_text()
-        own = re.findall(r"(?:atol=|ATOL = |same\([^)]*, )\d(?:\.\d+)?e-\d+", text)
+        own = re.findall(r"(?:atol=|abs_tol=|rel_tol=|ATOL = |same\([^)]*, )\d(?:\.\d+)?e-\d+", text)
         assert not own, f"{path.name} has tolerances of its own: {own}; use core.TOLERANCES"
     assert core.TOLERANCES["float64"] < core.TOLERANCES["float64, longer"] < core.TOLERANCES["rounded"] < core.TOLERANCES["by hand"]

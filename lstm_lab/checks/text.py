@@ -245,11 +245,11 @@ def _first_loss_mistake(seed: int, got: float) -> str | None:
         logits, _ = model(inputs)
         right = text.chunk_loss(logits, targets).item()
         against_inputs = text.chunk_loss(logits, inputs).item()
-    if math.isclose(got, right, rel_tol=0, abs_tol=1e-10):
+    if math.isclose(got, right, rel_tol=0, abs_tol=TOLERANCES["float64"]):
         return None
-    if math.isclose(got, right * targets.numel(), rel_tol=1e-10):
+    if math.isclose(got, right * targets.numel(), rel_tol=TOLERANCES["float64"]):
         return "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)"
-    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=1e-10):
+    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=TOLERANCES["float64"]):
         return ("the loss compares the predictions with the inputs: the target of step t is the next "
                 "character, the chunk's targets")
     return None
