@@ -287,7 +287,8 @@ def test_length_mask_mistakes(student, phrases):
 
 
 def test_last_valid_output_right():
-    passes(checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])]))
+    passes(checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])],
+                                          batch_first=False))
 
 
 @pytest.mark.parametrize("student, phrases", [
@@ -299,7 +300,7 @@ def test_last_valid_output_right():
 ])
 def test_last_valid_output_mistakes(student, phrases):
     """Notebook 07's exercise is the assignment's check, time-major: the same engine and messages."""
-    fails(checks.check_last_valid_output(student), *phrases)
+    fails(checks.check_last_valid_output(student, batch_first=False), *phrases)
 
 
 def test_off_by_one_without_an_index_error_is_named():
@@ -309,7 +310,7 @@ def test_off_by_one_without_an_index_error_is_named():
             return out[lengths - 1, torch.arange(out.shape[1])]
         return out[lengths, torch.arange(out.shape[1])]
 
-    fails(checks.check_last_valid_output(off_by_one_but_safe), "one step past the end", "src_len")
+    fails(checks.check_last_valid_output(off_by_one_but_safe, batch_first=False), "one step past the end", "src_len")
 
 
 def test_reverse_final_right():
@@ -330,6 +331,6 @@ def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])])
+    checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])], batch_first=False)
     checks.check_reverse_final(lambda out, lengths, H: out[0, :, H:])
     torch.testing.assert_close(torch.rand(3), expected)
