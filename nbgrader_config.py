@@ -19,23 +19,27 @@ REQUIRED = ("lstm_lab", "torch")
 
 
 class RequireLstmLab(Preprocessor):
-    """Refuse to grade a notebook whose kernel could not import lstm_lab or torch."""
+    """Refuse to grade a notebook whose kernel could not import lstm_lab or torch, or in which one of
+    the course's own cells (not a student's solution cell, which nbgrader leaves to the student) fails
+    to import: either way the environment is broken, not the student's answer."""
 
     enabled = True  # nbconvert skips a preprocessor that is not enabled
 
     def preprocess(self, nb, resources):
         for number, cell in enumerate(nb.cells, 1):
+            students = cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
             for output in cell.get("outputs", []):
                 if output.get("output_type") != "error" or output.get("ename") not in ("ModuleNotFoundError",
                                                                                          "ImportError"):
                     continue
                 missing = [name for name in REQUIRED if f"No module named '{name}'" in output.get("evalue", "")]
-                if missing:
+                if missing or not students:
+                    what = missing[0] if missing else "what the course's own cells import"
                     raise RuntimeError(
-                        f"the kernel nbgrader started cannot import {missing[0]} (cell {number}: "
-                        f"{output['ename']}: {output['evalue']}), so every test would score 0. Nothing was graded. "
-                        "Install lstm_lab and torch in nbgrader's environment and put that environment first "
-                        "on PATH (README, 'Grading with nbgrader').")
+                        f"the kernel nbgrader started cannot import {what} (cell {number}: {output['ename']}: "
+                        f"{output['evalue']}), so every test would score 0. Nothing was graded. Install lstm_lab "
+                        "and torch in nbgrader's environment and put that environment first on PATH (README, "
+                        "'Grading with nbgrader').")
         return nb, resources
 
 

@@ -188,20 +188,32 @@ def course_with_submissions(nbgrader: Path, root: Path, kinds=None) -> list[str]
     return common
 
 
-def test_nbgrader_without_lstm_lab_is_an_error_that_says_so(nbgrader, tmp_path):
+BROKEN_ENVIRONMENTS = {  # what `import lstm_lab` raises in the kernel, and what autograde must then say
+    "lstm_lab missing": ('raise ModuleNotFoundError("No module named \'lstm_lab\'", name="lstm_lab")',
+                         ("the kernel nbgrader started cannot import lstm_lab (cell ",
+                          "ModuleNotFoundError: No module named 'lstm_lab'")),
+    "lstm_lab broken": ('raise ImportError("lstm_lab needs torch 2.13, found 1.0")',
+                        ("cannot import what the course's own cells import (cell ",
+                         "ImportError: lstm_lab needs torch 2.13, found 1.0")),
+}
+
+
+@pytest.mark.parametrize("broken", BROKEN_ENVIRONMENTS)
+def test_nbgrader_without_lstm_lab_is_an_error_that_says_so(broken, nbgrader, tmp_path):
     """The issue measured 0 points and exit 0 for a correct student when the kernel lacks lstm_lab.
-    With the course's nbgrader_config.py, autograde stops with an error naming the missing package."""
+    With the course's nbgrader_config.py, autograde stops with an error that says what is missing."""
+    raises, says = BROKEN_ENVIRONMENTS[broken]
     root = tmp_path / "course"
     common = course_with_submissions(nbgrader, root, kinds=["correct"])
-    hidden = tmp_path / "without_lstm_lab" / "lstm_lab"  # first on the path: `import lstm_lab` fails as if absent
+    hidden = tmp_path / "shadow" / "lstm_lab"  # first on the path: `import lstm_lab` fails as it would there
     hidden.mkdir(parents=True)
-    (hidden / "__init__.py").write_text('raise ModuleNotFoundError("No module named \'lstm_lab\'", name="lstm_lab")\n')
+    (hidden / "__init__.py").write_text(raises + "\n")
     env = dict(peer_env(nbgrader), PYTHONPATH=str(hidden.parent))
     graded = subprocess.run([str(nbgrader), "autograde", "exercises", "--create", *common], capture_output=True,
                             text=True, cwd=root, env=env)
     log = graded.stdout + graded.stderr
     assert graded.returncode != 0, log
-    assert "the kernel nbgrader started cannot import lstm_lab" in log, log
+    assert all(part in log for part in says), log
     assert "Install lstm_lab and torch in nbgrader's environment" in log, log
     assert not list((root / "autograded").rglob("*.ipynb")), "a notebook graded without lstm_lab was kept"
 
