@@ -17,7 +17,7 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
-from .core import TOLERANCES, Feedback, call_student, compare, randn, same
+from .core import TOLERANCES, Feedback, call_student, check_value, compare, randn, same
 
 
 # ================================================================ notebook 09: backward steps
@@ -128,4 +128,4 @@ def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     if step not in (1, 2, 3) or unit not in (0, 1):
         return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
     want = golden[gate][step - 1, unit]
-    return compare(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")
+    return check_value(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")
