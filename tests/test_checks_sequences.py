@@ -334,3 +334,10 @@ def test_checks_leave_the_global_random_stream_alone():
     checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])], batch_first=False)
     checks.check_reverse_final(lambda out, lengths, H: out[0, :, H:])
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_a_value_check_tells_a_complex_answer_that_it_is_complex():
+    def complex_projection(X, W, b_ih, b_hh):
+        return (X @ W.T + b_ih + b_hh).to(torch.complex128)
+
+    fails(checks.check_input_projection(complex_projection), "is a complex tensor")

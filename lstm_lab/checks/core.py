@@ -260,9 +260,9 @@ def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, ax
     if isinstance(got, str):
         return Feedback(exercise, False, [got])
 
-    def shown(t):
-        t = as_tensor(t)
-        return t.reshape(reshape) if reshape and t is not None and t.numel() == expected.numel() else t
+    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
+        flat = as_tensor(t) if reshape else None
+        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
 
     verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
     if verdict:
