@@ -243,6 +243,10 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
 
 # ================================================================ LSTM step, backwards
 _BACKWARD_RETURNS = ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias")
+_BACKWARD_AXES = {"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
+                  "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)}
+BACKWARD_MATMUL = ("going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
+                   "(gates·H, D) and dpre (B, gates·H)), and dweight_ih = dpre.T @ x")
 
 
 def _backward_reference(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
@@ -311,12 +315,8 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
                                     randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
     exercise = Exercise(
         "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
-        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
-                    "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)},
-        gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
-        mistakes=_backward_mistakes, gradients=False,
-        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
-                      "(4H, D) and dpre (B, 4H)), and dweight_ih = dpre.T @ x",
+        axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
+        mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
         success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
                  f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
     return run_check(exercise, lstm_step_backward, cases)
@@ -696,11 +696,7 @@ def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: i
                           names))
     exercise = Exercise(
         "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
-        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dweight_ih": ("row", "column"),
-                    "dweight_hh": ("row", "column"), "dbias": ("row",)},
-        mistakes=_rnn_backward_mistakes, gradients=False,
-        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T, and "
-                      "dweight_ih = dpre.T @ x",
+        axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
         success=(f"{1 + random_cases} steps (one sample of the fixed X, then batches): every gradient equals "
                  f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",))
     return run_check(exercise, rnn_step_backward, cases)
