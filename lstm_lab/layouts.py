@@ -33,7 +33,10 @@ from torch import Tensor
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_tensor, shape_str
 
 TORCH_ORDER = "ifgo"
-GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
+# the one table of gate names: how a message names each gate of the LSTM (i, f, g, o) and the GRU (r, z, n)
+GATE_WORDS = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
+              "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+GATE_NAMES = {g: GATE_WORDS[g].split()[0] for g in TORCH_ORDER}  # "input", "forget", "candidate", "output"
 CONVENTIONS = {
     "torch": "ifgo",
     "cs231n": "ifog",

@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .cells import linear, lstm_cell, lstm_update
+from .cells import linear, lstm_cell, lstm_cell_trace, lstm_update
 from .fixtures import head
 from .runners import run_layer, run_stack
 
@@ -79,10 +79,18 @@ def input_gate_uses_W_hf(inputs: Tensor, weights: dict, state=None, *, fixed: bo
     right; from step 2 on, the input gate is wrong. Returns ``run_layer``'s
     ``(outputs (T, B, H), (h_T, c_T))``.
     """
-    w_hi, w_hf, w_hg, w_ho = weights["weight_hh"].chunk(4)
-    recurrent_for_input_gate = w_hi if fixed else w_hf  # the seed typed W_hf
-    typo = dict(weights, weight_hh=torch.cat([recurrent_for_input_gate, w_hf, w_hg, w_ho]))
+    typo = weights if fixed else with_W_hf_for_W_hi(weights)
     return run_layer("LSTM", inputs, state if state is not None else _zero_state(inputs, weights), typo)
+
+
+def with_W_hf_for_W_hi(weights: dict) -> dict:
+    """Seed 003's typo as weights: the input gate's recurrent matrix is the forget gate's, in torch's
+    fused layout (the i block of ``weight_hh``) or per gate (``W_hi``). The exercise checks name this
+    mistake from here."""
+    if "weight_hh" not in weights:
+        return dict(weights, W_hi=weights["W_hf"])
+    w_hi, w_hf, w_hg, w_ho = weights["weight_hh"].chunk(4)
+    return dict(weights, weight_hh=torch.cat([w_hf, w_hf, w_hg, w_ho]))  # the seed typed W_hf
 
 
 # ---------------------------------------------------------------- seed 002
@@ -131,11 +139,23 @@ def h_n_overwritten(inputs: Tensor, layer_weights, *, fixed: bool = False):
     def seed_rows(finals: Tensor) -> Tensor:  # finals in torch's order; rewritten the seed's way
         rows = [torch.zeros_like(finals[0])] * len(finals)
         for layer in range(len(layer_weights)):
-            rows[2 * layer if fixed else layer] = finals[2 * layer]
-            rows[2 * layer + 1 if fixed else layer + 1] = finals[2 * layer + 1]  # the seed: layer + 1
+            for direction in (0, 1):
+                rows[overwritten_row(layer, direction, fixed=fixed)] = finals[2 * layer + direction]
         return torch.stack(rows)
 
     return output, (seed_rows(h_n), seed_rows(c_n))
+
+
+def overwritten_row(layer: int, direction: int, *, fixed: bool = False) -> int:
+    """The row of h_n seed 002's LSTM_v2 writes (layer, direction) to: ``layer + direction``, where torch's
+    is ``2 * layer + direction``."""
+    return 2 * layer + direction if fixed else layer + direction  # the seed: h_n[layer + 1] for the reverse
+
+
+def forward_layers_first_row(layer: int, direction: int, num_layers: int, *, fixed: bool = False) -> int:
+    """The row of h_n seed 002's final LSTM uses for (layer, direction): ``direction * num_layers + layer``
+    (``backward_idx = num_layers + layer``), where torch's is ``2 * layer + direction``."""
+    return 2 * layer + direction if fixed else direction * num_layers + layer
 
 
 def stack_detached_between_layers(inputs: Tensor, layer_weights, *, fixed: bool = False):
@@ -212,6 +232,7 @@ def last_output_off_by_one(output: Tensor, lengths: Tensor, *, fixed: bool = Fal
 #   last_step_takes_last_unit       002  ht[:, -1] is the last hidden unit, not the last time step
 #   unbatched_zero_state            002  h0 = torch.zeros(H) for a batch: right only by broadcasting
 #   labelling_head_bias_broadcast   001  a (1,) bias for two labels: one number added to both
+#   gates_read_cell_state           001  cell [57]: the recurrent matrices W_h* multiply c_{t-1}
 
 __all__ += [
     "state_never_carried",
@@ -225,6 +246,7 @@ __all__ += [
     "last_step_takes_last_unit",
     "unbatched_zero_state",
     "labelling_head_bias_broadcast",
+    "gates_read_cell_state",
 ]
 
 
@@ -378,9 +400,9 @@ def h_n_forward_layers_first(inputs: Tensor, layer_weights, state=None, *, fixed
     """
     _need_two_directions(layer_weights, "h_n_forward_layers_first")
     num_layers = len(layer_weights)
-    torch_rows = [2 * layer + direction for direction in (0, 1) for layer in range(num_layers)]
-    seed_rows = [direction * num_layers + layer for direction in (0, 1) for layer in range(num_layers)]
-    rows = torch_rows if fixed else seed_rows  # where (layer, direction) lives, in the same order
+    pairs = [(layer, direction) for direction in (0, 1) for layer in range(num_layers)]
+    torch_rows = [forward_layers_first_row(*pair, num_layers, fixed=True) for pair in pairs]
+    rows = [forward_layers_first_row(*pair, num_layers, fixed=fixed) for pair in pairs]  # where each one lives
     order = torch.tensor([rows[torch_rows.index(k)] for k in range(2 * num_layers)])  # torch row k -> seed row
     h0, c0 = state if state is not None else _zero_stack_state(inputs, layer_weights)
     output, (h_n, c_n) = run_stack("LSTM", inputs, (h0[order], c0[order]), layer_weights)
@@ -479,3 +501,21 @@ def labelling_head_bias_broadcast(hidden: Tensor, bias_value: float = 0.0, *, fi
     shape = (weight.shape[0],) if fixed else (1,)  # the seed: torch.tensor([0.0])
     bias = hidden.new_full(shape, bias_value).requires_grad_()
     return torch.softmax(linear(hidden, weight.to(hidden.device), bias), dim=-1), bias
+
+
+def gates_read_cell_state(inputs: Tensor, weights: dict, *, fixed: bool = False) -> list:
+    """Seed 001's cell [57]: every gate reads ``W_h* @ c_{t-1}`` where ``W_h* @ h_{t-1}`` belongs.
+
+    Worked by hand, the two previous states sit side by side and the seed took the wrong one.
+    At the first step both are zero, so step 1 is right; from step 2 on every gate is wrong.
+    ``inputs`` is ``(T, D)`` or ``(T, B, D)``, from zero states. Returns the traced steps
+    (``cells.LSTMStep``: every gate, c and h), one per time step, so that the by-hand checks can
+    name each wrong quantity. ``fixed=True``: the gates read h_{t-1}.
+    """
+    h = c = inputs.new_zeros(*inputs.shape[1:-1], weights["weight_hh"].shape[1])
+    steps = []
+    for x_t in inputs:
+        step = lstm_cell_trace(x_t, (h if fixed else c, c), **weights)  # the seed: c where h belongs
+        steps.append(step)
+        h, c = step.h, step.c
+    return steps

@@ -39,8 +39,8 @@ def max_points(source=NOTEBOOK) -> float:
     return sum(float(c.metadata["nbgrader"]["points"]) for c in nb.cells if student.is_grade(c))
 
 
-def write_submissions(folder: Path, layout=lambda kind: Path(kind), stub: str = "named") -> None:
-    for kind in BODIES:
+def write_submissions(folder: Path, layout=lambda kind: Path(kind), stub: str = "named", kinds=None) -> None:
+    for kind in kinds or BODIES:
         target = folder / layout(kind) / NOTEBOOK.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(submission(kind, stub), target)

@@ -129,24 +129,6 @@ def test_rnn_hidden_names_the_forgotten_tanh_and_recurrence(rnn_states):
     assert "recurrent term" in text(by_hand.check_rnn_hidden(2, no_recurrence))
 
 
-def test_rnn_pre_accepts_the_sum_before_tanh(rnn_states):
-    w = fixtures.rnn_weights()
-    x = fixtures.fixed_x()
-    pre = x[2] @ w["weight_ih"].T + w["bias_ih"] + rnn_states[1] @ w["weight_hh"].T + w["bias_hh"]
-    assert by_hand.check_rnn_pre(3, pre)
-    assert "after the tanh" in text(by_hand.check_rnn_pre(3, rnn_states[2]))
-
-
-def test_rnn_states_transposed_and_one_wrong_row(rnn_states):
-    assert by_hand.check_rnn_states(rnn_states)
-    transposed = by_hand.check_rnn_states(rnn_states.T)
-    assert not transposed and "transposed" in text(transposed)
-    wrong = rnn_states.clone()
-    wrong[2, 0] = 0.0
-    feedback = by_hand.check_rnn_states(wrong)
-    assert not feedback and "h_3:" in text(feedback) and "h_1:" not in text(feedback)
-
-
 @pytest.mark.parametrize("step", STEPS)
 def test_labelling_probs(step, rnn_states):
     head = torch.nn.Linear(2, 2, dtype=torch.float64)

@@ -166,6 +166,15 @@ def test_the_seed_003_typo_over_a_sequence():
     assert "the input gate i uses W_hf, the forget gate f's recurrent matrix, instead of W_hi" in text
 
 
+def test_seed_003_state_never_carried_over_a_sequence():
+    def restarts(x, state, params):  # seed 003's loop: (h, c) never carried to the next step
+        steps = [lstm_forward(x[:, t:t + 1], state, params) for t in range(x.shape[1])]
+        return torch.cat([out for out, _ in steps], 1), steps[-1][1]
+
+    text = failing(check_lstm_forward(restarts))
+    assert "every step starts again from the initial state: carry (h, c) from one step to the next" in text
+
+
 @pytest.mark.parametrize("target, source", [("o", "i"), ("g", "o"), ("f", "g")])
 def test_any_gate_reading_another_gates_matrix_is_named(target, source):
     words = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}

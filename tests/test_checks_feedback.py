@@ -103,14 +103,15 @@ def test_input_matrices_transposed_over_a_sequence_named_with_the_exception_firs
     assert raised < numbers  # the real exception comes before any block of numbers
 
 
-def test_one_assignment_counts_steps_from_0_everywhere():
+def test_one_assignment_counts_steps_from_1_everywhere():
     def restarts(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
         return torch.tanh(x @ weight_ih.T + bias_ih + bias_hh)  # h_prev ignored
 
     step_text = failing(check_rnn_step(restarts))
     assert "the fixed X, step 2 (x[1])" in step_text  # the first step with a state is x_2 = x[1]
-    assert "step 3" not in str(check_rnn_step(rnn_step))
-    assert "steps 0 to 2" in str(check_rnn_step(rnn_step))
+    for check, step in ((check_rnn_step, rnn_step), (check_lstm_step, lstm_step)):
+        right = str(check(step))
+        assert "the fixed X, steps 1 to 3:" in right and "steps 0 to" not in right
 
 
 def test_a_right_answer_as_a_complex_tensor_is_told_it_is_complex():
@@ -135,6 +136,6 @@ def test_one_tolerance_table_and_no_check_with_a_number_of_its_own():
 
     for path in Path(core.__file__).parent.glob("*.py"):
         text = path.read_text()
-        own = re.findall(r"(?:atol=|ATOL = |same\([^)]*, )\d(?:\.\d+)?e-\d+", text)
+        own = re.findall(r"(?:atol=|abs_tol=|rel_tol=|ATOL = |same\([^)]*, )\d(?:\.\d+)?e-\d+", text)
         assert not own, f"{path.name} has tolerances of its own: {own}; use core.TOLERANCES"
     assert core.TOLERANCES["float64"] < core.TOLERANCES["float64, longer"] < core.TOLERANCES["rounded"] < core.TOLERANCES["by hand"]

@@ -41,7 +41,7 @@ def returns_none(*args):
 
 # ================================================================ notebook 04
 def test_parameter_count_right():
-    passes(checks.check_lstm_parameter_count(lambda D, H: 4 * (H * D + H * H + 2 * H)))
+    passes(checks.check_parameter_count(lambda D, H: 4 * (H * D + H * H + 2 * H), kind="LSTM"))
 
 
 @pytest.mark.parametrize("count, phrase", [
@@ -54,7 +54,7 @@ def test_parameter_count_right():
     (not_implemented, "not implemented yet"),
 ])
 def test_parameter_count_mistakes(count, phrase):
-    fails(checks.check_lstm_parameter_count(count), phrase)
+    fails(checks.check_parameter_count(count, kind="LSTM"), phrase)
 
 
 def test_forget_bias_right():
@@ -97,7 +97,7 @@ def test_per_gate_step_right():
     (lambda x, h, c, p: lstm_step(x, h, c, p)[::-1], ["you returned (c, h)"]),
     (lambda x, h, c, p: lstm_step(x, h, c, p, no_tanh=True), ["c_new is right but h_new is not", "batch 0, unit"]),
     (lambda x, h, c, p: lstm_step(x, h, c, p, sigmoid_candidate=True), ["c_new is already wrong"]),
-    (lambda x, h, c, p: lstm_step(x, h, c, p)[0], ["should return a pair (h, c)"]),
+    (lambda x, h, c, p: lstm_step(x, h, c, p)[0], ["it should return (h_new, c_new)"]),
     (lambda x, h, c, p: x @ p["W_xi"], ["raised RuntimeError", "x @ p[\"W_xi\"]"]),
     (not_implemented, ["not implemented yet"]),
 ])
@@ -108,7 +108,8 @@ def test_per_gate_step_mistakes(student, phrases):
 def test_per_gate_step_says_when_only_the_recurrent_part_is_wrong():
     def recurrent_sign_flipped(x, h, c, p):
         return lstm_step(x, -h, c, p)
-    fails(checks.check_lstm_step_per_gate(recurrent_sign_flipped), "fixed X, step 2", "step 1 was right")
+    fails(checks.check_lstm_step_per_gate(recurrent_sign_flipped), "on fixed X, step 2:",
+          "with the state set to zero your answer is right: the mistake is in the recurrent part")
 
 
 def test_per_gate_step_does_not_let_the_student_change_the_fixtures():
@@ -134,9 +135,9 @@ def test_fuse_right():
     (lambda p: fuse(p, "figo"), ["order f, i, g, o (seed 002's order)", "torch's order is i, f, g, o"]),
     (lambda p: fuse(p, "ifog"), ["CS231n"]),
     (lambda p: tuple(w.T for w in fuse(p)), ["transpose of torch's (8, 3)", "row per gate unit"]),
-    (lambda p: fuse(p)[0], ["should return a pair (weight_ih, weight_hh)"]),
+    (lambda p: fuse(p)[0], ["it should return (weight_ih, weight_hh), got a tensor of shape (8, 3)"]),
     (lambda p: (fuse(p)[0], fuse(p)[0]), ["weight_hh", "shape (8, 3), expected (8, 2)"]),
-    (returns_none, ["got a NoneType"]),
+    (returns_none, ["it returned None: did the function forget to `return` (weight_ih, weight_hh)?"]),
 ])
 def test_fuse_mistakes(student, phrases):
     fails(checks.check_fuse(student), *phrases)
@@ -286,7 +287,8 @@ def test_length_mask_mistakes(student, phrases):
 
 
 def test_last_valid_output_right():
-    passes(checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])]))
+    passes(checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])],
+                                          batch_first=False))
 
 
 @pytest.mark.parametrize("student, phrases", [
@@ -298,7 +300,7 @@ def test_last_valid_output_right():
 ])
 def test_last_valid_output_mistakes(student, phrases):
     """Notebook 07's exercise is the assignment's check, time-major: the same engine and messages."""
-    fails(checks.check_last_valid_output(student), *phrases)
+    fails(checks.check_last_valid_output(student, batch_first=False), *phrases)
 
 
 def test_off_by_one_without_an_index_error_is_named():
@@ -308,7 +310,7 @@ def test_off_by_one_without_an_index_error_is_named():
             return out[lengths - 1, torch.arange(out.shape[1])]
         return out[lengths, torch.arange(out.shape[1])]
 
-    fails(checks.check_last_valid_output(off_by_one_but_safe), "one step past the end", "src_len")
+    fails(checks.check_last_valid_output(off_by_one_but_safe, batch_first=False), "one step past the end", "src_len")
 
 
 def test_reverse_final_right():
@@ -329,6 +331,13 @@ def test_checks_leave_the_global_random_stream_alone():
     torch.manual_seed(5)
     expected = torch.rand(3)
     torch.manual_seed(5)
-    checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])])
+    checks.check_last_valid_output(lambda out, lengths: out[lengths - 1, torch.arange(out.shape[1])], batch_first=False)
     checks.check_reverse_final(lambda out, lengths, H: out[0, :, H:])
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_a_value_check_tells_a_complex_answer_that_it_is_complex():
+    def complex_projection(X, W, b_ih, b_hh):
+        return (X @ W.T + b_ih + b_hh).to(torch.complex128)
+
+    fails(checks.check_input_projection(complex_projection), "is a complex tensor")

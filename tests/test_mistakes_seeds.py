@@ -327,3 +327,24 @@ def test_labelling_bias_fixed_learns_like_torchs_linear():
     nn.functional.nll_loss(want.log(), targets).backward()
     torch.testing.assert_close(bias.grad, head.bias.grad, atol=TOL, rtol=TOL)
     assert bias.grad.abs().min() > WRONG
+
+
+# ---------------------------------------------------------------- seed 001: the gates read c for h
+def test_gates_reading_c_are_right_at_step_1_and_wrong_after_on_the_fixed_x():
+    golden = fixtures.golden()["lstm"]
+    steps = mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights())
+    torch.testing.assert_close(steps[0].h, golden["h"][0], atol=TOL, rtol=0)  # h_0 = c_0 = 0
+    assert max_diff(torch.stack([s.h for s in steps[1:]]), golden["h"][1:]) > WRONG
+    fixed = mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights(), fixed=True)
+    for name in ("i", "f", "g", "o", "c", "h"):
+        torch.testing.assert_close(torch.stack([getattr(s, name) for s in fixed]), golden[name], atol=TOL, rtol=0)
+
+
+def test_gates_reading_c_fixed_matches_torch_on_a_batch():
+    ref, _, weights = pair()
+    x = inputs()
+    want, _ = ref(x)
+    fixed = mistakes.gates_read_cell_state(x, weights[0][0], fixed=True)
+    torch.testing.assert_close(torch.stack([s.h for s in fixed]), want.detach(), atol=TOL, rtol=0)
+    wrong = mistakes.gates_read_cell_state(x, weights[0][0])
+    assert max_diff(torch.stack([s.h for s in wrong[1:]]), want[1:].detach()) > WRONG

@@ -14,30 +14,10 @@ import math
 import torch
 
 from .. import bptt, fixtures
-from ..modules import GRU, LSTM, RNN
 from ..training import memory_task
 from . import exercises as _exercises
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
-
-ATOL = TOLERANCES["float64, longer"]
-
-
-def _random(seed: int, *shape) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-
-
-def _verdict(exercise: str, parts: list[Feedback], hints: list[str], shown: int = 2, atol: float = ATOL) -> Feedback:
-    """One verdict: on success one line; on failure the first ``shown`` wrong results, then hints."""
-    failing = [p for p in parts if not p.ok]
-    if not failing:
-        cases = list(dict.fromkeys(p.exercise.split(":")[0] for p in parts))
-        return Feedback(exercise, True, [f"all {len(parts)} results match (tolerance {atol:g}) on: {'; '.join(cases)}"])
-    lines = []
-    for p in failing[:shown]:
-        lines += [f"{p.exercise}:"] + ["   " + line for line in p.lines]
-    if len(failing) > shown:
-        lines.append(f"... and {len(failing) - shown} more result(s) differ")
-    return Feedback(exercise, False, lines + hints)
+from . import sequences as _sequences
+from .core import TOLERANCES, Feedback, call_student, check_value, compare, randn, same
 
 
 # ================================================================ notebook 09: backward steps
@@ -48,16 +28,11 @@ check_lstm_step_backward = _exercises.check_lstm_step_backward
 check_gru_step = _exercises.check_gru_step
 
 
-def _same(given, expected) -> bool:
-    got, want = as_tensor(given), as_tensor(expected)
-    return got is not None and got.shape == want.shape and bool(torch.allclose(got, want, atol=ATOL))
-
-
 # ================================================================ notebook 10: clipping, vanishing
 def _clip_cases():
-    yield "three gradients, large", [_random(31, 4, 3) * 10, _random(32, 4), _random(33, 2, 2) * 5], 1.0
-    yield "three gradients, already small", [_random(34, 3) * 0.01, _random(35, 2) * 0.01], 1.0
-    yield "one gradient, max_norm 0.5", [_random(36, 5, 5)], 0.5
+    yield "three gradients, large", [randn(31, 4, 3) * 10, randn(32, 4), randn(33, 2, 2) * 5], 1.0
+    yield "three gradients, already small", [randn(34, 3) * 0.01, randn(35, 2) * 0.01], 1.0
+    yield "one gradient, max_norm 0.5", [randn(36, 5, 5)], 0.5
 
 
 def check_clip_grad_norm(fn) -> Feedback:
@@ -80,14 +55,16 @@ def check_clip_grad_norm(fn) -> Feedback:
             # torch divides by (norm + 1e-6): a tolerance of 1e-5 accepts the exact scale and torch's
             parts.append(compare(f"{case}: gradient {k}", g, want, atol=TOLERANCES["clipping"], what=f"gradient {k}"))
         per_tensor = [g * min(1.0, max_norm / g.norm().item()) for g in grads]
-        if len(grads) > 1 and all(_same(r, p) for r, p in zip(result, per_tensor)):
+        if len(grads) > 1 and all(same(r, p, TOLERANCES["clipping"]) for r, p in zip(result, per_tensor)):
             hints.add("hint: clip by the norm of ALL gradients together (one scale for every tensor), "
                       "not each tensor by its own norm")
-        if all(_same(r, g / math.sqrt(sum(float((t * t).sum()) for t in grads)) * max_norm)
+        if all(same(r, g / math.sqrt(sum(float((t * t).sum()) for t in grads)) * max_norm, TOLERANCES["clipping"])
                for r, g in zip(result, grads)):
             if case.endswith("already small"):
                 hints.add("hint: gradients whose total norm is below max_norm must be left unchanged")
-    return _verdict(exercise, parts, sorted(hints), atol=TOLERANCES["clipping"])
+    cases = "; ".join(case for case, _, _ in _clip_cases())
+    return Feedback.merge(exercise, parts, sorted(hints), success=[
+        f"all {len(parts)} results match (tolerance {TOLERANCES['clipping']:g}) on: {cases}"])
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -97,11 +74,11 @@ def steps_to_vanish(radius: float, factor: float) -> int:
     Measured with ``bptt.rnn_backward`` on such an RNN, not from the formula.
     """
     size, steps = 8, int(math.ceil(math.log(factor) / math.log(radius))) + 5
-    w = {"weight_ih": _random(41, size, 1) * 1e-9,
+    w = {"weight_ih": randn(41, size, 1) * 1e-9,
          "weight_hh": bptt.orthogonal_with_radius(size, radius, torch.Generator().manual_seed(42))}
-    inputs = _random(43, steps, 1, 1)
+    inputs = randn(43, steps, 1, 1)
     d_out = torch.zeros(steps, 1, size, dtype=torch.float64)
-    d_out[-1] = _random(44, 1, size)
+    d_out[-1] = randn(44, 1, size)
     norms = bptt.rnn_backward(inputs, torch.zeros(1, size, dtype=torch.float64), w, d_out).dh.norm(dim=(1, 2))
     ratios = (norms / norms[-1]).flip(0)  # by distance from the end
     return int(torch.nonzero(ratios < factor)[0].item())
@@ -121,25 +98,8 @@ def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> 
 
 
 # ================================================================ notebook 11: training
-def check_parameter_count(fn) -> Feedback:
-    """``fn(kind, input_size, hidden_size) -> int``: the parameters of a one-layer RNN / LSTM / GRU."""
-    exercise = "parameter count"
-    lines, ok = [], True
-    for kind, model in (("RNN", RNN), ("LSTM", LSTM), ("GRU", GRU)):
-        for input_size, hidden_size in ((8, 32), (3, 2)):
-            want = sum(p.numel() for p in model(input_size, hidden_size).parameters())
-            got, fail = call_student(exercise, fn, kind, input_size, hidden_size)
-            if fail is not None:
-                return fail
-            if got != want:
-                ok = False
-                gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[kind]
-                lines.append(f"{kind}(input {input_size}, hidden {hidden_size}): got {got!r}, expected {want}")
-                if got == want - gates * hidden_size:
-                    lines.append("   hint: torch keeps two biases per layer, b_ih and b_hh")
-                if got == want // gates:
-                    lines.append(f"   hint: an {kind} has {gates} gate block(s) per matrix")
-    return Feedback(exercise, ok, lines or ["RNN, LSTM and GRU all match lstm_lab's modules"])
+# the parameter count is one exercise, notebook 04's for the LSTM alone and 11's for all three kinds
+check_parameter_count = _sequences.check_parameter_count
 
 
 def check_memory_targets(fn) -> Feedback:
@@ -151,10 +111,10 @@ def check_memory_targets(fn) -> Feedback:
         got, fail = call_student(exercise, fn, inputs.clone(), symbols)
         if fail is not None:
             return fail
-        parts.append(compare(f"lag {lag}", got, targets, atol=0, axis_names=("sequence",), what="targets"))
+        parts.append(compare(f"lag {lag}", got, targets, atol=TOLERANCES["exact"], axis_names=("sequence",), what="targets"))
     if all(parts):
         return Feedback(exercise, True, ["the targets of both batches (lag 3 and lag 10) match"])
-    return _verdict(exercise, parts, ["hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)"])
+    return Feedback.merge(exercise, parts, ["hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)"])
 
 
 # ================================================================ notebook 12: the GRU
@@ -168,4 +128,4 @@ def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     if step not in (1, 2, 3) or unit not in (0, 1):
         return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
     want = golden[gate][step - 1, unit]
-    return compare(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")
+    return check_value(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")

@@ -19,17 +19,18 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
-from .. import fixtures
+from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell, rnn_cell_trace
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
-from .core import TOLERANCES, Feedback, as_tensor, compare
+from .core import TOLERANCES, Feedback, as_tensor, check_value, same
+from .diagnose import block_holders
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE
 ATOL = TOLERANCES["by hand"]
 
 __all__ = [
-    "check_rnn_pre", "check_rnn_hidden", "check_rnn_states", "check_labelling_probs", "check_birnn_output",
+    "check_rnn_hidden", "check_labelling_probs", "check_birnn_output",
     "check_gate", "check_forget_gate",
     "check_cell_state", "check_hidden_state", "check_input_weights", "check_bias",
 ]
@@ -49,70 +50,17 @@ def _step(step, where: str) -> int:
     return step
 
 
-def _close(a: Tensor, b: Tensor, atol: float) -> bool:
-    return a.shape == b.shape and bool(((a - b).abs() <= atol).all())
+_SWAPPED = ("the two units are swapped: unit 0 holds unit 1's number and the other way round "
+            "(a row of a weight matrix belongs to one unit)")
 
 
-def _normalise(answer, expected: Tensor):
-    """The answer as a float64 tensor in the expected shape where that is unambiguous, or a
-    ``Feedback`` that explains why it cannot be (None, not numbers, a column, transposed)."""
-    if answer is None:
-        return ["your answer is None: assign your numbers to the variable (or `return` them from your function)"]
-    got = as_tensor(answer)
-    if got is None:
-        return [f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"]
-    if got.shape == (1, *expected.shape):  # a batch of one, as seed 001 prints it
-        got = got[0]
-    if got.shape != expected.shape and got.numel() == expected.numel():
-        if expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1:
-            if _close(got.reshape(-1), expected, ATOL):
-                return [f"the numbers are right, but as a column of shape {tuple(got.shape)}: "
-                        f"give a vector of shape {tuple(expected.shape)} (or a row (1, {expected.numel()}))"]
-        if expected.dim() == 2 and got.dim() == 2 and got.shape == expected.shape[::-1]:
-            if _close(got.t(), expected, ATOL):
-                return [f"the numbers are right but transposed: shape {tuple(got.shape)}, expected "
-                        f"{tuple(expected.shape)} (a row per time step, a column per unit)"]
-    return got
-
-
-def _diagnose(exercise: str, answer, expected: Tensor, suspects=(), *, axis_names=("unit",), atol=ATOL,
-              reshape=None, note=None) -> Feedback:
-    """Right, or a known mistake (``suspects``: pairs of explanation and the numbers it gives), or
-    the positions that are off.
-
-    ``reshape`` views the (flat) answer and expected numbers in a shape whose axes have names,
-    e.g. the four numbers of a bidirectional output as (direction, unit).
-    """
-    got = _normalise(answer, expected)
-    if isinstance(got, list):
-        return Feedback(exercise, False, got)
-    if _close(got, expected, atol):
-        return Feedback(exercise, True, [f"matches to within {atol:g}"])
-    if got.shape == expected.shape:
-        swapped = expected.flip(-1) if expected.shape[-1] == 2 else None
-        known = list(suspects)
-        if swapped is not None:
-            known.append(("the two units are swapped: unit 0 holds unit 1's number and the other way round "
-                          "(a row of a weight matrix belongs to one unit)", swapped))
-        for explanation, numbers in known:
-            if _close(numbers, expected, atol):
-                continue  # this "mistake" gives the right numbers here: not a mistake
-            if _close(got, numbers, atol):
-                return Feedback(exercise, False, [explanation, *_differences(got, expected, axis_names, atol,
-                                                                               reshape)])
-    shown = compare(exercise, got.reshape(reshape) if reshape else got,
-                    expected.reshape(reshape) if reshape else expected, atol=atol, axis_names=axis_names)
-    if note and not shown.ok:
-        shown.lines.append(note)
-    return shown
-
-
-def _differences(got, expected, axis_names, atol, reshape) -> list[str]:
-    """The 'unit k: got x, expected y' lines of ``compare``, without its count line."""
-    if reshape:
-        got, expected = got.reshape(reshape), expected.reshape(reshape)
-    lines = compare("", got, expected, atol=atol, axis_names=axis_names).lines
-    return [line for line in lines if "numbers differ (tolerance" not in line]
+def _diagnose(exercise: str, answer, expected: Tensor, suspects=(), *, axis_names=("unit",), reshape=None,
+              note=None) -> Feedback:
+    """The engine's value check for a number worked by hand: ``suspects`` are pairs of explanation and
+    the numbers that mistake gives; two units swapped is always one."""
+    swapped = [(_SWAPPED, expected.flip(-1))] if expected.shape[-1] == 2 else []
+    return check_value(exercise, answer, expected, [*suspects, *swapped], atol=ATOL, axis_names=axis_names,
+                       lenient=True, reshape=reshape, note=note)
 
 
 def _x(step: int) -> Tensor:
@@ -127,21 +75,6 @@ def _rnn_previous(step: int) -> Tensor:
 def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor]]:
     return [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
              f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
-
-
-def check_rnn_pre(step: int, answer) -> Feedback:
-    """The RNN's pre-activation at ``step``: W_ih x_t + b_ih + W_hh h_{t-1} + b_hh (before tanh)."""
-    step = _step(step, "check_rnn_pre")
-    rnn, w = _golden()["rnn"], fixtures.rnn_weights()
-    suspects = [
-        ("this is h_t, after the tanh: the pre-activation is the sum before it", rnn["h"][step - 1]),
-        ("the recurrent term W_hh h_{t-1} is missing",
-         rnn_cell_trace(_x(step), None, **w).pre),
-        ("only one of the two biases is in: torch adds both b_ih and b_hh",
-         rnn_cell_trace(_x(step), _rnn_previous(step), w["weight_ih"], w["weight_hh"], w["bias_ih"]).pre),
-        *_other_steps(rnn["pre"], step, "the pre-activation"),
-    ]
-    return _diagnose(f"step {step} pre-activation", answer, rnn["pre"][step - 1], suspects)
 
 
 def check_rnn_hidden(step: int, answer) -> Feedback:
@@ -159,18 +92,6 @@ def check_rnn_hidden(step: int, answer) -> Feedback:
         *_other_steps(rnn["h"], step, "h_t"),
     ]
     return _diagnose(f"h_{step}", answer, rnn["h"][step - 1], suspects)
-
-
-def check_rnn_states(answer) -> Feedback:
-    """All three hidden states, shape (3, 2): a row per time step."""
-    expected = _golden()["rnn"]["h"]
-    got = _normalise(answer, expected)
-    if isinstance(got, list):
-        return Feedback("hidden states h_1, h_2, h_3", False, got)
-    if got.shape != expected.shape:
-        return compare("hidden states h_1, h_2, h_3", got, expected, axis_names=("row", "unit"))
-    return Feedback.merge("hidden states h_1, h_2, h_3",
-                          [check_rnn_hidden(step, got[step - 1]) for step in range(1, STEPS + 1)])
 
 
 def check_labelling_probs(step: int, answer) -> Feedback:
@@ -244,13 +165,7 @@ def _lstm_step(step: int, bias: bool, h_prev: Tensor, c_prev: Tensor):
 
 @lru_cache(maxsize=2)
 def _seed001_c_for_h(bias: bool) -> list:
-    """Seed 001's cell [57]: the recurrent matrices W_h* multiply c_{t-1} where h_{t-1} belongs."""
-    steps, c = [], torch.zeros(H, dtype=torch.float64)
-    for step in range(1, STEPS + 1):
-        traced = _lstm_step(step, bias, c, c)
-        steps.append(traced)
-        c = traced.c
-    return steps
+    return mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights(bias=bias))
 
 
 def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
@@ -289,9 +204,6 @@ def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
 
 def check_forget_gate(step: int, answer, *, bias: bool = False) -> Feedback:
     return check_gate("f", step, answer, bias=bias)
-
-
-
 
 
 def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
@@ -334,10 +246,14 @@ _INPUT_NAME = {"torch": "weight_ih", "cs231n": "Wx", "keras": "kernel", "onnx": 
 _BIAS_NAME = {"torch": "bias_ih", "cs231n": "b", "keras": "bias", "onnx": "B", "seed002": "b_x"}
 
 
-def _convention(convention) -> str:
+def _layout_answer(convention, answer, names: dict, bias: bool):
+    """(exercise name, the answer as a tensor or the Feedback that says it is no tensor, the expected one)."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
-    return convention
+    exercise = f"{_DISPLAY[convention]} {names[convention]}"
+    expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[names[convention]]
+    got = as_tensor(answer)
+    return exercise, _diagnose(exercise, answer, expected) if got is None else got, expected
 
 
 def _order_text(convention: str) -> str:
@@ -349,15 +265,14 @@ def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str,
     letters = CONVENTIONS[convention].replace("c", "g")
     size = expected.shape[dim] // 4
     kind = "columns" if dim == 1 and expected.dim() == 2 else "rows" if expected.dim() >= 2 else "entries"
-    lines = []
-    for k, (mine, theirs) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim))):
-        if _close(mine, theirs, ATOL):
+    lines, holders = [], block_holders(got, per_gate, dim, ATOL)
+    for k, (mine, theirs, found) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim), holders)):
+        if same(mine, theirs, ATOL):
             continue
         span = f"block {k} ({kind} {k * size}-{(k + 1) * size - 1})"
         want = f"the {GATE_NAMES[letters[k]]} gate's {what}{letters[k]}"
-        found = [g for g, ref in per_gate.items() if _close(mine, ref, ATOL)]
         if found:
-            lines.append(f"{span} holds the {GATE_NAMES[found[0]]} gate's {what}{found[0]}; "
+            lines.append(f"{span} holds the {GATE_NAMES[found]} gate's {what}{found}; "
                          f"{_DISPLAY[convention]} expects {want} there")
         else:
             lines.append(f"{span} matches none of the four gates' {what}i, {what}f, {what}g, {what}o: "
@@ -370,15 +285,12 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    convention = _convention(convention)
-    exercise = f"{_DISPLAY[convention]} {_INPUT_NAME[convention]}"
-    expected = to_convention(fixtures.lstm_weights(), convention)[_INPUT_NAME[convention]]
-    if answer is None or as_tensor(answer) is None:
-        return _diagnose(exercise, answer, expected)
-    got = as_tensor(answer)
+    exercise, got, expected = _layout_answer(convention, answer, _INPUT_NAME, bias=False)
+    if isinstance(got, Feedback):
+        return got
     if got.shape != expected.shape:
         return Feedback(exercise, False, [_input_shape_message(got, expected, convention)])
-    if _close(got, expected, ATOL):
+    if same(got, expected, ATOL):
         return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
     gates = fixtures.lstm_gate_weights()
     column = convention in _COLUMN_BLOCKS
@@ -404,28 +316,25 @@ def check_bias(convention: str, answer) -> Feedback:
     """The biased LSTM's bias (b_i, b_f, b_g, b_o of ``fixtures.lstm_gate_weights(bias=True)``) laid out
     as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),
     ONNX ``B`` (1, 16) (input bias then recurrent bias), seed 002 ``b_x`` (8,)."""
-    convention = _convention(convention)
-    exercise = f"{_DISPLAY[convention]} {_BIAS_NAME[convention]}"
-    expected = to_convention(fixtures.lstm_weights(bias=True), convention)[_BIAS_NAME[convention]]
-    if answer is None or as_tensor(answer) is None:
-        return _diagnose(exercise, answer, expected)
-    got = as_tensor(answer)
+    exercise, got, expected = _layout_answer(convention, answer, _BIAS_NAME, bias=True)
+    if isinstance(got, Feedback):
+        return got
     if got.shape != expected.shape:
         hint = (": ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
                 if convention == "onnx" else "")
         return Feedback(exercise, False, [f"your answer has shape {tuple(got.shape)}, expected "
                                           f"{tuple(expected.shape)}{hint}"])
-    if _close(got, expected, ATOL):
+    if same(got, expected, ATOL):
         return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
     gates = fixtures.lstm_gate_weights(bias=True)
     per_gate = {g: gates[f"b_{g}"] for g in "ifgo"}
     if convention == "onnx":
         (mine_x, mine_h), (want_x, want_h) = got[0].chunk(2), expected[0].chunk(2)
         lines = []
-        if not _close(mine_x, want_x, ATOL):
+        if not same(mine_x, want_x, ATOL):
             lines.append("in the input bias (the first 8 numbers):")
             lines += ["  " + line for line in _name_blocks(mine_x, want_x, per_gate, convention, 0, "b_")]
-        if not _close(mine_h, want_h, ATOL):
+        if not same(mine_h, want_h, ATOL):
             lines.append("the recurrent bias (the last 8 numbers) should be zeros: this LSTM keeps its whole "
                          "bias in torch's bias_ih, and bias_hh is zero")
         return Feedback(exercise, False, lines)

@@ -18,12 +18,12 @@ from itertools import permutations
 import torch
 from torch import Tensor
 
-from ..layouts import reorder_gates
-from .diagnose import GATE_WORDS
-
-GATES = "ifgo"
-KNOWN_ORDERS = {"ifog": "CS231n's order", "figo": "seed 002's order", "iofg": "ONNX's order"}
-SEED_003 = " (seed 003's typo: its input gate reads `h @ W_hf`)"
+from ..layouts import CONVENTIONS, GATE_WORDS, TORCH_ORDER as GATES, reorder_gates
+from ..mistakes import with_W_hf_for_W_hi
+# the gate orders of other courses and libraries, by name (layouts.CONVENTIONS), e.g. figo: "seed 002's order"
+KNOWN_ORDERS = {CONVENTIONS[k].replace("c", "g"): f"{name}'s order" for k, name in
+                (("cs231n", "CS231n"), ("seed002", "seed 002"), ("onnx", "ONNX"))}
+SEED_003 = " (seed 003's typo: its input gate reads `h @ W_hf`)"  # the typo itself: mistakes.with_W_hf_for_W_hi
 
 
 def with_block(t: Tensor, target: str, source: str, dim: int = 0) -> Tensor:
@@ -68,6 +68,7 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
             seed = SEED_003 if (target, source) == ("i", "f") else ""
             out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_hh instead of its "
                 f"own{seed}"] = (
+                (lambda: run(with_W_hf_for_W_hi(weights))) if seed else
                 lambda t=target, s=source: run(dict(weights, weight_hh=with_block(weights["weight_hh"], t, s))))
             out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_ih instead of its own"] = (
                 lambda t=target, s=source: run(dict(weights, weight_ih=with_block(weights["weight_ih"], t, s))))
@@ -91,8 +92,10 @@ def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
 
 
 # ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)
-def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: int, hidden_size: int) -> dict:
-    """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention)."""
+def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: int, hidden_size: int,
+                      transposed: bool = True) -> dict:
+    """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention,
+    ``transposed``) or as ``x @ W.T`` (torch's rows, notebook 04)."""
     out = {}
     for target in GATES:
         for source in GATES:
@@ -100,15 +103,20 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
                 continue
             seed = SEED_003 if (target, source) == ("i", "f") else ""
             for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
+                typo = seed and prefix == "W_h"
                 out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "
-                    f"of {prefix}{target}{seed if prefix == 'W_h' else ''}"] = (
+                    f"of {prefix}{target}{seed if typo else ''}"] = (
+                    (lambda: run(with_W_hf_for_W_hi(params))) if typo else
                     lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
-    out["the recurrent matrices are used transposed (h @ W_h?.T): in this exercise they are applied as "
-        "h @ W_h?, shape (hidden_size, hidden_size), a row per unit of h"] = (
+    wrong, right = ("W?.T", "W?") if transposed else ("W?", "W?.T")
+    shapes = ("shape (input_size, hidden_size)" if transposed else
+              "torch keeps a row per unit, shape (hidden_size, input_size)")
+    out[f"the recurrent matrices are used transposed (h @ {wrong.replace('W', 'W_h')}): in this exercise they are "
+        f"applied as h @ {right.replace('W', 'W_h')}, shape (hidden_size, hidden_size), a row per unit of h"] = (
         lambda: run({k: v.t() if k.startswith("W_h") else v for k, v in params.items()}))
     if input_size == hidden_size:
-        out["the input matrices are used transposed (x @ W_x?.T): in this exercise they are applied as x @ W_x?, "
-            "shape (input_size, hidden_size)"] = (
+        out[f"the input matrices are used transposed (x @ {wrong.replace('W', 'W_x')}): in this exercise they are "
+            f"applied as x @ {right.replace('W', 'W_x')}, {shapes}"] = (
             lambda: run({k: v.t() if k.startswith("W_x") else v for k, v in params.items()}))
     for gate in GATES:
         out[f"b_{gate}, the {GATE_WORDS[gate]}'s bias, is missing: every gate adds its own bias"] = (

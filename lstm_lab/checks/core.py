@@ -29,6 +29,9 @@ TOLERANCES = {
     "clipping": 1e-5,  # torch's clip_grad_norm_ divides by (norm + 1e-6); the exact scale is right too
     "rounded": 5e-5,  # one number rounded to four decimals: half its last digit
     "by hand": 1e-4,  # answers worked on paper carry four decimals (and errors carried from step to step)
+    "typed": 1e-3,  # one number typed with three decimals (2.197 for log 9)
+    "exact": 0.0,  # whole numbers: counts, ids, masks, targets
+    "memory kept": 0.01,  # notebook 08: a cell state that keeps its first input drifts no further than this
 }
 
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
@@ -75,11 +78,16 @@ class Feedback:
             raise ExerciseFailed(str(self))
 
     @staticmethod
-    def merge(exercise: str, parts: list[Feedback]) -> Feedback:
-        """One verdict from several checks; the lines of the failing ones explain it."""
+    def merge(exercise: str, parts: list[Feedback], hints=(), shown: int = 2, success=()) -> Feedback:
+        """One verdict from several checks: ``success`` when all pass, else the first ``shown`` failing
+        ones (under their names) and ``hints``."""
         failing = [p for p in parts if not p.ok]
-        lines = [line for p in (failing or parts) for line in ([f"{p.exercise}:"] + p.lines if failing else p.lines)]
-        return Feedback(exercise, not failing, lines)
+        if not failing:
+            return Feedback(exercise, True, list(success))
+        lines = [line for p in failing[:shown] for line in [f"{p.exercise}:", *("   " + x for x in p.lines)]]
+        if len(failing) > shown:
+            lines.append(f"... and {len(failing) - shown} more result(s) differ")
+        return Feedback(exercise, False, lines + list(hints))
 
 
 def _fmt(value: float) -> str:
@@ -114,6 +122,24 @@ def as_tensor(value):
         return torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
         return None
+
+
+def same(given, expected, atol: float) -> bool:
+    """The one equality test of the checks: numbers of one shape, equal to within ``atol`` everywhere."""
+    got, want = as_tensor(given), as_tensor(expected)
+    return (got is not None and want is not None and got.shape == want.shape
+            and bool(((got - want).abs() <= atol).all()))
+
+
+def seeded(seed: int) -> torch.Generator:
+    """A generator of its own, so that a check never moves the notebook's random stream."""
+    return torch.Generator().manual_seed(seed)
+
+
+def randn(gen: torch.Generator | int, *shape, scale: float = 1.0) -> torch.Tensor:
+    """Seeded float64 normal numbers (``gen``: a generator, or a seed for a fresh one)."""
+    gen = seeded(gen) if isinstance(gen, int) else gen
+    return torch.randn(*shape, dtype=torch.float64, generator=gen) * scale
 
 
 def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=None, what: str = "your answer",
@@ -183,6 +209,70 @@ def _shape_message(got, want, what, axis_names) -> str:
                         else " (forgot to sum or pick along it?)")
                 return msg + f": it has an extra axis {k} of size {got[k]}{hint}"
     return msg + f": {len(got)} dimension(s) instead of {len(want)}"
+
+
+def differences(verdict: Feedback) -> list[str]:
+    """``compare``'s 'unit k: got x, expected y' lines without its count line."""
+    return [line for line in verdict.lines if "numbers differ (tolerance" not in line]
+
+
+def known_mistake(given, mistakes, atol: float, expected=None) -> str | None:
+    """The first explanation in ``mistakes`` (pairs of explanation and the numbers that mistake gives)
+    whose numbers the answer reproduces. A "mistake" that gives the right numbers (``expected``) on
+    this case is no mistake here and is skipped."""
+    for explanation, numbers in (mistakes.items() if isinstance(mistakes, dict) else mistakes):
+        if expected is not None and same(numbers, expected, atol):
+            continue
+        if same(given, numbers, atol):
+            return explanation
+    return None
+
+
+def _lenient(answer, expected: torch.Tensor):
+    """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
+    (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
+    if answer is None:
+        return "your answer is None: assign your numbers to the variable (or `return` them from your function)"
+    got = as_tensor(answer)
+    if got is None:
+        return f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"
+    if got.shape == (1, *expected.shape):
+        got = got[0]
+    column = expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1
+    if column and same(got.reshape(-1), expected, TOLERANCES["by hand"]):
+        return (f"the numbers are right, but as a column of shape {tuple(got.shape)}: give a vector of shape "
+                f"{tuple(expected.shape)} (or a row (1, {expected.numel()}))")
+    return got
+
+
+def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None,
+                what: str = "your answer", lenient: bool = False, reshape=None, note: str | None = None) -> Feedback:
+    """The one check of a single value (a number worked by hand, a tensor, a count): right, or the
+    known mistake it reproduces (``mistakes``: pairs of explanation and the numbers it gives), or
+    ``compare``'s account of the numbers that are off.
+
+    ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the flat
+    numbers in a shape whose axes have names (the four numbers of a bidirectional output as (direction,
+    unit)); ``note`` is added under a wrong answer's numbers.
+    """
+    expected = as_tensor(expected)
+    got = _lenient(answer, expected) if lenient else answer
+    if isinstance(got, str):
+        return Feedback(exercise, False, [got])
+
+    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
+        flat = as_tensor(t) if reshape else None
+        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
+
+    verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
+    if verdict:
+        return verdict
+    mistake = known_mistake(got, mistakes, atol, expected)
+    if mistake:
+        return Feedback(exercise, False, [mistake, *differences(verdict)])
+    if note:
+        verdict.lines.append(note)
+    return verdict
 
 
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")

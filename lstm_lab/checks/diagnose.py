@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from .core import FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, error_hints
+from ..layouts import GATE_WORDS
+from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
+                   error_hints, same)
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -136,12 +138,6 @@ def split(result, spec) -> list | str:
             return inner
         leaves += inner
     return leaves
-
-
-def same(given, expected, atol: float) -> bool:
-    got, want = as_tensor(given), as_tensor(expected)
-    return (got is not None and want is not None and got.shape == want.shape
-            and bool(torch.allclose(got, want, atol=atol, rtol=0)))
 
 
 # ---------------------------------------------------------------- one run over the cases
@@ -323,7 +319,7 @@ def _differences(name: str, verdict: Feedback, got, want, atol: float) -> list[s
     count = int(((g - w).abs() > atol).sum()) if torch.isfinite(g).all() else None
     head = f"{name}: {count} of {w.numel()} numbers differ" if count is not None else f"{name}:"
     listed = [re.sub(r"^\.\.\. and (\d+) more of \d+ numbers differ$", r"... and \1 more", line)
-              for line in verdict.lines if "numbers differ (tolerance" not in line]
+              for line in differences(verdict)]
     return [head, *("  " + line for line in listed)]
 
 
@@ -393,8 +389,7 @@ def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
     if axis is None or got is None or got.shape != want.shape or want.shape[axis] < 2:
         return []
-    bad = [t for t in range(want.shape[axis]) if not torch.allclose(got.select(axis, t), want.select(axis, t),
-                                                                       atol=ex.atol, rtol=0)]
+    bad = [t for t in range(want.shape[axis]) if not same(got.select(axis, t), want.select(axis, t), ex.atol)]
     if not bad or bad[0] == 0:
         return ["it is wrong from the first step on"] if bad else []
     right = "step 1 is" if bad[0] == 1 else f"steps 1 to {bad[0]} are"
@@ -409,12 +404,17 @@ def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
     if not gates or got is None or got.shape != want.shape or want.shape[0] % len(gates):
         return []
     bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates)))
-           if not torch.allclose(a, b, atol=ex.atol, rtol=0)]
+           if not same(a, b, ex.atol)]
     return [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
 
 
-GATE_WORDS = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
-              "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
+
+
+def block_holders(t, per_gate: dict, dim: int = 0, atol: float = ATOL) -> list:
+    """Which gate's block (``per_gate``: letter -> block) sits in each of ``t``'s gate blocks along ``dim``:
+    a letter per block, None where no gate's does."""
+    return [next((g for g, ref in per_gate.items() if same(block, ref, atol)), None)
+            for block in t.chunk(len(per_gate), dim)]
 
 
 def _precision_hint(run: _Run) -> list[str]:

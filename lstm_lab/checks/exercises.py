@@ -40,11 +40,11 @@ from .. import bptt, fixtures
 from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace,
                      rnn_update)
 from ..layouts import fuse_gates, reorder_gates, split_gates
-from ..mistakes import last_output_off_by_one
+from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student
-from .diagnose import ATOL, Case, Exercise, run_check, same, split
+from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded
+from .diagnose import ATOL, Case, Exercise, run_check, split
 
 F64 = torch.float64
 
@@ -53,14 +53,6 @@ __all__ = [
     "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn", "check_rnn_step_backward",
     "check_gru_step", "check_bidirectional_layer",
 ]
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(gen: torch.Generator, *shape, scale: float = 1.0) -> Tensor:
-    return torch.randn(*shape, dtype=F64, generator=gen) * scale
 
 
 def _count(random_cases) -> int:
@@ -117,16 +109,16 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
         cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
                           zero_state=t == 0))
         h = golden[t:t + 1]
-    gen = _generator(100 + seed)
+    gen = seeded(100 + seed)
     for k in range(random_cases):
         B, D, H = _sizes(_RNN_SIZES, k, seed)
-        args = (_randn(gen, B, D), _randn(gen, B, H), _randn(gen, H, D, scale=0.5), _randn(gen, H, H, scale=0.5),
-                _randn(gen, H, scale=0.5), _randn(gen, H, scale=0.5))
+        args = (randn(gen, B, D), randn(gen, B, H), randn(gen, H, D, scale=0.5), randn(gen, H, H, scale=0.5),
+                randn(gen, H, scale=0.5), randn(gen, H, scale=0.5))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     exercise = Exercise(
         "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
         state_args=(1,), batch_args=(0, 1),
-        success=(f"the fixed X, steps 0 to 2: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
     return run_check(exercise, rnn_step, cases)
@@ -210,7 +202,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     if shifted is not None and shifted.shape == c_s.shape:
         mine, mine_shifted = c_s - ref.f * c, shifted - ref_shifted.f * c
         # if only g is off, the student's i follows the reference: i·g scales by i_shifted / i
-        if torch.allclose(mine_shifted * ref.i, mine * ref_shifted.i, atol=TOLERANCES["float64, longer"], rtol=0):
+        if same(mine_shifted * ref.i, mine * ref_shifted.i, TOLERANCES["float64, longer"]):
             lines.append("the input gate i responds to its bias as it should: the candidate g is off")
         else:
             lines.append("the input gate i does not respond to its bias block as it should: the input gate i is off")
@@ -231,11 +223,11 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
         cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
                           zero_state=t == 0))
         h, c = expected
-    gen = _generator(200 + seed)
+    gen = seeded(200 + seed)
     for k in range(random_cases):
         B, D, H = _sizes(_LSTM_SIZES, k, seed)
-        args = (_randn(gen, B, D), _randn(gen, B, H), _randn(gen, B, H), _randn(gen, 4 * H, D, scale=0.5),
-                _randn(gen, 4 * H, H, scale=0.5), _randn(gen, 4 * H, scale=0.5), _randn(gen, 4 * H, scale=0.5))
+        args = (randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), randn(gen, 4 * H, D, scale=0.5),
+                randn(gen, 4 * H, H, scale=0.5), randn(gen, 4 * H, scale=0.5), randn(gen, 4 * H, scale=0.5))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     blocks = {name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     exercise = Exercise(
@@ -243,7 +235,7 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
         axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
         mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
         batch_args=(0, 1, 2),
-        success=(f"the fixed X, steps 0 to 2: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
                  "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
     return run_check(exercise, lstm_step, cases)
@@ -251,6 +243,10 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
 
 # ================================================================ LSTM step, backwards
 _BACKWARD_RETURNS = ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias")
+_BACKWARD_AXES = {"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
+                  "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)}
+BACKWARD_MATMUL = ("going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
+                   "(gates·H, D) and dpre (B, gates·H)), and dweight_ih = dpre.T @ x")
 
 
 def _backward_reference(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
@@ -294,8 +290,8 @@ def _backward_mistakes(case: Case) -> dict:
 def _backward_case(label, gen, x, h, c, weights, names, dh=None, dc=None):
     step = lstm_cell_trace(x, (h, c), **weights)
     B, H = h.shape
-    dh = _randn(gen, B, H) if dh is None else dh
-    dc = _randn(gen, B, H) if dc is None else dc
+    dh = randn(gen, B, H) if dh is None else dh
+    dc = randn(gen, B, H) if dc is None else dc
     return Case(label, (dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]), None, names)
 
 
@@ -305,7 +301,7 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
     ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
     random_cases = _count(random_cases)
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
-    gen = _generator(300 + seed)
+    gen = seeded(300 + seed)
     golden = fixtures.golden()["lstm_bias"]
     X = fixtures.fixed_x()
     cases = [_backward_case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
@@ -313,18 +309,14 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
                             dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
     for k in range(random_cases):
         B, D, H = _sizes(_LSTM_SIZES, k, seed)
-        weights = {"weight_ih": _randn(gen, 4 * H, D, scale=0.5), "weight_hh": _randn(gen, 4 * H, H, scale=0.5),
-                   "bias_ih": _randn(gen, 4 * H, scale=0.5), "bias_hh": _randn(gen, 4 * H, scale=0.5)}
+        weights = {"weight_ih": randn(gen, 4 * H, D, scale=0.5), "weight_hh": randn(gen, 4 * H, H, scale=0.5),
+                   "bias_ih": randn(gen, 4 * H, scale=0.5), "bias_hh": randn(gen, 4 * H, scale=0.5)}
         cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
-                                    _randn(gen, B, D), _randn(gen, B, H), _randn(gen, B, H), weights, names))
+                                    randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
     exercise = Exercise(
         "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
-        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
-                    "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)},
-        gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
-        mistakes=_backward_mistakes, gradients=False,
-        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
-                      "(4H, D) and dpre (B, 4H)), and dweight_ih = dpre.T @ x",
+        axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
+        mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
         success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
                  f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
     return run_check(exercise, lstm_step_backward, cases)
@@ -484,9 +476,9 @@ def _forward_mistakes(case: Case) -> dict:
     def run(p):
         return _forward_reference(x, (h0, c0), p)
 
-    def restarting():  # every step from the initial state
-        steps = [_forward_reference(x[:, t:t + 1], (h0, c0), params) for t in range(x.shape[1])]
-        return torch.cat([s[0] for s in steps], 1), steps[-1][1]
+    def restarting():  # seed 003's loop: every step from the initial state
+        outputs, final = state_never_carried(x.transpose(0, 1), fuse_gates(params, transposed=True), (h0, c0))
+        return outputs.transpose(0, 1), final
 
     return {
         **per_gate_mistakes(params, run, D, H),
@@ -509,13 +501,13 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
     expected = (golden["h"].unsqueeze(0), (golden["h"][2:], golden["c"][2:]))
     cases = [Case("the fixed X (batch 1, 3 steps)", (fixtures.fixed_x().unsqueeze(0), (zeros, zeros), params),
                   expected, names, zero_state=True)]
-    gen = _generator(400 + seed)
+    gen = seeded(400 + seed)
     for k in range(random_cases):
         N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
-        p = {n: _randn(gen, *_expected_shape(n, D, H), scale=0.5) for n in PARAM_NAMES}
-        state = (_randn(gen, N, H), _randn(gen, N, H))
+        p = {n: randn(gen, *_expected_shape(n, D, H), scale=0.5) for n in PARAM_NAMES}
+        state = (randn(gen, N, H), randn(gen, N, H))
         cases.append(Case(f"random case {k + 1} (batch {N}, {T} steps, input size {D}, hidden size {H}, "
-                          f"non-zero initial state)", (_randn(gen, N, T, D), state, p), None, names))
+                          f"non-zero initial state)", (randn(gen, N, T, D), state, p), None, names))
     exercise = Exercise(
         "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
         axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
@@ -565,7 +557,7 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
                   torch.stack([golden[2], golden[1]]), names),
              Case("the fixed X twice, lengths [2, 1]", (torch.stack([golden, golden]), torch.tensor([2, 1])),
                   torch.stack([golden[1], golden[0]]), names)]
-    gen = _generator(500 + seed)
+    gen = seeded(500 + seed)
     for k in range(random_cases):
         N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
         N = max(N, 3)
@@ -574,9 +566,9 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
         lengths = torch.randint(1, T + k % 2 * -1 + 1, (N,), generator=gen)
         lengths[0] = T if k % 2 == 0 else T - 1
         lengths[1] = 1
-        weights = {"weight_ih": _randn(gen, 4 * H, D), "weight_hh": _randn(gen, 4 * H, H),
-                   "bias_ih": _randn(gen, 4 * H), "bias_hh": _randn(gen, 4 * H)}
-        x, zeros = _randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
+        weights = {"weight_ih": randn(gen, 4 * H, D), "weight_hh": randn(gen, 4 * H, H),
+                   "bias_ih": randn(gen, 4 * H), "bias_hh": randn(gen, 4 * H)}
+        x, zeros = randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
         # the LSTM reads the padding too (as seed 003's does); the masked run stops at each length, and
         # its final state is the answer, computed without any indexing
         outputs, _ = run_layer("LSTM", x, (zeros, zeros), weights)
@@ -642,16 +634,16 @@ def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: i
     cases = [Case("the fixed X (seed 001's weights in both directions)",
                   (fixtures.fixed_x().unsqueeze(1), fixtures.rnn_weights(), fixtures.rnn_weights()),
                   (golden["output"].unsqueeze(1), golden["h_n"].unsqueeze(1)), names)]
-    gen = _generator(600 + seed)
+    gen = seeded(600 + seed)
     for k in range(random_cases):
         T, B, D, H = _sizes(_BI_SIZES, k, seed)
 
         def weights():
-            return {"weight_ih": _randn(gen, H, D), "weight_hh": _randn(gen, H, H, scale=0.5),
-                    "bias_ih": _randn(gen, H, scale=0.5), "bias_hh": _randn(gen, H, scale=0.5)}
+            return {"weight_ih": randn(gen, H, D), "weight_hh": randn(gen, H, H, scale=0.5),
+                    "bias_ih": randn(gen, H, scale=0.5), "bias_hh": randn(gen, H, scale=0.5)}
 
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (_randn(gen, T, B, D), weights(), weights()), None, names))
+                          (randn(gen, T, B, D), weights(), weights()), None, names))
     exercise = Exercise(
         "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=("lstm_lab.runners.run_layer",),
         axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
@@ -689,26 +681,22 @@ def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: i
     names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
     w = fixtures.rnn_weights()
     x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
-    gen = _generator(700 + seed)
+    gen = seeded(700 + seed)
     h = rnn_cell_trace(x, h_prev, **w).h
-    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (_randn(gen, 2), x, h_prev, h, w["weight_ih"],
+    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (randn(gen, 2), x, h_prev, h, w["weight_ih"],
                                                              w["weight_hh"]), None, names)]
     for k in range(random_cases):
         B, D, H = _sizes(_RNN_SIZES, k, seed)
-        weights = {"weight_ih": _randn(gen, H, D), "weight_hh": _randn(gen, H, H, scale=0.3),
-                   "bias_ih": _randn(gen, H), "bias_hh": _randn(gen, H)}
-        x_k, h_k = _randn(gen, B, D), torch.tanh(_randn(gen, B, H))
+        weights = {"weight_ih": randn(gen, H, D), "weight_hh": randn(gen, H, H, scale=0.3),
+                   "bias_ih": randn(gen, H), "bias_hh": randn(gen, H)}
+        x_k, h_k = randn(gen, B, D), torch.tanh(randn(gen, B, H))
         h_next = rnn_cell_trace(x_k, h_k, **weights).h
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
-                          (_randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
+                          (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
                           names))
     exercise = Exercise(
         "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
-        axis_names={"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dweight_ih": ("row", "column"),
-                    "dweight_hh": ("row", "column"), "dbias": ("row",)},
-        mistakes=_rnn_backward_mistakes, gradients=False,
-        matmul_advice="going backwards the products turn round: dx = dpre @ weight_ih with no .T, and "
-                      "dweight_ih = dpre.T @ x",
+        axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
         success=(f"{1 + random_cases} steps (one sample of the fixed X, then batches): every gradient equals "
                  f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",))
     return run_check(exercise, rnn_step_backward, cases)
@@ -746,11 +734,11 @@ def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedbac
     w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
                   golden["h"][1], names)]
-    gen = _generator(800 + seed)
+    gen = seeded(800 + seed)
     for k in range(random_cases):
         B, D, H = _sizes(_RNN_SIZES, k, seed)
-        args = (_randn(gen, B, D), torch.tanh(_randn(gen, B, H)), _randn(gen, 3 * H, D), _randn(gen, 3 * H, H),
-                _randn(gen, 3 * H), _randn(gen, 3 * H))
+        args = (randn(gen, B, D), torch.tanh(randn(gen, B, H)), randn(gen, 3 * H, D), randn(gen, 3 * H, H),
+                randn(gen, 3 * H), randn(gen, 3 * H))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
     exercise = Exercise(
         "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
@@ -791,17 +779,17 @@ def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_case
     of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
     random_cases = _count(random_cases)
     names = ("inputs", "forward_weights", "backward_weights")
-    gen = _generator(900 + seed)
+    gen = seeded(900 + seed)
     cases = []
     for k in range(max(random_cases, 1)):
         T, B, D, H = _sizes(_BI_SIZES, k, seed)
 
         def weights():
-            return {"weight_ih": _randn(gen, 4 * H, D), "weight_hh": _randn(gen, 4 * H, H),
-                    "bias_ih": _randn(gen, 4 * H), "bias_hh": _randn(gen, 4 * H)}
+            return {"weight_ih": randn(gen, 4 * H, D), "weight_hh": randn(gen, 4 * H, H),
+                    "bias_ih": randn(gen, 4 * H), "bias_hh": randn(gen, 4 * H)}
 
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (_randn(gen, T, B, D), weights(), weights()), None, names))
+                          (randn(gen, T, B, D), weights(), weights()), None, names))
     exercise = Exercise(
         "bidirectional_layer", _bidirectional_layer_reference, "output",
         axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},

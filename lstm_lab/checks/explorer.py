@@ -19,7 +19,7 @@ from .core import TOLERANCES, Feedback, call_student, compare
 
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
-KEEP_TOLERANCE = 0.01  # c_t may drift this far from c_0
+KEEP_TOLERANCE = TOLERANCES["memory kept"]  # c_t may drift this far from c_1
 MIN_WRITTEN = 0.5  # |c_0| at least this: something must have been written
 
 

@@ -20,56 +20,29 @@ from torch.overrides import TorchFunctionMode
 
 from .. import fixtures
 from ..cells import lstm_cell
+from ..layouts import TORCH_ORDER as GATES
 from ..layouts import fuse_gates, reorder_gates
-from ..mistakes import input_gate_uses_W_hf, last_output_off_by_one
+from ..mistakes import forward_layers_first_row, input_gate_uses_W_hf, last_output_off_by_one, overwritten_row
 from ..runners import input_projection
 from . import exercises as _exercises
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
+from .catalogue import KNOWN_ORDERS, per_gate_mistakes
+from .diagnose import Case, Exercise, block_holders, run_check, split
+from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
 
 F64 = torch.float64
 ATOL = TOLERANCES["sequence"]
-GATES = "ifgo"
-GATE_NAMES = {"i": "input", "f": "forget", "g": "candidate", "o": "output"}
 
 
 # ---------------------------------------------------------------- helpers
-def _gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def _randn(*shape, seed: int) -> Tensor:
-    return torch.randn(*shape, dtype=F64, generator=_gen(seed))
-
-
 def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, Tensor]:
     """Per-gate weights, every matrix different, so that any mix-up of two gates shows."""
-    gen = _gen(seed)
+    gen = seeded(seed)
     out = {}
     for gate in GATES:
-        out[f"W_x{gate}"] = torch.randn(hidden_size, input_size, dtype=F64, generator=gen)
-        out[f"W_h{gate}"] = torch.randn(hidden_size, hidden_size, dtype=F64, generator=gen)
-        out[f"b_{gate}"] = torch.randn(hidden_size, dtype=F64, generator=gen)
+        out[f"W_x{gate}"] = randn(gen, hidden_size, input_size)
+        out[f"W_h{gate}"] = randn(gen, hidden_size, hidden_size)
+        out[f"b_{gate}"] = randn(gen, hidden_size)
     return out
-
-
-def _close(given, expected, atol: float = ATOL) -> bool:
-    got, want = as_tensor(given), as_tensor(expected)
-    return got is not None and got.shape == want.shape and bool(torch.allclose(got, want, atol=atol, rtol=0))
-
-
-def _known_mistake(exercise: str, given, mistakes: dict[str, Tensor]) -> Feedback | None:
-    """A failing Feedback naming the first known mistake the answer reproduces, else None."""
-    for explanation, wrong in mistakes.items():
-        if _close(given, wrong):
-            return Feedback(exercise, False, [explanation])
-    return None
-
-
-def _as_pair(exercise: str, result, names: tuple[str, str]) -> tuple[object, object] | Feedback:
-    if not isinstance(result, (tuple, list)) or len(result) != 2:
-        kind = type(result).__name__
-        return Feedback(exercise, False, [f"should return a pair ({names[0]}, {names[1]}), got a {kind}"])
-    return result[0], result[1]
 
 
 def _as_int(exercise: str, value, what: str) -> int | Feedback:
@@ -81,32 +54,41 @@ def _as_int(exercise: str, value, what: str) -> int | Feedback:
 
 
 # ================================================================ notebook 04: one gate at a time
-def check_lstm_parameter_count(fn) -> Feedback:
-    """``fn(input_size, hidden_size)`` -> the number of parameters of a one-layer ``torch.nn.LSTM``."""
+_GATE_BLOCKS = {"RNN": (1, "one block"), "LSTM": (4, "four gates (i, f, g, o)"),
+                "GRU": (3, "three gate blocks (r, z, n)")}
+
+
+def check_parameter_count(fn, kind: str | None = None) -> Feedback:
+    """The parameters of a one-layer torch.nn RNN, LSTM and GRU: ``fn(kind, input_size, hidden_size)``
+    (notebook 11); with ``kind`` given, ``fn(input_size, hidden_size)`` for that kind alone (04's LSTM)."""
     exercise = "parameter count"
-    for input_size, hidden_size in ((3, 2), (10, 20), (1, 7)):
-        value, failure = call_student(exercise, fn, input_size, hidden_size)
-        if failure is not None:
-            return failure
-        value = _as_int(exercise, value, "the count")
-        if isinstance(value, Feedback):
-            return value
-        expected = sum(p.numel() for p in nn.LSTM(input_size, hidden_size).parameters())
-        if value == expected:
-            continue
-        D, H = input_size, hidden_size
-        hints = {
-            4 * (H * D + H * H + H): "you counted one bias per gate; torch.nn.LSTM keeps two, bias_ih and bias_hh "
-                                     "(they always add up, but both are parameters)",
-            4 * (H * D + H * H): "you counted no biases: torch.nn.LSTM has bias_ih and bias_hh, 4*hidden_size each",
-            H * D + H * H + 2 * H: "that is one gate's worth: an LSTM has four gates (i, f, g, o), each with "
-                                   "its own W_x, W_h and biases",
-            4 * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it is "
-                                         "hidden_size x hidden_size",
-        }
-        line = f"for input_size={D}, hidden_size={H}: got {value}, expected {expected}"
-        return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
-    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"])
+    for each in (kind,) if kind else _GATE_BLOCKS:
+        blocks, named = _GATE_BLOCKS[each]
+        for D, H in ((3, 2), (10, 20), (1, 7)):
+            value, failure = call_student(exercise, fn, *((D, H) if kind else (each, D, H)))
+            if failure is not None:
+                return failure
+            value = _as_int(exercise, value, "the count")
+            if isinstance(value, Feedback):
+                return value
+            expected = sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters())
+            if value == expected:
+                continue
+            hints = {
+                blocks * (H * D + H * H + H): f"you counted one bias per gate block; torch.nn.{each} keeps two biases, "
+                                              "bias_ih and bias_hh (they always add up, but both are parameters)",
+                blocks * (H * D + H * H): f"you counted no biases: torch.nn.{each} has bias_ih and bias_hh, "
+                                          f"{blocks}*hidden_size each",
+                blocks * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it "
+                                                  "is hidden_size x hidden_size",
+            }
+            if blocks > 1:
+                hints[H * D + H * H + 2 * H] = (f"that is one gate's worth: an {each} has {named}, each with its own "
+                                                "W_x, W_h and biases")
+            line = f"{each}, input_size={D}, hidden_size={H}: got {value}, expected {expected}"
+            return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
+    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"
+                                     if kind else "RNN, LSTM and GRU all match lstm_lab's modules"])
 
 
 def check_forget_bias_for_0_9(value) -> Feedback:
@@ -118,16 +100,45 @@ def check_forget_bias_for_0_9(value) -> Feedback:
         return Feedback(exercise, False, [f"the bias should be one number, got {value!r}"])
     b = number.item()
     gate = 1 / (1 + math.exp(-b)) if b > -700 else 0.0
-    if abs(b - expected) < 1e-3:
+    near = TOLERANCES["typed"]
+    if abs(b - expected) < near:
         return Feedback(exercise, True, [f"sigmoid({b:.4f}) = {gate:.4f}"])
     lines = [f"sigmoid({b:.4f}) = {gate:.4f}, not 0.9000"]
-    if abs(b - 0.9) < 1e-3:
+    if abs(b - 0.9) < near:
         lines.append("0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b")
-    elif abs(b + expected) < 1e-3:
+    elif abs(b + expected) < near:
         lines.append("the sign is flipped: that bias gives 0.1")
-    elif abs(b - math.atanh(0.9)) < 1e-3:
+    elif abs(b - math.atanh(0.9)) < near:
         lines.append("you inverted tanh; the forget gate is a sigmoid")
     return Feedback(exercise, False, lines)
+
+
+def _per_gate_reference(x, h, c, p):
+    return lstm_cell(x, (h, c), **fuse_gates(p))
+
+
+def _per_gate_mistakes(case: Case) -> dict:
+    x, h, c, p = case.args
+
+    def run(q):
+        return _per_gate_reference(x, h, c, q)
+
+    swapped = {k.replace("i", "#").replace("f", "i").replace("#", "f") if k[-1] in "if" else k: v for k, v in p.items()}
+    return {
+        "you returned (c, h): return (h, c), the hidden state first": lambda: run(p)[::-1],
+        "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
+            lambda: run(swapped),
+        **per_gate_mistakes(p, run, x.shape[-1], h.shape[-1], transposed=False),
+    }
+
+
+def _locate_per_gate(fn, case: Case, result) -> list[str]:
+    leaves = split(result, ("h_new", "c_new"))
+    if isinstance(leaves, str):
+        return []
+    if same(leaves[1], _per_gate_reference(*case.args)[1], TOLERANCES["float64"]):
+        return ["c_new is right but h_new is not: look at the output gate and h = o * tanh(c)"]
+    return ["c_new is already wrong: look at the forget, input and candidate gates"]
 
 
 def check_lstm_step_per_gate(fn) -> Feedback:
@@ -137,54 +148,22 @@ def check_lstm_step_per_gate(fn) -> Feedback:
     Checked on seed 001's fixed X (each step from the reference state, so one wrong step does
     not hide the next), then on a random batch with a non-zero state.
     """
-    exercise = "LSTM step, one gate at a time"
-    cases = []
+    names = ("x", "h", "c", "p")
     p = fixtures.lstm_gate_weights(bias=True)
     x_all, h, c = fixtures.fixed_x(), torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    cases = []
     for t, x in enumerate(x_all):
-        cases.append((f"fixed X, step {t + 1}", x.unsqueeze(0), h, c, p))
-        h, c = lstm_cell(x.unsqueeze(0), (h, c), **fuse_gates(p))
-    p_rand = _random_gate_weights(3, 4, seed=40)
-    cases.append(("a random batch of 5 with a non-zero state", _randn(5, 3, seed=41), _randn(5, 4, seed=42),
-                  _randn(5, 4, seed=43), p_rand))
-
-    for label, x, h, c, p in cases:
-        p_copy = {k: v.clone() for k, v in p.items()}  # the student may not change the fixtures
-        result, failure = call_student(exercise, fn, x.clone(), h.clone(), c.clone(), p_copy)
-        if failure is not None:
-            return failure
-        pair = _as_pair(exercise, result, ("h", "c"))
-        if isinstance(pair, Feedback):
-            return pair
-        weights = fuse_gates(p)
-        want_h, want_c = lstm_cell(x, (h, c), **weights)
-        if _close(pair[0], want_h) and _close(pair[1], want_c):
-            continue
-        head = f"on {label}:"
-        if _close(pair[0], want_c) and _close(pair[1], want_h):
-            return Feedback(exercise, False, [head, "you returned (c, h): return (h, c), the hidden state first"])
-        swapped = dict(weights, **{k: reorder_gates(weights[k], "ifgo", "figo") for k in weights})
-        typo_h, (_, typo_c) = input_gate_uses_W_hf(x.unsqueeze(0), weights, (h, c))
-        mistake = _known_mistake(exercise, pair[0], {
-            "the input gate reads h through W_hf, the forget gate's matrix (seed 003's typo): use W_hi":
-                typo_h[0],
-            "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
-                lstm_cell(x, (h, c), **swapped)[0],
-        })
-        if mistake is not None:
-            return Feedback(exercise, False, [head, *mistake.lines])
-        axes = ("batch", "unit")
-        c_fb = compare(exercise, pair[1], want_c, atol=ATOL, axis_names=axes, what="c_new")
-        h_fb = compare(exercise, pair[0], want_h, atol=ATOL, axis_names=axes, what="h_new")
-        if c_fb:
-            lines = [head, "c_new is right but h_new is not: look at the output gate and h = o * tanh(c)", *h_fb.lines]
-        else:
-            lines = [head, "c_new is already wrong: look at the forget, input and candidate gates", *c_fb.lines]
-        if label.endswith("step 2") or label.endswith("step 3"):
-            lines.insert(1, "step 1 was right, where h_0 = 0 hides every W_h: look at how h enters each gate")
-        return Feedback(exercise, False, lines)
-    return Feedback(exercise, True, ["h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X "
-                                     "and on a random batch"])
+        cases.append(Case(f"fixed X, step {t + 1}", (x.unsqueeze(0), h, c, p), None, names, zero_state=t == 0))
+        h, c = _per_gate_reference(x.unsqueeze(0), h, c, p)
+    cases.append(Case("a random batch of 5 with a non-zero state",
+                      (randn(41, 5, 3), randn(42, 5, 4), randn(43, 5, 4), _random_gate_weights(3, 4, seed=40)), None,
+                      names))
+    exercise = Exercise(
+        "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"),
+        axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
+        locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
+        success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
+    return run_check(exercise, fn, cases)
 
 
 # ================================================================ notebook 05: the efficient LSTM
@@ -198,9 +177,9 @@ def check_fuse(fn) -> Feedback:
         return failure
     if isinstance(result, dict) and {"weight_ih", "weight_hh"} <= result.keys():
         result = (result["weight_ih"], result["weight_hh"])
-    pair = _as_pair(exercise, result, ("weight_ih", "weight_hh"))
-    if isinstance(pair, Feedback):
-        return pair
+    pair = split(result, ("weight_ih", "weight_hh"))
+    if isinstance(pair, str):
+        return Feedback(exercise, False, [pair])
     expected = fuse_gates(weights)
     parts = []
     for name, given, prefix in (("weight_ih", pair[0], "W_x"), ("weight_hh", pair[1], "W_h")):
@@ -213,27 +192,17 @@ def check_fuse(fn) -> Feedback:
             continue
         fb = compare(name, given, want, atol=ATOL, axis_names=("row", "column"), what=name)
         if not fb and got is not None and got.shape == want.shape:
-            order = _block_order(got, {g: weights[f"{prefix}{g}"] for g in GATES})
+            holders = block_holders(got, {g: weights[f"{prefix}{g}"] for g in GATES}, atol=ATOL)
+            order = "".join(holders) if None not in holders else None
             if order and order != GATES:
                 named = ", ".join(order)
-                hint = " (seed 002's order)" if order == "figo" else " (CS231n's order)" if order == "ifog" else ""
+                hint = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
                 fb = Feedback(name, False, [f"the gate blocks are in the order {named}{hint}; torch's order is "
                                             f"i, f, g, o"])
         parts.append(fb)
     if all(parts):
         return Feedback(exercise, True, ["weight_ih and weight_hh match torch's layout (blocks i, f, g, o)"])
     return Feedback.merge(exercise, parts)
-
-
-def _block_order(fused: Tensor, blocks: dict[str, Tensor]) -> str | None:
-    """Which gate's matrix sits in each of the four blocks, or None if some block is no gate's."""
-    order = ""
-    for block in fused.chunk(4, 0):
-        match = [g for g, w in blocks.items() if w.shape == block.shape and torch.allclose(block, w, atol=ATOL)]
-        if not match:
-            return None
-        order += match[0]
-    return order
 
 
 class _CountMatmuls(TorchFunctionMode):
@@ -257,9 +226,8 @@ def check_input_projection(fn) -> Feedback:
     every gate at every step, in one matrix product."""
     exercise = "input projection for all steps"
     T, B, D, H = 5, 2, 3, 4
-    inputs = _randn(T, B, D, seed=51)
-    weights = {"weight_ih": _randn(4 * H, D, seed=52), "bias_ih": _randn(4 * H, seed=53),
-               "bias_hh": _randn(4 * H, seed=54)}
+    inputs = randn(51, T, B, D)
+    weights = {"weight_ih": randn(52, 4 * H, D), "bias_ih": randn(53, 4 * H), "bias_hh": randn(54, 4 * H)}
     counter = _CountMatmuls()
     with counter:
         result, failure = call_student(exercise, fn, inputs.clone(), *(w.clone() for w in weights.values()))
@@ -267,15 +235,12 @@ def check_input_projection(fn) -> Feedback:
         return failure
     expected = input_projection("LSTM", inputs, weights)
     no_hh = inputs @ weights["weight_ih"].t() + weights["bias_ih"]
-    mistake = _known_mistake(exercise, result, {
+    fb = check_value(exercise, result, expected, {
         "bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
             no_hh,
         "bias_ih is missing": no_hh - weights["bias_ih"] + weights["bias_hh"],
         "both biases are missing": no_hh - weights["bias_ih"],
-    })
-    if mistake is not None:
-        return mistake
-    fb = compare(exercise, result, expected, atol=ATOL, axis_names=("step", "batch", "unit"))
+    }, atol=ATOL, axis_names=("step", "batch", "unit"))
     if fb and counter.count > 1:
         return Feedback(exercise, False, [f"the numbers are right, but it took {counter.count} matrix products: "
                                           f"the point is one product for all {T} steps at once "
@@ -298,10 +263,10 @@ def check_h_n_index(fn) -> Feedback:
     """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
     exercise = "row of h_n"
     wrong_layouts = [
-        (lambda layer, direction, num_layers: layer + direction,
+        (lambda layer, direction, num_layers: overwritten_row(layer, direction),
          "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and "
          "overwrites it"),
-        (lambda layer, direction, num_layers: direction * num_layers + layer,
+        (forward_layers_first_row,
          "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch "
          "interleaves them: l0, l0_reverse, l1, ..."),
     ]
@@ -381,13 +346,10 @@ def check_length_mask(fn) -> Feedback:
         expected = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
         expected = torch.cat([expected, expected.new_zeros(max_len - expected.shape[0], len(lengths))])
         steps = torch.arange(max_len).unsqueeze(1)
-        mistake = _known_mistake(exercise, result, {
+        fb = check_value(exercise, result, expected, {
             "each column has one step too many: step t is real when t < length (steps count from 0), "
             "not t <= length": (steps <= lengths).to(F64),
-        })
-        if mistake is not None:
-            return mistake
-        fb = compare(exercise, result, expected, atol=0.5, axis_names=("step", "sequence"), what="your mask")
+        }, atol=TOLERANCES["exact"], axis_names=("step", "sequence"), what="your mask")
         if not fb:
             fb.lines.insert(0, f"for lengths {lengths.tolist()} and max_len {max_len}:")
             return fb
@@ -397,20 +359,18 @@ def check_length_mask(fn) -> Feedback:
 def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded torch.nn.LSTM over a packed batch: (output padded to (total_length, B, dirs*H), h_n)."""
     T, D, H = total_length, 3, 2
-    torch_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
-    torch.random.set_rng_state(torch_state)  # do not disturb the notebook's own random stream
-    x = _randn(T, len(lengths), D, seed=seed + 1)
+    with torch.random.fork_rng(devices=[]):  # do not disturb the notebook's own random stream
+        torch.manual_seed(seed)
+        model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
+    x = randn(seed + 1, T, len(lengths), D)
     with torch.no_grad():
         out, (h_n, _) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
         output, _ = pad_packed_sequence(out, total_length=T)
     return output, h_n
 
 
-def check_last_valid_output(fn) -> Feedback:
-    """``fn(output (T, B, H), lengths)`` -> ``(B, H)``: the assignment's check, time-major."""
-    return _exercises.check_last_valid_output(fn, batch_first=False)
+# one exercise: notebook 07's last valid output is the assignment's, called time-major (batch_first=False)
+check_last_valid_output = _exercises.check_last_valid_output
 
 
 def check_reverse_final(fn) -> Feedback:
@@ -423,15 +383,12 @@ def check_reverse_final(fn) -> Feedback:
     result, failure = call_student(exercise, fn, output.clone(), lengths.clone(), H)
     if failure is not None:
         return failure
-    mistake = _known_mistake(exercise, result, {
+    fb = check_value(exercise, result, h_n[1], {
         "that is where the forward direction ends: the reverse direction reads from the last real step back "
         "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
         "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
         "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H],
-    })
-    if mistake is not None:
-        return mistake
-    fb = compare(exercise, result, h_n[1], atol=ATOL, axis_names=("sequence", "unit"))
+    }, atol=ATOL, axis_names=("sequence", "unit"))
     if fb:
         fb.lines = ["equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch"]
     return fb

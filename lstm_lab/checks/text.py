@@ -23,16 +23,12 @@ import torch
 from torch import Tensor
 
 from .. import sampling, text
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare
+from .core import TOLERANCES, Feedback, as_tensor, call_student, compare, same, seeded
 from .diagnose import Case, Exercise, run_check
 
 F64 = torch.float64
 
 __all__ = ["check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # ================================================================ temperature_probs
@@ -67,7 +63,7 @@ TEMPERATURE_PROBS = Exercise(
 
 def check_temperature_probs(fn, seed: int = 0) -> Feedback:
     """``fn(logits (batch, vocab), temperature) -> probs (batch, vocab)``."""
-    gen = _generator(seed)
+    gen = seeded(seed)
     cases = [Case(f"logits of shape (3, 6) at temperature {t:g}", (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t),
                   names=("logits", "temperature")) for t in (0.5, 2.0, 1.0)]
     return run_check(TEMPERATURE_PROBS, fn, cases)
@@ -82,7 +78,7 @@ def _frequencies(ids: Tensor, vocab: int) -> Tensor:
     return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
 
 
-def _close(freq: Tensor, probs: Tensor) -> bool:
+def _within_sampling_error(freq: Tensor, probs: Tensor) -> bool:
     # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
     return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + 2e-3).all())
 
@@ -96,7 +92,7 @@ def check_sample_next(fn, seed: int = 0) -> Feedback:
     vocab = logits.shape[-1]
     drawn = {}
     for temperature in (0.5, 1.0, 2.0):
-        ids, failure = call_student(name, fn, logits.clone(), temperature, _generator(seed))
+        ids, failure = call_student(name, fn, logits.clone(), temperature, seeded(seed))
         if failure is not None:
             return failure
         problem = _id_problem(ids, logits.shape[0], vocab)
@@ -111,23 +107,22 @@ def check_sample_next(fn, seed: int = 0) -> Feedback:
     for temperature, ids in drawn.items():
         freq = _frequencies(ids, vocab)
         want = sampling.temperature_probs(logits[0], temperature)
-        if _close(freq, want):
+        if _within_sampling_error(freq, want):
             continue
-        if all(_close(_frequencies(i, vocab), torch.softmax(logits[0], -1)) for i in drawn.values()):
+        if all(_within_sampling_error(_frequencies(i, vocab), torch.softmax(logits[0], -1)) for i in drawn.values()):
             return Feedback(name, False, [
                 "the ids are drawn from softmax(logits) at every temperature: the temperature changes nothing. "
                 "Divide the logits by it before the softmax; dividing the probabilities after it is undone when "
                 "they are renormalised (torch.multinomial renormalises them itself)"])
-        if _close(freq, torch.softmax(logits[0] * temperature, -1)):
+        if _within_sampling_error(freq, torch.softmax(logits[0] * temperature, -1)):
             return Feedback(name, False, [f"at temperature {temperature:g} the ids follow softmax(logits * T): the "
                                           "temperature divides the logits, it does not multiply them"])
         lines.append(f"at temperature {temperature:g}, over {_DRAWS} rows of logits {list(_ROW)}:")
         lines += [f"  id {k} was drawn {freq[k].item():.3f} of the time, expected {want[k].item():.3f}"
-                  for k in range(vocab) if abs(freq[k] - want[k]) > 5 * math.sqrt(want[k] * (1 - want[k]) / _DRAWS)
-                  + 2e-3]
+                  for k in range(vocab) if not _within_sampling_error(freq[k:k + 1], want[k:k + 1])]
     if lines:
         return Feedback(name, False, ["the ids do not follow softmax(logits / T):", *lines])
-    again, failure = call_student(name, fn, logits.clone(), 1.0, _generator(seed))
+    again, failure = call_student(name, fn, logits.clone(), 1.0, seeded(seed))
     if failure is not None:
         return failure
     if not torch.equal(again.reshape(-1).to(torch.int64), drawn[1.0]):
@@ -168,7 +163,7 @@ def _tiny_setup(seed: int):
     with torch.random.fork_rng(devices=[]):  # the student's global random state is left alone
         torch.manual_seed(seed)
         model = text.CharLM(_VOCAB, embedding_size=3, hidden_size=4).double()
-    stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=_generator(seed + 1))
+    stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=seeded(seed + 1))
     return model, text.chunks(stream, _CHUNK)
 
 
@@ -237,7 +232,7 @@ def check_tbptt_pass(fn, seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> 
         return Feedback(name, False, [first, *verdict.lines])
     for mistake, message in _TBPTT_MISTAKES.items():
         variant, _ = _reference(seed, clip, lr, mistake)
-        if torch.allclose(got, torch.tensor(variant, dtype=F64), atol=TOLERANCES["float64"], rtol=0):
+        if same(got, variant, TOLERANCES["float64"]):
             return Feedback(name, False, [message, *verdict.lines])
     return Feedback(name, False, ["the losses differ from lstm_lab.text.train_chunks's:", *verdict.lines])
 
@@ -250,11 +245,11 @@ def _first_loss_mistake(seed: int, got: float) -> str | None:
         logits, _ = model(inputs)
         right = text.chunk_loss(logits, targets).item()
         against_inputs = text.chunk_loss(logits, inputs).item()
-    if math.isclose(got, right, rel_tol=0, abs_tol=1e-10):
+    if math.isclose(got, right, rel_tol=0, abs_tol=TOLERANCES["float64"]):
         return None
-    if math.isclose(got, right * targets.numel(), rel_tol=1e-10):
+    if math.isclose(got, right * targets.numel(), rel_tol=TOLERANCES["float64"]):
         return "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)"
-    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=1e-10):
+    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=TOLERANCES["float64"]):
         return ("the loss compares the predictions with the inputs: the target of step t is the next "
                 "character, the chunk's targets")
     return None
