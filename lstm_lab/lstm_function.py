@@ -78,6 +78,37 @@ def backward_through_cell(dh: Tensor, dc: Tensor, h_to_c: Tensor, gate_factors: 
     return d_gates, dc, dc * forget_gate
 
 
+def gate_factors(trace: "LSTMTrace", c0: Tensor) -> tuple[Tensor, Tensor]:
+    """``lstm_local`` for a whole layer, written for speed: ``(h_to_c, partners · slopes)``.
+
+    The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
+    equal), for every step at once, and what ``lstm_layer_backward`` needs. Where ``lstm_local``
+    concatenates four partners, four slopes and c_{t-1} (each a fresh sequence-sized tensor) and
+    then multiplies, this writes each block's slope straight into one (T, B, 4H) buffer and
+    multiplies it by its partner in place: σ' = s − s·s and tanh' = 1 − t·t are one ``addcmul``
+    each, and c_{t-1} is read as c_0 and c[:-1] rather than concatenated. Fresh memory costs
+    a sequence-sized backward more than its arithmetic.
+    """
+    if torch.compiler.is_compiling():
+        # torch.compile cannot trace out= into a strided view (each block is one), and fuses the
+        # teaching form's operations by itself
+        local = lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, previous_states(c0, trace.c))
+        return local.h_to_c, local.partners * local.slopes
+    steps, batch, hidden = trace.c.shape
+    factors = trace.c.new_empty(steps, batch, 4, hidden)
+    d_i, d_f, d_g, d_o = factors.unbind(2)
+    one = trace.c.new_ones(())
+    tanh_c = torch.tanh(trace.c)
+    torch.addcmul(trace.i, trace.i, trace.i, value=-1, out=d_i).mul_(trace.g)  # σ'(i) · g
+    torch.addcmul(trace.f, trace.f, trace.f, value=-1, out=d_f)  # σ'(f) · c_{t-1}
+    d_f[0].mul_(c0)
+    d_f[1:].mul_(trace.c[:-1])
+    torch.addcmul(one, trace.g, trace.g, value=-1, out=d_g).mul_(trace.i)  # tanh'(g) · i
+    torch.addcmul(trace.o, trace.o, trace.o, value=-1, out=d_o).mul_(tanh_c)  # σ'(o) · tanh(c)
+    h_to_c = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
+    return h_to_c, factors.view(steps, batch, 4 * hidden)
+
+
 # ================================================================ a whole layer
 class LSTMTrace(NamedTuple):
     """A layer's forward pass, every step kept, stacked over time: each field is (T, B, H)."""
@@ -153,11 +184,14 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
     # one view per block per step, made once: slicing inside the loop would cost a call each time
     i, f, g, o = i.unbind(0), f.unbind(0), g.unbind(0), o.unbind(0)
     tanh_c = gates.new_empty(batch, hidden)  # scratch, one step's tanh(c_t)
+    # 2 and 1 as tensors of the gates' dtype: a Python number in an operation is first made into a
+    # tensor and converted, one more call at every step
+    two, one = gates.new_full((), 2.0), gates.new_full((), 1.0)
     h_prev, c_prev = h0, c0
     for t, (gates_t, c_t, h_t) in enumerate(zip(gates.unbind(0), c_steps, h_steps)):
         gates_t.addmm_(h_prev, w_hh)  # the pre-activations: + W_hh h_{t-1}
         gates_t.sigmoid_()  # σ(i), σ(f), σ(2·g's), σ(o)
-        g[t].mul_(2).sub_(1)  # 2σ(2a) − 1 = tanh(a)
+        g[t].mul_(two).sub_(one)  # 2σ(2a) − 1 = tanh(a)
         torch.mul(i[t], g[t], out=c_t)  # c_t = i·g + f·c_{t-1}
         c_t.addcmul_(f[t], c_prev)
         torch.mul(o[t], torch.tanh(c_t, out=tanh_c), out=h_t)  # h_t = o·tanh(c_t)
@@ -179,14 +213,13 @@ def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Ten
     one matmul each from ``dpre`` (see ``lstm_backward``).
     """
     steps = trace.h.shape[0]
-    # Everything that does not depend on the arriving gradient, for all steps at once.
-    local = lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, previous_states(c0, trace.c))
-    # partners · slopes, multiplied in place (partners is a fresh buffer): one (T, B, 4H) tensor
-    # fewer. The loop then overwrites each step's factors with that step's dpre (same place,
-    # elementwise), so dpre needs no buffer of its own either: memory a torch.nn-sized model feels.
-    dpre = local.partners.mul_(local.slopes)
+    # Everything that does not depend on the arriving gradient, for all steps at once: lstm_local's
+    # h_to_c and partners · slopes. The loop then overwrites each step's factors with that step's
+    # dpre (same place, elementwise), so dpre needs no buffer of its own: memory a torch.nn-sized
+    # model feels.
+    h_to_c, dpre = gate_factors(trace, c0)
     # one view per step, made once: indexing dpre[t] inside the loop would cost a call each time
-    dpre_steps, h_to_c, forget, d_out = (x.unbind(0) for x in (dpre, local.h_to_c, trace.f, d_outputs))
+    dpre_steps, h_to_c, forget, d_out = (x.unbind(0) for x in (dpre, h_to_c, trace.f, d_outputs))
     dh = d_out[-1] if dh_n is None else d_out[-1] + dh_n
     dc = torch.zeros_like(c0) if dc_n is None else dc_n
     if keep_states:

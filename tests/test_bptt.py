@@ -501,3 +501,21 @@ def test_check_parameter_count_and_targets():
     assert checks.check_memory_targets(lambda inputs, n: inputs[0].argmax(-1))
     fb = checks.check_memory_targets(lambda inputs, n: inputs[-1].argmax(-1))
     assert not fb and "the symbol is at step 1 (index 0)" in str(fb)
+
+
+def test_gate_factors_are_lstm_locals_product_for_a_whole_layer():
+    """The layer backward's fast form (lstm_function.gate_factors) gives the numbers of the teaching form,
+    lstm_local's h_to_c and partners · slopes, and both are the chain rule's factors written out here."""
+    from lstm_lab.lstm_function import gate_factors
+
+    T, B, H = 5, 3, 4
+    trace = bptt.lstm_layer_forward(randn(T, B, 4 * H), randn(B, H), c0 := randn(B, H), randn(4 * H, H))
+    h_to_c, factors = gate_factors(trace, c0)
+    local = bptt.lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, bptt.previous_states(c0, trace.c))
+    close(h_to_c, local.h_to_c, 1e-15)
+    close(factors, local.partners * local.slopes, 1e-15)
+    i, f, g, o, c = trace.i, trace.f, trace.g, trace.o, trace.c
+    c_prev = torch.cat([c0.unsqueeze(0), c[:-1]])
+    by_hand = torch.cat([i * (1 - i) * g, f * (1 - f) * c_prev, (1 - g ** 2) * i, o * (1 - o) * torch.tanh(c)], -1)
+    close(factors, by_hand, 1e-15)
+    close(h_to_c, o * (1 - torch.tanh(c) ** 2), 1e-15)

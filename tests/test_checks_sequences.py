@@ -155,7 +155,7 @@ def test_input_projection_right_in_any_single_product():
     (lambda X, W, b_ih, b_hh: X @ W.T, ["both biases are missing"]),
     (lambda X, W, b_ih, b_hh: torch.stack([x @ W.T for x in X]) + b_ih + b_hh,
      ["numbers are right, but it took 5 matrix products"]),
-    (lambda X, W, b_ih, b_hh: X @ W.T + b_ih + b_hh + 1e-3, ["step 0, batch 0, unit 0"]),
+    (lambda X, W, b_ih, b_hh: X @ W.T + b_ih + b_hh + 1e-3, ["step 1 (index 0), batch 0, unit 0"]),
     (lambda X, W, b_ih, b_hh: X[0] @ W.T + b_ih + b_hh, ["shape (2, 16), expected (5, 2, 16)"]),
     (lambda X, W, b_ih, b_hh: X @ W + b_ih, ["raised RuntimeError"]),
 ])
@@ -267,7 +267,7 @@ def test_bidirectional_layer_mistakes(kwargs, phrases):
 
 
 def test_bidirectional_layer_other_mistake_says_which_number():
-    fails(checks.check_bidirectional_layer(lambda x, f, b: bidirectional_layer(x, f, b) * 1.01), "step 0, batch 0")
+    fails(checks.check_bidirectional_layer(lambda x, f, b: bidirectional_layer(x, f, b) * 1.01), "step 1 (index 0), batch 0")
 
 
 # ================================================================ notebook 07

@@ -108,7 +108,9 @@ def _position(index: tuple[int, ...], axis_names) -> str:
     if not index:
         return "the value"
     if axis_names and len(axis_names) == len(index):
-        return ", ".join(f"{name} {i}" for name, i in zip(axis_names, index))
+        # time steps count from 1 in the course (x_1 is X[0]); every other axis from 0, as indices do
+        return ", ".join(f"step {i + 1} (index {i})" if name == "step" else f"{name} {i}"
+                         for name, i in zip(axis_names, index))
     return "entry [" + ", ".join(str(i) for i in index) + "]"
 
 

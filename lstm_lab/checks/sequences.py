@@ -347,9 +347,9 @@ def check_length_mask(fn) -> Feedback:
         expected = torch.cat([expected, expected.new_zeros(max_len - expected.shape[0], len(lengths))])
         steps = torch.arange(max_len).unsqueeze(1)
         fb = check_value(exercise, result, expected, {
-            "each column has one step too many: step t is real when t < length (steps count from 0), "
-            "not t <= length": (steps <= lengths).to(F64),
-        }, atol=TOLERANCES["exact"], axis_names=("step", "sequence"), what="your mask")
+            "each column has one step too many: time index t is a real step when t < length (indices "
+            "count from 0: index t is step t + 1), not t <= length": (steps <= lengths).to(F64),
+        }, atol=TOLERANCES["exact"], axis_names=("time index", "sequence"), what="your mask")
         if not fb:
             fb.lines.insert(0, f"for lengths {lengths.tolist()} and max_len {max_len}:")
             return fb
