@@ -61,7 +61,7 @@ def gru_layer_forward(proj: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tens
     """One GRU layer in one direction, keeping every gate for the backward pass.
 
     The equations of ``cells.gru_update``, the same operations in the same order (so the same
-    numbers), written for speed as ``lstm_function.lstm_layer_forward`` is: every result goes
+    numbers), written for speed as ``lstm_function.run_steps`` is: every result goes
     into a buffer made once for the whole sequence, in place, which only works where autograd
     does not record (the Function's forward, inference). Seven calls a step.
     """
@@ -133,8 +133,10 @@ class GRULayerFunction(torch.autograd.Function):
     ``forward(ctx, proj, h0, weight_hh, bias_hh, remake_proj=None) -> (outputs (T, B, H), h_n (B, H))``
     where ``proj = W_ih x_t + b_ih`` for all t is computed outside (autograd differentiates it).
     ``bias_hh`` may be None (``bias=False``). No masks: the runner keeps autograd for those.
-    ``remake_proj``: as for ``LSTMLayerFunction``, a way to recompute proj for a double
-    backward, so that the forward need not keep it.
+    ``remake_proj``: a way to recompute proj (differentiably, from the inputs and weights that
+    autograd keeps anyway) for a double backward, so that the forward need not keep proj, the
+    layer's largest tensor, until the backward. (The LSTM's Function goes further and computes
+    its input half itself; see ``lstm_function.LSTMLayerFunction``.)
     """
 
     @staticmethod
