@@ -28,13 +28,13 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 import lstm_lab
+from lstm_lab.costs import interleaved_times
 
 TEACHING = dict(batch=1, seq=3, input=3, hidden=2, layers=1, bidirectional=False)
 REALISTIC = dict(batch=32, seq=100, input=64, hidden=128, layers=2, bidirectional=True)
@@ -132,22 +132,11 @@ class Trainer:
         self.optimizer.step()
 
 
-def time_once(fn, inner):
-    start = time.perf_counter()
-    for _ in range(inner):
-        fn()
-    return (time.perf_counter() - start) / inner
-
-
 def compare(a, b, reps, inner, warmup=2):
-    """Interleaved timing of b against a; returns (median a, median b, ratios b / a)."""
-    for _ in range(warmup):
-        a(), b()
-    times_a, times_b, ratios = [], [], []
-    for _ in range(reps):
-        ta, tb = time_once(a, inner), time_once(b, inner)
-        times_a.append(ta), times_b.append(tb), ratios.append(tb / ta)
-    return statistics.median(times_a), statistics.median(times_b), ratios
+    """Interleaved timing of b against a; returns (median a, median b, ratios b / a, one per repetition)."""
+    times = interleaved_times({"a": a, "b": b}, reps, inner=inner, warmup=warmup)
+    ratios = [tb / ta for ta, tb in zip(times["a"], times["b"])]
+    return statistics.median(times["a"]), statistics.median(times["b"]), ratios
 
 
 # ---------------------------------------------------------------- peak memory, one process per measurement

@@ -84,28 +84,23 @@ def gate_factors(trace: "LSTMTrace", c0: Tensor) -> tuple[Tensor, Tensor]:
     The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
     equal), for every step at once, and what ``lstm_layer_backward`` needs. Where ``lstm_local``
     concatenates four partners, four slopes and c_{t-1} (each a fresh sequence-sized tensor) and
-    then multiplies, this writes each block's slope straight into one (T, B, 4H) buffer and
-    multiplies it by its partner in place: σ' = s − s·s and tanh' = 1 − t·t are one ``addcmul``
-    each, and c_{t-1} is read as c_0 and c[:-1] rather than concatenated. Fresh memory costs
-    a sequence-sized backward more than its arithmetic.
+    then multiplies, this fills each block of one (T, B, 4H) buffer in place: the gate, minus its
+    square (σ' = s − s·s; tanh' = 1 − t·t from a block of ones), times its partner; c_{t-1} is read
+    as c_0 and c[:-1] rather than concatenated. Fresh memory costs a sequence-sized backward more
+    than its arithmetic. (In place rather than with ``out=``: torch.compile traces in-place
+    operations on the blocks, not ``out=`` into a strided view.)
     """
-    if torch.compiler.is_compiling():
-        # torch.compile cannot trace out= into a strided view (each block is one), and fuses the
-        # teaching form's operations by itself
-        local = lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, previous_states(c0, trace.c))
-        return local.h_to_c, local.partners * local.slopes
     steps, batch, hidden = trace.c.shape
     factors = trace.c.new_empty(steps, batch, 4, hidden)
     d_i, d_f, d_g, d_o = factors.unbind(2)
-    one = trace.c.new_ones(())
     tanh_c = torch.tanh(trace.c)
-    torch.addcmul(trace.i, trace.i, trace.i, value=-1, out=d_i).mul_(trace.g)  # σ'(i) · g
-    torch.addcmul(trace.f, trace.f, trace.f, value=-1, out=d_f)  # σ'(f) · c_{t-1}
+    d_i.copy_(trace.i).addcmul_(trace.i, trace.i, value=-1).mul_(trace.g)  # σ'(i) · g
+    d_f.copy_(trace.f).addcmul_(trace.f, trace.f, value=-1)  # σ'(f) · c_{t-1}
     d_f[0].mul_(c0)
     d_f[1:].mul_(trace.c[:-1])
-    torch.addcmul(one, trace.g, trace.g, value=-1, out=d_g).mul_(trace.i)  # tanh'(g) · i
-    torch.addcmul(trace.o, trace.o, trace.o, value=-1, out=d_o).mul_(tanh_c)  # σ'(o) · tanh(c)
-    h_to_c = torch.addcmul(one, tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
+    d_g.fill_(1).addcmul_(trace.g, trace.g, value=-1).mul_(trace.i)  # tanh'(g) · i
+    d_o.copy_(trace.o).addcmul_(trace.o, trace.o, value=-1).mul_(tanh_c)  # σ'(o) · tanh(c)
+    h_to_c = torch.ones_like(tanh_c).addcmul_(tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
     return h_to_c, factors.view(steps, batch, 4 * hidden)
 
 

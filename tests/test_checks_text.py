@@ -29,19 +29,6 @@ PROB_MISTAKES = {
 }
 
 
-def test_temperature_probs_right():
-    feedback = check.check_temperature_probs(right_probs)
-    assert feedback and "softmax(logits / T)" in str(feedback)
-
-
-@pytest.mark.parametrize("name", PROB_MISTAKES)
-def test_temperature_probs_mistakes_are_named(name):
-    fn, message = PROB_MISTAKES[name]
-    feedback = check.check_temperature_probs(fn)
-    assert not feedback
-    assert message in str(feedback)
-
-
 def test_temperature_probs_not_implemented_is_a_sentence():
     def stub(logits, temperature):
         raise NotImplementedError("temperature_probs: not implemented yet")
@@ -70,19 +57,6 @@ SAMPLE_MISTAKES = {
     "uniform": (lambda l, t, g: torch.randint(l.shape[-1], l.shape[:1], generator=g),
                 "the ids do not follow softmax(logits / T)"),
 }
-
-
-def test_sample_next_right():
-    feedback = check.check_sample_next(right_sample)
-    assert feedback and "the same generator seed gives the same ids" in str(feedback)
-
-
-@pytest.mark.parametrize("name", SAMPLE_MISTAKES)
-def test_sample_next_mistakes_are_named(name):
-    fn, message = SAMPLE_MISTAKES[name]
-    feedback = check.check_sample_next(fn)
-    assert not feedback
-    assert message in str(feedback)
 
 
 # ---------------------------------------------------------------- tbptt_pass
@@ -124,15 +98,27 @@ TBPTT_MISTAKES = {
 }
 
 
-def test_tbptt_pass_right():
-    feedback = check.check_tbptt_pass(tbptt())
-    assert feedback and "match lstm_lab.text.train_chunks" in str(feedback)
+# ---------------------------------------------------------------- every check: the right answer, each mistake named
+CHECKS = {  # check: (a right answer, what its success line says, the mistakes planted)
+    "temperature_probs": (check.check_temperature_probs, right_probs, "softmax(logits / T)", PROB_MISTAKES),
+    "sample_next": (check.check_sample_next, right_sample, "the same generator seed gives the same ids",
+                    SAMPLE_MISTAKES),
+    "tbptt_pass": (check.check_tbptt_pass, tbptt(), "match lstm_lab.text.train_chunks", TBPTT_MISTAKES),
+}
 
 
-@pytest.mark.parametrize("name", TBPTT_MISTAKES)
-def test_tbptt_pass_mistakes_are_named(name):
-    fn, message = TBPTT_MISTAKES[name]
-    feedback = check.check_tbptt_pass(fn)
+@pytest.mark.parametrize("name", CHECKS)
+def test_a_right_answer_passes(name):
+    run, right, success, _ = CHECKS[name]
+    feedback = run(right)
+    assert feedback and success in str(feedback)
+
+
+@pytest.mark.parametrize("name, mistake", [(name, m) for name, table in CHECKS.items() for m in table[3]])
+def test_each_planted_mistake_is_named(name, mistake):
+    run, _, _, mistakes = CHECKS[name]
+    fn, message = mistakes[mistake]
+    feedback = run(fn)
     assert not feedback
     assert message in str(feedback)
 

@@ -16,9 +16,9 @@ import math
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
-from torch.overrides import TorchFunctionMode
 
 from .. import fixtures
+from ..costs import CallCounter
 from ..cells import lstm_cell
 from ..layouts import TORCH_ORDER as GATES
 from ..layouts import fuse_gates, reorder_gates
@@ -205,22 +205,6 @@ def check_fuse(fn) -> Feedback:
     return Feedback.merge(exercise, parts)
 
 
-class _CountMatmuls(TorchFunctionMode):
-    """Counts matrix products, however they are written (``@``, ``mm``, ``linear``, ``einsum`` ...)."""
-
-    NAMES = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "baddbmm", "linear", "einsum",
-             "tensordot", "mv", "addmv", "inner", "dot"}
-
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if getattr(func, "__name__", "") in self.NAMES:
-            self.count += 1
-        return func(*args, **(kwargs or {}))
-
-
 def check_input_projection(fn) -> Feedback:
     """``fn(inputs (T, B, D), weight_ih, bias_ih, bias_hh)`` -> ``(T, B, 4H)``: the input half of
     every gate at every step, in one matrix product."""
@@ -228,7 +212,7 @@ def check_input_projection(fn) -> Feedback:
     T, B, D, H = 5, 2, 3, 4
     inputs = randn(51, T, B, D)
     weights = {"weight_ih": randn(52, 4 * H, D), "bias_ih": randn(53, 4 * H), "bias_hh": randn(54, 4 * H)}
-    counter = _CountMatmuls()
+    counter = CallCounter()
     with counter:
         result, failure = call_student(exercise, fn, inputs.clone(), *(w.clone() for w in weights.values()))
     if failure is not None:
@@ -241,8 +225,8 @@ def check_input_projection(fn) -> Feedback:
         "bias_ih is missing": no_hh - weights["bias_ih"] + weights["bias_hh"],
         "both biases are missing": no_hh - weights["bias_ih"],
     }, atol=ATOL, axis_names=("step", "batch", "unit"))
-    if fb and counter.count > 1:
-        return Feedback(exercise, False, [f"the numbers are right, but it took {counter.count} matrix products: "
+    if fb and counter.matmuls > 1:
+        return Feedback(exercise, False, [f"the numbers are right, but it took {counter.matmuls} matrix products: "
                                           f"the point is one product for all {T} steps at once "
                                           f"(a (T, B, D) tensor can be multiplied by W_ih.T directly)"])
     return fb
