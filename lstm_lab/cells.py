@@ -84,14 +84,20 @@ def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> RNNStep:
     return RNNStep(pre, NONLINEARITIES[nonlinearity](pre))
 
 
-def lstm_update(pre: Tensor, c_prev: Tensor, weight_hr: Tensor | None = None) -> LSTMStep:
-    """The LSTM equations after the matmuls: ``pre`` holds the four gate blocks i, f, g, o."""
+def lstm_update(pre: Tensor, c_prev: Tensor | None, weight_hr: Tensor | None = None) -> LSTMStep:
+    """The LSTM equations after the matmuls: ``pre`` holds the four gate blocks i, f, g, o.
+
+    ``c_prev=None`` stands for c_0 = 0, an empty memory: there is nothing to forget yet.
+    """
     i, f, g, o = pre.chunk(4, dim=-1)
     input_gate = torch.sigmoid(i)
     forget_gate = torch.sigmoid(f)
     candidate = torch.tanh(g)
     output_gate = torch.sigmoid(o)
-    cell_state = forget_gate * c_prev + input_gate * candidate
+    if c_prev is None:
+        cell_state = input_gate * candidate
+    else:
+        cell_state = forget_gate * c_prev + input_gate * candidate
     hidden_state = output_gate * torch.tanh(cell_state)
     if weight_hr is not None:  # LSTM with projections: h is projected down to proj_size
         hidden_state = hidden_state @ weight_hr.t()
@@ -132,15 +138,22 @@ def projection_bias(mode: str, weights: dict) -> Tensor | None:
     return bias + weights["bias_hh"] if bias is not None and mode != "GRU" else bias
 
 
-def transposed_for_steps(weight_hh: Tensor) -> Tensor:
-    """W_hhᵀ, copied once into its own contiguous memory, for the per-step ``h @ W_hhᵀ``.
+# From this many steps on, the sequence runners copy W_hhᵀ once (below). Measured: at 3 steps (the
+# teaching size) the copy is 5 % of a forward and wins nothing back; at 100 it pays for itself many
+# times. 8 lies between, not tuned further; the inference loops switch at the same length.
+COPY_FROM_STEPS = 8
+
+
+def transposed_for_steps(weight_hh: Tensor, steps: int) -> Tensor:
+    """W_hhᵀ for the per-step ``h @ W_hhᵀ`` of a ``steps``-long sequence, copied once into its own memory.
 
     A sequence runner multiplies by W_hhᵀ at every step. Through the view ``weight_hh.t()`` the
     matmul reads the weight across its rows; laid out as ``(H, gates*H)`` it reads it in order,
     about a quarter faster per step at the realistic size (benchmarks/speed.py), for one small
-    copy per sequence (autograd passes the gradient back through the copy unchanged).
+    copy per sequence (autograd passes the gradient back through the copy unchanged). A short
+    sequence gets the view: its few steps do not win the copy back.
     """
-    return weight_hh.t().contiguous()
+    return weight_hh.t() if steps < COPY_FROM_STEPS else weight_hh.t().contiguous()
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:

@@ -49,7 +49,7 @@ def gru_steps(proj: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor | Non
 
     ``proj[t] = W_ih x_t + b_ih`` for every t, (T, B, 3H). Differentiable where autograd records.
     """
-    w_hh, h = transposed_for_steps(weight_hh), h0
+    w_hh, h = transposed_for_steps(weight_hh, proj.shape[0]), h0
     for proj_t in proj.unbind(0):
         proj_h = h @ w_hh if bias_hh is None else torch.addmm(bias_hh, h, w_hh)
         step = gru_update(proj_t, proj_h, h)
@@ -80,7 +80,7 @@ def gru_layer_forward(proj: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tens
     hh_rz, hn = pre_hh.split([2 * hidden, hidden], dim=-1)
     r, z = rz[..., :hidden], rz[..., hidden:]
     hh_rz_t, hn_t, r_t, z_t = (x.unbind(0) for x in (hh_rz, hn, r, z))
-    w_hh, h_prev = transposed_for_steps(weight_hh), h0
+    w_hh, h_prev = transposed_for_steps(weight_hh, steps), h0
     for t, (rz_now, pre_hh_now, n_now, h_now) in enumerate(zip(rz.unbind(0), pre_hh.unbind(0), n.unbind(0),
                                                                  h.unbind(0))):
         if bias_hh is None:

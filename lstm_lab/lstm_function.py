@@ -320,7 +320,7 @@ def _differentiable_backward(needs_grad, inputs, grad_outputs):
     with torch.enable_grad():
         proj = x if weight_ih is None else torch.nn.functional.linear(x, weight_ih, bias)
         # the teaching form of the loop (run_steps writes into buffers, which autograd cannot record)
-        w_hh, h, c, hs = transposed_for_steps(weight_hh), h0, c0, []
+        w_hh, h, c, hs = transposed_for_steps(weight_hh, proj.shape[0]), h0, c0, []
         for proj_t in proj.unbind(0):
             step = lstm_update(torch.addmm(proj_t, h, w_hh), c)
             h, c = step.h, step.c

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from .cells import linear, lstm_cell, lstm_cell_trace, lstm_update
 from .fixtures import head
-from .runners import run_layer, run_stack
+from .runners import run_layer, run_stack, zero_state
 
 __all__ = [
     "input_gate_uses_W_hf",
@@ -50,16 +50,9 @@ __all__ = [
 ]
 
 
-def _zero_state(inputs: Tensor, weights: dict) -> tuple[Tensor, Tensor]:
-    """(h_0, c_0) of zeros for one layer and direction, shaped from its weights."""
-    batch = inputs.shape[1]
-    hidden_size, out_size = weights["weight_hh"].shape[0] // 4, weights["weight_hh"].shape[1]
-    return inputs.new_zeros(batch, out_size), inputs.new_zeros(batch, hidden_size)
-
-
 def _zero_stack_state(inputs: Tensor, layer_weights) -> tuple[Tensor, Tensor]:
     """(h_0, c_0) of zeros for a whole stack, laid out l0, l0_reverse, l1, ... as in torch."""
-    states = [_zero_state(inputs, w) for directions in layer_weights for w in directions]
+    states = [zero_state("LSTM", inputs, w) for directions in layer_weights for w in directions]
     return torch.stack([h for h, _ in states]), torch.stack([c for _, c in states])
 
 
@@ -80,7 +73,7 @@ def input_gate_uses_W_hf(inputs: Tensor, weights: dict, state=None, *, fixed: bo
     ``(outputs (T, B, H), (h_T, c_T))``.
     """
     typo = weights if fixed else with_W_hf_for_W_hi(weights)
-    return run_layer("LSTM", inputs, state if state is not None else _zero_state(inputs, weights), typo)
+    return run_layer("LSTM", inputs, state if state is not None else zero_state("LSTM", inputs, weights), typo)
 
 
 def with_W_hf_for_W_hi(weights: dict) -> dict:
@@ -117,8 +110,8 @@ def stack_each_direction_reads_its_own(inputs: Tensor, layer_weights, *, fixed: 
             forward = dict(forward, weight_ih=forward["weight_ih"][:, :H])  # columns that read the forward half
             backward = dict(backward, weight_ih=backward["weight_ih"][:, H:])  # ... and the backward half
             forward_in, backward_in = forward_out, backward_out
-        forward_out, forward_final = run_layer("LSTM", forward_in, _zero_state(inputs, forward), forward)
-        backward_out, backward_final = run_layer("LSTM", backward_in, _zero_state(inputs, backward), backward,
+        forward_out, forward_final = run_layer("LSTM", forward_in, zero_state("LSTM", inputs, forward), forward)
+        backward_out, backward_final = run_layer("LSTM", backward_in, zero_state("LSTM", inputs, backward), backward,
                                                  reverse=True)
         finals += [forward_final, backward_final]
     output = torch.cat([forward_out, backward_out], dim=-1)
@@ -173,7 +166,7 @@ def stack_detached_between_layers(inputs: Tensor, layer_weights, *, fixed: bool 
             layer_input = layer_input.clone().detach()  # the seed's line: cuts the graph here
         outputs = []
         for direction, weights in enumerate(directions):
-            out, final = run_layer("LSTM", layer_input, _zero_state(inputs, weights), weights,
+            out, final = run_layer("LSTM", layer_input, zero_state("LSTM", inputs, weights), weights,
                                    reverse=direction == 1)
             outputs.append(out)
             finals.append(final)
@@ -264,7 +257,7 @@ def state_never_carried(inputs: Tensor, weights: dict, state=None, *, fixed: boo
     ``fixed=True``: ``prev_h, prev_c = Ht, Ct`` after each step. Returns
     ``(outputs (T, B, H), (h_T, c_T))`` like ``run_layer``.
     """
-    initial = state if state is not None else _zero_state(inputs, weights)
+    initial = state if state is not None else zero_state("LSTM", inputs, weights)
     carried, outputs = initial, []
     for x_t in inputs:
         step_state = lstm_cell(x_t, carried if fixed else initial, **weights)  # the seed: always the initial
@@ -291,7 +284,7 @@ class _PlainTensorLSTM(nn.Module):
                 ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
 
     def forward(self, inputs: Tensor):
-        return run_layer("LSTM", inputs, _zero_state(inputs, self.weights()), self.weights())
+        return run_layer("LSTM", inputs, zero_state("LSTM", inputs, self.weights()), self.weights())
 
 
 def parameters_as_plain_tensors(input_size: int, hidden_size: int, *, fixed: bool = False,
@@ -324,7 +317,7 @@ def state_after_padding(inputs: Tensor, lengths: Tensor, weights: dict, *, fixed
     ``run_layer`` does with ``lengths``). ``inputs`` is time-major ``(T, B, D)``. Returns
     ``(h, c)``, each ``(B, H)``.
     """
-    _, final = run_layer("LSTM", inputs, _zero_state(inputs, weights), weights,
+    _, final = run_layer("LSTM", inputs, zero_state("LSTM", inputs, weights), weights,
                          lengths=lengths if fixed else None)  # the seed: every step, padding too
     return final
 
@@ -382,7 +375,7 @@ def input_from_previous_step(inputs: Tensor, weights: dict, *, fixed: bool = Fal
     ``fixed=True``: step t reads x_t. Returns ``(outputs (T, B, H), (h_T, c_T))``.
     """
     read = inputs if fixed else torch.cat([torch.zeros_like(inputs[:1]), inputs[:-1]])  # the seed: X_{t-1}
-    return run_layer("LSTM", read, _zero_state(inputs, weights), weights)
+    return run_layer("LSTM", read, zero_state("LSTM", inputs, weights), weights)
 
 
 # ---------------------------------------------------------------- seed 002
@@ -456,7 +449,7 @@ def last_step_takes_last_unit(inputs: Tensor, weights: dict, *, fixed: bool = Fa
 
     ``fixed=True``: the last time step, ``(B, H)``.
     """
-    outputs, (ht, _) = run_layer("LSTM", inputs.transpose(0, 1), _zero_state(inputs.transpose(0, 1), weights),
+    outputs, (ht, _) = run_layer("LSTM", inputs.transpose(0, 1), zero_state("LSTM", inputs.transpose(0, 1), weights),
                                  weights)
     return outputs.transpose(0, 1)[:, -1] if fixed else ht[:, -1]  # the seed indexed the state
 

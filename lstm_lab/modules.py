@@ -93,6 +93,8 @@ class RNNBase(nn.Module):
                     setattr(self, name + suffix, nn.Parameter(torch.empty(shape, **factory)))
                 self._all_weights.append([name + suffix for name in shapes])
         self._flat_weights_names = [name for names in self._all_weights for name in names]
+        # each layer and direction's parameters as (cell name, parameter name), worked out once
+        self._cell_names = [[(name.split("_l")[0], name) for name in names] for names in self._all_weights]
         self.reset_parameters()
 
     @property
@@ -125,8 +127,21 @@ class RNNBase(nn.Module):
 
     def layer_weights(self, layer: int, direction: int = 0) -> dict[str, Tensor]:
         """The parameters of one layer and direction under their cell names (weight_ih, ...)."""
-        names = self._all_weights[layer * self.num_directions + direction]
-        return {name.split("_l")[0]: getattr(self, name) for name in names}
+        return self._weights_of(self._cell_names[layer * self.num_directions + direction])
+
+    def _weights_of(self, cell_names) -> dict[str, Tensor]:
+        # From _parameters when they are there: nn.Module finds a parameter by getattr only after
+        # ordinary lookup has failed, which costs about as much as a tensor operation, four per layer
+        # in every forward. A weight that is not there (torch.nn.utils.parametrize moves it, a user
+        # may replace it by a plain tensor) is found by getattr.
+        params = self._parameters
+        return {cell_name: params[name] if name in params else getattr(self, name) for cell_name, name in cell_names}
+
+    def _all_layer_weights(self) -> list[list[dict[str, Tensor]]]:
+        """``layer_weights`` of every layer and direction, ``[layer][direction]``, as ``run_stack`` takes them."""
+        each = [self._weights_of(names) for names in self._cell_names]
+        directions = self.num_directions
+        return [each[k:k + directions] for k in range(0, len(each), directions)]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -147,9 +162,10 @@ class RNNBase(nn.Module):
         if torch.jit.is_tracing():
             raise _not_scriptable(name, traced=True)
         lengths = None
+        weights = self._all_layer_weights()
         if isinstance(input, PackedSequence):
             _check_packed(name, input)
-            self._check_input(input.data, expected_dim=2)
+            self._check_input(input.data, 2, weights[0][0]["weight_ih"])
             sorted_indices = input.sorted_indices
             padded, lengths = pad_packed_sequence(input)  # (T, B, D), original batch order
             x, batched = padded, True
@@ -162,11 +178,10 @@ class RNNBase(nn.Module):
             x = input if batched else input.unsqueeze(1)
             if batched and self.batch_first:
                 x = x.transpose(0, 1)
-            self._check_input(x, expected_dim=3)
+            self._check_input(x, 3, weights[0][0]["weight_ih"])
         if x.shape[0] == 0:
             raise ShapeError("Expected sequence length to be larger than 0 in RNN")
         hx = self._prepare_hidden(hx, x, batched)
-        weights = [[self.layer_weights(l, d) for d in range(self.num_directions)] for l in range(self.num_layers)]
         output, hidden = self._run(x, hx, weights, lengths)
         if lengths is not None:
             output = _repack(output, lengths, sorted_indices, input)
@@ -191,12 +206,15 @@ class RNNBase(nn.Module):
         # only the GRU's matmuls, exactly as it reaches ours, and the states stay float32.
         with torch.autocast(device, enabled=False):
             low = torch.get_autocast_dtype(device)
-            hx = tuple(h.to(low) for h in hx) if isinstance(hx, tuple) else hx.to(low)
+            if isinstance(hx, tuple):
+                hx = tuple(h.to(low) for h in hx)
+            elif hx is not None:  # None: zeros, made in the low dtype by the runner
+                hx = hx.to(low)
             weights = [[{k: w.to(low) for k, w in d.items()} for d in layer] for layer in weights]
             return run(x.to(low), hx, weights)
 
-    def _check_input(self, x: Tensor, expected_dim: int) -> None:
-        weight = self.weight_ih_l0
+    def _check_input(self, x: Tensor, expected_dim: int, weight: Tensor) -> None:
+        """dtype, device, dimensions and size of the input, against the first layer's ``weight_ih``."""
         if x.dtype != weight.dtype:
             raise ValueError(
                 f"RNN input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
@@ -215,14 +233,13 @@ class RNNBase(nn.Module):
             )
 
     def _prepare_hidden(self, hx, x: Tensor, batched: bool):
-        """Zeros if hx is None; else check its dimensions and size like torch, return 3-D."""
+        """Check hx's dimensions and size like torch and return it 3-D; None stays None (zeros, see runners)."""
+        if hx is None:
+            return None
         layers = self.num_layers * self.num_directions
         batch = x.shape[1]
         out_size = self.proj_size or self.hidden_size
         expected = {"h": (layers, batch, out_size), "c": (layers, batch, self.hidden_size)}
-        if hx is None:
-            zeros = {k: torch.zeros(v, dtype=x.dtype, device=x.device) for k, v in expected.items()}
-            return (zeros["h"], zeros["c"]) if self.mode == "LSTM" else zeros["h"]
         want = 3 if batched else 2
         shape_of = "batched 3-D" if batched else "unbatched 2-D"
         if self.mode == "LSTM":

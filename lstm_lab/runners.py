@@ -13,6 +13,12 @@ gives. The reverse direction reverses each sequence *within its own length*, run
 and reverses the outputs back, so ``output[t]`` always pairs the forward and the backward
 state of the same time step.
 
+A state of ``None`` means zeros (h_0 = 0, and c_0 = 0 for the LSTM), as ``hx=None`` does in
+``torch.nn``. The plain RNN and LSTM loops then skip what a zero state contributes to the first
+step (the recurrent product W_hh h_0 and the forget term f·c_0, see ``cells.lstm_update``): at the
+teaching size (B1 T3 I3 H2) that is an eighth of the forward (measured against passing zeros).
+Every other path starts from real zeros.
+
 An LSTM layer without masks or projections runs as ``lstm_function.LSTMLayerFunction`` (its
 backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``;
 when nothing is recorded (inference) it runs that Function's buffered forward loop alone.
@@ -28,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .cells import (NONLINEARITIES, gru_update, input_projection, lstm_update, projection_bias, rnn_update,
-                    transposed_for_steps)
+from .cells import (COPY_FROM_STEPS, NONLINEARITIES, gru_update, input_projection, lstm_update, projection_bias,
+                    rnn_update, transposed_for_steps)
 from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
 from .gru_function import GRULayerFunction, gru_layer_forward
 from .lstm_function import LSTMLayerFunction, infer_steps, transforms_active, use_hand_written_backward
@@ -38,8 +44,9 @@ __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "ru
 
 
 # Inference through the buffered loops from this many steps on. Measured: at 3 steps (the teaching
-# size) the plain step loop is faster, at 100 the buffered one; 8 lies between, not tuned further.
-BUFFERED_FROM_STEPS = 8
+# size) the plain step loop is faster, at 100 the buffered one; 8 lies between, not tuned further
+# (the length from which the loops copy W_hhᵀ, too).
+BUFFERED_FROM_STEPS = COPY_FROM_STEPS
 
 
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
@@ -63,7 +70,7 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
               hand_written_backward=True):
     """One direction of one layer over a (T, B, D) sequence.
 
-    ``state`` is h0 of shape (B, H_out), or ``(h0, c0)`` for the LSTM; ``weights`` a dict with
+    ``state`` is h0 of shape (B, H_out), or ``(h0, c0)`` for the LSTM, or None for zeros; ``weights`` a dict with
     ``weight_ih``, ``weight_hh`` and optionally ``bias_ih``, ``bias_hh``, ``weight_hr``.
     ``lengths`` (B,) ints from 0 to T: steps past a sequence's length keep its state and output zeros.
     Returns ``(outputs (T, B, H_out), final state)`` in the same form as ``state``.
@@ -90,25 +97,29 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
     plain_gru = mode == "GRU" and mask is None and one_dtype
     if plain_lstm and hand_written_backward and use_hand_written_backward():
+        h0, c0 = zero_state(mode, inputs, weights) if state is None else state
         # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
-        outputs, h, c = LSTMLayerFunction.apply(inputs, state[0], state[1], weights["weight_hh"],
+        outputs, h, c = LSTMLayerFunction.apply(inputs, h0, c0, weights["weight_hh"],
                                                 weights["weight_ih"], projection_bias(mode, weights))
         return _restored(outputs, reverse, lengths), (h, c)
     proj = input_projection(mode, inputs, weights)
-    if (plain_lstm and proj.shape[0] >= BUFFERED_FROM_STEPS and not _recording(proj, state, weights)
-            and not transforms_active()):
+    buffered = proj.shape[0] >= BUFFERED_FROM_STEPS and not transforms_active()
+    if plain_lstm and buffered and not _recording(proj, state, weights):
         # Nothing to differentiate (inference, torch.no_grad): the Function's step loop, with nothing
         # kept for a backward pass, is the fastest way through. Not for a few steps, though: it
         # makes its per-step views once, about twenty calls, which a short sequence (the teaching
         # size, three steps) does not win back.
-        outputs, c = infer_steps(proj, state[0], state[1], weights["weight_hh"])
-        state = (outputs[-1].clone(), c)  # h_n in memory of its own, as torch's
-    elif plain_gru and hand_written_backward and use_hand_written_backward():
+        h0, c0 = zero_state(mode, inputs, weights) if state is None else state
+        outputs, c = infer_steps(proj, h0, c0, weights["weight_hh"])
+        return _restored(outputs, reverse, lengths), (outputs[-1].clone(), c)  # h_n in memory of its own, as torch's
+    if mode == "GRU" or mask is not None:
+        # the GRU's update reads h_{t-1} itself, and a masked step keeps it: both start from real zeros
+        state = zero_state(mode, inputs, weights) if state is None else state
+    if plain_gru and hand_written_backward and use_hand_written_backward():
         # proj need not be kept for a second derivative: the Function can remake it (see gru_function)
         remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
         outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"), remake_proj)
-    elif (plain_gru and proj.shape[0] >= BUFFERED_FROM_STEPS
-          and not _recording(proj, [state], weights) and not transforms_active()):
+    elif plain_gru and buffered and not _recording(proj, [state], weights):
         # inference, as for the LSTM above
         outputs = gru_layer_forward(proj, state, weights["weight_hh"], weights.get("bias_hh")).h
         state = outputs[-1].clone()
@@ -123,6 +134,14 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     return _restored(outputs, reverse, lengths), state
 
 
+def zero_state(mode: str, inputs: Tensor, weights: dict):
+    """The state ``None`` stands for: zeros of h's size (and of c's, for the LSTM) for the batch of ``inputs``."""
+    # weight_hh is (gates * hidden, size of h): with projections, h is smaller than c
+    gates_times_hidden, out = weights["weight_hh"].shape
+    h = inputs.new_zeros(inputs.shape[1], out)
+    return (h, inputs.new_zeros(inputs.shape[1], gates_times_hidden // 4)) if mode == "LSTM" else h
+
+
 def _restored(outputs: Tensor, reverse: bool, lengths: Tensor | None) -> Tensor:
     """The reverse direction ran on reversed sequences: put its outputs back in time order."""
     return reverse_padded(outputs, lengths) if reverse else outputs
@@ -132,7 +151,7 @@ def _recording(proj, state, weights) -> bool:
     """Whether autograd would record this layer: gradients on, and something in it requires one."""
     if not torch.is_grad_enabled():
         return False
-    return proj.requires_grad or any(t.requires_grad for t in [*state, *weights.values()])
+    return proj.requires_grad or any(t.requires_grad for t in [*(state or ()), *weights.values()])
 
 
 def _masked(mask_t, new, old):
@@ -150,28 +169,33 @@ def _steps_of(proj, mask):
     return zip(proj.unbind(0), masks)
 
 
+def _pre_activation(proj_t, h, w_hh):
+    """W_ih x_t + b + W_hh h_{t-1}: the input half plus the recurrent product (none from h_0 = 0, given as None)."""
+    return proj_t if h is None else torch.addmm(proj_t, h, w_hh)
+
+
 def _rnn_steps(proj, h, weights, mask, nonlinearity):
-    w_hh = transposed_for_steps(weights["weight_hh"])
+    w_hh = transposed_for_steps(weights["weight_hh"], proj.shape[0])
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
-        h = _masked(mask_t, rnn_update(torch.addmm(proj_t, h, w_hh), nonlinearity).h, h)
+        h = _masked(mask_t, rnn_update(_pre_activation(proj_t, h, w_hh), nonlinearity).h, h)
         outputs.append(_output(mask_t, h))
     return outputs, h
 
 
 def _lstm_steps(proj, state, weights, mask):
-    h, c = state
-    w_hh, w_hr = transposed_for_steps(weights["weight_hh"]), weights.get("weight_hr")
+    h, c = (None, None) if state is None else state  # None: h_0 = c_0 = 0, skipped in step 1 (see the top)
+    w_hh, w_hr = transposed_for_steps(weights["weight_hh"], proj.shape[0]), weights.get("weight_hr")
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
-        step = lstm_update(torch.addmm(proj_t, h, w_hh), c, w_hr)
+        step = lstm_update(_pre_activation(proj_t, h, w_hh), c, w_hr)
         h, c = _masked(mask_t, step.h, h), _masked(mask_t, step.c, c)
         outputs.append(_output(mask_t, h))
     return outputs, (h, c)
 
 
 def _gru_steps(proj, h, weights, mask):
-    w_hh, b_hh = transposed_for_steps(weights["weight_hh"]), weights.get("bias_hh")
+    w_hh, b_hh = transposed_for_steps(weights["weight_hh"], proj.shape[0]), weights.get("bias_hh")
     outputs = []
     for proj_t, mask_t in _steps_of(proj, mask):
         proj_h = h @ w_hh if b_hh is None else torch.addmm(b_hh, h, w_hh)
@@ -186,7 +210,7 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
 
     ``layer_weights[layer][direction]`` is a weight dict; direction 1 is the reverse one.
     ``hx`` is (num_layers * num_directions, B, H_out) — or ``(h0, c0)`` for the LSTM — laid out
-    l0, l0_reverse, l1, l1_reverse, ... as in torch. Layer l+1 reads the concatenation
+    l0, l0_reverse, l1, l1_reverse, ... as in torch; None for zeros. Layer l+1 reads the concatenation
     [forward, backward] of layer l's outputs at each time step; dropout acts between layers,
     in training only.
     """
@@ -214,14 +238,14 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
 def run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward):
     """``run_stack`` without the argument checks."""
     is_lstm = mode == "LSTM"
-    h0, c0 = hx if is_lstm else (hx, None)
+    h0, c0 = (None, None) if hx is None else hx if is_lstm else (hx, None)
     layer_input, finals_h, finals_c = inputs, [], []
     num_layers = len(layer_weights)
     for layer, directions in enumerate(layer_weights):
         outputs = []
         for direction, weights in enumerate(directions):
             k = layer * len(directions) + direction
-            state = (h0[k], c0[k]) if is_lstm else h0[k]
+            state = None if h0 is None else (h0[k], c0[k]) if is_lstm else h0[k]
             out, state = run_layer_unchecked(mode, layer_input, state, weights, direction == 1, lengths, nonlinearity,
                                 hand_written_backward)
             outputs.append(out)
@@ -279,6 +303,8 @@ def _check_weights(where: str, mode: str, weights, input_size: int, inputs: Tens
 
 
 def _check_state(where: str, mode: str, name: str, state, h_shape: tuple, c_shape: tuple, inputs: Tensor) -> None:
+    if state is None:  # zeros
+        return
     if mode == "LSTM":
         if not isinstance(state, (tuple, list)) or len(state) != 2:
             given = f"a single tensor of shape {shape_str(state)}" if isinstance(state, Tensor) else \

@@ -47,6 +47,28 @@ def test_a_published_model_that_flattens_in_forward_runs():
     torch.testing.assert_close(b(x), a(x), atol=1e-10, rtol=1e-10)
 
 
+def test_a_replaced_or_parametrized_weight_is_the_one_the_forward_uses():
+    """The modules read their weights each forward: a parameter assigned anew, a plain tensor in
+    its place, or a parametrization (torch.nn.utils.parametrize, as weight norm uses) all count."""
+    from torch.nn.utils import parametrize
+
+    class Halved(nn.Module):
+        def forward(self, weight):
+            return weight / 2
+
+    ref, ours = twins("LSTM", 3, 4, num_layers=2)
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    replaced = torch.randn_like(ref.weight_hh_l1)
+    for model in (ref, ours):
+        model.weight_hh_l1 = nn.Parameter(replaced.clone())
+        parametrize.register_parametrization(model, "weight_ih_l0", Halved())
+    torch.testing.assert_close(ours(x), ref(x), atol=1e-10, rtol=1e-10)
+    assert not torch.allclose(ours(x)[0], twins("LSTM", 3, 4, num_layers=2)[1](x)[0])  # the changes did act
+    del ours.weight_hh_l0
+    ours.weight_hh_l0 = ref.weight_hh_l0.detach().clone()  # a plain tensor, not a Parameter
+    torch.testing.assert_close(ours(x), ref(x), atol=1e-10, rtol=1e-10)
+
+
 @pytest.mark.parametrize("mode, low", [("LSTM", True), ("RNN", True), ("GRU", False)])
 @pytest.mark.parametrize("grad", [False, True], ids=["no grad", "grad"])
 def test_cpu_bfloat16_autocast_as_torch(mode, low, grad):
