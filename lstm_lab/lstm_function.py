@@ -78,7 +78,15 @@ def backward_through_cell(dh: Tensor, dc: Tensor, h_to_c: Tensor, gate_factors: 
     return d_gates, dc, dc * forget_gate
 
 
-def gate_factors(trace: "LSTMTrace", c0: Tensor) -> tuple[Tensor, Tensor]:
+def steps_and_predecessors(reverse: bool) -> tuple[int, slice, slice]:
+    """Where a layer's recurrence starts, and which step comes before which: ``(first, rest, before)``
+    such that step ``first`` reads the initial state and the steps ``[rest]`` read the states ``[before]``.
+    Forward: step 0 reads h_0, steps 1.. read 0..T-2. In reverse the layer runs from the last step to
+    the first: step T-1 reads h_0, steps ..T-2 read 1..T-1."""
+    return (-1, slice(None, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(None, -1))
+
+
+def gate_factors(trace: "LSTMTrace", c0: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
     """``lstm_local`` for a whole layer, written for speed: ``(h_to_c, partners · slopes)``.
 
     The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
@@ -88,7 +96,8 @@ def gate_factors(trace: "LSTMTrace", c0: Tensor) -> tuple[Tensor, Tensor]:
     square (σ' = s − s·s; tanh' = 1 − t·t from a block of ones), times its partner; c_{t-1} is read
     as c_0 and c[:-1] rather than concatenated. Fresh memory costs a sequence-sized backward more
     than its arithmetic. (In place rather than with ``out=``: torch.compile traces in-place
-    operations on the blocks, not ``out=`` into a strided view.)
+    operations on the blocks, not ``out=`` into a strided view.) ``reverse``: the trace of a layer
+    that ran from the last step to the first, whose c_{t-1} is c[t+1] (see ``run_steps``).
     """
     steps, batch, hidden = trace.c.shape
     factors = trace.c.new_empty(steps, batch, 4, hidden)
@@ -96,8 +105,9 @@ def gate_factors(trace: "LSTMTrace", c0: Tensor) -> tuple[Tensor, Tensor]:
     tanh_c = torch.tanh(trace.c)
     d_i.copy_(trace.i).addcmul_(trace.i, trace.i, value=-1).mul_(trace.g)  # σ'(i) · g
     d_f.copy_(trace.f).addcmul_(trace.f, trace.f, value=-1)  # σ'(f) · c_{t-1}
-    d_f[0].mul_(c0)
-    d_f[1:].mul_(trace.c[:-1])
+    first, rest, before = steps_and_predecessors(reverse)
+    d_f[first].mul_(c0)  # the step the recurrence starts at reads c_0
+    d_f[rest].mul_(trace.c[before])
     d_g.fill_(1).addcmul_(trace.g, trace.g, value=-1).mul_(trace.i)  # tanh'(g) · i
     d_o.copy_(trace.o).addcmul_(trace.o, trace.o, value=-1).mul_(tanh_c)  # σ'(o) · tanh(c)
     h_to_c = torch.ones_like(tanh_c).addcmul_(tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
@@ -128,29 +138,30 @@ def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) 
     return trace_steps(proj.clone(), h0, c0, weight_hh)
 
 
-def trace_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
+def trace_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, reverse: bool = False) -> LSTMTrace:
     """``run_steps`` into buffers for the whole sequence: ``gates`` (T, B, 4H, holding the input
     half of every step, overwritten) becomes the trace's gates, beside fresh c and h."""
     steps, batch, four_hidden = gates.shape
     c, h = gates.new_empty(steps, batch, four_hidden // 4), gates.new_empty(steps, batch, four_hidden // 4)
-    run_steps(gates, h0, c0, weight_hh, c.unbind(0), h.unbind(0))
+    run_steps(gates, h0, c0, weight_hh, c.unbind(0), h.unbind(0), reverse)
     return LSTMTrace(*gates.view(steps, batch, 4, four_hidden // 4).unbind(2), c, h)
 
 
-def infer_steps(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> tuple[Tensor, Tensor]:
+def infer_steps(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
     """The layer when nothing is differentiated (inference): ``(outputs (T, B, H), c_n)``.
 
     ``proj`` is the caller's own temporary and is overwritten. Nothing is kept for a backward
-    pass, so c_t needs no buffer per step: two, used in turn (c_t is computed from c_{t-1}).
+    pass, so c_t needs no buffer per step: two, used in turn (c_t is computed from c_{t-1}, or from
+    c_{t+1} in reverse: neighbours in time never share a buffer).
     """
     steps, batch, four_hidden = proj.shape
     h = proj.new_empty(steps, batch, four_hidden // 4)
     c_steps = proj.new_empty(2, batch, four_hidden // 4).unbind(0) * ((steps + 1) // 2)
-    run_steps(proj, h0, c0, weight_hh, c_steps, h.unbind(0))
-    return h, c_steps[steps - 1]
+    run_steps(proj, h0, c0, weight_hh, c_steps, h.unbind(0), reverse)
+    return h, c_steps[0 if reverse else steps - 1]
 
 
-def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps, h_steps) -> None:
+def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps, h_steps, reverse: bool = False) -> None:
     """The step loop, written for speed: the equations of ``cells.lstm_update``, in place.
 
     ``gates`` (T, B, 4H) comes in holding ``W_ih x_t + b_ih + b_hh`` of every step and leaves
@@ -166,7 +177,10 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
       all steps in one call, its columns of W_hhᵀ once) the sigmoid serves g too, and
       ``mul_(2).sub_(1)`` turns σ(2a) into tanh(a). Doubling is exact in floating point; the
       result differs from ``torch.tanh`` by rounding only (a few units in the last place);
-    * c_t = i·g + f·c_{t-1} is one multiply and one fused ``addcmul_``.
+    * c_t = i·g + f·c_{t-1} is one multiply and one fused ``addcmul_``;
+    * ``reverse=True`` (the backward direction of a bidirectional layer) visits the steps from the
+      last to the first, and writes each state at its own time step: where the teaching form runs
+      forward over a reversed copy of the sequence and reverses its outputs back, no copy is made.
     """
     steps, batch, four_hidden = gates.shape
     hidden = four_hidden // 4
@@ -182,8 +196,10 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
     # 2 and 1 as tensors of the gates' dtype: a Python number in an operation is first made into a
     # tensor and converted, one more call at every step
     two, one = gates.new_full((), 2.0), gates.new_full((), 1.0)
+    gates_steps = gates.unbind(0)
     h_prev, c_prev = h0, c0
-    for t, (gates_t, c_t, h_t) in enumerate(zip(gates.unbind(0), c_steps, h_steps)):
+    for t in range(steps - 1, -1, -1) if reverse else range(steps):
+        gates_t, c_t, h_t = gates_steps[t], c_steps[t], h_steps[t]
         gates_t.addmm_(h_prev, w_hh)  # the pre-activations: + W_hh h_{t-1}
         gates_t.sigmoid_()  # σ(i), σ(f), σ(2·g's), σ(o)
         g[t].mul_(two).sub_(one)  # 2σ(2a) − 1 = tanh(a)
@@ -200,32 +216,37 @@ def previous_states(first: Tensor, sequence: Tensor) -> Tensor:
 
 @torch.no_grad()
 def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Tensor, d_outputs: Tensor,
-                        dh_n: Tensor | None = None, dc_n: Tensor | None = None, keep_states: bool = False):
+                        dh_n: Tensor | None = None, dc_n: Tensor | None = None, keep_states: bool = False,
+                        reverse: bool = False):
     """Backpropagation through time for one LSTM layer, given its forward ``trace``.
 
     Returns ``(dpre (T, B, 4H), dh0, dc0)``, and with ``keep_states=True`` also the gradients
     arriving at every h_t and c_t, ``(dh (T, B, H), dc (T, B, H))``. The weight gradients are
-    one matmul each from ``dpre`` (see ``lstm_backward``).
+    one matmul each from ``dpre`` (see ``lstm_backward``). ``reverse``: the layer ran from the last
+    step to the first (``run_steps``), so the gradient flows from step 1 to step T.
     """
     steps = trace.h.shape[0]
     # Everything that does not depend on the arriving gradient, for all steps at once: lstm_local's
     # h_to_c and partners · slopes. The loop then overwrites each step's factors with that step's
     # dpre (same place, elementwise), so dpre needs no buffer of its own: memory a torch.nn-sized
     # model feels.
-    h_to_c, dpre = gate_factors(trace, c0)
+    h_to_c, dpre = gate_factors(trace, c0, reverse)
     # one view per step, made once: indexing dpre[t] inside the loop would cost a call each time
     dpre_steps, h_to_c, forget, d_out = (x.unbind(0) for x in (dpre, h_to_c, trace.f, d_outputs))
-    dh = d_out[-1] if dh_n is None else d_out[-1] + dh_n
+    # back through the recurrence: from the step it ended at to the one it started at
+    order, move = (range(steps), 1) if reverse else (range(steps - 1, -1, -1), -1)
+    first = order[-1]
+    dh = d_out[order[0]] if dh_n is None else d_out[order[0]] + dh_n
     dc = torch.zeros_like(c0) if dc_n is None else dc_n
     if keep_states:
         dh_all, dc_all = torch.empty_like(trace.h), torch.empty_like(trace.c)
-    for t in reversed(range(steps)):
+    for t in order:
         # dpre_steps[t] goes in holding the factors and comes out holding dpre_t
         _, dc_t, dc = backward_through_cell(dh, dc, h_to_c[t], dpre_steps[t], forget[t], out=dpre_steps[t])
         if keep_states:
             dh_all[t], dc_all[t] = dh, dc_t
         # the only matmul in the loop: what reaches h_{t-1} through W_hh, plus the loss's own share
-        dh = dpre_steps[t] @ weight_hh if t == 0 else torch.addmm(d_out[t - 1], dpre_steps[t], weight_hh)
+        dh = dpre_steps[t] @ weight_hh if t == first else torch.addmm(d_out[t + move], dpre_steps[t], weight_hh)
     if keep_states:
         return dpre, dh, dc, dh_all, dc_all
     return dpre, dh, dc
@@ -255,7 +276,7 @@ _functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda
 class LSTMLayerFunction(torch.autograd.Function):
     """One LSTM layer in one direction whose backward is ``lstm_layer_backward`` (BPTT by hand).
 
-    ``forward(ctx, inputs, h0, c0, weight_hh, weight_ih=None, bias=None)
+    ``forward(ctx, inputs, h0, c0, weight_hh, weight_ih=None, bias=None, reverse=False)
     -> (outputs (T, B, H), h_n (B, H), c_n (B, H))``
 
     With ``weight_ih``, ``inputs`` is the layer's input sequence (T, B, D) and ``bias`` is
@@ -268,20 +289,26 @@ class LSTMLayerFunction(torch.autograd.Function):
     Without ``weight_ih`` (``lstm_layer``, the form notebook 09 checks), ``inputs`` is that input
     half already, ``proj`` (T, B, 4H), and its gradient is ``dpre`` itself.
 
+    ``reverse=True`` runs the layer from the last step to the first (the backward direction of a
+    bidirectional layer) on the sequence as it is, ``outputs[t]`` at time step t and the final
+    state that of step 1 (see ``run_steps``).
+
     No masks and no projections (``weight_hr``): the runner keeps the autograd path for those.
     """
 
     @staticmethod
-    def forward(ctx, inputs, h0, c0, weight_hh, weight_ih=None, bias=None):
+    def forward(ctx, inputs, h0, c0, weight_hh, weight_ih=None, bias=None, reverse=False):
         if weight_ih is None:
-            trace = trace_steps(inputs.clone(), h0, c0, weight_hh)
+            trace = trace_steps(inputs.clone(), h0, c0, weight_hh, reverse)
         else:
             steps, batch, _ = inputs.shape
             x = inputs.reshape(steps * batch, -1)
             proj = x @ weight_ih.t() if bias is None else torch.addmm(bias, x, weight_ih.t())
-            trace = trace_steps(proj.view(steps, batch, -1), h0, c0, weight_hh)
+            trace = trace_steps(proj.view(steps, batch, -1), h0, c0, weight_hh, reverse)
         ctx.save_for_backward(inputs, h0, c0, weight_hh, weight_ih, bias, *trace)
-        return trace.h, trace.h[-1].clone(), trace.c[-1].clone()
+        ctx.reverse = reverse
+        last = 0 if reverse else -1  # the step the recurrence ends at
+        return trace.h, trace.h[last].clone(), trace.c[last].clone()
 
     @staticmethod
     def backward(ctx, d_outputs, dh_n, dc_n):
@@ -289,18 +316,19 @@ class LSTMLayerFunction(torch.autograd.Function):
         if torch.is_grad_enabled():
             # create_graph=True: the gradient must itself be differentiable. The hand-written
             # arithmetic is not, so recompute the layer with autograd and differentiate that.
-            return _differentiable_backward(ctx.needs_input_grad, (inputs, h0, c0, weight_hh, weight_ih, bias),
-                                            (d_outputs, dh_n, dc_n))
+            return _differentiable_backward(ctx.needs_input_grad[:6], (inputs, h0, c0, weight_hh, weight_ih, bias),
+                                            (d_outputs, dh_n, dc_n), ctx.reverse) + (None,)
         trace = LSTMTrace(*saved)
-        dpre, dh0, dc0 = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n)
+        dpre, dh0, dc0 = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n, reverse=ctx.reverse)
         four_hidden, hidden = weight_hh.shape
         rows = dpre.reshape(-1, four_hidden)  # every step's dpre_t, one row per (t, b)
         wants = ctx.needs_input_grad
         d_weight_hh = d_inputs = d_weight_ih = d_bias = None
         if wants[3]:
-            # Σ_t dpre_tᵀ h_{t-1}, in one matmul (and one for h_0)
-            d_weight_hh = torch.addmm(dpre[0].t() @ h0, dpre[1:].reshape(-1, four_hidden).t(),
-                                      trace.h[:-1].reshape(-1, hidden))
+            # Σ_t dpre_tᵀ h_{t-1}, in one matmul (and one for h_0, which the first step read)
+            first, rest, before = steps_and_predecessors(ctx.reverse)
+            d_weight_hh = torch.addmm(dpre[first].t() @ h0, dpre[rest].reshape(-1, four_hidden).t(),
+                                      trace.h[before].reshape(-1, hidden))
         if weight_ih is None:
             d_inputs = dpre
         else:
@@ -310,10 +338,10 @@ class LSTMLayerFunction(torch.autograd.Function):
                 d_weight_ih = rows.t() @ inputs.reshape(rows.shape[0], -1)
             if wants[5]:
                 d_bias = rows.sum(0)
-        return d_inputs, dh0, dc0, d_weight_hh, d_weight_ih, d_bias
+        return d_inputs, dh0, dc0, d_weight_hh, d_weight_ih, d_bias, None
 
 
-def _differentiable_backward(needs_grad, inputs, grad_outputs):
+def _differentiable_backward(needs_grad, inputs, grad_outputs, reverse=False):
     """The layer's vector-Jacobian product built by autograd, so that it can be differentiated again."""
     x, h0, c0, weight_hh, weight_ih, bias = inputs
     wanted = [t for t, needed in zip(inputs, needs_grad) if needed]
@@ -321,11 +349,13 @@ def _differentiable_backward(needs_grad, inputs, grad_outputs):
         proj = x if weight_ih is None else torch.nn.functional.linear(x, weight_ih, bias)
         # the teaching form of the loop (run_steps writes into buffers, which autograd cannot record)
         w_hh, h, c, hs = transposed_for_steps(weight_hh, proj.shape[0]), h0, c0, []
-        for proj_t in proj.unbind(0):
+        steps = proj.unbind(0)
+        for proj_t in reversed(steps) if reverse else steps:
             step = lstm_update(torch.addmm(proj_t, h, w_hh), c)
             h, c = step.h, step.c
             hs.append(h)
-        grads = iter(torch.autograd.grad((torch.stack(hs), h, c), wanted, grad_outputs,
+        outputs = torch.stack(hs[::-1] if reverse else hs)  # in time order
+        grads = iter(torch.autograd.grad((outputs, h, c), wanted, grad_outputs,
                                          create_graph=True, allow_unused=True))
     return tuple(next(grads) if needed else None for needed in needs_grad)
 

@@ -87,8 +87,6 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
 
 def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinearity, hand_written_backward):
     """``run_layer`` without the argument checks (the modules have done them in torch's words)."""
-    if reverse:
-        inputs = reverse_padded(inputs, lengths)
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
     # The buffered loops below need one dtype throughout. Under autocast the GRU's matmuls run in the
     # low dtype and its states in float32 (as torch's GRU, which autocast does not list), which only
@@ -96,22 +94,28 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     one_dtype = not torch.is_autocast_enabled(inputs.device.type)
     plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
     plain_gru = mode == "GRU" and mask is None and one_dtype
+    # The LSTM's Function and inference loop run the reverse direction themselves, last step first,
+    # on the sequence as it is (lstm_function.run_steps); every other path runs forward over a
+    # reversed copy and reverses its outputs back.
     if plain_lstm and hand_written_backward and use_hand_written_backward():
         h0, c0 = zero_state(mode, inputs, weights) if state is None else state
         # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
         outputs, h, c = LSTMLayerFunction.apply(inputs, h0, c0, weights["weight_hh"],
-                                                weights["weight_ih"], projection_bias(mode, weights))
-        return _restored(outputs, reverse, lengths), (h, c)
-    proj = input_projection(mode, inputs, weights)
-    buffered = proj.shape[0] >= BUFFERED_FROM_STEPS and not transforms_active()
-    if plain_lstm and buffered and not _recording(proj, state, weights):
+                                                weights["weight_ih"], projection_bias(mode, weights), reverse)
+        return outputs, (h, c)
+    buffered = inputs.shape[0] >= BUFFERED_FROM_STEPS and not transforms_active()
+    if plain_lstm and buffered and not _recording(inputs, state, weights):
         # Nothing to differentiate (inference, torch.no_grad): the Function's step loop, with nothing
         # kept for a backward pass, is the fastest way through. Not for a few steps, though: it
         # makes its per-step views once, about twenty calls, which a short sequence (the teaching
         # size, three steps) does not win back.
         h0, c0 = zero_state(mode, inputs, weights) if state is None else state
-        outputs, c = infer_steps(proj, h0, c0, weights["weight_hh"])
-        return _restored(outputs, reverse, lengths), (outputs[-1].clone(), c)  # h_n in memory of its own, as torch's
+        outputs, c = infer_steps(input_projection(mode, inputs, weights), h0, c0, weights["weight_hh"], reverse)
+        h_n = outputs[0 if reverse else -1].clone()  # in memory of its own, as torch's
+        return outputs, (h_n, c)
+    if reverse:
+        inputs = reverse_padded(inputs, lengths)
+    proj = input_projection(mode, inputs, weights)
     if mode == "GRU" or mask is not None:
         # the GRU's update reads h_{t-1} itself, and a masked step keeps it: both start from real zeros
         state = zero_state(mode, inputs, weights) if state is None else state
@@ -147,11 +151,12 @@ def _restored(outputs: Tensor, reverse: bool, lengths: Tensor | None) -> Tensor:
     return reverse_padded(outputs, lengths) if reverse else outputs
 
 
-def _recording(proj, state, weights) -> bool:
-    """Whether autograd would record this layer: gradients on, and something in it requires one."""
+def _recording(inputs, state, weights) -> bool:
+    """Whether autograd would record this layer: gradients on, and something in it (its input sequence
+    or the input projection made of it, a state, a weight) requires one."""
     if not torch.is_grad_enabled():
         return False
-    return proj.requires_grad or any(t.requires_grad for t in [*(state or ()), *weights.values()])
+    return inputs.requires_grad or any(t.requires_grad for t in [*(state or ()), *weights.values()])
 
 
 def _masked(mask_t, new, old):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lstm_lab import ShapeError, bptt, fixtures
-from lstm_lab.cells import lstm_cell_trace
+from lstm_lab.cells import lstm_cell_trace, lstm_update
 from lstm_lab.checks import bptt as checks
 from lstm_lab.runners import input_projection
 
@@ -519,3 +519,54 @@ def test_gate_factors_are_lstm_locals_product_for_a_whole_layer():
     by_hand = torch.cat([i * (1 - i) * g, f * (1 - f) * c_prev, (1 - g ** 2) * i, o * (1 - o) * torch.tanh(c)], -1)
     close(factors, by_hand, 1e-15)
     close(h_to_c, o * (1 - torch.tanh(c) ** 2), 1e-15)
+
+
+def test_gate_factors_in_reverse_read_the_next_steps_memory():
+    """A layer that ran last step first (reverse=True) started from c_0 at step T; step t read c_{t+1}."""
+    from lstm_lab.lstm_function import gate_factors, trace_steps
+
+    T, B, H = 5, 3, 4
+    proj, h0, c0, weight_hh = randn(T, B, 4 * H), randn(B, H), randn(B, H), randn(4 * H, H)
+    with torch.no_grad():
+        trace = trace_steps(proj.clone(), h0, c0, weight_hh, reverse=True)
+        flipped = trace_steps(proj.flip(0), h0, c0, weight_hh)  # the same layer, run forward on a reversed copy
+    for ours, forward_on_copy in zip(trace, flipped):
+        close(ours, forward_on_copy.flip(0), 1e-15)
+    h_to_c, factors = gate_factors(trace, c0, reverse=True)
+    h_to_c_copy, factors_copy = gate_factors(flipped, c0)
+    close(h_to_c, h_to_c_copy.flip(0), 1e-15)
+    close(factors, factors_copy.flip(0), 1e-15)
+
+
+@pytest.mark.parametrize("with_input_weights", [True, False], ids=["inputs", "proj"])
+def test_the_layer_function_in_reverse_is_the_forward_layer_on_a_reversed_copy(with_input_weights):
+    """LSTMLayerFunction(reverse=True) against the teaching form: run forward over the reversed sequence
+    and reverse the outputs back. Values, every gradient, and second derivatives (gradgradcheck)."""
+    from lstm_lab.lstm_function import LSTMLayerFunction
+
+    T, B, D, H = 4, 2, 3, 2
+    tensors = [randn(T, B, D if with_input_weights else 4 * H), randn(B, H), randn(B, H), randn(4 * H, H)]
+    if with_input_weights:
+        tensors += [randn(4 * H, D), randn(4 * H)]
+    tensors = [t.requires_grad_() for t in tensors]
+
+    def reverse_by_function(*args):
+        return LSTMLayerFunction.apply(*args, *([None, None] if len(args) == 4 else []), True)
+
+    def reverse_by_copy(x, h0, c0, weight_hh, weight_ih=None, bias=None):
+        proj = x if weight_ih is None else torch.nn.functional.linear(x, weight_ih, bias)
+        h, c, hs = h0, c0, []
+        for proj_t in proj.flip(0).unbind(0):
+            step = lstm_update(proj_t + h @ weight_hh.T, c)
+            h, c = step.h, step.c
+            hs.append(h)
+        return torch.stack(hs).flip(0), h, c
+
+    weights = [randn(T, B, H), randn(B, H), randn(B, H)]
+    got, expected = reverse_by_function(*tensors), reverse_by_copy(*tensors)
+    for a, b in zip(got, expected):
+        close(a, b, 1e-12)
+    loss = lambda outs: sum((o * w).sum() for o, w in zip(outs, weights))  # noqa: E731
+    for a, b in zip(torch.autograd.grad(loss(got), tensors), torch.autograd.grad(loss(expected), tensors)):
+        close(a, b, 1e-12)
+    assert torch.autograd.gradgradcheck(lambda *args: loss(reverse_by_function(*args)), tensors)
