@@ -11,7 +11,8 @@ Variable lengths (padded batches, packed sequences) use a mask: after its last v
 sequence keeps its state and writes zeros to the output, exactly what torch's packed path
 gives. The reverse direction reverses each sequence *within its own length*, runs forward,
 and reverses the outputs back, so ``output[t]`` always pairs the forward and the backward
-state of the same time step.
+state of the same time step. (The LSTM's Function and inference loop get there without the two
+copies: they run the steps last to first on the sequence as it is.)
 
 A state of ``None`` means zeros (h_0 = 0, and c_0 = 0 for the LSTM), as ``hx=None`` does in
 ``torch.nn``. The plain RNN and LSTM loops then skip what a zero state contributes to the first

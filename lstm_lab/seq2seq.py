@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .modules import LSTM, LSTMCell
-from .training import optimise
+from .training import optimise, progress_bar
 
 DIGITS = 10
 BOS = DIGITS  # the token the decoder reads before its first output
@@ -124,7 +123,7 @@ def train_seq2seq(attention: bool, *, steps: int = 600, batch_size: int = 64, mi
     data = torch.Generator().manual_seed(seed)
     history = Seq2SeqHistory(attention)
     desc = "with attention" if attention else "without attention"
-    for _ in tqdm(range(steps), desc=desc, disable=not progress, leave=True):
+    for _ in progress_bar(range(steps), desc, progress):
         length = int(torch.randint(min_length, max_length + 1, (), generator=data))
         source, target = (t.to(device) for t in reversal_task(batch_size, length, data))
         logits = model(source, target)

@@ -23,10 +23,9 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from .modules import LSTM
-from .training import optimise
+from .training import optimise, progress_bar
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TEXTS = {"pride_and_prejudice_vol1": "pride_and_prejudice_vol1.txt"}
@@ -164,7 +163,7 @@ def train_chunks(model: nn.Module, pieces, optimizer: torch.optim.Optimizer, cli
     """
     losses = []
     device = next(model.parameters()).device
-    for inputs, targets in tqdm(pieces, desc=desc, disable=not progress, leave=True):
+    for inputs, targets in progress_bar(pieces, desc, progress):
         logits, state = model(inputs.to(device), detach_state(state))
         loss = chunk_loss(logits, targets.to(device))
         optimise(model, optimizer, loss, clip)

@@ -121,13 +121,23 @@ def optimise(model: nn.Module, optimizer: torch.optim.Optimizer, loss: Tensor, c
     optimizer.step()
 
 
+# Steps done and steps to do, but no elapsed time or speed: a notebook stores what its cells showed,
+# and a time differs from machine to machine and run to run (so nbval could not compare it either).
+PROGRESS_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}"
+
+
+def progress_bar(iterable, desc: str, enabled: bool = True):
+    """``iterable`` wrapped in a ``tqdm.auto`` bar (a widget in Jupyter) that counts steps, not time."""
+    return tqdm(iterable, desc=desc, disable=not enabled, leave=True, bar_format=PROGRESS_FORMAT)
+
+
 def train(kind: str, lag: int, *, steps: int = 200, batch_size: int = 64, hidden_size: int = 32, lr: float = 3e-3,
           clip: float = 1.0, num_symbols: int = 4, num_distractors: int = 4, seed: int = 0, device=None,
           progress: bool = True, test_size: int = 512, keep_bias: float = 3.0) -> History:
     """Train a fresh ``kind`` model ("RNN", "LSTM" or "GRU") on the memory task with this ``lag``.
 
     Seeded: the same arguments give the same model, the same batches and the same history.
-    ``device`` defaults to ``pick_device()``. ``progress`` shows a ``tqdm.auto`` bar.
+    ``device`` defaults to ``pick_device()``. ``progress`` shows a bar (``progress_bar``).
     """
     if kind not in MODELS:
         raise ValueError(f"train: kind should be one of {', '.join(MODELS)}, got {kind!r}")
@@ -139,7 +149,7 @@ def train(kind: str, lag: int, *, steps: int = 200, batch_size: int = 64, hidden
     data = torch.Generator().manual_seed(seed)
     task = dict(lag=lag, num_symbols=num_symbols, num_distractors=num_distractors, device=device)
     history = History(kind, lag)
-    for _ in tqdm(range(steps), desc=f"{kind} lag {lag}", disable=not progress, leave=True):
+    for _ in progress_bar(range(steps), f"{kind} lag {lag}", progress):
         inputs, targets = memory_task(batch_size, generator=data, **task)
         logits = model(inputs)
         loss = nn.functional.cross_entropy(logits, targets)

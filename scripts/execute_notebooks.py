@@ -7,6 +7,10 @@ Runs each notebook top to bottom in a fresh kernel from its own folder, with 2 t
 (nbval runs it again with 1), no per-cell timing metadata, and reports the wall time, which
 must stay under 20 s on a 2-core CPU, or the budget a notebook names for itself in its metadata
 (``"lstm_lab": {"budget_s": 40}`` in the notebooks that train a model on text).
+
+A cell tagged ``timing`` (it measures how long something takes) runs like any other, but its
+outputs are not stored: a time is true of one machine and one run, and a stored notebook holds
+only what holds on any machine. The reader runs the cell to see the times of their own machine.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ def execute(path: Path) -> tuple[float, float]:
     NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=False, store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     elapsed = time.perf_counter() - start
+    for cell in nb.cells:
+        if "timing" in cell.metadata.get("tags", []):
+            cell.outputs = []
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return elapsed, float(nb.metadata.get("lstm_lab", {}).get("budget_s", LIMIT_S))

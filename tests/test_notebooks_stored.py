@@ -72,3 +72,21 @@ def test_within_the_size_budget_and_no_widget_state(path):
     assert "widgets" not in nb.metadata, "stored widget state: execute with scripts/execute_notebooks.py, which stores none"
     size = path.stat().st_size
     assert size <= SIZE_BUDGET_BYTES, f"{size} bytes, over the {SIZE_BUDGET_BYTES}-byte budget: what grew?"
+
+
+# what a time looks like in an output: "0.143 ms", "12 µs", tqdm's "[00:05<00:00, 38.2it/s]"
+TIME = re.compile(r"\d\s?(ms|µs|us)\b|\d\s?(it/s|s/it)\b|\[\d\d:\d\d[<,]")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_times_in_outputs(path):
+    """A time holds for one machine and one run: stored outputs hold none (cells tagged timing store nothing,
+    scripts/execute_notebooks.py; progress bars count steps, lstm_lab.training.progress_bar)."""
+    _, cells = code_cells(path)
+    for index, cell in enumerate(cells):
+        if "timing" in cell.metadata.get("tags", []):
+            assert not cell.outputs, f"code cell {index} is tagged timing but stored outputs"
+        for out in cell.outputs:
+            text = json.dumps(out.get("text", "")) + json.dumps(out.get("data", {}).get("text/plain", ""))
+            found = TIME.search(text)
+            assert not found, f"code cell {index} stored a time ({found.group(0)!r}): {text[:160]}"
