@@ -88,7 +88,7 @@ def check_parameter_count(fn, kind: str | None = None) -> Feedback:
             line = f"{each}, input_size={D}, hidden_size={H}: got {value}, expected {expected}"
             return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
     return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"
-                                     if kind else "RNN, LSTM and GRU all match lstm_lab's modules"])
+                                     if kind else "RNN, LSTM and GRU all match torch.nn's counts for three sizes"])
 
 
 def check_forget_bias_for_0_9(value) -> Feedback:
