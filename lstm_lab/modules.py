@@ -93,8 +93,9 @@ class RNNBase(nn.Module):
                     setattr(self, name + suffix, nn.Parameter(torch.empty(shape, **factory)))
                 self._all_weights.append([name + suffix for name in shapes])
         self._flat_weights_names = [name for names in self._all_weights for name in names]
-        # each layer and direction's parameters as (cell name, parameter name), worked out once
-        self._cell_names = [[(name.split("_l")[0], name) for name in names] for names in self._all_weights]
+        # each layer and direction's parameters as (cell name, parameter name), [layer][direction], worked out once
+        cell_names = [[(name.split("_l")[0], name) for name in names] for names in self._all_weights]
+        self._cell_names = [cell_names[k:k + self.num_directions] for k in range(0, len(cell_names), self.num_directions)]
         self.reset_parameters()
 
     @property
@@ -127,21 +128,18 @@ class RNNBase(nn.Module):
 
     def layer_weights(self, layer: int, direction: int = 0) -> dict[str, Tensor]:
         """The parameters of one layer and direction under their cell names (weight_ih, ...)."""
-        return self._weights_of(self._cell_names[layer * self.num_directions + direction])
-
-    def _weights_of(self, cell_names) -> dict[str, Tensor]:
-        # From _parameters when they are there: nn.Module finds a parameter by getattr only after
-        # ordinary lookup has failed, which costs about as much as a tensor operation, four per layer
-        # in every forward. A weight that is not there (torch.nn.utils.parametrize moves it, a user
-        # may replace it by a plain tensor) is found by getattr.
-        params = self._parameters
-        return {cell_name: params[name] if name in params else getattr(self, name) for cell_name, name in cell_names}
+        return self._all_layer_weights()[layer][direction]
 
     def _all_layer_weights(self) -> list[list[dict[str, Tensor]]]:
         """``layer_weights`` of every layer and direction, ``[layer][direction]``, as ``run_stack`` takes them."""
-        each = [self._weights_of(names) for names in self._cell_names]
-        directions = self.num_directions
-        return [each[k:k + directions] for k in range(0, len(each), directions)]
+        # From _parameters when they are there: nn.Module finds a parameter by getattr only after
+        # ordinary lookup has failed, which costs about as much as a tensor operation, four per layer
+        # in every forward. A weight that is not there (torch.nn.utils.parametrize moves it, a user
+        # may replace it by a plain tensor) is found by getattr. (One function, no helper per layer:
+        # at the teaching size each Python call here is a few per cent of the forward.)
+        params = self._parameters
+        return [[{cell_name: params[name] if name in params else getattr(self, name) for cell_name, name in names}
+                 for names in layer] for layer in self._cell_names]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
