@@ -245,7 +245,8 @@ def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Ten
         _, dc_t, dc = backward_through_cell(dh, dc, h_to_c[t], dpre_steps[t], forget[t], out=dpre_steps[t])
         if keep_states:
             dh_all[t], dc_all[t] = dh, dc_t
-        # the only matmul in the loop: what reaches h_{t-1} through W_hh, plus the loss's own share
+        # the only matmul in the loop: what reaches the state step t read (h_{t-1}; h_{t+1} in reverse)
+        # through W_hh, plus the loss's own share
         dh = dpre_steps[t] @ weight_hh if t == first else torch.addmm(d_out[t + move], dpre_steps[t], weight_hh)
     if keep_states:
         return dpre, dh, dc, dh_all, dc_all
