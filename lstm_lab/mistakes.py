@@ -73,7 +73,7 @@ def input_gate_uses_W_hf(inputs: Tensor, weights: dict, state=None, *, fixed: bo
     ``(outputs (T, B, H), (h_T, c_T))``.
     """
     typo = weights if fixed else with_W_hf_for_W_hi(weights)
-    return run_layer("LSTM", inputs, state if state is not None else zero_state("LSTM", inputs, weights), typo)
+    return run_layer("LSTM", inputs, state, typo)  # state None: zeros
 
 
 def with_W_hf_for_W_hi(weights: dict) -> dict:
@@ -110,8 +110,8 @@ def stack_each_direction_reads_its_own(inputs: Tensor, layer_weights, *, fixed: 
             forward = dict(forward, weight_ih=forward["weight_ih"][:, :H])  # columns that read the forward half
             backward = dict(backward, weight_ih=backward["weight_ih"][:, H:])  # ... and the backward half
             forward_in, backward_in = forward_out, backward_out
-        forward_out, forward_final = run_layer("LSTM", forward_in, zero_state("LSTM", inputs, forward), forward)
-        backward_out, backward_final = run_layer("LSTM", backward_in, zero_state("LSTM", inputs, backward), backward,
+        forward_out, forward_final = run_layer("LSTM", forward_in, None, forward)
+        backward_out, backward_final = run_layer("LSTM", backward_in, None, backward,
                                                  reverse=True)
         finals += [forward_final, backward_final]
     output = torch.cat([forward_out, backward_out], dim=-1)
@@ -127,7 +127,7 @@ def h_n_overwritten(inputs: Tensor, layer_weights, *, fixed: bool = False):
     ``h_n`` and ``c_n`` are wrong. Returns ``(output, (h_n, c_n))``.
     """
     _need_two_directions(layer_weights, "h_n_overwritten")
-    output, (h_n, c_n) = run_stack("LSTM", inputs, _zero_stack_state(inputs, layer_weights), layer_weights)
+    output, (h_n, c_n) = run_stack("LSTM", inputs, None, layer_weights)
 
     def seed_rows(finals: Tensor) -> Tensor:  # finals in torch's order; rewritten the seed's way
         rows = [torch.zeros_like(finals[0])] * len(finals)
@@ -166,7 +166,7 @@ def stack_detached_between_layers(inputs: Tensor, layer_weights, *, fixed: bool 
             layer_input = layer_input.clone().detach()  # the seed's line: cuts the graph here
         outputs = []
         for direction, weights in enumerate(directions):
-            out, final = run_layer("LSTM", layer_input, zero_state("LSTM", inputs, weights), weights,
+            out, final = run_layer("LSTM", layer_input, None, weights,
                                    reverse=direction == 1)
             outputs.append(out)
             finals.append(final)
@@ -257,7 +257,7 @@ def state_never_carried(inputs: Tensor, weights: dict, state=None, *, fixed: boo
     ``fixed=True``: ``prev_h, prev_c = Ht, Ct`` after each step. Returns
     ``(outputs (T, B, H), (h_T, c_T))`` like ``run_layer``.
     """
-    initial = state if state is not None else zero_state("LSTM", inputs, weights)
+    initial = state  # None: zeros, for lstm_cell as for run_layer
     carried, outputs = initial, []
     for x_t in inputs:
         step_state = lstm_cell(x_t, carried if fixed else initial, **weights)  # the seed: always the initial
@@ -284,7 +284,7 @@ class _PlainTensorLSTM(nn.Module):
                 ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
 
     def forward(self, inputs: Tensor):
-        return run_layer("LSTM", inputs, zero_state("LSTM", inputs, self.weights()), self.weights())
+        return run_layer("LSTM", inputs, None, self.weights())
 
 
 def parameters_as_plain_tensors(input_size: int, hidden_size: int, *, fixed: bool = False,
@@ -317,7 +317,7 @@ def state_after_padding(inputs: Tensor, lengths: Tensor, weights: dict, *, fixed
     ``run_layer`` does with ``lengths``). ``inputs`` is time-major ``(T, B, D)``. Returns
     ``(h, c)``, each ``(B, H)``.
     """
-    _, final = run_layer("LSTM", inputs, zero_state("LSTM", inputs, weights), weights,
+    _, final = run_layer("LSTM", inputs, None, weights,
                          lengths=lengths if fixed else None)  # the seed: every step, padding too
     return final
 
@@ -375,7 +375,7 @@ def input_from_previous_step(inputs: Tensor, weights: dict, *, fixed: bool = Fal
     ``fixed=True``: step t reads x_t. Returns ``(outputs (T, B, H), (h_T, c_T))``.
     """
     read = inputs if fixed else torch.cat([torch.zeros_like(inputs[:1]), inputs[:-1]])  # the seed: X_{t-1}
-    return run_layer("LSTM", read, zero_state("LSTM", inputs, weights), weights)
+    return run_layer("LSTM", read, None, weights)
 
 
 # ---------------------------------------------------------------- seed 002
@@ -416,7 +416,7 @@ def backward_outputs_not_flipped(inputs: Tensor, layer_weights, *, fixed: bool =
     Returns ``(output, (h_n, c_n))``.
     """
     _need_two_directions(layer_weights, "backward_outputs_not_flipped")
-    output, finals = run_stack("LSTM", inputs, _zero_stack_state(inputs, layer_weights), layer_weights)
+    output, finals = run_stack("LSTM", inputs, None, layer_weights)
     if fixed:
         return output, finals
     H = output.shape[-1] // 2
@@ -435,7 +435,7 @@ def backward_c_n_missing(inputs: Tensor, layer_weights, *, fixed: bool = False):
     ``(output, (h_n, c_n))``.
     """
     _need_two_directions(layer_weights, "backward_c_n_missing")
-    output, (h_n, c_n) = run_stack("LSTM", inputs, _zero_stack_state(inputs, layer_weights), layer_weights)
+    output, (h_n, c_n) = run_stack("LSTM", inputs, None, layer_weights)
     return output, (h_n, c_n if fixed else c_n[0::2])  # the seed: forward rows only
 
 
@@ -449,8 +449,7 @@ def last_step_takes_last_unit(inputs: Tensor, weights: dict, *, fixed: bool = Fa
 
     ``fixed=True``: the last time step, ``(B, H)``.
     """
-    outputs, (ht, _) = run_layer("LSTM", inputs.transpose(0, 1), zero_state("LSTM", inputs.transpose(0, 1), weights),
-                                 weights)
+    outputs, (ht, _) = run_layer("LSTM", inputs.transpose(0, 1), None, weights)
     return outputs.transpose(0, 1)[:, -1] if fixed else ht[:, -1]  # the seed indexed the state
 
 

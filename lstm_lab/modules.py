@@ -128,18 +128,18 @@ class RNNBase(nn.Module):
 
     def layer_weights(self, layer: int, direction: int = 0) -> dict[str, Tensor]:
         """The parameters of one layer and direction under their cell names (weight_ih, ...)."""
-        return self._all_layer_weights()[layer][direction]
-
-    def _all_layer_weights(self) -> list[list[dict[str, Tensor]]]:
-        """``layer_weights`` of every layer and direction, ``[layer][direction]``, as ``run_stack`` takes them."""
         # From _parameters when they are there: nn.Module finds a parameter by getattr only after
         # ordinary lookup has failed, which costs about as much as a tensor operation, four per layer
         # in every forward. A weight that is not there (torch.nn.utils.parametrize moves it, a user
-        # may replace it by a plain tensor) is found by getattr. (One function, no helper per layer:
-        # at the teaching size each Python call here is a few per cent of the forward.)
+        # may replace it by a plain tensor) is found by getattr.
         params = self._parameters
-        return [[{cell_name: params[name] if name in params else getattr(self, name) for cell_name, name in names}
-                 for names in layer] for layer in self._cell_names]
+        return {cell_name: params[name] if name in params else getattr(self, name)
+                for cell_name, name in self._cell_names[layer][direction]}
+
+    def _all_layer_weights(self) -> list[list[dict[str, Tensor]]]:
+        """``layer_weights`` of every layer and direction, ``[layer][direction]``, as ``run_stack`` takes them."""
+        return [[self.layer_weights(layer, direction) for direction in range(self.num_directions)]
+                for layer in range(self.num_layers)]
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
