@@ -6,6 +6,10 @@
     lstm-lab answer rnn_step                           a reference answer, once you have tried
     lstm-lab grade submitted/ --out grades/            grades.csv and a feedback file per student
 
+``answer`` and ``grade`` read the instructor edition (notebooks/), which a wheel does not hold:
+they find the course from the current folder (or one above it), from --course DIR, or, in a
+clone, around the package.
+
 ``student`` writes the student version of each solution notebook: solutions replaced by a
 stub that names the exercise, hidden tests removed, outputs cleared, nbgrader's metadata and
 checksums in place. Everything is checked before anything is written: on any problem it
@@ -20,6 +24,8 @@ import sys
 # The tools import torch and nbformat only inside the command that needs them: `lstm-lab --help`
 # must answer at once.
 STUBS = ("named", "nbgrader")  # student.STUBS (a test keeps the two the same)
+COURSE_HELP = ("the course folder, holding notebooks/exercises/ (default: the current folder or the nearest "
+               "one above it that holds it)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                     "It refuses while your copy in student/ still holds the stub: try first.")
     answer.add_argument("name", nargs="?", help="the exercise (the name its stub raises); none: list them")
     answer.add_argument("--anyway", action="store_true", help="show it even if you have not tried yet")
+    answer.add_argument("--course", metavar="DIR", help=COURSE_HELP)
     grade = commands.add_parser(
         "grade", help="grade submitted notebooks with their hidden tests (no nbgrader needed)",
         description="Run every student's submitted exercise notebooks inside the instructor's solution "
@@ -47,17 +54,19 @@ def _parser() -> argparse.ArgumentParser:
                     "points and the diagnosed mistake) and feedback/<student>.txt into --out.")
     grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder holding a folder per student")
     grade.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
-    grade.add_argument("--source", metavar="DIR", help="the solution notebooks (default: notebooks/exercises)")
+    grade.add_argument("--source", metavar="DIR",
+                       help="the solution notebooks (default: notebooks/exercises of the course)")
+    grade.add_argument("--course", metavar="DIR", help=COURSE_HELP)
     grade.add_argument("--force", action="store_true", help="overwrite an existing grades.csv")
     grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
     return parser
 
 
 def _grade(args) -> int:
-    from .grade import SOURCES, GradingError, grade
+    from .grade import GradingError, grade
 
     try:
-        grades = grade(args.submissions, args.out, sources=args.source or SOURCES, force=args.force,
+        grades = grade(args.submissions, args.out, sources=args.source, course=args.course, force=args.force,
                        timeout=args.timeout)
     except GradingError as error:
         print("lstm-lab grade: nothing graded:", file=sys.stderr)
@@ -73,14 +82,20 @@ def _grade(args) -> int:
 
 
 def _answer(args) -> int:
-    from .student import REPOSITORY, NotTriedYet, all_exercises, reference_answer
+    from .student import CourseNotFound, NotTriedYet, all_exercises, find_course, reference_answer
 
+    try:
+        course = find_course(args.course)
+    except CourseNotFound as error:
+        print(f"lstm-lab answer: {error}", file=sys.stderr)
+        return 1
     if args.name is None:
-        for name, path in all_exercises():
-            print(f"{name:32s} {path.relative_to(REPOSITORY)}")
+        for name, path in all_exercises(course / "notebooks"):
+            print(f"{name:32s} {path.relative_to(course)}")
         return 0
     try:
-        found = reference_answer(args.name, anyway=args.anyway)
+        found = reference_answer(args.name, instructor=course / "notebooks", student=course / "student",
+                                 anyway=args.anyway)
     except NotTriedYet as error:
         print(f"lstm-lab answer: {error}", file=sys.stderr)
         return 1
@@ -88,7 +103,7 @@ def _answer(args) -> int:
         print(f"lstm-lab answer: {error.args[0]}", file=sys.stderr)
         return 2
     for path, source in found:
-        print(f"# {args.name}: the reference answer in {path.relative_to(REPOSITORY)}\n{source}\n")
+        print(f"# {args.name}: the reference answer in {path.relative_to(course)}\n{source}\n")
     return 0
 
 

@@ -27,9 +27,8 @@ from pathlib import Path
 
 import nbformat
 
-from .student import INSTRUCTOR_EDITION, _meta, is_grade, is_solution, named_stub
+from .student import COURSE_MARK, CourseNotFound, _meta, find_course, is_grade, is_solution, named_stub
 
-SOURCES = INSTRUCTOR_EDITION / "exercises"
 PREFLIGHT = "import torch, lstm_lab, lstm_lab.checks"  # what every exercise notebook needs from its kernel
 COLUMNS = ("student", "notebook", "exercise", "points", "max_points", "diagnosis")
 
@@ -132,9 +131,21 @@ def _students(submissions: Path) -> list[Path]:
     return sorted(p for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def grade(submissions, out, *, sources=SOURCES, force: bool = False, timeout: int = 120) -> list[Grade]:
-    """Grade every student's notebooks; write ``out/grades.csv`` and ``out/feedback/<student>.txt``."""
-    submissions, out, sources = Path(submissions), Path(out), Path(sources)
+def solution_folder(sources=None, course=None) -> Path:
+    """The folder of solution notebooks: ``sources`` if given, else the course's notebooks/exercises
+    (the course found as ``student.find_course`` finds it)."""
+    if sources is not None:
+        return Path(sources)
+    try:
+        return find_course(course) / COURSE_MARK
+    except CourseNotFound as error:  # the same "nothing graded" report as every other problem
+        raise GradingError(f"{error} Or give the solution notebooks themselves with --source DIR.") from None
+
+
+def grade(submissions, out, *, sources=None, course=None, force: bool = False, timeout: int = 120) -> list[Grade]:
+    """Grade every student's notebooks; write ``out/grades.csv`` and ``out/feedback/<student>.txt``.
+    ``sources``: the solution notebooks (default: notebooks/exercises of ``course`` or of the course found)."""
+    submissions, out, sources = Path(submissions), Path(out), solution_folder(sources, course)
     problems = []
     if not submissions.is_dir():
         problems.append(f"{submissions}: no such folder (give the folder that holds a folder per student)")

@@ -369,12 +369,48 @@ def make_student_versions(sources, out_dir, *, force: bool = False, stub: str = 
     return planned
 
 
+# ---------------------------------------------------------------- where the course is
+# The notebooks are not part of the package: a wheel (pip install ., Colab, a JupyterHub image)
+# holds lstm_lab/ only. So the commands that need the instructor edition look for the course on
+# disk: the folder given, else the current folder or one above it, else the clone around the
+# package (a clone or an editable install).
+PACKAGE_REPOSITORY = Path(__file__).resolve().parents[1]
+COURSE_MARK = Path("notebooks") / "exercises"  # the instructor edition's assignments: only the course has them
+
+
+class CourseNotFound(LookupError):
+    """No course folder where we looked; the message names every folder tried and the fix."""
+
+
+def is_course(folder: Path) -> bool:
+    return any((Path(folder) / COURSE_MARK).glob("*.ipynb"))
+
+
+def find_course(course=None) -> Path:
+    """The course folder (the one holding ``notebooks/exercises/*.ipynb``): ``course`` if given,
+    else the current folder or the nearest folder above it that is one, else the repository
+    around the package."""
+    if course is not None:
+        if is_course(course):
+            return Path(course).resolve()
+        given = f"{course} has no notebook in {COURSE_MARK}/" if Path(course).is_dir() else f"{course} is no folder"
+        raise CourseNotFound(f"--course {course}: expected the course folder, which holds {COURSE_MARK}/ with the "
+                             f"instructor's notebooks; {given}. Give the folder lstm_lab was cloned into (the one "
+                             "that holds notebooks/ and student/).")
+    here = Path.cwd().resolve()
+    tried = list(dict.fromkeys([here, *here.parents, PACKAGE_REPOSITORY]))
+    for folder in tried:
+        if is_course(folder):
+            return folder
+    listed = "\n".join(f"  {folder}" + ("  (around the lstm_lab package)" if folder == PACKAGE_REPOSITORY else "")
+                       for folder in tried)
+    raise CourseNotFound(f"cannot find the course: no folder holding {COURSE_MARK}/*.ipynb (the instructor "
+                         f"edition) in the current folder, the folders above it, or around the installed "
+                         f"lstm_lab package. Looked in:\n{listed}\nRun the command inside the course folder "
+                         "(the clone of lstm_lab, or any folder in it), or pass --course DIR.")
+
+
 # ---------------------------------------------------------------- after trying: the reference answer
-REPOSITORY = Path(__file__).resolve().parents[1]
-INSTRUCTOR_EDITION = REPOSITORY / "notebooks"
-STUDENT_EDITION = REPOSITORY / "student"
-
-
 class NotTriedYet(LookupError):
     """The student's copy of the exercise still holds the stub."""
 
@@ -389,16 +425,23 @@ def _solution_cells(folder: Path):
                 yield path, cell
 
 
-def all_exercises(instructor: Path = INSTRUCTOR_EDITION) -> list[tuple[str, Path]]:
-    """(exercise name, notebook) for every solution cell of the instructor edition."""
+def all_exercises(instructor: Path | None = None) -> list[tuple[str, Path]]:
+    """(exercise name, notebook) for every solution cell of the instructor edition
+    (default: the found course's ``notebooks/``)."""
+    instructor = find_course() / "notebooks" if instructor is None else instructor
     return [(_meta(cell)["grade_id"], path) for path, cell in _solution_cells(instructor)]
 
 
-def reference_answer(name: str, *, instructor: Path = INSTRUCTOR_EDITION, student: Path = STUDENT_EDITION,
+def reference_answer(name: str, *, instructor: Path | None = None, student: Path | None = None,
                      anyway: bool = False) -> list[tuple[Path, str]]:
     """The reference answers of exercise ``name`` (one per notebook that has it), as
     ``(instructor notebook, cell source)``. Unless ``anyway``, only once the student's copy in
-    ``student`` no longer holds the stub: the answer is for after trying."""
+    ``student`` no longer holds the stub: the answer is for after trying. The editions default
+    to the found course's ``notebooks/`` and ``student/``."""
+    if instructor is None or student is None:
+        course = find_course()
+        instructor = course / "notebooks" if instructor is None else instructor
+        student = course / "student" if student is None else student
     found = [(path, cell.source) for path, cell in _solution_cells(instructor) if _meta(cell)["grade_id"] == name]
     if not found:
         known = ", ".join(sorted({n for n, _ in all_exercises(instructor)}))

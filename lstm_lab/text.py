@@ -2,7 +2,7 @@
 
 The path from a novel to a training batch, one small function per step:
 
-    load_text()              the shipped text (data/README.md says where it is from)
+    load_text()              the shipped text (lstm_lab/data/README.md says where it is from)
     Vocabulary.from_text     every distinct character gets an id; encode / decode
     split                    train on the first part, measure on the held-out rest
     streams                  cut the ids into ``batch_size`` parallel streams, (T, batch)
@@ -27,12 +27,13 @@ from torch import Tensor, nn
 from .modules import LSTM
 from .training import optimise, progress_bar
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+# Inside the package, so a wheel ships it: an installed lstm_lab has no repository around it.
+DATA = Path(__file__).resolve().parent / "data"
 TEXTS = {"pride_and_prejudice_vol1": "pride_and_prejudice_vol1.txt"}
 
 
 def load_text(name: str = "pride_and_prejudice_vol1") -> str:
-    """The text of a shipped file in ``data/`` (its source and licence are in data/README.md)."""
+    """The text of a shipped file in ``lstm_lab/data/`` (its source and licence are in its README.md)."""
     if name not in TEXTS:
         raise ValueError(f"load_text: name should be one of {', '.join(TEXTS)}, got {name!r}")
     return (DATA / TEXTS[name]).read_text(encoding="utf-8")
