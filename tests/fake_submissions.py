@@ -39,7 +39,15 @@ def max_points(source=NOTEBOOK) -> float:
     return sum(float(c.metadata["nbgrader"]["points"]) for c in nb.cells if student.is_grade(c))
 
 
+def nbgrader_layout(kind: str) -> Path:
+    """nbgrader's submitted/<student>/<assignment>/ layout (the assignment is called "exercises")."""
+    return Path(kind) / "exercises"
+
+
 def write_submissions(folder: Path, layout=lambda kind: Path(kind), stub: str = "named", kinds=None) -> None:
+    """One notebook per kind of student. tests/test_grade.py grades with ``lstm-lab grade`` and
+    tests/test_nbgrader_peer.py with nbgrader the very same submissions (nbgrader's layout and stub), and
+    both require POINTS."""
     for kind in kinds or BODIES:
         target = folder / layout(kind) / NOTEBOOK.name
         target.parent.mkdir(parents=True, exist_ok=True)

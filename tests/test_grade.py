@@ -5,7 +5,7 @@ import csv
 
 import pytest
 
-from fake_submissions import NOTEBOOK, POINTS, max_points, write_submissions
+from fake_submissions import NOTEBOOK, POINTS, max_points, nbgrader_layout, write_submissions
 from lstm_lab import grade
 from test_student import run_cli
 
@@ -13,7 +13,9 @@ from test_student import run_cli
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("grading")
-    write_submissions(root / "submitted")
+    # as nbgrader receives them (its layout and its stub): test_nbgrader_peer gives nbgrader these very
+    # submissions and requires the same POINTS
+    write_submissions(root / "submitted", layout=nbgrader_layout, stub="nbgrader")
     result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", NOTEBOOK.parent)
     assert result.returncode == 0, result.stderr
     return root, result

@@ -75,3 +75,63 @@ def test_lab_threads_are_half_the_cores_unless_the_user_chose(omp, expected):
                             env=env, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected
+
+
+# ---------------------------------------------------------------- where torch comes from
+STAND_IN_PYTHON = """#!/usr/bin/env bash
+# A stand-in for the environment's python: answers run.sh's torch questions, logs what pip is asked to install.
+here=$(dirname "$0")
+case "$*" in
+  "-c "*) [ -f "$here/torch-installed" ] ;;                      # is torch 2.13.0 installed already?
+  *"install --dry-run --no-index"*) [ -f "$here/local-wheel" ] ;;  # can pip's configuration alone provide it?
+  *" install "*) echo "${@:5}" >> "$here/pip.log" ;;             # a real install: log its arguments
+  *) echo "unexpected: $*" >&2; exit 3 ;;
+esac
+"""
+
+
+def install_torch(tmp_path: Path, system: str, machine: str, *, local_wheel: bool, installed: bool = False):
+    """`bash run.sh install-torch` with a stand-in python and a stand-in `uname`; what pip was asked."""
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    python = venv_bin / "python"
+    python.write_text(STAND_IN_PYTHON)
+    python.chmod(0o755)
+    for flag, wanted in (("local-wheel", local_wheel), ("torch-installed", installed)):
+        if wanted:
+            (venv_bin / flag).touch()
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    uname = tools / "uname"
+    uname.write_text(f'#!/bin/sh\ncase "$1" in -s) echo {system} ;; -m) echo {machine} ;; esac\n')
+    uname.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ['PATH']}", LSTM_LAB_VENV=str(tmp_path / "venv"))
+    result = subprocess.run([BASH, str(ROOT / "run.sh"), "install-torch"], capture_output=True, text=True, env=env,
+                            timeout=30)
+    assert result.returncode == 0, result.stderr
+    log = venv_bin / "pip.log"
+    return result, (log.read_text().splitlines() if log.exists() else [])
+
+
+def test_a_linux_student_gets_the_cpu_build_from_pytorchs_cpu_index(tmp_path):
+    result, asked = install_torch(tmp_path, "Linux", "x86_64", local_wheel=False)
+    assert asked == ["-q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"]
+    assert "CPU build, from PyTorch's CPU wheel index" in result.stdout
+
+
+def test_a_torch_that_pips_configuration_provides_is_taken_and_no_other_index_is_asked(tmp_path):
+    """CI's machines: pip's configuration points at a local CPU wheel, and PyTorch's index cannot be reached."""
+    result, asked = install_torch(tmp_path, "Linux", "x86_64", local_wheel=True)
+    assert asked == ["-q torch==2.13.0"]
+    assert "index" not in result.stdout
+
+
+@pytest.mark.parametrize("system, machine", [("Darwin", "arm64"), ("Linux", "aarch64"), ("MINGW64_NT-10.0", "x86_64")])
+def test_elsewhere_pypis_wheels_are_cpu_builds_already(tmp_path, system, machine):
+    _, asked = install_torch(tmp_path, system, machine, local_wheel=False)
+    assert asked == ["-q torch==2.13.0"]
+
+
+def test_torch_already_installed_is_not_installed_again(tmp_path):
+    _, asked = install_torch(tmp_path, "Linux", "x86_64", local_wheel=False, installed=True)
+    assert asked == []

@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from installed_env import KERNEL
 from lstm_lab import student
 from test_student import run_cli
 
@@ -71,15 +72,48 @@ def reported(nb) -> tuple[list[str], list[str]]:
     return names, others
 
 
+WHICH_LSTM_LAB = "import lstm_lab; print(lstm_lab.__file__)"  # appended: which package the kernel imported
+
+
 @pytest.mark.parametrize("relative", COURSE, ids=str)
-def test_run_top_to_bottom_each_exercise_is_reported_by_name_and_nothing_else_fails(relative):
+def test_run_top_to_bottom_each_exercise_is_reported_by_name_and_nothing_else_fails(relative, installed, monkeypatch):
+    """Each notebook of the student edition, run top to bottom as a student on Colab or a JupyterHub image
+    runs it: in the kernel of lstm_lab installed from its wheel (the `installed` fixture), not the clone's.
+    This is the student edition's one execution per test run."""
     nb = nbformat.read(EDITION / relative, as_version=4)
-    NotebookClient(nb, timeout=300, allow_errors=True, kernel_name="python3",
+    nb.cells.append(nbformat.v4.new_code_cell(WHICH_LSTM_LAB))
+    monkeypatch.setenv("JUPYTER_PATH", str(installed.jupyter))  # where the installed kernel's spec is
+    NotebookClient(nb, timeout=300, allow_errors=True, kernel_name=KERNEL,
                    resources={"metadata": {"path": str((EDITION / relative).parent)}}).execute()
+    imported = nb.cells.pop().outputs[0].text.strip()
+    assert Path(imported).is_relative_to(installed.bin_dir.parent), f"the kernel imported {imported}"
     names, others = reported(nb)
     assert not others, f"{relative}: cells other than the exercises fail in the student edition: {others}"
     expected = student.exercise_names(nbformat.read(ROOT / "notebooks" / relative, as_version=4))
     assert sorted(set(names)) == sorted(expected), f"{relative}: reported {names}, exercises {expected}"
+    if relative.parts[0] == "exercises":
+        graded_cells_say_not_yet(nb, expected)
+
+
+def graded_cells_say_not_yet(nb, exercises):
+    """An assignment's graded cells, while its exercises are stubs: each fails with a check that names its
+    exercise ("✗ rnn_step: not yet ... is not implemented yet"), shown without lstm_lab's traceback."""
+    errors, shown = [], []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                errors.append(out)
+            else:
+                shown.append(out.get("text", "") + out.get("data", {}).get("text/plain", ""))
+    assert errors, "the graded cells should fail while the exercises are stubs"
+    for error in errors:  # every failure is a check naming an exercise, never a crash elsewhere
+        assert error.ename == "ExerciseFailed", f"{error.ename}: {error.evalue}"
+        named = re.match(r"✗ (\w+): not yet", error.evalue)
+        assert named and named.group(1) in exercises, error.evalue
+        assert error.traceback[0].startswith("ExerciseFailed: ✗"), "shown without lstm_lab's traceback"
+    for name in exercises:
+        assert any(f"{name} is not implemented yet" in e.evalue for e in errors), name
+        assert any(f"✗ {name}: not yet" in text and f"{name} is not implemented yet" in text for text in shown), name
 
 
 def test_an_answer_is_shown_after_trying_and_not_before(tmp_path):
