@@ -9,7 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-VENV=${LSTM_LAB_VENV:-.venv}
+VENV=${LSTM_LAB_VENV:-.venv}  # another place for the environment: LSTM_LAB_VENV=DIR
+case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 PY="$VENV/bin/python"
 TORCH=2.13.0
 # PyTorch's own index of CPU-only wheels: what its install selector gives for "Linux, pip, CPU".
@@ -143,7 +144,7 @@ NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg)
 # by path, so it can name the fonts of another, since deleted, environment (then every figure falls back
 # to other fonts, with a warning per cell); and its first build prints to stderr inside a notebook cell,
 # which nbval counts as output. So: a cache of this environment's own, built before anything runs.
-export MPLCONFIGDIR="$PWD/$VENV/matplotlib"
+export MPLCONFIGDIR="$VENV/matplotlib"
 warm_matplotlib() { "$PY" -c "import matplotlib.font_manager" >/dev/null 2>&1 || true; }
 
 lab_threads() {

@@ -135,3 +135,25 @@ def test_elsewhere_pypis_wheels_are_cpu_builds_already(tmp_path, system, machine
 def test_torch_already_installed_is_not_installed_again(tmp_path):
     _, asked = install_torch(tmp_path, "Linux", "x86_64", local_wheel=False, installed=True)
     assert asked == []
+
+
+def test_lab_installs_the_course_without_the_test_tools_and_opens_the_student_edition(tmp_path):
+    """`bash run.sh lab` with a stand-in python (torch present) and a stand-in jupyter: what it installs and
+    how it starts JupyterLab. As root (a container) it passes --allow-root and says so."""
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").write_text(STAND_IN_PYTHON)
+    (venv_bin / "torch-installed").touch()
+    (venv_bin / "jupyter").write_text('#!/bin/sh\necho "jupyter $*" >> "$(dirname "$0")/jupyter.log"\n')
+    for name in ("python", "jupyter"):
+        (venv_bin / name).chmod(0o755)
+    env = dict(os.environ, LSTM_LAB_VENV=str(tmp_path / "venv"))
+    result = subprocess.run([BASH, str(ROOT / "run.sh"), "lab"], capture_output=True, text=True, env=env, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert (venv_bin / "pip.log").read_text().splitlines() == ["-q -e ."]  # no [test]: no pytest, no Playwright
+    started = (venv_bin / "jupyter.log").read_text().split()
+    assert started[:2] == ["jupyter", "lab"]
+    assert "--LabApp.default_url=/lab/tree/student/00_start_here.ipynb" in started
+    as_root = os.geteuid() == 0
+    assert ("--allow-root" in started) == as_root
+    assert ("running as root (a container?): starting JupyterLab with --allow-root" in result.stdout) == as_root
