@@ -118,11 +118,11 @@ setup_nbgrader_peer() {
   # It does not copy torch a second time: a .pth file adds .venv's packages after its own (site.addsitedir,
   # which also runs .venv's .pth files, so the editable lstm_lab is found), so it takes torch, lstm_lab and
   # everything nbgrader does not pin itself from .venv.
-  local peer=.venv-nbgrader
+  local peer="$VENV-nbgrader"  # beside .venv
   local shared; shared=$("$PY" -c "import sysconfig; print(sysconfig.get_path('purelib'))")
   local line="import site; site.addsitedir('$shared')"
   # checked from another folder: the kernel nbgrader starts does not run in the repository
-  if [ ! -x "$peer/bin/nbgrader" ] || ! (cd / && "$OLDPWD/$peer/bin/python" -c "import lstm_lab, torch") 2>/dev/null \
+  if [ ! -x "$peer/bin/nbgrader" ] || ! (cd / && "$peer/bin/python" -c "import lstm_lab, torch") 2>/dev/null \
        || ! grep -qxF "$line" "$peer"/lib/python*/site-packages/lstm_lab_shared.pth 2>/dev/null; then
     echo "setting up $peer (nbgrader, sharing .venv's torch and lstm_lab, for the grading tests) ..."
     rm -rf "$peer"
@@ -131,11 +131,11 @@ setup_nbgrader_peer() {
     echo "$line" > "$("$peer/bin/python" -c "import sysconfig; print(sysconfig.get_path('purelib'))")/lstm_lab_shared.pth"
     pip_in "$peer/bin/python" install -q "nbgrader==0.9.6"
   fi
-  if ! (cd / && "$OLDPWD/$peer/bin/python" -c "import lstm_lab, torch"); then
+  if ! (cd / && "$peer/bin/python" -c "import lstm_lab, torch"); then
     echo "$peer cannot import lstm_lab and torch: nbgrader would grade every student 0. Remove $peer and rerun." >&2
     return 1
   fi
-  export LSTM_LAB_NBGRADER="$PWD/$peer/bin/nbgrader"
+  export LSTM_LAB_NBGRADER="$peer/bin/nbgrader"
 }
 
 NBVAL=(--nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg)

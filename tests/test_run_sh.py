@@ -1,6 +1,9 @@
-"""run.sh's choice of Python, driven with stand-in interpreters on PATH."""
+"""run.sh driven with stand-ins: its choice of Python and of torch's index, what `lab` installs and starts,
+and how `test` runs its two passes."""
 
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,3 +160,50 @@ def test_lab_installs_the_course_without_the_test_tools_and_opens_the_student_ed
     as_root = os.geteuid() == 0
     assert ("--allow-root" in started) == as_root
     assert ("running as root (a container?): starting JupyterLab with --allow-root" in result.stdout) == as_root
+
+
+STAND_IN_TEST_PYTHON = """#!/usr/bin/env bash
+# A stand-in for the environments' python during `run.sh test`: every set-up question answered "all there";
+# pytest's passes logged, the first one failing.
+here=$(dirname "$0")
+case "$*" in
+  "-m pytest "*)
+    echo "$*" >> "$here/pytest.log"
+    if [ "$(wc -l < "$here/pytest.log")" = 1 ]; then echo "=== 1 failed, 9 passed in 1.00s ==="; exit 1; fi
+    echo "=== 5 passed in 1.00s ==="; exit 0 ;;
+  *) exit 0 ;;
+esac
+"""
+
+
+def test_the_test_command_runs_both_passes_prints_both_summaries_and_fails_if_either_failed(tmp_path):
+    """`bash run.sh test` with stand-in environments: pass 1 fails, pass 2 still runs, the command fails."""
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    for venv in ("venv", "venv-nbgrader"):
+        bin_dir = tmp_path / venv / "bin"
+        bin_dir.mkdir(parents=True)
+        for name in ("python", "nbgrader"):
+            (bin_dir / name).write_text(STAND_IN_TEST_PYTHON)
+            (bin_dir / name).chmod(0o755)
+    (tmp_path / "venv" / ".lstm_lab-installed").write_text(f"{want} course\n{want} test\n")
+    site = tmp_path / "venv-nbgrader" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "lstm_lab_shared.pth").write_text("import site; site.addsitedir('')\n")  # the stand-in prints no path
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.fail("the test command needs /usr/bin/chromium (bash run.sh test installs it as root)")
+    env = dict(os.environ, LSTM_LAB_VENV=str(tmp_path / "venv"))
+    result = subprocess.run([BASH, str(ROOT / "run.sh"), "test", "-k", "something"], capture_output=True, text=True,
+                            env=env, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    passes = (tmp_path / "venv" / "bin" / "pytest.log").read_text().splitlines()
+    assert len(passes) == 2, passes
+    assert passes[0].startswith("-m pytest -n ") and " tests notebooks --nbval " in passes[0]
+    assert "tests/test_cpu_emulation.py notebooks --nbval" in passes[1]
+    assert all(p.endswith("-k something") for p in passes)  # the user's arguments reach both passes
+    assert "pass 1: === 1 failed, 9 passed in 1.00s ===" in result.stdout
+    assert "pass 2: === 5 passed in 1.00s ===" in result.stdout
+    table = result.stdout[result.stdout.index("stage "):]
+    assert re.search(r"pass 1: tests and notebooks, native CPU +\d+ s +FAILED", table), table
+    assert re.search(r"pass 2: notebooks, emulated AVX2 CPU +\d+ s +ok", table), table
+    assert re.search(r"^total +\d+ s$", table, re.M), table
