@@ -60,8 +60,10 @@ CASES = {
          ShapeError, r"data should have sum\(batch_sizes\) = 6 rows .* got data of shape \(3, 3\)"),
         ("a pack with a sequence longer than the data holds", lambda: lstm_lab.LSTM(3, 4)(packed([2, 1, 1, 1])),
          ShapeError, r"sum\(batch_sizes\) = 5 rows"),
-        ("a pack with no steps", lambda: lstm_lab.LSTM(3, 4)(packed([], rows=0)),
-         ValueError, r"should be positive and never increase, got \[\]"),
+        ("a pack with no steps (torch.nn raises IndexError: so do we, a ValueError too)",
+         lambda: lstm_lab.LSTM(3, 4)(packed([], rows=0)),
+         (IndexError, ValueError), r"^LSTM: a PackedSequence should hold at least one step, got batch_sizes \[\] and "
+                                   r"data of shape \(0, 3\); pack_padded_sequence and pack_sequence refuse"),
         ("a pack whose sorted_indices are not a permutation",
          lambda: lstm_lab.LSTM(3, 4)(PackedSequence(torch.randn(3, 3), torch.tensor([2, 1]), torch.tensor([0, 0]))),
          ValueError, r"sorted_indices should be a permutation of 0..1 \(int64\), got \[0, 0\]"),
