@@ -343,8 +343,11 @@ def _check_lengths(where: str, lengths, inputs: Tensor) -> None:
         given = f"a {lengths.dtype} tensor of shape {shape_str(lengths)}" if isinstance(lengths, Tensor) \
             else type(lengths).__name__
         raise TypeError(f"{where}: lengths should be a 1-D tensor of ints, one per sequence, got {given}")
+    # both messages quote what was given: the inputs, whose shape the lengths must fit, and the lengths
+    for_inputs = f"for inputs of shape {shape_str(inputs)} (seq_len, batch, input_size)"
     if lengths.shape[0] != batch:
-        raise ShapeError(f"{where}: lengths has {lengths.shape[0]} entries but the batch has {batch} sequences")
+        raise ShapeError(f"{where}: lengths should hold one length per sequence: {batch} {for_inputs}, "
+                         f"got {lengths.shape[0]}, {lengths.tolist()}")
     if batch and not bool(((lengths >= 0) & (lengths <= steps)).all()):
-        raise ValueError(f"{where}: every length should be between 0 and the sequence length {steps}, "
+        raise ValueError(f"{where}: every length should be between 0 and the sequence length: {steps} {for_inputs}, "
                          f"got {lengths.tolist()}")
