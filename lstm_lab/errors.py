@@ -30,6 +30,14 @@ class WeightsKeyError(KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class EmptyPackError(ValueError, IndexError):
+    """A ``PackedSequence`` with no steps at all.
+
+    torch.nn's modules fail on one with an ``IndexError`` (they read its first batch size); this is
+    that ``IndexError``, with a message, and a ``ValueError`` like the package's other bad packs.
+    """
+
+
 # Gate blocks stacked along dim 0 of the fused weights, in torch's order.
 GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_tensor, shape_str
+from .errors import GATES, ShapeError, WeightsKeyError, check_tensor, shape_str
 
 TORCH_ORDER = "ifgo"
 # the one table of gate names: how a message names each gate of the LSTM (i, f, g, o) and the GRU (r, z, n)
@@ -43,6 +43,16 @@ CONVENTIONS = {
     "keras": "ifco",  # c is the candidate, torch's g
     "onnx": "iofc",
     "seed002": "figo",
+}
+# The table at the top as data, for the checks: each convention's tensors, their sizes in D (input
+# size) and H (hidden size), so that a message can name what was given in the convention's own terms.
+# The first tensor is the input matrix, the second the recurrent one.
+SHAPES = {
+    "torch": {"weight_ih": "4H D", "weight_hh": "4H H", "bias_ih": "4H", "bias_hh": "4H"},
+    "cs231n": {"Wx": "D 4H", "Wh": "H 4H", "b": "4H"},
+    "keras": {"kernel": "D 4H", "recurrent_kernel": "H 4H", "bias": "4H"},
+    "onnx": {"W": "1 4H D", "R": "1 4H H", "B": "1 8H"},
+    "seed002": {"W_x": "4H D", "W_h": "4H H", "b_x": "4H", "b_h": "4H"},
 }
 
 
@@ -82,7 +92,8 @@ def split_gates(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, transposed=
     ``two_biases=True`` keeps torch's two biases as ``b_xi`` and ``b_hi``; otherwise they are
     summed into ``b_i``.
     """
-    _check_fused(weight_ih, weight_hh, bias_ih, bias_hh, where="split_gates")
+    _check_shapes("split_gates", SHAPES["torch"], dict(weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih,
+                                                       bias_hh=bias_hh))
     out = {}
     parts = {
         "W_x": weight_ih.chunk(4, 0),
@@ -142,35 +153,95 @@ def fuse_gates(per_gate: dict, *, transposed: bool = False) -> dict:
             )
         return torch.cat(blocks, 0)
 
-    fused = {"weight_ih": stack("W_x", True), "weight_hh": stack("W_h", True)}
     has = {p: all((p, g) in gates for g in TORCH_ORDER) for p in ("b_", "b_x", "b_h")}
-    if has["b_"]:
-        b = stack("b_", False)
-        fused["bias_ih"], fused["bias_hh"] = b, torch.zeros_like(b)
-    elif has["b_x"] or has["b_h"]:
-        bx = stack("b_x", False) if has["b_x"] else None
-        bh = stack("b_h", False) if has["b_h"] else None
-        fused["bias_ih"] = bx if bx is not None else torch.zeros_like(bh)
-        fused["bias_hh"] = bh if bh is not None else torch.zeros_like(bx)
-    _check_fused(**fused)
-    return fused
+    groups = ["W_x", "W_h", *(["b_"] if has["b_"] else [p for p in ("b_x", "b_h") if has[p]])]
+    fused = {p: stack(p, p.startswith("W_")) for p in groups}
+    # the groups against each other, in the names given: one tensor stands for its group of four
+    shapes = {"W_x?": "D H" if transposed else "H D", "W_h?": "H H", **{f"{p}?": "H" for p in groups[2:]}}
+    _check_shapes("fuse_gates", shapes, {f"{p}?": gates[(p, "i")] for p in groups})
+    out = {"weight_ih": fused["W_x"], "weight_hh": fused["W_h"]}
+    if "b_" in fused:
+        out["bias_ih"], out["bias_hh"] = fused["b_"], torch.zeros_like(fused["b_"])
+    elif len(groups) > 2:
+        bx, bh = fused.get("b_x"), fused.get("b_h")
+        out["bias_ih"] = bx if bx is not None else torch.zeros_like(bh)
+        out["bias_hh"] = bh if bh is not None else torch.zeros_like(bx)
+    return out
 
 
-def _check_fused(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, where="LSTM weights"):
-    """torch's fused LSTM weights; weights of another kind of cell are named as such (their hidden
-    size read off weight_hh), not met with advice for an LSTM of a wrong size."""
-    for name, t in (("weight_ih", weight_ih), ("weight_hh", weight_hh)):
+def _check_shapes(where: str, shapes: dict, tensors: dict) -> None:
+    """``tensors`` (name -> tensor; None for a bias left out) against ``shapes`` (name -> sizes in D and H).
+
+    H is read off the recurrent matrix (the second name), D off the input matrix (the first), and
+    every message names the tensors and shapes the caller gave, not those of the tensors made of them.
+    """
+    given = {name: tensors[name] for name in shapes if tensors.get(name) is not None}
+    for name, t in given.items():
         check_tensor(name, t, where)
-    if weight_hh.dim() == 2 and weight_ih.dim() == 2 and weight_hh.shape[0] == weight_ih.shape[0]:
-        rows, hidden = weight_hh.shape
+    for name, t in given.items():
+        if t.dim() != len(shapes[name].split()):
+            raise ShapeError(f"{where}: {name} should be {len(shapes[name].split())}-D ({_sizes(shapes[name])}), "
+                             f"got shape {shape_str(t)}")
+    input_name, recurrent_name = list(shapes)[:2]
+    recurrent, pattern = given[recurrent_name], shapes[recurrent_name].split()
+    hidden = _hidden_read(pattern, recurrent.shape)
+    if hidden == 0:
+        raise ShapeError(f"{where}: {recurrent_name} should have shape ({_sizes(pattern)}) with H ≥ 1, "
+                         f"got {shape_str(recurrent)}")
+    expected = _expected(pattern, hidden, 0)
+    if tuple(recurrent.shape) != expected:
+        raise ShapeError(f"{where}: {recurrent_name} should have shape ({_sizes(pattern)}) = ({_sizes(expected)}) "
+                         f"for the hidden size H = {hidden} it reads, got {shape_str(recurrent)}"
+                         + _hint(pattern, recurrent.shape, hidden))
+    features = given[input_name].shape[shapes[input_name].split().index("D")]
+    for name, t in given.items():
+        expected = _expected(shapes[name].split(), hidden, features)
+        if tuple(t.shape) != expected:
+            raise ShapeError(f"{where}: {name} should have shape ({_sizes(shapes[name])}) = ({_sizes(expected)}) for "
+                             f"the hidden size H = {hidden} of {recurrent_name} {shape_str(recurrent)}, "
+                             f"got {shape_str(t)}" + _hint(shapes[name].split(), t.shape, hidden))
+    first = given[input_name]
+    for name, t in given.items():
+        if t.dtype != first.dtype or t.device != first.device:
+            raise (TypeError if t.dtype != first.dtype else RuntimeError)(
+                f"{where}: {name} is {t.dtype} on {t.device}, but {input_name} is {first.dtype} on {first.device}; "
+                f"one LSTM's tensors share one dtype and one device")
+
+
+def _hidden_read(pattern, shape) -> int:
+    """The size of the h a recurrent matrix multiplies: its size where ``pattern`` says H last."""
+    return shape[len(pattern) - 1 - pattern[::-1].index("H")]
+
+
+def _expected(pattern, hidden: int, features: int) -> tuple:
+    """Sizes such as ("4H", "D") as numbers: "4H" is 4 * hidden, "D" is features, "1" is 1."""
+    return tuple(features if d == "D" else int(d[:-1] or 1) * hidden if d.endswith("H") else int(d) for d in pattern)
+
+
+def _sizes(sizes) -> str:
+    """("4H", "D") or "4H D" or (8, 3) written as a shape: "4H, D", "8, 3"; one size keeps its comma."""
+    sizes = sizes.split() if isinstance(sizes, str) else sizes
+    return ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "")
+
+
+def _hint(pattern, shape, hidden: int) -> str:
+    """What a tensor that does not fit ``pattern`` may be instead: two directions' weights (ONNX's
+    leading 1 counts directions), a GRU's or an RNN's weights, or the other convention's transpose."""
+    if "1" in pattern and shape[pattern.index("1")] != 1:
+        return f"; the leading 1 is the number of directions, {shape[pattern.index('1')]} here, and one is converted at a time"
+    if "4H" in pattern:
+        blocks = shape[pattern.index("4H")]
         for mode, gates in GATES.items():
-            if mode != "LSTM" and rows == len(gates) * hidden and rows != 4 * hidden:
-                raise ShapeError(
-                    f"{where}: weight_hh {shape_str(weight_hh)} holds {rows // hidden} gate blocks of hidden size "
-                    f"{hidden}: these look like a {mode}'s weights ({', '.join(gates)}), but the layouts convert "
-                    f"an LSTM's four blocks i, f, g, o ({4 * hidden} rows for hidden size {hidden})"
-                )
-    check_cell_weights("LSTM", weight_ih, weight_hh, bias_ih, bias_hh, where=where)
+            if mode != "LSTM" and blocks == len(gates) * hidden:
+                return (f": it holds {len(gates)} gate block{'s' * (len(gates) > 1)} of hidden size {hidden}, these "
+                        f"look like a{'n' * (mode == 'RNN')} {mode}'s weights ({', '.join(gates)}), but the layouts "
+                        f"convert an LSTM's four blocks i, f, g, o (4H = {4 * hidden} for hidden size {hidden})")
+    if "H" in pattern and len(shape) >= 2:  # a recurrent matrix, given in x @ W's layout for W @ x's or back
+        flipped = (*shape[:-2], shape[-1], shape[-2])
+        h = _hidden_read(pattern, flipped)
+        if h and flipped == _expected(pattern, h, 0):
+            return f"; transposed, ({_sizes(flipped)}), it would fit"
+    return ""
 
 
 # ---------------------------------------------------------------- other conventions
@@ -189,7 +260,7 @@ def to_convention(weights: dict, convention: str) -> dict:
                               + hint)
     w_ih, w_hh = weights["weight_ih"], weights["weight_hh"]
     b_ih, b_hh = weights.get("bias_ih"), weights.get("bias_hh")
-    _check_fused(w_ih, w_hh, b_ih, b_hh, where="to_convention")
+    _check_shapes("to_convention", SHAPES["torch"], dict(weight_ih=w_ih, weight_hh=w_hh, bias_ih=b_ih, bias_hh=b_hh))
     zeros = torch.zeros(w_ih.shape[0], dtype=w_ih.dtype, device=w_ih.device)
     b_ih = zeros if b_ih is None else b_ih
     b_hh = zeros if b_hh is None else b_hh
@@ -214,34 +285,29 @@ def to_convention(weights: dict, convention: str) -> dict:
 def from_convention(params: dict, convention: str) -> dict:
     """The inverse of ``to_convention``: back to torch's fused layout."""
     order = _order_of(convention)
+    where, names = f"from_convention({convention!r})", list(SHAPES[convention])
+    missing = [n for n in names if n not in params]
+    if missing:
+        raise WeightsKeyError(f"{where}: missing {', '.join(missing)}; expected {', '.join(names)}")
+    # checked as given, so that a message quotes the convention's own tensors, not torch's made of them
+    _check_shapes(where, SHAPES[convention], params)
+    given = [params[n] for n in names]
 
     def r(t, dim=0):
         return reorder_gates(t, order, TORCH_ORDER, dim)
 
-    def need(*names):
-        missing = [n for n in names if n not in params]
-        if missing:
-            raise WeightsKeyError(f"from_convention({convention!r}): missing {', '.join(missing)}; expected {', '.join(names)}")
-        return [params[n] for n in names]
-
     if convention == "torch":
-        w_ih, w_hh, b_ih, b_hh = need("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        out = {"weight_ih": w_ih.clone(), "weight_hh": w_hh.clone(), "bias_ih": b_ih.clone(), "bias_hh": b_hh.clone()}
-    elif convention in ("cs231n", "keras"):
-        wx, wh, b = need(*(("Wx", "Wh", "b") if convention == "cs231n" else ("kernel", "recurrent_kernel", "bias")))
+        return {name: t.clone() for name, t in zip(names, given)}
+    if convention in ("cs231n", "keras"):
+        wx, wh, b = given
         out = {"weight_ih": r(wx, 1).t().contiguous(), "weight_hh": r(wh, 1).t().contiguous(), "bias_ih": r(b)}
-        out["bias_hh"] = torch.zeros_like(out["bias_ih"])
-    elif convention == "onnx":
-        W, R, B = need("W", "R", "B")
-        if W.dim() != 3 or W.shape[0] != 1:
-            raise ShapeError(f"from_convention('onnx'): W should have shape (1, 4H, D) for one direction, got {shape_str(W)}")
+        return {**out, "bias_hh": torch.zeros_like(out["bias_ih"])}
+    if convention == "onnx":
+        W, R, B = given
         b_w, b_r = B[0].chunk(2)
-        out = {"weight_ih": r(W[0]), "weight_hh": r(R[0]), "bias_ih": r(b_w), "bias_hh": r(b_r)}
-    else:  # seed002
-        W_x, W_h, b_x, b_h = need("W_x", "W_h", "b_x", "b_h")
-        out = {"weight_ih": r(W_x), "weight_hh": r(W_h), "bias_ih": r(b_x), "bias_hh": r(b_h)}
-    _check_fused(**out)
-    return out
+        return {"weight_ih": r(W[0]), "weight_hh": r(R[0]), "bias_ih": r(b_w), "bias_hh": r(b_r)}
+    W_x, W_h, b_x, b_h = given  # seed002
+    return {"weight_ih": r(W_x), "weight_hh": r(W_h), "bias_ih": r(b_x), "bias_hh": r(b_h)}
 
 
 def _order_of(convention: str) -> str:

@@ -302,10 +302,11 @@ class LSTMLayerFunction(torch.autograd.Function):
         if weight_ih is None:
             trace = trace_steps(inputs.clone(), h0, c0, weight_hh, reverse)
         else:
-            steps, batch, _ = inputs.shape
-            x = inputs.reshape(steps * batch, -1)
+            # sizes written out, not -1: a batch of 0 sequences (torch.nn accepts one) leaves -1 undefined
+            steps, batch, features = inputs.shape
+            x = inputs.reshape(steps * batch, features)
             proj = x @ weight_ih.t() if bias is None else torch.addmm(bias, x, weight_ih.t())
-            trace = trace_steps(proj.view(steps, batch, -1), h0, c0, weight_hh, reverse)
+            trace = trace_steps(proj.view(steps, batch, weight_ih.shape[0]), h0, c0, weight_hh, reverse)
         ctx.save_for_backward(inputs, h0, c0, weight_hh, weight_ih, bias, *trace)
         ctx.reverse = reverse
         last = 0 if reverse else -1  # the step the recurrence ends at
@@ -336,7 +337,7 @@ class LSTMLayerFunction(torch.autograd.Function):
             if wants[0]:
                 d_inputs = (rows @ weight_ih).view(inputs.shape)
             if wants[4]:
-                d_weight_ih = rows.t() @ inputs.reshape(rows.shape[0], -1)
+                d_weight_ih = rows.t() @ inputs.reshape(rows.shape[0], inputs.shape[-1])
             if wants[5]:
                 d_bias = rows.sum(0)
         return d_inputs, dh0, dc0, d_weight_hh, d_weight_ih, d_bias, None

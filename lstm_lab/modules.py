@@ -9,7 +9,8 @@ the other. The forward pass is ``runners.run_stack`` over ``cells``.
 The habits torch code relies on work too: ``flatten_parameters()`` (a no-op, as on torch's CPU),
 ``_flat_weights_names`` / ``_flat_weights``, CPU autocast (the RNN and the LSTM run in its
 lower precision, the GRU in float32, as torch's do), double backward and ``torch.func``
-transforms, ``torch.compile``. TorchScript is refused with a message that says why.
+transforms, ``torch.compile``, an empty batch, the meta device. TorchScript is refused with a
+message that says why.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import cells
-from .errors import GATES, ShapeError, check_tensor, shape_str
-from .runners import run_stack_unchecked
+from .errors import GATES, EmptyPackError, ShapeError, check_tensor, shape_str
+from .runners import autocast_enabled, run_stack_unchecked
 
 
 def _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size):
@@ -67,7 +68,8 @@ class RNNBase(nn.Module):
         if not isinstance(hand_written_backward, bool):
             raise TypeError(f"hand_written_backward should be of type bool, got: {type(hand_written_backward).__name__}")
         # True trains the LSTM and the GRU with BPTT by hand (lstm_function, gru_function), False with
-        # autograd. Only LSTM's constructor takes it; on a GRU, set the attribute.
+        # autograd; both constructors take it, and it may be changed later as an attribute. The RNN has
+        # no hand-written backward: it keeps the default, which changes nothing there.
         self.hand_written_backward = hand_written_backward
         _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size)
         cells.check_nonlinearity(nonlinearity)
@@ -150,7 +152,7 @@ class RNNBase(nn.Module):
         for key, default in defaults.items():
             if getattr(self, key) != default:
                 s += f", {key}={getattr(self, key)}"
-        if self.mode == "LSTM" and not self.hand_written_backward:
+        if self.mode != "RNN" and not self.hand_written_backward:  # torch.nn has no such argument: shown only when set
             s += ", hand_written_backward=False"
         return s
 
@@ -164,8 +166,12 @@ class RNNBase(nn.Module):
         if isinstance(input, PackedSequence):
             _check_packed(name, input)
             self._check_input(input.data, 2, weights[0][0]["weight_ih"])
-            sorted_indices = input.sorted_indices
-            padded, lengths = pad_packed_sequence(input)  # (T, B, D), original batch order
+            pack, sorted_indices = input, input.sorted_indices
+            if sorted_indices is not None and sorted_indices.device.type == "meta":
+                # Meta tensors have shapes and no values, so the batch order cannot be read (torch's
+                # pad_packed_sequence tries, and fails); nor does it change a shape: keep the sorted one.
+                pack, sorted_indices = PackedSequence(input.data, input.batch_sizes), None
+            padded, lengths = pad_packed_sequence(pack)  # (T, B, D), in the batch's original order
             x, batched = padded, True
         else:
             check_tensor("input", input, name)
@@ -197,7 +203,7 @@ class RNNBase(nn.Module):
                                        self.nonlinearity, self.hand_written_backward)
 
         device = x.device.type
-        if not torch.is_autocast_enabled(device) or x.dtype != torch.float32 or (device == "cpu" and self.mode == "GRU"):
+        if not autocast_enabled(device) or x.dtype != torch.float32 or (device == "cpu" and self.mode == "GRU"):
             return run(x, hx, weights)
         # Autocast, as torch does it: its LSTM and RNN kernels are on autocast's list and run wholly in
         # the autocast dtype (every input, state and weight cast). Its CPU GRU is not: autocast reaches
@@ -299,7 +305,10 @@ def _check_packed(name: str, packed: PackedSequence) -> None:
                  if isinstance(batch_sizes, Tensor) else type(batch_sizes).__name__)
         raise ValueError(f"{name}: a PackedSequence's batch_sizes should be a 1-D int64 tensor on the CPU, got {given}")
     sizes = batch_sizes.tolist()
-    if not sizes or sizes[0] < 1 or any(b < 1 for b in sizes) or any(a < b for a, b in zip(sizes, sizes[1:])):
+    if not sizes:
+        raise EmptyPackError(f"{name}: a PackedSequence should hold at least one step, got batch_sizes [] and data of "
+                             f"shape {shape_str(data)}; pack_padded_sequence and pack_sequence refuse to make an empty pack")
+    if sizes[0] < 1 or any(b < 1 for b in sizes) or any(a < b for a, b in zip(sizes, sizes[1:])):
         raise ValueError(
             f"{name}: a PackedSequence's batch_sizes (how many sequences are still running at each step) should "
             f"be positive and never increase, got {sizes}; build packs with pack_padded_sequence or pack_sequence"
@@ -310,14 +319,16 @@ def _check_packed(name: str, packed: PackedSequence) -> None:
             f"step of every sequence), got data of shape {shape_str(data)}"
         )
     batch = sizes[0]
-    for label, indices in (("sorted_indices", packed.sorted_indices), ("unsorted_indices", packed.unsorted_indices)):
-        if indices is None:
-            continue
+    # the indices given, but those on the meta device: they have no values to check
+    given = {label: indices for label, indices in (("sorted_indices", packed.sorted_indices),
+                                                   ("unsorted_indices", packed.unsorted_indices))
+             if indices is not None and not (isinstance(indices, Tensor) and indices.device.type == "meta")}
+    for label, indices in given.items():
         if not isinstance(indices, Tensor) or indices.dim() != 1 or indices.dtype != torch.int64 or \
                 sorted(indices.tolist()) != list(range(batch)):
             raise ValueError(f"{name}: a PackedSequence's {label} should be a permutation of 0..{batch - 1} "
                              f"(int64), got {indices.tolist() if isinstance(indices, Tensor) else indices!r}")
-    if packed.sorted_indices is not None and packed.unsorted_indices is not None and \
+    if len(given) == 2 and \
             not torch.equal(packed.sorted_indices[packed.unsorted_indices].cpu(), torch.arange(batch)):
         raise ValueError(f"{name}: a PackedSequence's unsorted_indices should undo its sorted_indices")
 
@@ -354,12 +365,16 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """GRU with gate blocks r, z, n, like torch.nn.GRU."""
+    """GRU with gate blocks r, z, n, like torch.nn.GRU.
+
+    ``hand_written_backward`` as for ``LSTM``: True (default) trains with the backward pass written by
+    hand (``lstm_lab.gru_function``), False with plain autograd through the step loop.
+    """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, device=None, dtype=None, proj_size=0):
+                 bidirectional=False, device=None, dtype=None, proj_size=0, *, hand_written_backward=True):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         proj_size, "tanh", device, dtype)
+                         proj_size, "tanh", device, dtype, hand_written_backward)
 
 
 # ---------------------------------------------------------------- single cells

@@ -50,6 +50,12 @@ __all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "ru
 BUFFERED_FROM_STEPS = COPY_FROM_STEPS
 
 
+def autocast_enabled(device_type: str) -> bool:
+    """``torch.is_autocast_enabled(device_type)``, and False on a device autocast does not know: there
+    asking raises, and torch.nn's modules run anyway (the meta device, which computes shapes only)."""
+    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+
+
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
     """Reverse time (dim 0) of each sequence within its own length; padding stays in place."""
     if lengths is None:
@@ -92,7 +98,7 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
     # The buffered loops below need one dtype throughout. Under autocast the GRU's matmuls run in the
     # low dtype and its states in float32 (as torch's GRU, which autocast does not list), which only
     # the step loop handles; the modules run the LSTM with autocast off, in the low dtype throughout.
-    one_dtype = not torch.is_autocast_enabled(inputs.device.type)
+    one_dtype = not autocast_enabled(inputs.device.type)
     plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
     plain_gru = mode == "GRU" and mask is None and one_dtype
     # The LSTM's Function and inference loop run the reverse direction themselves, last step first,
@@ -337,8 +343,11 @@ def _check_lengths(where: str, lengths, inputs: Tensor) -> None:
         given = f"a {lengths.dtype} tensor of shape {shape_str(lengths)}" if isinstance(lengths, Tensor) \
             else type(lengths).__name__
         raise TypeError(f"{where}: lengths should be a 1-D tensor of ints, one per sequence, got {given}")
+    # both messages quote what was given: the inputs, whose shape the lengths must fit, and the lengths
+    for_inputs = f"for inputs of shape {shape_str(inputs)} (seq_len, batch, input_size)"
     if lengths.shape[0] != batch:
-        raise ShapeError(f"{where}: lengths has {lengths.shape[0]} entries but the batch has {batch} sequences")
+        raise ShapeError(f"{where}: lengths should hold one length per sequence: {batch} {for_inputs}, "
+                         f"got {lengths.shape[0]}, {lengths.tolist()}")
     if batch and not bool(((lengths >= 0) & (lengths <= steps)).all()):
-        raise ValueError(f"{where}: every length should be between 0 and the sequence length {steps}, "
+        raise ValueError(f"{where}: every length should be between 0 and the sequence length: {steps} {for_inputs}, "
                          f"got {lengths.tolist()}")

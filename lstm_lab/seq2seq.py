@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .modules import LSTM, LSTMCell
-from .training import optimise, progress_bar
+from .training import optimise, progress_bar, seeded
 
 DIGITS = 10
 BOS = DIGITS  # the token the decoder reads before its first output
@@ -117,8 +117,9 @@ def train_seq2seq(attention: bool, *, steps: int = 600, batch_size: int = 64, mi
     """Train a fresh ``Seq2Seq`` on reversal, each batch of one length drawn from
     ``min_length..max_length``. Seeded: the same arguments give the same model and history."""
     device = torch.device("cpu") if device is None else torch.device(device)
-    torch.manual_seed(seed)
-    model = Seq2Seq(attention, hidden_size=hidden_size).to(device)
+    with seeded(seed):
+        model = Seq2Seq(attention, hidden_size=hidden_size)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     data = torch.Generator().manual_seed(seed)
     history = Seq2SeqHistory(attention)

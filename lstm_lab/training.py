@@ -13,6 +13,7 @@ accuracy after every step. Everything runs on one device, picked once (``pick_de
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -51,6 +52,19 @@ def memory_task(batch_size: int, lag: int, num_symbols: int = 4, num_distractors
     return inputs.to(device), symbols.to(device)
 
 
+@contextmanager
+def seeded(seed: int):
+    """Inside, the CPU's global random stream starts from ``seed``; after, it is the caller's again.
+
+    How ``make_model`` and ``seq2seq.train_seq2seq`` seed a model's initial weights: a call gives the
+    same numbers whatever was drawn before it, and leaves a learner's own seeded stream where it
+    was, so the cells after it draw what they would have drawn without it.
+    """
+    with torch.random.fork_rng(devices=[]):  # saves and restores the CPU's state (no other device is drawn from)
+        torch.default_generator.manual_seed(seed)  # what torch.manual_seed does for the CPU
+        yield
+
+
 # ---------------------------------------------------------------- the model
 class SequenceClassifier(nn.Module):
     """A recurrent layer from lstm_lab, read out by a linear layer at the last step."""
@@ -79,8 +93,9 @@ class SequenceClassifier(nn.Module):
 def make_model(kind: str, hidden_size: int = 32, num_symbols: int = 4, num_distractors: int = 4, seed: int = 0,
                device=None, keep_bias: float = 3.0) -> SequenceClassifier:
     """A ``SequenceClassifier`` for the memory task, initialised from ``seed`` (on the CPU, then moved)."""
-    torch.manual_seed(seed)
-    return SequenceClassifier(kind, num_symbols + num_distractors, hidden_size, num_symbols, keep_bias).to(device)
+    with seeded(seed):
+        model = SequenceClassifier(kind, num_symbols + num_distractors, hidden_size, num_symbols, keep_bias)
+    return model.to(device)
 
 
 # ---------------------------------------------------------------- the loop

@@ -60,8 +60,10 @@ CASES = {
          ShapeError, r"data should have sum\(batch_sizes\) = 6 rows .* got data of shape \(3, 3\)"),
         ("a pack with a sequence longer than the data holds", lambda: lstm_lab.LSTM(3, 4)(packed([2, 1, 1, 1])),
          ShapeError, r"sum\(batch_sizes\) = 5 rows"),
-        ("a pack with no steps", lambda: lstm_lab.LSTM(3, 4)(packed([], rows=0)),
-         ValueError, r"should be positive and never increase, got \[\]"),
+        ("a pack with no steps (torch.nn raises IndexError: so do we, a ValueError too)",
+         lambda: lstm_lab.LSTM(3, 4)(packed([], rows=0)),
+         (IndexError, ValueError), r"^LSTM: a PackedSequence should hold at least one step, got batch_sizes \[\] and "
+                                   r"data of shape \(0, 3\); pack_padded_sequence and pack_sequence refuse"),
         ("a pack whose sorted_indices are not a permutation",
          lambda: lstm_lab.LSTM(3, 4)(PackedSequence(torch.randn(3, 3), torch.tensor([2, 1]), torch.tensor([0, 0]))),
          ValueError, r"sorted_indices should be a permutation of 0..1 \(int64\), got \[0, 0\]"),
@@ -121,12 +123,14 @@ CASES = {
         ("an unknown mode", lambda: runners.run_layer("GRUU", x3(), pair(), lstm_w()),
          ValueError, r"mode should be one of 'RNN', 'LSTM', 'GRU', got 'GRUU'$"),
         ("lengths longer than T", lambda: runners.run_layer("LSTM", x3(), pair(), lstm_w(), lengths=torch.tensor([5])),
-         ValueError, r"every length should be between 0 and the sequence length 3, got \[5\]"),
+         ValueError, r"run_layer: every length should be between 0 and the sequence length: 3 for inputs of shape "
+                     r"\(3, 1, 3\) \(seq_len, batch, input_size\), got \[5\]$"),
         ("a negative length", lambda: runners.run_layer("LSTM", x3(), pair(), lstm_w(), lengths=torch.tensor([-1])),
-         ValueError, r"between 0 and the sequence length 3, got \[-1\]"),
+         ValueError, r"between 0 and the sequence length: 3 for inputs of shape \(3, 1, 3\) .*, got \[-1\]$"),
         ("lengths of the wrong batch",
          lambda: runners.run_layer("LSTM", x3(), pair(), lstm_w(), lengths=torch.tensor([2, 1])),
-         ShapeError, r"lengths has 2 entries but the batch has 1 sequences"),
+         ShapeError, r"run_layer: lengths should hold one length per sequence: 1 for inputs of shape \(3, 1, 3\) "
+                     r"\(seq_len, batch, input_size\), got 2, \[2, 1\]$"),
         ("float lengths", lambda: runners.run_layer("LSTM", x3(), pair(), lstm_w(), lengths=torch.tensor([2.0])),
          TypeError, r"lengths should be a 1-D tensor of ints, one per sequence, got a torch.float32 tensor of shape"),
         ("a single tensor as the LSTM's state", lambda: runners.run_layer("LSTM", x3(), pair()[0], lstm_w()),
@@ -167,11 +171,19 @@ CASES = {
          TypeError, r"the LSTM's hx should be a pair \(h, c\)"),
         ("a dropout above 1", lambda: runners.run_stack("LSTM", x3(), pair(layers=2), stacked_weights(), dropout=2),
          ValueError, r"dropout should be a number in range \[0, 1\], got 2"),
+        ("lengths of the wrong batch", lambda: runners.run_stack("LSTM", x3(B=2), None, [[lstm_w()]],
+                                                                 lengths=torch.tensor([3, 2, 1])),
+         ShapeError, r"run_stack: lengths should hold one length per sequence: 2 for inputs of shape \(3, 2, 3\) "
+                     r"\(seq_len, batch, input_size\), got 3, \[3, 2, 1\]$"),
     ],
     "split_gates": [
         ("a GRU's weights", lambda: layouts.split_gates(*gru_weights()),
-         ShapeError, r"weight_hh \(12, 4\) holds 3 gate blocks of hidden size 4: these look like a GRU's weights "
-                     r"\(r, z, n\), but the layouts convert an LSTM's four blocks i, f, g, o \(16 rows"),
+         ShapeError, r"^split_gates: weight_hh should have shape \(4H, H\) = \(16, 4\) for the hidden size H = 4 it "
+                     r"reads, got \(12, 4\): it holds 3 gate blocks of hidden size 4, these look like a GRU's weights "
+                     r"\(r, z, n\), but the layouts convert an LSTM's four blocks i, f, g, o \(4H = 16"),
+        ("weight_ih for another hidden size", lambda: layouts.split_gates(torch.zeros(12, 3), lstm_w()["weight_hh"]),
+         ShapeError, r"^split_gates: weight_ih should have shape \(4H, D\) = \(8, 3\) for the hidden size H = 2 of "
+                     r"weight_hh \(8, 2\), got \(12, 3\)$"),
         ("one matrix that is not a tensor", lambda: layouts.split_gates([[1.0]], lstm_w()["weight_hh"]),
          TypeError, r"split_gates: weight_ih should be a torch.Tensor, got list"),
     ],
@@ -179,6 +191,15 @@ CASES = {
         ("a gate missing", lambda: layouts.fuse_gates({k: v for k, v in layouts.split_gates(
             lstm_w()["weight_ih"], lstm_w()["weight_hh"]).items() if k != "W_xo"}),
          WeightsKeyError, r"fuse_gates: missing W_xo"),
+        # the per-gate tensors given are named, not the fused (8, 3) and (8, 2) made of them
+        ("recurrent matrices that are not square", lambda: layouts.fuse_gates(
+            {f"{p}{g}": torch.zeros(2, 3) for p in ("W_x", "W_h") for g in "ifgo"}),
+         ShapeError, r"^fuse_gates: W_h\? should have shape \(H, H\) = \(3, 3\) for the hidden size H = 3 it reads, "
+                     r"got \(2, 3\)$"),
+        ("biases of another hidden size", lambda: layouts.fuse_gates(
+            {**layouts.split_gates(*list(lstm_w().values())), **{f"b_{g}": torch.zeros(3, dtype=F64) for g in "ifgo"}}),
+         ShapeError, r"^fuse_gates: b_\? should have shape \(H,\) = \(2,\) for the hidden size H = 2 of W_h\? "
+                     r"\(2, 2\), got \(3,\)$"),
     ],
     "to_convention": [
         ("the per-gate dict", lambda: layouts.to_convention(layouts.split_gates(*list(lstm_w().values())), "cs231n"),
@@ -186,11 +207,36 @@ CASES = {
         ("an unknown convention", lambda: layouts.to_convention(lstm_w(), "tensorflow"),
          ValueError, r"unknown convention 'tensorflow'; expected one of torch, cs231n"),
         ("a GRU's weights", lambda: layouts.to_convention(dict(zip(("weight_ih", "weight_hh"), gru_weights())), "keras"),
-         ShapeError, r"to_convention: weight_hh \(12, 4\) holds 3 gate blocks .* a GRU's weights"),
+         ShapeError, r"to_convention: weight_hh should have shape \(4H, H\) = \(16, 4\) .*, got \(12, 4\): .* a "
+                     r"GRU's weights"),
     ],
     "from_convention": [
         ("the wrong convention's names", lambda: layouts.from_convention(layouts.to_convention(lstm_w(), "keras"), "cs231n"),
          WeightsKeyError, r"from_convention\('cs231n'\): missing Wx, Wh, b; expected Wx, Wh, b"),
+        # the convention's own tensors are named, with the shapes given, not torch's made of them
+        ("a recurrent matrix of another hidden size", lambda: layouts.from_convention(
+            {**layouts.to_convention(lstm_w(), "cs231n"), "Wh": torch.zeros(3, 8, dtype=F64)}, "cs231n"),
+         ShapeError, r"^from_convention\('cs231n'\): Wh should have shape \(H, 4H\) = \(3, 12\) for the hidden "
+                     r"size H = 3 it reads, got \(3, 8\)$"),
+        ("torch's recurrent matrix in cs231n's place", lambda: layouts.from_convention(
+            {**layouts.to_convention(lstm_w(), "cs231n"), "Wh": lstm_w()["weight_hh"]}, "cs231n"),
+         ShapeError, r"Wh should have shape \(H, 4H\) = \(8, 32\) .*, got \(8, 2\); transposed, \(2, 8\), it would "
+                     r"fit$"),
+        ("a bias one short", lambda: layouts.from_convention(
+            {**layouts.to_convention(lstm_w(), "keras"), "bias": torch.zeros(7, dtype=F64)}, "keras"),
+         ShapeError, r"^from_convention\('keras'\): bias should have shape \(4H,\) = \(8,\) for the hidden size "
+                     r"H = 2 of recurrent_kernel \(2, 8\), got \(7,\)$"),
+        ("a GRU's weights", lambda: layouts.from_convention(
+            {"Wx": gru_weights()[0].t(), "Wh": gru_weights()[1].t(), "b": torch.zeros(12)}, "cs231n"),
+         ShapeError, r"^from_convention\('cs231n'\): Wh should have shape \(H, 4H\) = \(4, 16\) for the hidden size "
+                     r"H = 4 it reads, got \(4, 12\): .* these look like a GRU's weights"),
+        ("ONNX weights of two directions", lambda: layouts.from_convention(
+            {k: torch.cat([v, v]) for k, v in layouts.to_convention(lstm_w(), "onnx").items()}, "onnx"),
+         ShapeError, r"^from_convention\('onnx'\): R should have shape \(1, 4H, H\) = \(1, 8, 2\) .*, got "
+                     r"\(2, 8, 2\); the leading 1 is the number of directions, 2 here"),
+        ("a bias of another dtype", lambda: layouts.from_convention(
+            {**layouts.to_convention(lstm_w(), "seed002"), "b_h": torch.zeros(8)}, "seed002"),
+         TypeError, r"^from_convention\('seed002'\): b_h is torch.float32 on cpu, but W_x is torch.float64 on cpu"),
     ],
     "reorder_gates": [
         ("an order naming a gate twice", lambda: layouts.reorder_gates(lstm_w()["weight_ih"], "ifgo", "iifo"),

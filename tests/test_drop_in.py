@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import lstm_lab
-from lstm_lab.parity import twins
+from lstm_lab.parity import assert_matches_torch, twins
 
 # torch 2.13 deprecates TorchScript, and torch.compile and torch.func call torch.jit.script internally
 pytestmark = [pytest.mark.filterwarnings(f"ignore:`torch.jit.{name}` is deprecated:DeprecationWarning")
@@ -180,11 +180,128 @@ def test_torch_compile_traces_the_lstm_and_its_hand_written_backward():
         torch.testing.assert_close(q.grad, p.grad, atol=1e-10, rtol=1e-10, msg=name)
 
 
-def test_the_backward_choice_shows_in_the_repr_and_stays_out_of_the_state_dict():
-    plain = lstm_lab.LSTM(3, 4, num_layers=2, hand_written_backward=False)
-    assert repr(plain) == "LSTM(3, 4, num_layers=2, hand_written_backward=False)"
-    assert repr(lstm_lab.LSTM(3, 4, num_layers=2)) == repr(nn.LSTM(3, 4, num_layers=2))
-    assert list(plain.state_dict()) == list(nn.LSTM(3, 4, num_layers=2).state_dict())
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_the_backward_choice_shows_in_the_repr_and_stays_out_of_the_state_dict(mode):
+    plain = getattr(lstm_lab, mode)(3, 4, num_layers=2, hand_written_backward=False)
+    assert repr(plain) == f"{mode}(3, 4, num_layers=2, hand_written_backward=False)"
+    assert repr(getattr(lstm_lab, mode)(3, 4, num_layers=2)) == repr(getattr(nn, mode)(3, 4, num_layers=2))
+    assert list(plain.state_dict()) == list(getattr(nn, mode)(3, 4, num_layers=2).state_dict())
+    plain.hand_written_backward = True  # an attribute too, and the repr follows it
+    assert repr(plain) == repr(getattr(nn, mode)(3, 4, num_layers=2))
+
+
+def test_the_gru_takes_the_backward_choice_as_the_lstm_does():
+    """The constructor argument decides the GRU's backward (its Function in the graph or not), keyword-only."""
+    x = torch.randn(5, 2, 3)
+    for hand_written in (True, False):
+        out, _ = lstm_lab.GRU(3, 4, hand_written_backward=hand_written)(x)
+        assert (type(out.grad_fn).__name__ == "GRULayerFunctionBackward") == hand_written
+    with pytest.raises(TypeError, match="hand_written_backward should be of type bool, got: str"):
+        lstm_lab.GRU(3, 4, hand_written_backward="no")
+    with pytest.raises(TypeError):  # after torch's arguments, by name only, as the LSTM's
+        lstm_lab.GRU(3, 4, 1, True, False, 0.0, False, None, None, 0, False)
+
+
+# ---------------------------------------------------------------- empty batches and the meta device
+def _described(result):
+    """What a result is, without its values: (shape, dtype, device) of the output and each final state,
+    and a PackedSequence's batch_sizes and indices."""
+    output, hidden = result
+    seen = []
+    if isinstance(output, nn.utils.rnn.PackedSequence):
+        seen += [output.batch_sizes.tolist(), *(None if i is None else (tuple(i.shape), i.device.type)
+                                                 for i in (output.sorted_indices, output.unsorted_indices))]
+        output = output.data
+    return seen + [(tuple(t.shape), t.dtype, t.device.type) for t in (output, *(hidden if isinstance(hidden, tuple)
+                                                                                else (hidden,)))]
+
+
+EMPTY = [
+    ("LSTM", {}, True),
+    ("LSTM", {"batch_first": True}, True),
+    ("LSTM", {"num_layers": 2}, True),
+    ("LSTM", {"num_layers": 2}, False),
+    ("LSTM", {"bidirectional": True, "proj_size": 2}, True),
+    ("LSTM", {"num_layers": 2, "bidirectional": True, "batch_first": True}, True),
+    ("GRU", {"num_layers": 2, "bidirectional": True, "batch_first": True}, True),
+    ("GRU", {"num_layers": 2}, False),
+    ("RNN", {"num_layers": 2, "bidirectional": True, "batch_first": True}, True),
+]
+
+
+@pytest.mark.parametrize("mode, kwargs, hand_written", EMPTY, ids=[f"{m} {k} {h}" for m, k, h in EMPTY])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_an_empty_batch_gives_empty_outputs_as_torch(mode, kwargs, hand_written, dtype):
+    """A batch of 0 sequences: outputs and states of torch's shapes and dtype, and a backward pass that
+    gives zero-size gradients for the input and the states, and zeros for the weights, as torch.nn's."""
+    ref, ours = twins(mode, 3, 4, dtype=dtype, **kwargs)
+    ours.hand_written_backward = hand_written
+    x = torch.randn((0, 5, 3) if kwargs.get("batch_first") else (5, 0, 3), dtype=dtype)
+    assert _described(ours(x)) == _described(ref(x))
+    assert_matches_torch(ref, ours, x)  # output, states and every gradient: shapes and values
+    states = ours.num_layers * ours.num_directions
+    h0 = torch.zeros(states, 0, kwargs.get("proj_size") or 4, dtype=dtype)
+    hx = (h0, torch.zeros(states, 0, 4, dtype=dtype)) if mode == "LSTM" else h0
+    assert_matches_torch(ref, ours, x, hx)  # given states of batch 0 get their zero-size gradients too
+    with torch.no_grad():  # inference, long enough for the buffered loops
+        x_long = torch.randn((0, 12, 3) if kwargs.get("batch_first") else (12, 0, 3), dtype=dtype)
+        assert _described(ours(x_long)) == _described(ref(x_long))
+
+
+def test_an_empty_pack_is_refused_as_torch_refuses_it():
+    """torch.nn fails on a hand-made pack with no steps with an IndexError; lstm_lab raises one too, with a
+    message (a ValueError as well, like its other bad packs). pack_padded_sequence refuses an empty batch."""
+    empty = nn.utils.rnn.PackedSequence(torch.zeros(0, 3), torch.zeros(0, dtype=torch.int64))
+    for mode in ("LSTM", "GRU", "RNN"):
+        with pytest.raises(IndexError):
+            getattr(nn, mode)(3, 4)(empty)
+        with pytest.raises(IndexError, match=f"^{mode}: a PackedSequence should hold at least one step") as raised:
+            getattr(lstm_lab, mode)(3, 4)(empty)
+        assert isinstance(raised.value, ValueError)
+    with pytest.raises(RuntimeError, match="Cannot pack empty tensors"):
+        nn.utils.rnn.pack_padded_sequence(torch.zeros(5, 0, 3), torch.zeros(0, dtype=torch.int64))
+
+
+META = [
+    ("LSTM", {}),
+    ("LSTM", {"num_layers": 2, "bidirectional": True, "proj_size": 2, "batch_first": True}),
+    ("GRU", {"num_layers": 2, "bidirectional": True}),
+    ("RNN", {"nonlinearity": "relu", "batch_first": True}),
+]
+
+
+@pytest.mark.parametrize("mode, kwargs", META, ids=[f"{m} {k}" for m, k in META])
+def test_on_the_meta_device_as_torch(mode, kwargs):
+    """Moved to the meta device (shapes without values, how large models are planned), the modules run as
+    torch.nn's: every result and gradient on meta, of torch's shapes and dtypes."""
+    ref, ours = (getattr(lib, mode)(3, 4, **kwargs).to("meta") for lib in (nn, lstm_lab))
+
+    def sequence(steps=5, batch=3):
+        return torch.randn((batch, steps, 3) if ours.batch_first else (steps, batch, 3), device="meta")
+
+    lengths = torch.tensor([2, 5, 3])  # unsorted: the pack's indices live on meta, without values
+    cases = {
+        "batched": lambda model: model(sequence()),
+        "unbatched": lambda model: model(sequence(batch=1).flatten(0, 1)),
+        "packed": lambda model: model(nn.utils.rnn.pack_padded_sequence(
+            sequence(), lengths, batch_first=model.batch_first, enforce_sorted=False)),
+        "empty batch": lambda model: model(sequence(batch=0)),
+    }
+    for name, run in cases.items():
+        assert _described(run(ours)) == _described(run(ref)), name
+
+    def gradients(model, hand_written=True):
+        model.hand_written_backward = hand_written
+        x = sequence().requires_grad_()
+        model(x)[0].sum().backward()
+        return [(tuple(g.shape), g.device.type) for g in (x.grad, *(p.grad for p in model.parameters()))]
+
+    expected = gradients(ref)
+    assert gradients(ours) == expected
+    assert gradients(ours, hand_written=False) == expected  # the autograd loop, too
+    with torch.no_grad():  # inference, long enough for the buffered loops
+        long = sequence(steps=12)
+        assert _described(ours(long)) == _described(ref(long))
 
 
 def test_forward_mode_ad_takes_the_autograd_path():

@@ -56,3 +56,16 @@ def test_training_is_seeded_and_learns_short_reversals():
     assert a.loss[:3] == b.loss  # the same seed, the same first steps
     assert sum(a.loss[-10:]) / 10 < 0.5 * a.loss[0]
     assert 0.0 <= seq2seq.sequence_accuracy(a_model, 3, batch_size=50) <= 1.0
+
+
+def test_training_leaves_the_callers_random_state_alone():
+    """train_seq2seq seeds its model without moving the global random state, and its run is the same
+    whatever was drawn before it."""
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    model, history = seq2seq.train_seq2seq(False, steps=2, max_length=4, hidden_size=8, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.rand(10)  # the global state elsewhere
+    again, history_again = seq2seq.train_seq2seq(False, steps=2, max_length=4, hidden_size=8, progress=False)
+    assert history_again.loss == history.loss
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters(), strict=True))

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lstm_lab import GRU, LSTM, RNN
-from lstm_lab.training import History, make_model, memory_task, pick_device, train
+from lstm_lab.training import History, SequenceClassifier, make_model, memory_task, pick_device, train
 
 
 def test_pick_device_is_cuda_exactly_when_a_gpu_is_present():
@@ -87,3 +87,18 @@ def test_train_rejects_bad_arguments():
         train("lstm", lag=3)
     with pytest.raises(ValueError, match="steps should be a positive int, got 0"):
         train("LSTM", lag=3, steps=0)
+
+
+def test_seeding_leaves_the_callers_random_state_alone():
+    """make_model (and train, through it) seed the model's weights without moving the global random
+    state: a learner's cells draw after the call what they would have drawn without it. The weights
+    are those torch.manual_seed(seed) gives, whatever was drawn before."""
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    model = make_model("LSTM", hidden_size=6, seed=4)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    train("GRU", lag=2, steps=2, batch_size=4, hidden_size=4, seed=4, device="cpu", progress=False)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    torch.manual_seed(4)
+    seeded_globally = SequenceClassifier("LSTM", 8, 6, 4)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), seeded_globally.parameters(), strict=True))
