@@ -743,6 +743,9 @@ def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedbac
     exercise = Exercise(
         "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
         state_args=(1,), batch_args=(0, 1),
+        error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
+                                   ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
+                                   "examples (notebook 12's gru_step takes one sample only)"},
         gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
         success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
