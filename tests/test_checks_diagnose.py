@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from lstm_lab.checks import core
+from lstm_lab.checks.diagnose import Case, Exercise, _explain, run_check
 from lstm_lab.checks.exercises import (
     check_bidirectional_rnn,
+    check_gru_step,
     check_init_lstm_params,
     check_last_valid_output,
     check_lstm_forward,
@@ -415,6 +417,51 @@ def test_an_argument_changed_in_place():
         return h, c
 
     assert "changed its argument c_prev in place" in failing(check_lstm_step(in_place))
+
+
+# ---------------------------------------------------------------- right on some cases, no answer on others
+def gru_step_one_sample(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Notebook 12's gru_step adapted as it stands: .chunk(3) without dim=-1, right on one sample only."""
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3)
+    h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h_prev
+
+
+def test_right_on_one_sample_but_raising_on_a_batch_gets_a_sentence():
+    text = failing(check_gru_step(gru_step_one_sample))  # was a StopIteration from _explain
+    assert "your answer is right on the fixed X at x[1] (one sample" in text
+    assert "on random case 1 (batch 4" in text and "raised ValueError: not enough values to unpack" in text
+    assert ".chunk(3, dim=-1)" in text
+
+
+def test_right_on_one_sample_but_no_answer_on_a_batch_gets_a_sentence():
+    def more_on_a_batch(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+        h, c = lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+        return (h, c) if x.shape[0] == 1 else (h, c, x)  # the fixed X comes one step (a batch of 1) at a time
+
+    text = failing(check_lstm_step(more_on_a_batch))
+    assert "your answer is right on the fixed X, step 1 (x[0]); the fixed X, step 2 (x[1])" in text
+    assert ("on random case 1 (batch 3, input size 4, hidden size 5): it should return (h_t, c_t), got a tuple of 3 "
+            "item(s)") in text
+
+
+def test_a_check_with_no_cases_says_so():
+    exercise = Exercise("rnn_step", rnn_step, "h_t")
+    assert "there is no case to check rnn_step on" in failing(run_check(exercise, rnn_step, []))
+
+
+def test_a_reference_without_gradients_compares_the_numbers_only():
+    """The reference answers in whole numbers: there is no gradient to hold the student's to."""
+    exercise = Exercise("count", lambda x: torch.tensor([2, 3]), "count")
+    case = Case("two numbers", (torch.ones(2, dtype=torch.float64),), names=("x",))
+    assert run_check(exercise, lambda x: x * 0 + torch.tensor([2.0, 3.0], dtype=torch.float64), [case])
+
+
+def test_explaining_runs_that_all_gave_nothing_gets_a_sentence():
+    """_explain on no runs at all (run_check never asks it to) still says something, not an IndexError."""
+    assert _explain(Exercise("rnn_step", rnn_step, "h_t"), rnn_step, []) == ["your function gave no answer to check"]
 
 
 def test_float32_rounding_is_named():

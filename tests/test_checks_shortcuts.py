@@ -1,16 +1,19 @@
 """The exercise is the work: an answer that calls the thing it is asked to write fails, with a
 sentence naming the call, however it reached it; the building blocks stay allowed. Each planted
-shortcut below returns the right numbers."""
+shortcut below returns the right numbers: with the watch blinded, its check passes."""
+
+import pkgutil
 
 import pytest
 import torch
 from torch import _VF, nn
 
 import lstm_lab
-from lstm_lab import bptt, mistakes
+from lstm_lab import bptt, display, mistakes, runners, sampling, text, training
 from lstm_lab.cells import lstm_cell, rnn_cell
 from lstm_lab.checks import bptt as notebook_checks
-from lstm_lab.checks import sequences
+from lstm_lab.checks import core, sequences, shortcuts
+from lstm_lab.checks import text as notebook13
 from lstm_lab.checks.exercises import (
     check_bidirectional_rnn,
     check_last_valid_output,
@@ -37,11 +40,8 @@ def rnn_via_torch(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
 
 def rnn_via_nn_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
     cell = nn.RNNCell(x.shape[1], h_prev.shape[1], dtype=x.dtype)
-    with torch.no_grad():
-        for name, value in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"),
-                               (weight_ih, weight_hh, bias_ih, bias_hh)):
-            getattr(cell, name).copy_(value)
-    return cell(x, h_prev)
+    weights = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), (weight_ih, weight_hh, bias_ih, bias_hh)))
+    return torch.func.functional_call(cell, weights, (x, h_prev))  # the arguments as its weights: gradients flow
 
 
 def lstm_via_lstm_lab(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -66,10 +66,8 @@ def forward_via_cell(x, state, params):
 
 def forward_via_module(x, state, params):
     model = lstm_lab.LSTM(x.shape[-1], state[0].shape[-1], batch_first=True, dtype=x.dtype)
-    with torch.no_grad():
-        for name, value in fuse_gates(params, transposed=True).items():
-            getattr(model, f"{name}_l0").copy_(value)
-    output, (h, c) = model(x, (state[0][None], state[1][None]))
+    weights = {f"{name}_l0": value for name, value in fuse_gates(params, transposed=True).items()}
+    output, (h, c) = torch.func.functional_call(model, weights, (x, (state[0][None], state[1][None])))
     return output, (h[0], c[0])
 
 
@@ -79,7 +77,7 @@ def last_via_fixed_mistake(outputs, lengths):
 
 def bidirectional_via_stack(x, weights_fwd, weights_bwd):
     h0 = x.new_zeros(2, x.shape[1], weights_fwd["weight_hh"].shape[1])
-    return lstm_lab.runners.run_stack("RNN", x, h0, [[weights_fwd, weights_bwd]])
+    return runners.run_stack("RNN", x, h0, [[weights_fwd, weights_bwd]])
 
 
 def backward_via_bptt(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
@@ -101,7 +99,91 @@ def fused_step_via_update(x, state, weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 def gru_via_torch(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    if x.dim() == 1:  # the check's fixed X is one sample; torch's kernel takes a batch
+        return gru_via_torch(x[None], h_prev[None], weight_ih, weight_hh, bias_ih, bias_hh)[0]
     return torch.gru_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+# ---------------------------------------------------------------- the shortcuts issue 22 measured as graded ✓
+def lstm_via_layer_function(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    from lstm_lab.lstm_function import LSTMLayerFunction  # the fast LSTM layer, run for one step
+
+    _, h, c = LSTMLayerFunction.apply(x[None], h_prev, c_prev, weight_hh, weight_ih, bias_ih + bias_hh)
+    return h, c
+
+
+def forward_via_layer_function(x, state, params):
+    from lstm_lab.lstm_function import LSTMLayerFunction
+
+    weight_ih = torch.cat([params[f"W_x{g}"].T for g in "ifgo"])  # fused by hand: only the layer is a shortcut
+    weight_hh = torch.cat([params[f"W_h{g}"].T for g in "ifgo"])
+    bias = torch.cat([params[f"b_{g}"] for g in "ifgo"])
+    outputs, h, c = LSTMLayerFunction.apply(x.transpose(0, 1), state[0], state[1], weight_hh, weight_ih, bias)
+    return outputs.transpose(0, 1), (h, c)
+
+
+def fuse_via_layouts(per_gate):
+    return fuse_gates(per_gate)
+
+
+def probs_via_sampling(logits, temperature):
+    return sampling.temperature_probs(logits, temperature)
+
+
+def sample_via_temperature_probs(logits, temperature, generator):
+    return torch.multinomial(sampling.temperature_probs(logits, temperature), 1, generator=generator).squeeze(-1)
+
+
+def sample_via_next_ids(logits, temperature, generator):
+    return sampling.next_ids(logits, temperature, generator=generator)
+
+
+def tbptt_via_train_chunks(model, pieces, optimizer, clip):
+    return text.train_chunks(model, pieces, optimizer, clip)[0]
+
+
+def tbptt_via_optimise(model, pieces, optimizer, clip):
+    state, losses = None, []
+    for inputs, targets in pieces:
+        logits, state = model(inputs, text.detach_state(state))
+        loss = text.chunk_loss(logits, targets)
+        training.optimise(model, optimizer, loss, clip)  # the update the exercise asks to write
+        losses.append(loss.item())
+    return losses
+
+
+def bidirectional_via_reverse(x, weights_fwd, weights_bwd):
+    h0 = x.new_zeros(x.shape[1], weights_fwd["weight_hh"].shape[1])
+    out_f, h_f = lstm_lab.run_layer("RNN", x, h0, weights_fwd)
+    out_b, h_b = lstm_lab.run_layer("RNN", x, h0, weights_bwd, reverse=True)  # the pairing, done by the library
+    return torch.cat([out_f, out_b], -1), torch.stack([h_f, h_b])
+
+
+def bidirectional_layer_via_reverse(inputs, forward_weights, backward_weights):
+    zeros = inputs.new_zeros(inputs.shape[1], forward_weights["weight_hh"].shape[1])
+    forward, _ = lstm_lab.run_layer("LSTM", inputs, (zeros, zeros), forward_weights)
+    backward, _ = lstm_lab.run_layer("LSTM", inputs, (zeros, zeros), backward_weights, reverse=True)
+    return torch.cat([forward, backward], dim=-1)
+
+
+# ---------------------------------------------------------------- routes the old deny-list did not see
+def lstm_via_aten_overload(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    return torch.ops.aten.lstm_cell.default(x, [h_prev, c_prev], weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def gru_via_check_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    from lstm_lab.checks import exercises  # the check's own reference is an answer too
+
+    return exercises._gru_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+
+
+def gru_via_gru_function(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    from lstm_lab.gru_function import GRULayerFunction
+
+    batched = x.dim() == 2
+    x, h = (x, h_prev) if batched else (x[None], h_prev[None])
+    outputs, _ = GRULayerFunction.apply((x @ weight_ih.T + bias_ih)[None], h, weight_hh, bias_hh)  # one step
+    return outputs[0] if batched else outputs[0, 0]
 
 
 SHORTCUTS = [
@@ -121,11 +203,45 @@ SHORTCUTS = [
     (notebook_checks.check_rnn_step_backward, rnn_backward_via_bptt, "lstm_lab.bptt.rnn_step_backward"),
     (notebook_checks.check_gru_step, gru_via_torch, "torch.gru_cell"),
     (sequences.check_fused_step, fused_step_via_update, "lstm_lab.cells.lstm_update"),
+    # issue 22's list
+    (check_lstm_step, lstm_via_layer_function, "lstm_lab.lstm_function.LSTMLayerFunction"),
+    (check_lstm_forward, forward_via_layer_function, "lstm_lab.lstm_function.LSTMLayerFunction"),
+    (sequences.check_fuse, fuse_via_layouts, "lstm_lab.layouts.fuse_gates"),
+    (notebook13.check_temperature_probs, probs_via_sampling, "lstm_lab.sampling.temperature_probs"),
+    (notebook13.check_sample_next, sample_via_temperature_probs, "lstm_lab.sampling.temperature_probs"),
+    (notebook13.check_sample_next, sample_via_next_ids, "lstm_lab.sampling.next_ids"),
+    (notebook13.check_tbptt_pass, tbptt_via_train_chunks, "lstm_lab.text.train_chunks"),
+    (notebook13.check_tbptt_pass, tbptt_via_optimise, "lstm_lab.training.optimise"),
+    (check_bidirectional_rnn, bidirectional_via_reverse, "lstm_lab.runners.run_layer(reverse=True)"),
+    (sequences.check_bidirectional_layer, bidirectional_layer_via_reverse, "lstm_lab.runners.run_layer(reverse=True)"),
+    # a module nobody listed, the checks' own references, and torch's operator objects
+    (notebook_checks.check_gru_step, gru_via_gru_function, "lstm_lab.gru_function.GRULayerFunction"),
+    (notebook_checks.check_gru_step, gru_via_check_reference, "lstm_lab.checks.exercises._gru_reference"),
+    (check_lstm_step, lstm_via_aten_overload, "torch.ops.aten.lstm_cell"),
 ]
+IDS = [f"{c.__name__}-{s.__name__}" for c, s, _ in SHORTCUTS]
 
 
-@pytest.mark.parametrize("check, shortcut, call", SHORTCUTS,
-                         ids=[f"{c.__name__}-{s.__name__}" for c, s, _ in SHORTCUTS])
+class _Blind:
+    """A watch that sees nothing: what each shortcut would have earned without it."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def sentence(self, exercise):
+        return None
+
+
+@pytest.mark.parametrize("check, shortcut, call", SHORTCUTS, ids=IDS)
+def test_each_planted_shortcut_gives_the_right_answer(monkeypatch, check, shortcut, call):
+    monkeypatch.setattr(core, "watching", lambda allowed=(): _Blind())
+    assert check(shortcut), f"{shortcut.__name__} is not a right answer, so it proves nothing about the watch"
+
+
+@pytest.mark.parametrize("check, shortcut, call", SHORTCUTS, ids=IDS)
 def test_a_shortcut_fails_with_a_sentence_naming_the_call(check, shortcut, call):
     text = failing(check(shortcut))
     assert "your function calls `" in text and f"`{call}`" in text
@@ -151,3 +267,48 @@ def test_the_watch_is_off_after_the_check():
     before = sys.getprofile()
     check_lstm_step(lstm_via_torch)
     assert sys.getprofile() is before
+
+
+def test_every_module_of_the_package_is_watched_but_the_few_that_never_compute_an_answer():
+    """Found as Python finds them (not as the watch does): a module added later is watched unlisted."""
+    found = {"lstm_lab"} | {m.name for m in pkgutil.walk_packages(lstm_lab.__path__, "lstm_lab.")}
+    watched = set(shortcuts._WATCHED_FILES.values())
+    assert shortcuts._NEVER_AN_ANSWER <= found  # no stale entry
+    assert found - shortcuts._NEVER_AN_ANSWER == {m for m in watched if m.startswith("lstm_lab")}
+
+
+def test_a_shortcut_is_seen_through_the_call_counter_of_a_check():
+    """check_input_projection counts the answer's torch calls (lstm_lab.costs); what runs inside is still seen."""
+    def project_via_runners(inputs, weight_ih, bias_ih, bias_hh):
+        weights = {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}
+        return runners.input_projection("LSTM", inputs, weights)
+
+    text = failing(sequences.check_input_projection(project_via_runners))
+    assert "your function calls `lstm_lab.cells.input_projection`" in text
+
+
+def test_printing_with_the_display_helpers_is_not_a_shortcut(capsys):
+    def rnn_step_that_prints(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+        h = torch.tanh(x @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh)
+        print(display.fmt(h))  # lstm_lab.display never computes an answer
+        return h
+
+    assert check_rnn_step(rnn_step_that_prints)
+    assert capsys.readouterr().out
+
+
+def test_the_sentence_names_what_the_exercise_allows():
+    text = failing(check_bidirectional_rnn(bidirectional_via_reverse))
+    assert "of the library this exercise allows only `lstm_lab.runners.run_layer` with reverse=False" in text
+
+
+def test_an_exercise_names_exactly_what_it_allows():
+    with shortcuts.watching(("lstm_lab.text.chunk_loss",)) as watch:
+        text.chunk_loss(torch.zeros(2, 1, 3), torch.zeros(2, 1, dtype=torch.long))  # allowed
+        text.detach_state(None)  # its neighbour is not
+    assert watch.calls == ["lstm_lab.text.detach_state"]
+
+
+def test_a_malformed_allowance_is_refused_when_the_check_is_written():
+    with pytest.raises(ValueError, match="cannot read"):
+        shortcuts.watching(("lstm_lab.runners.run_layer(reverse=True",))

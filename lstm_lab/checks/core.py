@@ -317,18 +317,17 @@ def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL
 
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
-                 matmul_advice: str | None = FORWARD_MATMUL, shortcuts: bool = True):
+                 matmul_advice: str | None = FORWARD_MATMUL):
     """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
 
     The feedback names the exception and the line of *the student's* code that raised it,
     never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
-    implementation (see ``shortcuts``; ``allowed`` names exceptions) fails with a sentence that
-    names the call, whatever numbers it returns. ``shortcuts=False`` is for an exercise that hands
-    the student a whole model to drive (a training loop), where any call the model makes is fine.
+    implementation (see ``shortcuts``; ``allowed`` names what the exercise hands the student) fails
+    with a sentence that names the call, whatever numbers it returns.
     """
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
-    watch = watching(allowed, active=shortcuts)
+    watch = watching(allowed)
     try:
         with watch:
             result = fn(*args)

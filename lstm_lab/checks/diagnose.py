@@ -62,7 +62,7 @@ class Exercise:
     success: tuple = ()  # lines that say what "correct" was checked against
     state_args: tuple = ()  # positions of the arguments that are the recurrent state (zeroed by a probe)
     batch_args: tuple = ()  # positions of the arguments with a batch axis first (split by a probe)
-    allowed: tuple = ()  # library functions the exercise hands the student (see ``shortcuts``)
+    allowed: tuple = ()  # library functions the exercise hands the student, "name" or "name(arg=value)" (``shortcuts``)
     matmul_advice: str | None = FORWARD_MATMUL  # which way round this exercise's products go
 
 
@@ -191,6 +191,8 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
 
 def run_check(ex: Exercise, fn, cases: list[Case]) -> Feedback:
     """Check ``fn`` on ``cases``; a Feedback that says what is wrong, or what was checked."""
+    if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
+        return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     runs = [_run_case(ex, fn, case) for case in cases]
     if all(run.ok for run in runs):
         if ex.gradients:
@@ -205,15 +207,19 @@ def run_check(ex: Exercise, fn, cases: list[Case]) -> Feedback:
 def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     answered = [r for r in runs if r.leaves is not None]
     wrong = [r for r in answered if not all(r.verdicts)]
+    failed = next((r for r in runs if r.leaves is None), None)  # it raised, or returned something that is no answer
     if not answered:
-        first = next((r for r in runs if r.error is not None or r.structure), runs[0])
-        if first.error is not None:
-            return list(first.error.lines)
-        return [first.structure]
-    if not wrong:  # right numbers, but the inputs were changed in place
-        run = next(r for r in runs if r.changed)
-        return [f"the numbers are right, but your function changed its argument {', '.join(run.changed)} in place: "
-                "the caller's tensor is modified. Write new tensors (h = h + ...) instead of +=, [...] = or .add_()"]
+        return _no_answer(failed, labelled=False) or ["your function gave no answer to check"]
+    if not wrong:
+        changed = next((r for r in runs if r.changed), None)
+        if changed is not None:  # right numbers, but the inputs were changed in place
+            return [f"the numbers are right, but your function changed its argument {', '.join(changed.changed)} in "
+                    "place: the caller's tensor is modified. Write new tensors (h = h + ...) instead of +=, [...] = "
+                    "or .add_()"]
+        # right wherever it answered: the case it failed on is the whole story (e.g. right on one sample, raising
+        # on a batch, as a .chunk(3) without dim=-1 does: it splits the batch axis)
+        right = "; ".join(r.case.label for r in answered)
+        return [f"your answer is right on {right}, but not on every case:", *_no_answer(failed, labelled=True)]
     first = wrong[0]
     precision = _precision_hint(first)
     if precision:  # right up to float32 rounding: that is the whole story
@@ -244,6 +250,15 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)
     return lines
+
+
+def _no_answer(run: _Run | None, labelled: bool) -> list[str]:
+    """Why ``run`` gave nothing to compare: the exception it raised, or what it returned instead."""
+    if run is None:
+        return []
+    if run.error is not None:
+        return list(run.error.lines)  # they name the case already
+    return [f"on {run.case.label}: {run.structure}" if labelled else run.structure]
 
 
 def _map_tensors(value, fn):
@@ -475,6 +490,8 @@ def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
     if problem:
         return Feedback(ex.name, False, [f"the numbers are right, but on {case.label} the gradient fails: {problem}"])
     _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+    if theirs is None:  # the reference's answer carries no gradient (whole numbers, say): nothing to compare
+        return None
     for (name, tensor), g_mine, g_ref in zip(named, mine, theirs):
         g_ref = torch.zeros_like(tensor) if g_ref is None else g_ref
         if g_mine is None:

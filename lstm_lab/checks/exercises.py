@@ -589,6 +589,8 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
 
 
 # ================================================================ bidirectional RNN
+# the bidirectional exercises hand out lstm_lab's one-direction layer; its reverse=True is the pairing they ask for
+_ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)",)
 _BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
 
 
@@ -645,7 +647,7 @@ def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: i
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, T, B, D), weights(), weights()), None, names))
     exercise = Exercise(
-        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=("lstm_lab.runners.run_layer",),
+        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
         axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
         time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
         success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
@@ -743,6 +745,9 @@ def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedbac
     exercise = Exercise(
         "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
         state_args=(1,), batch_args=(0, 1),
+        error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
+                                   ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
+                                   "examples (notebook 12's gru_step takes one sample only)"},
         gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
         success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
                  f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
@@ -793,7 +798,7 @@ def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_case
     exercise = Exercise(
         "bidirectional_layer", _bidirectional_layer_reference, "output",
         axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
-        mistakes=_bidirectional_layer_mistakes, allowed=("lstm_lab.runners.run_layer",),  # the exercise is the pairing
+        mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
         success=(f"{len(cases)} random batches: lstm_lab's bidirectional LSTM layer (checked against "
                  f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
                  "gradients with respect to the inputs and both directions' weights"))

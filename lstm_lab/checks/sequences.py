@@ -28,6 +28,7 @@ from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .diagnose import Case, Exercise, block_holders, run_check, split
 from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
+from .shortcuts import see_through
 
 F64 = torch.float64
 ATOL = TOLERANCES["sequence"]
@@ -235,6 +236,7 @@ def check_input_projection(fn) -> Feedback:
 def check_fused_step(fn) -> Feedback:
     """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)``: the assignment's LSTM step
     (``exercises.check_lstm_step``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
+    @see_through  # the adapter is the check's: what it calls is the student's function
     def as_the_assignment_calls_it(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
         return fn(x, (h_prev, c_prev), weight_ih, weight_hh, bias_ih, bias_hh)
 

@@ -1,109 +1,183 @@
 """The exercise is the work: an answer may not call the thing it is asked to write.
 
 While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``) that
-notes every call into a *forbidden* place:
+notes every call into a *watched* place:
 
-* lstm_lab's own implementations: ``lstm_lab.cells``, ``runners``, ``bptt``, ``modules`` and
-  ``mistakes`` (whose ``fixed=True`` is the answer to several exercises);
-* ``torch.nn``'s recurrent modules and cells (``torch.nn.LSTM``, ``torch.nn.GRUCell``, ...);
-* torch's fused kernels: ``torch.lstm_cell``, ``torch.rnn_tanh_cell``, ``torch.gru_cell``,
-  ``torch._VF.lstm`` and the like.
+* every module of lstm_lab, found by walking the package's files (a module added later is
+  watched without anyone listing it), except the few in ``_NEVER_AN_ANSWER``;
+* torch's recurrent modules and cells (``torch.nn.LSTM``, ``torch.nn.GRUCell``, the quantizable
+  and quantized ones, ...);
+* torch's fused recurrent kernels: ``torch.lstm_cell``, ``torch.gru_cell``, ``torch._VF.lstm``,
+  ``torch.ops.aten.lstm_cell`` and the like, however they were reached.
 
 A profiler sees the call however the student reached the function (``lstm_lab.lstm_cell``,
 ``from lstm_lab.cells import lstm_cell`` long before, ``torch._VF``), which replacing module
 attributes would not. The building blocks a student is expected to use (``@``, ``torch.sigmoid``,
-``torch.tanh``, ``torch.cat``, ``chunk``, ...) are not watched. An exercise that hands the student
-a library piece on purpose names it in ``allowed``; one whose answer is a loop around a model the
-student is given (notebook 13's truncated-BPTT pass) turns the watch off with ``active=False``,
-since every call the model makes is then the student's legitimate use of it.
+``torch.tanh``, ``torch.cat``, ``chunk``, ``torch.zeros``, ...) live elsewhere in torch and are
+not watched. Each exercise names, in ``allowed``, the library pieces it hands the student
+(``"lstm_lab.runners.run_layer(reverse=False)"``: that function, with that argument only);
+nothing else passes.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from pathlib import Path
 
 import torch
 
-from .. import bptt, cells, mistakes, modules, runners
+_PACKAGE = Path(__file__).parents[1]  # lstm_lab/, as Python names its files (not resolved)
 
-
-def _files(module, name: str) -> dict:
-    """A module's file as Python names it in a frame, and resolved (a symlinked install differs)."""
-    return {module.__file__: name, str(Path(module.__file__).resolve()): name}
-
-
-# file -> the name a student knows the module by
-_FORBIDDEN_FILES = {
-    **{k: v for m in (bptt, cells, mistakes, modules, runners) for k, v in _files(m, m.__name__).items()},
-    **_files(torch.nn.modules.rnn, "torch.nn"),
+# lstm_lab's modules that never compute an answer: calls into them are not watched, and what they
+# call is seen as if the student had called it.
+_NEVER_AN_ANSWER = {
+    "lstm_lab",  # its __getattr__ only finds a name (lstm_lab.lstm_cell); the function it returns is watched
+    "lstm_lab.explorers",  # the same lazy lookup, for the explorers' widgets
+    "lstm_lab.display",  # formats numbers as text (fmt, show_table): printing from an answer is fine
+    "lstm_lab.costs",  # CallCounter counts the student's torch calls for a check (notebook 05) and passes each on
+    "lstm_lab.checks.shortcuts",  # the watch itself: its __exit__ runs while it watches
 }
-_FUSED = ("lstm", "gru", "rnn_tanh", "rnn_relu", "lstm_cell", "gru_cell", "rnn_tanh_cell", "rnn_relu_cell",
-          "quantized_lstm_cell", "quantized_gru_cell", "quantized_rnn_tanh_cell", "quantized_rnn_relu_cell")
-_FUSED_FUNCTIONS = {id(getattr(torch._C._VariableFunctions, name)): f"torch.{name}"
-                    for name in _FUSED if hasattr(torch._C._VariableFunctions, name)}
-_FUSED_FUNCTIONS.update({id(getattr(torch, name)): f"torch.{name}" for name in _FUSED if hasattr(torch, name)})
-_DUNDER_OK = {"__init__", "forward", "__call__"}
+
+# torch's recurrent modules and cells, by the file that defines them -> the name a student knows them by
+_TORCH_RECURRENT = {
+    "nn/modules/rnn.py": "torch.nn",
+    "ao/nn/quantizable/modules/rnn.py": "torch.ao.nn.quantizable",
+    "ao/nn/quantized/modules/rnn.py": "torch.ao.nn.quantized",
+    "ao/nn/quantized/dynamic/modules/rnn.py": "torch.ao.nn.quantized.dynamic",
+    "ao/nn/quantized/reference/modules/rnn.py": "torch.ao.nn.quantized.reference",
+}
+
+
+def _module_name(path: Path) -> str:
+    """lstm_lab/checks/core.py -> lstm_lab.checks.core; lstm_lab/__init__.py -> lstm_lab."""
+    parts = path.relative_to(_PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _as_python_names_it(files: dict[Path, str]) -> dict[str, str]:
+    """Each file as a frame's co_filename may spell it: as imported, and resolved (a symlinked install)."""
+    return {str(spelling): name for path, name in files.items() for spelling in (path, path.resolve())}
+
+
+_WATCHED_FILES = _as_python_names_it({
+    **{path: _module_name(path) for path in sorted(_PACKAGE.rglob("*.py"))
+       if _module_name(path) not in _NEVER_AN_ANSWER},
+    **{Path(torch.__file__).parent / file: name for file, name in _TORCH_RECURRENT.items()},
+})
+
+# torch's fused recurrent kernels, by name: every one torch has, found the same way in each version
+_RECURRENT_OP = re.compile(r"lstm|gru|rnn")
+_FUSED_NAMES = frozenset(name for name in {*dir(torch._C._VariableFunctions), *dir(torch.ops.aten)}
+                         if _RECURRENT_OP.search(name) and "flatten_weight" not in name)  # a memory layout only
+_FUSED_MODULES = {"torch": "torch", "torch._ops.aten": "torch.ops.aten"}  # torch.lstm_cell is torch._VF.lstm_cell
+# torch.ops.aten.lstm_cell.default(...) calls an operator object (torch/_ops.py) whose kernel has no name
+_TORCH_OPS_FILES = _as_python_names_it({Path(torch._ops.__file__): "torch.ops"})
+
+_DUNDER_OK = {"__init__", "forward", "__call__"}  # lstm_lab.modules.LSTM.forward is named lstm_lab.modules.LSTM
+
+# functions the checks put between the call and the student's function (an adapter of the arguments):
+# the watch looks through them
+_SEE_THROUGH: set = set()
+
+
+def see_through(adapter):
+    """Mark a check's adapter around the student's function: what it calls is the student's call."""
+    _SEE_THROUGH.add(adapter.__code__)
+    return adapter
 
 
 def _python_name(code, module: str) -> str:
     qualname = getattr(code, "co_qualname", code.co_name)
-    if module == "torch.nn":  # torch.nn.modules.rnn.LSTM.__init__ -> torch.nn.LSTM
-        owner, _, method = qualname.rpartition(".")
-        return f"torch.nn.{owner}" if owner and method in _DUNDER_OK else f"torch.nn.{qualname}"
     owner, _, method = qualname.rpartition(".")
-    if owner and method in _DUNDER_OK:  # lstm_lab.modules.LSTM.forward -> lstm_lab.modules.LSTM
+    if owner and method in _DUNDER_OK:  # torch.nn.modules.rnn.LSTM.__init__ -> torch.nn.LSTM
         return f"{module}.{owner}"
     return f"{module}.{qualname}"
+
+
+def _fused_name(function) -> str | None:
+    """``torch.lstm_cell`` (or ``torch.ops.aten.lstm_cell``) for a fused recurrent kernel, else None."""
+    name = str(getattr(function, "__name__", "")).partition(".")[0]  # an operator's "lstm_cell.default" too
+    if name not in _FUSED_NAMES:
+        return None
+    module = _FUSED_MODULES.get(getattr(function, "__module__", None))
+    return f"{module}.{name}" if module else None
+
+
+def _allowance(entry: str) -> tuple[str, dict]:
+    """``"lstm_lab.runners.run_layer(reverse=False)"`` -> (the name, {argument: the only value allowed})."""
+    match = re.fullmatch(r"([\w.]+)(?:\((.*)\))?", entry.strip())
+    if match is None:
+        raise ValueError(f"allowed: cannot read {entry!r}; write a dotted name, optionally with name=value arguments")
+    name, arguments = match.groups()
+    call = ast.parse(f"f({arguments or ''})", mode="eval").body
+    return name, {k.arg: ast.literal_eval(k.value) for k in call.keywords}
 
 
 class Watch:
     """What a student's function called that it may not; filled while ``watching`` is active."""
 
-    def __init__(self, allowed: tuple[str, ...] = (), active: bool = True):
-        self.allowed, self.active = set(allowed), active
+    def __init__(self, allowed: tuple[str, ...] = ()):
+        self.allowed = dict(_allowance(entry) for entry in allowed)
         self.calls: list[str] = []
-        self._inside: list = []  # the frames of forbidden (or allowed) functions running now
+        self._inside: list = []  # the frames of watched functions running now (the outermost was noted)
 
     def _note(self, name: str) -> None:
-        if name not in self.allowed and name not in self.calls:
+        if name not in self.calls:
             self.calls.append(name)
+
+    def _judge(self, frame, name: str) -> None:
+        """Note ``name`` unless the exercise allows it, with the arguments it is called with."""
+        if name not in self.allowed:
+            self._note(name)
+            return
+        wrong = {k: frame.f_locals.get(k) for k, v in self.allowed[name].items() if frame.f_locals.get(k) != v}
+        if wrong:  # the call names the argument that made it a shortcut: run_layer(reverse=True)
+            self._note(f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})")
 
     def profile(self, frame, event, arg):
         if event == "call":
-            module = _FORBIDDEN_FILES.get(frame.f_code.co_filename)
-            if module is None:
+            if frame.f_code.co_filename in _TORCH_OPS_FILES and not self._inside:
+                name = _fused_name(frame.f_locals.get("self")) if frame.f_code.co_name == "__call__" else None
+                if name is not None:
+                    self._judge(frame, name)
                 return
-            if not self._inside:  # the outermost call is the one to name; what it calls is its business
-                self._note(_python_name(frame.f_code, module))
+            module = _WATCHED_FILES.get(frame.f_code.co_filename)
+            if module is None or frame.f_code in _SEE_THROUGH:
+                return
+            # the outermost call is the one to name; what it calls is its business. (A module's body runs
+            # when an answer imports it: that is not a call of anything.)
+            if not self._inside and frame.f_code.co_name != "<module>":
+                self._judge(frame, _python_name(frame.f_code, module))
             self._inside.append(frame)
         elif event == "return":
             if self._inside and self._inside[-1] is frame:
                 self._inside.pop()
         elif event == "c_call" and not self._inside:
-            name = _FUSED_FUNCTIONS.get(id(arg))
+            name = _fused_name(arg)
             if name is not None:
-                self._note(name)
+                self._judge(frame, name)
 
     def sentence(self, exercise: str) -> str | None:
         if not self.calls:
             return None
         called = ", ".join(f"`{name}`" for name in self.calls)
+        allows = ", ".join(f"`{name}`" + (" with " + ", ".join(f"{k}={v!r}" for k, v in arguments.items())
+                                          if arguments else "") for name, arguments in self.allowed.items())
         return (f"your function calls {called}, which is not allowed in this exercise: it computes what "
                 f"{exercise} asks you to write. Write it from the building blocks (@, torch.sigmoid, torch.tanh, "
-                f"torch.cat, chunk, ...)")
-
+                f"torch.cat, chunk, ...)" + (f"; of the library this exercise allows only {allows}" if allows else ""))
 
     def __enter__(self) -> Watch:
         self._previous = sys.getprofile()
-        if self.active:
-            sys.setprofile(self.profile)
+        sys.setprofile(self.profile)
         return self
 
     def __exit__(self, *exc) -> None:
         sys.setprofile(self._previous)
 
 
-def watching(allowed: tuple[str, ...] = (), active: bool = True) -> Watch:
-    """``with watching() as watch:`` notes every forbidden call made inside the block."""
-    return Watch(allowed, active)
+def watching(allowed: tuple[str, ...] = ()) -> Watch:
+    """``with watching() as watch:`` notes every watched call made inside the block that ``allowed`` does not name."""
+    return Watch(allowed)
