@@ -23,16 +23,16 @@ from lstm_lab import seq2seq, text, training
 found = {"threads": torch.get_num_threads()}
 # notebook 11: the memory task at lag 60, the three models (first training steps)
 for kind in ("RNN", "LSTM", "GRU"):
-    found[kind] = training.train(kind, 60, steps=8, seed=0, device="cpu", progress=False, test_size=64).loss
+    found[kind] = training.train(kind, 60, steps=4, seed=0, device="cpu", progress=False, test_size=64).loss
 # notebook 13: the character model, batch 32, chunks of 64, hidden size 128 (first updates)
 vocab = text.Vocabulary.from_text(text.load_text())
 ids, _ = text.split(vocab.encode(text.load_text()), held_out=0.1)
-pieces = text.chunks(text.streams(ids, 32), 64)[:4]
+pieces = text.chunks(text.streams(ids, 32), 64)[:3]
 torch.manual_seed(0)
 model = text.CharLM(len(vocab), embedding_size=32, hidden_size=128)
 found["CharLM"], _ = text.train_chunks(model, pieces, torch.optim.Adam(model.parameters(), lr=1e-2), clip=1.0)
 # notebook 14: the encoder-decoder with attention (first steps)
-found["seq2seq"] = seq2seq.train_seq2seq(True, steps=8, seed=0, progress=False)[1].loss
+found["seq2seq"] = seq2seq.train_seq2seq(True, steps=4, seed=0, progress=False)[1].loss
 print(json.dumps(found))
 """
 
