@@ -163,6 +163,22 @@ test_workers() {
   echo "$cores"
 }
 
+test_paths() {
+  # Every test file and notebook ($1 = all), or every notebook ($1 = notebooks), the longest first: each
+  # pass's workers take files in this order (--no-loadscope-reorder), so no worker is left with a long one
+  # at the end while the other waits. The longest were measured; the rest follow in name order.
+  local longest="tests/test_student_edition.py notebooks/13_language_model.ipynb tests/test_nbgrader_peer.py
+                 notebooks/14_seq2seq_attention.ipynb tests/test_grade.py notebooks/11_training.ipynb
+                 tests/test_browser.py tests/test_installed.py" seen=" " path
+  for path in $longest tests/test_*.py notebooks/*.ipynb notebooks/*/*.ipynb; do
+    [ -e "$path" ] || continue
+    case "$1:$path" in notebooks:tests/*) continue ;; esac
+    case "$seen" in *" $path "*) continue ;; esac  # the longest, listed again in name order
+    seen="$seen$path "
+    echo "$path"
+  done
+}
+
 emulated_cpu() {
   # KEY=VALUE words from tests/emulated_cpu.env, on x86-64 only (the variables name x86 kernels).
   case "$(uname -m)" in x86_64|amd64) grep -v '^#' tests/emulated_cpu.env | xargs ;; esac
@@ -226,15 +242,16 @@ case "${1:-}" in
     # 1) unit tests and every notebook re-executed against its stored outputs, on this machine's CPU
     begin "pass 1: tests and notebooks, native CPU"
     if pytest_pass "$LOGS/pass1" OMP_NUM_THREADS=1 \
-         "$PY" -m pytest -n "$workers" --dist loadfile tests notebooks "${NBVAL[@]}" "$@"
+         "$PY" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder $(test_paths all) \
+         "${NBVAL[@]}" "$@"
     then end ok; else end "FAILED"; failed=1; fi
     # 2) the notebooks once more on an emulated older CPU (an AVX2 laptop): stored outputs must not depend
     #    on the CPU's math kernels. test_cpu_emulation.py checks that the emulation took effect in this pass.
     begin "pass 2: notebooks, emulated AVX2 CPU"
     # shellcheck disable=SC2046  # emulated_cpu prints KEY=VALUE words
     if pytest_pass "$LOGS/pass2" $(emulated_cpu) LSTM_LAB_CPU_EMULATION=1 OMP_NUM_THREADS=1 \
-         "$PY" -m pytest -n "$workers" --dist loadfile tests/test_cpu_emulation.py notebooks "${NBVAL[@]}" \
-         -q -p no:cacheprovider "$@"
+         "$PY" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder $(test_paths notebooks) \
+         tests/test_cpu_emulation.py "${NBVAL[@]}" -q -p no:cacheprovider "$@"
     then end ok; else end "FAILED"; failed=1; fi
     echo
     echo "pass 1: $(summary "$LOGS/pass1")"

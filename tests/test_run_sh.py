@@ -198,8 +198,17 @@ def test_the_test_command_runs_both_passes_prints_both_summaries_and_fails_if_ei
     assert result.returncode == 1, result.stdout + result.stderr
     passes = (tmp_path / "venv" / "bin" / "pytest.log").read_text().splitlines()
     assert len(passes) == 2, passes
-    assert passes[0].startswith("-m pytest -n ") and " tests notebooks --nbval " in passes[0]
-    assert "tests/test_cpu_emulation.py notebooks --nbval" in passes[1]
+    tests = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "tests").glob("test_*.py"))
+    notebooks = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").rglob("*.ipynb")
+                       if ".ipynb_checkpoints" not in p.parts)
+    first, second = (p.split() for p in passes)
+    assert first[:3] == ["-m", "pytest", "-n"] and "--nbval" in first and "--no-loadscope-reorder" in first
+    # every test file and notebook once, the longest first (so that no worker waits at the end for another)
+    assert sorted(a for a in first if a.endswith((".py", ".ipynb"))) == sorted(tests + notebooks)
+    assert first[first.index("--no-loadscope-reorder") + 1] == "tests/test_student_edition.py"
+    # the second pass: every notebook once, and the check that the emulation took effect
+    assert sorted(a for a in second if a.endswith((".py", ".ipynb"))) == \
+        sorted(notebooks + ["tests/test_cpu_emulation.py"])
     assert all(p.endswith("-k something") for p in passes)  # the user's arguments reach both passes
     assert "pass 1: === 1 failed, 9 passed in 1.00s ===" in result.stdout
     assert "pass 2: === 5 passed in 1.00s ===" in result.stdout
