@@ -188,7 +188,7 @@ def test_run_sh_lab_opens_the_student_edition():
     assert opened == ["student/00_start_here.ipynb"] and (ROOT / opened[0]).is_file()
 
 
-def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(monkeypatch):
+def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(installed, monkeypatch):
     """One untouched course notebook, a function exercise and a value exercise in it. Run by a student,
     each check prints "not yet" and the notebook goes on to its end; run by a grader (nbgrader sets
     NBGRADER_EXECUTION while it autogrades or validates, `lstm-lab grade` too), the same cells raise
@@ -196,6 +196,7 @@ def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(monke
     relative = "12_gru.ipynb"
     exercises = ["gru_step", "gru_candidate_by_hand"]
     path = EDITION / relative
+    monkeypatch.setenv("JUPYTER_PATH", str(installed.jupyter))  # the kernel of lstm_lab installed from its wheel
 
     def run(**env):
         monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
@@ -203,7 +204,7 @@ def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(monke
             monkeypatch.setenv(key, value)
         nb = nbformat.read(path, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell("print('the end')"))
-        NotebookClient(nb, timeout=300, allow_errors=bool(env), kernel_name="python3",
+        NotebookClient(nb, timeout=300, allow_errors=bool(env), kernel_name=KERNEL,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         return nb, {student._meta(c)["grade_id"]: c for c in nb.cells if student.is_solution(c)}
 
