@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ import nbformat
 
 from .student import COURSE_MARK, CourseNotFound, _meta, find_course, is_grade, is_solution, named_stub
 
+GRADING = "NBGRADER_EXECUTION"  # what nbgrader sets for its kernels, and lstm_lab.checks.core.grading reads
 PREFLIGHT = "import torch, lstm_lab, lstm_lab.checks"  # what every exercise notebook needs from its kernel
 COLUMNS = ("student", "notebook", "exercise", "points", "max_points", "diagnosis")
 
@@ -83,6 +85,12 @@ def merged(source: nbformat.NotebookNode, submitted: nbformat.NotebookNode | Non
     return nb
 
 
+def grading_env() -> dict[str, str]:
+    """The environment of a grading kernel: this process's, with ``NBGRADER_EXECUTION`` set as
+    nbgrader sets it during autograde."""
+    return {**os.environ, GRADING: "autograde"}
+
+
 def grade_notebook(source_path: Path, submitted_path: Path | None, student: str, *, timeout: int = 120,
                    kernel: str = "python3") -> list[Grade]:
     from nbclient import NotebookClient
@@ -91,8 +99,9 @@ def grade_notebook(source_path: Path, submitted_path: Path | None, student: str,
     submitted = nbformat.read(submitted_path, as_version=4) if submitted_path is not None else None
     nb = merged(source, submitted)
     if submitted is not None:
+        # the kernel is told it is grading, as nbgrader tells it: the checks then raise on an unfinished answer
         NotebookClient(nb, timeout=timeout, allow_errors=True, kernel_name=kernel,
-                       resources={"metadata": {"path": str(source_path.parent)}}).execute()
+                       resources={"metadata": {"path": str(source_path.parent)}}).execute(env=grading_env())
     solution_errors = {_meta(c)["grade_id"]: _errors(c) for c in nb.cells if is_solution(c)}
     grades = []
     for cell in nb.cells:

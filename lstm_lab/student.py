@@ -16,8 +16,16 @@ hand out the same notebooks. The one difference is on purpose: our stub names th
     # YOUR CODE HERE
     raise NotImplementedError("rnn_step: not implemented yet")
 
-so a student who runs the notebook reads *which* exercise is missing. ``stub="nbgrader"``
-writes nbgrader's own stub instead, byte for byte what nbgrader writes (the tests compare).
+so a student who runs the notebook reads *which* exercise is missing. A *value* exercise (a solution
+region at the top level of its cell that assigns the answer the rest of the cell checks,
+``answer_1 = ...``) starts as that name set to None instead,
+
+    # YOUR CODE HERE
+    answer_1 = None
+
+so the check below it says "not yet" and Run All goes on to the next exercise (a raise at the top
+level would stop it there). ``stub="nbgrader"`` writes nbgrader's own stub everywhere instead, byte
+for byte what nbgrader writes (the tests compare).
 
 nbgrader itself is not needed (it is the optional ``instructor`` extra): this module uses
 only nbformat and the standard library.
@@ -25,6 +33,7 @@ only nbformat and the standard library.
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import os
@@ -47,6 +56,37 @@ STUBS = ("named", "nbgrader")
 def named_stub(exercise: str) -> str:
     """The stub that replaces a solution: nbgrader's, with the exercise named in the error."""
     return f'# YOUR CODE HERE\nraise NotImplementedError("{exercise}: not implemented yet")'
+
+
+def value_stub(names: list[str]) -> str:
+    """The stub of a value exercise: its answers not there yet, which the check reports as "not yet"."""
+    return "\n".join(["# YOUR CODE HERE", *(f"{name} = None" for name in names)])
+
+
+def _parse(source: str):
+    try:
+        return ast.parse(source)
+    except SyntaxError:  # IPython syntax (%magic, !shell) or a fragment: not a value exercise
+        return None
+
+
+def answer_names(region: str, after: str) -> list[str]:
+    """The names a top-level solution region assigns that the code after it (its check) reads, in
+    the order they are assigned: ``answer_2`` of ``z = ...; answer_2 = softmax(z)`` followed by
+    ``check(answer_2)``. Empty when the region is no top-level code or the rest reads none of them."""
+    region_tree, after_tree = _parse(region), _parse(after)
+    if region_tree is None or after_tree is None:
+        return []
+    read = {node.id for node in ast.walk(after_tree) if isinstance(node, ast.Name)}
+    assigned = []
+    for statement in region_tree.body:  # only the top level: a name bound in a loop body is no answer
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) else [])
+        for target in targets:
+            for node in ast.walk(target):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in assigned:
+                    assigned.append(node.id)
+    return [name for name in assigned if name in read]
 
 
 class StudentVersionError(ValueError):
@@ -181,11 +221,26 @@ def _replace_regions(source: str, begin: str, end: str, stub_lines: list[str] | 
     return "\n".join(out), replaced
 
 
+def _top_level_region(source: str) -> tuple[str, str] | None:
+    """(the solution region, the code after it) when a cell has one region and it is not indented."""
+    lines = source.split("\n")
+    begins = [k for k, line in enumerate(lines) if BEGIN_SOLUTION in line]
+    ends = [k for k, line in enumerate(lines) if END_SOLUTION in line]
+    if len(begins) != 1 or len(ends) != 1 or lines[begins[0]] != lines[begins[0]].lstrip():
+        return None
+    return "\n".join(lines[begins[0] + 1:ends[0]]), "\n".join(lines[ends[0] + 1:])
+
+
+def _code_stub(cell, stub: str) -> str:
+    if stub == "nbgrader":
+        return NBGRADER_CODE_STUB
+    region = _top_level_region(cell.source)
+    names = answer_names(*region) if region else []
+    return value_stub(names) if names else named_stub(_meta(cell).get("grade_id", "exercise"))
+
+
 def _clear_solution(cell, stub: str) -> None:  # ClearSolutions
-    if cell.cell_type == "code":
-        text = NBGRADER_CODE_STUB if stub == "nbgrader" else named_stub(_meta(cell).get("grade_id", "exercise"))
-    else:
-        text = TEXT_STUB
+    text = _code_stub(cell, stub) if cell.cell_type == "code" else TEXT_STUB
     cell.source, replaced = _replace_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, text.split("\n"))
     if is_solution(cell) and not replaced:
         cell.source = text
@@ -442,16 +497,17 @@ def reference_answer(name: str, *, instructor: Path | None = None, student: Path
         course = find_course()
         instructor = course / "notebooks" if instructor is None else instructor
         student = course / "student" if student is None else student
-    found = [(path, cell.source) for path, cell in _solution_cells(instructor) if _meta(cell)["grade_id"] == name]
-    if not found:
+    cells = [(path, cell) for path, cell in _solution_cells(instructor) if _meta(cell)["grade_id"] == name]
+    if not cells:
         known = ", ".join(sorted({n for n, _ in all_exercises(instructor)}))
         raise LookupError(f"no exercise named {name!r}; the exercises are: {known}")
     if not anyway and student.is_dir():
-        stub = f'raise NotImplementedError("{name}: not implemented yet")'
+        # the stub's last line: `raise NotImplementedError("name: ...")`, or a value exercise's `answer = None`
+        stub = _code_stub(cells[0][1], "named").split("\n")[-1]
         untried = [path for path, cell in _solution_cells(student) if _meta(cell)["grade_id"] == name
-                   and stub in cell.source]
-        if untried and len(untried) == len(found):
+                   and stub in [line.strip() for line in cell.source.split("\n")]]
+        if untried and len(untried) == len(cells):
             where = untried[0].relative_to(student.parent) if untried[0].is_relative_to(student.parent) else untried[0]
             raise NotTriedYet(f"{name}: try it first. Its cell in {where} still holds `{stub}`; write your "
                               f"answer there and run the check. (--anyway shows the answer regardless.)")
-    return found
+    return [(path, cell.source) for path, cell in cells]

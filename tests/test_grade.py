@@ -88,3 +88,15 @@ def test_a_kernel_without_lstm_lab_is_an_error_not_a_grade_of_zero(tmp_path, mon
     assert not (tmp_path / "grades").exists()
     with pytest.raises(grade.GradingError, match="the kernel 'no-such-kernel' does not start"):
         grade.preflight(kernel="no-such-kernel")
+
+
+def test_the_grading_kernel_is_told_it_is_grading(tmp_path):
+    """As nbgrader does, so that a check raises on an unfinished exercise rather than print "not yet"."""
+    import nbformat
+
+    from test_student import graded_cell, notebook, solution_cell
+
+    nb = notebook(solution_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "x"),
+                  graded_cell("import os\nassert os.environ['NBGRADER_EXECUTION'] == 'autograde'", "test_x"))
+    nbformat.write(nb, tmp_path / "told.ipynb")
+    assert [g.points for g in grade.grade_notebook(tmp_path / "told.ipynb", tmp_path / "told.ipynb", "me")] == [1.0]

@@ -284,6 +284,23 @@ def test_nbgrader_stub_option_and_stub_placement():
     assert nb.cells[0].source.count("BEGIN SOLUTION") == 1, "the source notebook is left as it was"
 
 
+def test_a_value_exercise_starts_as_none_so_its_check_runs():
+    """A top-level region that assigns the answer its check reads becomes that name set to None (a raise
+    there would stop Run All); helpers it assigns on the way, and names assigned in a loop or by
+    subscript, are no answers. nbgrader's own stub stays nbgrader's."""
+    value = ("setup = 1\n### BEGIN SOLUTION\nz = setup + 1\nfor k in range(2):\n    z = z + k\nanswer_2 = z * 2\n"
+             "table[0] = 3\n### END SOLUTION\ncheck(answer_2)")
+    nb = notebook(solution_cell(value, "value"), solution_cell("### BEGIN SOLUTION\nhelper = 1\n### END SOLUTION\n"
+                                                               "check(other)", "unread"))
+    named = student.student_version(nb)
+    assert named.cells[0].source == "setup = 1\n# YOUR CODE HERE\nanswer_2 = None\ncheck(answer_2)"
+    assert named.cells[1].source == ('# YOUR CODE HERE\nraise NotImplementedError("unread: not implemented yet")\n'
+                                     "check(other)"), "an answer the check does not read is no value exercise"
+    plain = student.student_version(nb, stub="nbgrader")
+    assert plain.cells[0].source == "setup = 1\n# YOUR CODE HERE\nraise NotImplementedError()\ncheck(answer_2)"
+    assert student.answer_names("a, (b, c) = 1, (2, 3)\nd: int = 4\ne += 1", "check(a, c, d, e)") == ["a", "c", "d", "e"]
+
+
 def test_the_command_is_declared_and_lstm_lab_does_not_need_nbgrader():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["lstm-lab"] == "lstm_lab.cli:main"

@@ -1,9 +1,10 @@
 """The student edition of the whole course (``student/``), made from the notebooks by
 ``lstm-lab student notebooks --out student``: committed, so ``bash run.sh lab`` opens it on a fresh
 clone, and checked here to be exactly what the command makes. It holds every notebook, every
-exercise as a stub, no solution and no hidden test; run top to bottom, each unimplemented exercise
-is reported by its name and nothing else fails. After trying, ``lstm-lab answer NAME`` shows the
-reference answer."""
+exercise as a stub, no solution and no hidden test; run top to bottom as JupyterLab's Run All runs
+it, each course notebook reaches its last cell with every exercise reported "not yet", and each
+assignment's graded cells fail naming their exercise. After trying, ``lstm-lab answer NAME`` shows
+the reference answer."""
 
 import re
 from pathlib import Path
@@ -47,10 +48,11 @@ def test_no_solution_no_hidden_test_and_no_output_reaches_the_student(relative):
         assert marker not in text
     nb = nbformat.read(EDITION / relative, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
-    code = "\n".join(c.source for c in nb.cells)
+    stubs = {student._meta(c)["grade_id"]: c.source for c in nb.cells if student.is_solution(c)}
     source = nbformat.read(ROOT / "notebooks" / relative, as_version=4)
-    for name in student.exercise_names(source):
-        assert f'raise NotImplementedError("{name}: not implemented yet")' in code
+    for name in student.exercise_names(source):  # a function raises naming its exercise; a value is None
+        assert (f'raise NotImplementedError("{name}: not implemented yet")' in stubs[name]
+                or re.search(r"^# YOUR CODE HERE\n(\w+ = None\n)+", stubs[name], re.M)), stubs[name]
 
 
 def reported(nb) -> tuple[list[str], list[str]]:
@@ -75,24 +77,51 @@ def reported(nb) -> tuple[list[str], list[str]]:
 WHICH_LSTM_LAB = "import lstm_lab; print(lstm_lab.__file__)"  # appended: which package the kernel imported
 
 
+def shown(cell) -> str:
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+
+
+def exercise_outputs(nb) -> dict[str, str]:
+    """What each exercise's cell and the code cells after it (its checks) print, up to the next text or
+    exercise, by exercise name."""
+    outputs, name = {}, None
+    for cell in nb.cells:
+        if student.is_solution(cell):
+            name = student._meta(cell)["grade_id"]
+        elif cell.cell_type != "code":
+            name = None
+        if name is not None:
+            outputs[name] = outputs.get(name, "") + shown(cell)
+    return outputs
+
+
 @pytest.mark.parametrize("relative", COURSE, ids=str)
 def test_run_top_to_bottom_each_exercise_is_reported_by_name_and_nothing_else_fails(relative, installed, monkeypatch):
     """Each notebook of the student edition, run top to bottom as a student on Colab or a JupyterHub image
     runs it: in the kernel of lstm_lab installed from its wheel (the `installed` fixture), not the clone's.
-    This is the student edition's one execution per test run."""
+    A course notebook runs as Run All does, stopping at the first error (no allow_errors): it must reach
+    its last cell, each exercise's check saying "not yet". An assignment's graded cells fail, as nbgrader
+    wants them to. This is the student edition's one execution per test run."""
+    assignment = relative.parts[0] == "exercises"
     nb = nbformat.read(EDITION / relative, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(WHICH_LSTM_LAB))
     monkeypatch.setenv("JUPYTER_PATH", str(installed.jupyter))  # where the installed kernel's spec is
-    NotebookClient(nb, timeout=300, allow_errors=True, kernel_name=KERNEL,
+    NotebookClient(nb, timeout=300, allow_errors=assignment, kernel_name=KERNEL,
                    resources={"metadata": {"path": str((EDITION / relative).parent)}}).execute()
-    imported = nb.cells.pop().outputs[0].text.strip()
+    imported = nb.cells.pop().outputs[0].text.strip()  # run, so Run All reached the end
     assert Path(imported).is_relative_to(installed.bin_dir.parent), f"the kernel imported {imported}"
-    names, others = reported(nb)
-    assert not others, f"{relative}: cells other than the exercises fail in the student edition: {others}"
     expected = student.exercise_names(nbformat.read(ROOT / "notebooks" / relative, as_version=4))
-    assert sorted(set(names)) == sorted(expected), f"{relative}: reported {names}, exercises {expected}"
-    if relative.parts[0] == "exercises":
+    if assignment:
+        names, others = reported(nb)
+        assert not others, f"{relative}: cells other than the exercises fail in the student edition: {others}"
+        assert sorted(set(names)) == sorted(expected), f"{relative}: reported {names}, exercises {expected}"
         graded_cells_say_not_yet(nb, expected)
+        return
+    verdicts = exercise_outputs(nb)
+    for name in expected:  # each exercise's check names it and says "not yet"
+        assert re.search(r"^✗ .+: not yet$", verdicts[name], re.M), f"{relative}, {name}: {verdicts[name]!r}"
+        stub = re.findall(r"\((\w+): not implemented yet\)", verdicts[name])
+        assert set(stub) <= {name}, f"{relative}, {name}: a function's stub names its exercise: {stub}"
 
 
 def graded_cells_say_not_yet(nb, exercises):
@@ -136,6 +165,8 @@ def test_an_answer_is_shown_after_trying_and_not_before(tmp_path):
 def test_the_answer_command_refuses_before_trying_and_lists_the_exercises():
     before = run_cli("answer", "gru_step")
     assert before.returncode == 1 and "gru_step: try it first" in before.stderr and "def " not in before.stdout
+    value = run_cli("answer", "forget_bias_reach")  # a value exercise's stub: its answer is still None
+    assert value.returncode == 1 and "still holds `forget_bias = None`" in value.stderr and not value.stdout
     anyway = run_cli("answer", "gru_step", "--anyway")
     assert anyway.returncode == 0 and "notebooks/12_gru.ipynb" in anyway.stdout
     listed = run_cli("answer")
@@ -155,3 +186,37 @@ def test_run_sh_lab_opens_the_student_edition():
     script = (ROOT / "run.sh").read_text()
     opened = re.findall(r"--LabApp\.default_url=/lab/tree/(\S+)", script)
     assert opened == ["student/00_start_here.ipynb"] and (ROOT / opened[0]).is_file()
+
+
+def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(installed, monkeypatch):
+    """One untouched course notebook, a function exercise and a value exercise in it. Run by a student,
+    each check prints "not yet" and the notebook goes on to its end; run by a grader (nbgrader sets
+    NBGRADER_EXECUTION while it autogrades or validates, `lstm-lab grade` too), the same cells raise
+    ExerciseFailed, so an unfinished exercise earns no points."""
+    relative = "12_gru.ipynb"
+    exercises = ["gru_step", "gru_candidate_by_hand"]
+    path = EDITION / relative
+    monkeypatch.setenv("JUPYTER_PATH", str(installed.jupyter))  # the kernel of lstm_lab installed from its wheel
+
+    def run(**env):
+        monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell("print('the end')"))
+        NotebookClient(nb, timeout=300, allow_errors=bool(env), kernel_name=KERNEL,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        return nb, {student._meta(c)["grade_id"]: c for c in nb.cells if student.is_solution(c)}
+
+    nb, cells = run()  # no allow_errors: an error anywhere fails the test
+    assert sorted(cells) == sorted(exercises) and shown(nb.cells[-1]) == "the end\n"
+    for name, cell in cells.items():  # in this notebook each exercise's cell runs its check
+        assert re.search(r"^✗ .+: not yet$", shown(cell), re.M), name
+
+    nb, cells = run(NBGRADER_EXECUTION="autograde")
+    for name, cell in cells.items():
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert [e.ename for e in errors] == ["ExerciseFailed"], name
+        assert re.match(r"✗ .+: not yet", errors[0].evalue), errors[0].evalue
+    assert not [c for c in nb.cells if c not in cells.values()
+                for o in c.get("outputs", []) if o.output_type == "error"], "only the exercises' cells fail"

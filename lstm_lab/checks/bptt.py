@@ -17,7 +17,7 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
-from .core import TOLERANCES, Feedback, call_student, check_value, compare, randn, same
+from .core import TOLERANCES, Feedback, call_student, check_value, compare, randn, same, verdict
 
 
 # ================================================================ notebook 09: backward steps
@@ -35,6 +35,7 @@ def _clip_cases():
     yield "one gradient, max_norm 0.5", [randn(36, 5, 5)], 0.5
 
 
+@verdict
 def check_clip_grad_norm(fn) -> Feedback:
     """``fn(grads: list of tensors, max_norm) -> list of clipped tensors`` (new tensors, inputs untouched)."""
     exercise = "clip by the global norm"
@@ -84,6 +85,7 @@ def steps_to_vanish(radius: float, factor: float) -> int:
     return int(torch.nonzero(ratios < factor)[0].item())
 
 
+@verdict
 def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> Feedback:
     exercise = f"steps until the gradient is {factor:g} of its size (spectral radius {radius})"
     want = steps_to_vanish(radius, factor)
@@ -102,6 +104,7 @@ def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> 
 check_parameter_count = _sequences.check_parameter_count
 
 
+@verdict
 def check_memory_targets(fn) -> Feedback:
     """``fn(inputs, num_symbols) -> targets (batch,)``: read a memory-task batch's answers from its inputs."""
     exercise = "memory-task targets"
@@ -118,6 +121,7 @@ def check_memory_targets(fn) -> Feedback:
 
 
 # ================================================================ notebook 12: the GRU
+@verdict
 def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     """A number worked out by hand: gate ``gate`` ('r', 'z', 'n' or 'h') of the fixed-X GRU at ``step``
     (1, 2 or 3, as the notebooks count) and ``unit`` (0 or 1)."""

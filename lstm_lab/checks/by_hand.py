@@ -22,7 +22,7 @@ from torch import Tensor
 from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell, rnn_cell_trace
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
-from .core import TOLERANCES, Feedback, as_tensor, check_value, same
+from .core import TOLERANCES, Feedback, as_tensor, check_value, same, verdict
 from .diagnose import block_holders
 
 STEPS = len(fixtures.X_VALUES)
@@ -77,6 +77,7 @@ def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor
              f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
 
 
+@verdict
 def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
     step = _step(step, "check_rnn_hidden")
@@ -94,6 +95,7 @@ def check_rnn_hidden(step: int, answer) -> Feedback:
     return _diagnose(f"h_{step}", answer, rnn["h"][step - 1], suspects)
 
 
+@verdict
 def check_labelling_probs(step: int, answer) -> Feedback:
     """The softmax over the two labels at ``step`` of the sequence-labelling head."""
     step = _step(step, "check_labelling_probs")
@@ -111,6 +113,7 @@ def check_labelling_probs(step: int, answer) -> Feedback:
                      axis_names=("label",))
 
 
+@verdict
 def check_birnn_output(step: int, answer) -> Feedback:
     """What ``torch.nn.RNN(bidirectional=True)`` puts in ``output`` at ``step``: four numbers,
     the forward state then the backward state of that same step."""
@@ -182,6 +185,7 @@ def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
     ]
 
 
+@verdict
 def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     """One gate's activation at ``step`` for seed 001's LSTM (``bias=True``: our biased variant)."""
     letter = _gate_letter(gate)
@@ -202,10 +206,12 @@ def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     return _diagnose(f"step {step} {name} gate ({letter}_{step})", answer, gold[letter][step - 1], suspects)
 
 
+@verdict
 def check_forget_gate(step: int, answer, *, bias: bool = False) -> Feedback:
     return check_gate("f", step, answer, bias=bias)
 
 
+@verdict
 def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The cell state c_t = f_t * c_{t-1} + i_t * g_t at ``step``."""
     step = _step(step, "check_cell_state")
@@ -224,6 +230,7 @@ def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
     return _diagnose(f"c_{step}", answer, gold["c"][t], suspects)
 
 
+@verdict
 def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The hidden state h_t = o_t * tanh(c_t) at ``step``."""
     step = _step(step, "check_hidden_state")
@@ -281,6 +288,7 @@ def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str,
     return lines
 
 
+@verdict
 def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
@@ -312,6 +320,7 @@ def _input_shape_message(got: Tensor, expected: Tensor, convention: str) -> str:
     return msg
 
 
+@verdict
 def check_bias(convention: str, answer) -> Feedback:
     """The biased LSTM's bias (b_i, b_f, b_g, b_o of ``fixtures.lstm_gate_weights(bias=True)``) laid out
     as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),

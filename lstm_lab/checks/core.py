@@ -4,12 +4,19 @@ A check never shows the student a traceback from lstm_lab. It returns a ``Feedba
 as plain text in the notebook (so nbval can compare it), truthy when the answer is right.
 ``Feedback.assert_ok()`` turns a wrong answer into an ``ExerciseFailed`` for autograders.
 
+Each check is a ``@verdict``: in a notebook a student runs, a wrong or unfinished answer (``None``,
+a stub that raises ``NotImplementedError``) prints "not yet" and Run All goes on to the next
+exercise; under grading (``NBGRADER_EXECUTION`` set, as nbgrader and ``lstm-lab grade`` do) the same
+check raises ``ExerciseFailed``, or an unfinished exercise would earn its points.
+
 ``compare`` is the workhorse: it says *which* number is off (with names for the axes, e.g.
 "step 2, unit 1"), not only that something is.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import traceback
 from dataclasses import dataclass, field
@@ -88,6 +95,35 @@ class Feedback:
         if len(failing) > shown:
             lines.append(f"... and {len(failing) - shown} more result(s) differ")
         return Feedback(exercise, False, lines + list(hints))
+
+
+GRADING = "NBGRADER_EXECUTION"  # nbgrader sets it while it autogrades or validates; lstm-lab grade does too
+
+
+def grading() -> bool:
+    """Is this kernel run by a grader?"""
+    return bool(os.environ.get(GRADING))
+
+
+_depth = 0  # checks call checks (check_forget_gate is check_gate): only the outermost verdict is the cell's
+
+
+def verdict(check):
+    """A check, as a notebook cell uses it: returns its ``Feedback``, and under grading raises
+    ``ExerciseFailed`` on a failing one (the message ``assert_ok`` gives), so that a graded cell
+    fails while the answer is unfinished or wrong."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        global _depth
+        _depth += 1
+        try:
+            result = check(*args, **kwargs)
+        finally:
+            _depth -= 1
+        if _depth == 0 and grading():
+            result.assert_ok()
+        return result
+    return run
 
 
 def _fmt(value: float) -> str:

@@ -43,7 +43,7 @@ from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded
+from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
 from .diagnose import ATOL, Case, Exercise, run_check, split
 
 F64 = torch.float64
@@ -99,6 +99,7 @@ def _rnn_mistakes(case: Case) -> dict:
     }
 
 
+@verdict
 def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
     random_cases = _count(random_cases)
@@ -211,6 +212,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     return lines
 
 
+@verdict
 def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
     """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
     torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
@@ -295,6 +297,7 @@ def _backward_case(label, gen, x, h, c, weights, names, dh=None, dc=None):
     return Case(label, (dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]), None, names)
 
 
+@verdict
 def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
     ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
@@ -403,6 +406,7 @@ def _spread_problem(name: str, value: Tensor) -> str | None:
     return None
 
 
+@verdict
 def check_init_lstm_params(init_lstm_params, *, seed: int = 0) -> Feedback:
     """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi, b_i, ...}`` as seed 003 asks:
     ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size, hidden_size) * 0.1``,
@@ -490,6 +494,7 @@ def _forward_mistakes(case: Case) -> dict:
     }
 
 
+@verdict
 def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
     params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
@@ -546,6 +551,7 @@ def _last_valid_mistakes(batch_first: bool):
     return mistakes
 
 
+@verdict
 def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
                             batch_first: bool = True) -> Feedback:
     """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
@@ -627,6 +633,7 @@ def _bidirectional_mistakes(case: Case) -> dict:
     }
 
 
+@verdict
 def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
     output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
@@ -676,6 +683,7 @@ def _rnn_backward_mistakes(case: Case) -> dict:
     }
 
 
+@verdict
 def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
     """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
     for one sample (1-D) or a batch (2-D, a row per sample)."""
@@ -728,6 +736,7 @@ def _gru_mistakes(case: Case) -> dict:
     }
 
 
+@verdict
 def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
     """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
     layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
@@ -779,6 +788,7 @@ def _bidirectional_layer_mistakes(case: Case) -> dict:
     }
 
 
+@verdict
 def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
     of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""

@@ -15,7 +15,7 @@ import numbers
 import torch
 
 from ..explorers import compute
-from .core import TOLERANCES, Feedback, call_student, compare
+from .core import TOLERANCES, Feedback, call_student, compare, verdict
 
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
@@ -23,6 +23,7 @@ KEEP_TOLERANCE = TOLERANCES["memory kept"]  # c_t may drift this far from c_1
 MIN_WRITTEN = 0.5  # |c_0| at least this: something must have been written
 
 
+@verdict
 def check_keep_first_input(answer) -> Feedback:
     """``answer``: an ``LSTMExplorer`` (its current weights) or a per-gate parameter dict.
 
@@ -90,6 +91,7 @@ def reference_cell_after(steps: int, f: float, i: float, g: float, c0: float) ->
     return compute.lstm_trace(torch.zeros(steps, 1, dtype=compute.DTYPE), params, c0).c[-1, 0].item()
 
 
+@verdict
 def check_cell_after(cell_after) -> Feedback:
     """``cell_after(steps, f, i, g, c0)`` should return the cell state after ``steps`` steps."""
     name = "memory after T steps"
@@ -121,6 +123,7 @@ FORGET_BIAS_LENGTH = 20
 FORGET_BIAS_SEED = 0
 
 
+@verdict
 def check_forget_bias(forget_bias) -> Feedback:
     """With ``forget_bias`` added to the LSTM's forget gate (the connectivity view's default
     sequence: T = 20, sequence 0), the first input must reach the last state at least a tenth

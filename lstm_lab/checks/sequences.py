@@ -27,7 +27,7 @@ from ..runners import input_projection
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .diagnose import Case, Exercise, block_holders, run_check, split
-from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded
+from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded, verdict
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -59,6 +59,7 @@ _GATE_BLOCKS = {"RNN": (1, "one block"), "LSTM": (4, "four gates (i, f, g, o)"),
                 "GRU": (3, "three gate blocks (r, z, n)")}
 
 
+@verdict
 def check_parameter_count(fn, kind: str | None = None) -> Feedback:
     """The parameters of a one-layer torch.nn RNN, LSTM and GRU: ``fn(kind, input_size, hidden_size)``
     (notebook 11); with ``kind`` given, ``fn(input_size, hidden_size)`` for that kind alone (04's LSTM)."""
@@ -92,6 +93,7 @@ def check_parameter_count(fn, kind: str | None = None) -> Feedback:
                                      if kind else "RNN, LSTM and GRU all match torch.nn's counts for three sizes"])
 
 
+@verdict
 def check_forget_bias_for_0_9(value) -> Feedback:
     """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
     exercise = "forget bias for f = 0.9"
@@ -142,6 +144,7 @@ def _locate_per_gate(fn, case: Case, result) -> list[str]:
     return ["c_new is already wrong: look at the forget, input and candidate gates"]
 
 
+@verdict
 def check_lstm_step_per_gate(fn) -> Feedback:
     """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
     (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``).
@@ -168,6 +171,7 @@ def check_lstm_step_per_gate(fn) -> Feedback:
 
 
 # ================================================================ notebook 05: the efficient LSTM
+@verdict
 def check_fuse(fn) -> Feedback:
     """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout."""
     exercise = "fuse the gates"
@@ -206,6 +210,7 @@ def check_fuse(fn) -> Feedback:
     return Feedback.merge(exercise, parts)
 
 
+@verdict
 def check_input_projection(fn) -> Feedback:
     """``fn(inputs (T, B, D), weight_ih, bias_ih, bias_hh)`` -> ``(T, B, 4H)``: the input half of
     every gate at every step, in one matrix product."""
@@ -233,6 +238,7 @@ def check_input_projection(fn) -> Feedback:
     return fb
 
 
+@verdict
 def check_fused_step(fn) -> Feedback:
     """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)``: the assignment's LSTM step
     (``exercises.check_lstm_step``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
@@ -245,6 +251,7 @@ def check_fused_step(fn) -> Feedback:
 
 
 # ================================================================ notebook 06: stacked and bidirectional
+@verdict
 def check_h_n_index(fn) -> Feedback:
     """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
     exercise = "row of h_n"
@@ -280,6 +287,7 @@ def check_h_n_index(fn) -> Feedback:
     return Feedback(exercise, False, lines)
 
 
+@verdict
 def check_layer_input_size(fn) -> Feedback:
     """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
     layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM."""
@@ -319,6 +327,7 @@ check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
+@verdict
 def check_length_mask(fn) -> Feedback:
     """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step."""
     exercise = "mask from lengths"
@@ -359,6 +368,7 @@ def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: 
 check_last_valid_output = _exercises.check_last_valid_output
 
 
+@verdict
 def check_reverse_final(fn) -> Feedback:
     """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
     state, read from a bidirectional layer's padded output."""

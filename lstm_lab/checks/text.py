@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .. import sampling, text
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare, same, seeded
+from .core import TOLERANCES, Feedback, as_tensor, call_student, compare, same, seeded, verdict
 from .diagnose import Case, Exercise, run_check
 
 F64 = torch.float64
@@ -61,6 +61,7 @@ TEMPERATURE_PROBS = Exercise(
 )
 
 
+@verdict
 def check_temperature_probs(fn, seed: int = 0) -> Feedback:
     """``fn(logits (batch, vocab), temperature) -> probs (batch, vocab)``."""
     gen = seeded(seed)
@@ -83,6 +84,7 @@ def _within_sampling_error(freq: Tensor, probs: Tensor) -> bool:
     return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + 2e-3).all())
 
 
+@verdict
 def check_sample_next(fn, seed: int = 0) -> Feedback:
     """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
     softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
@@ -205,6 +207,7 @@ _TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunct
                   "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
 
 
+@verdict
 def check_tbptt_pass(fn, seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> Feedback:
     """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated BPTT over the chunks
     ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
