@@ -1,8 +1,10 @@
 """The gate explorer in a real browser: JupyterLab driven by headless Chromium.
 
-``browser_driver`` starts JupyterLab over a temporary copy of notebooks/08_gate_explorer.ipynb
-and opens it in Debian's Chromium (the same driver ``benchmarks/browser_latency.py`` times);
-this test clears the stored outputs, runs every cell, moves the forget-bias slider of the LSTM
+``browser_driver`` starts JupyterLab over a temporary copy of the student edition's
+student/08_gate_explorer.ipynb (what a student opens; the same driver ``benchmarks/browser_latency.py``
+times the instructor edition) and opens it in Debian's Chromium; this test clears the stored outputs,
+runs every cell as Run All does (it stops at the first error: reaching the last cell means none), moves
+the forget-bias slider of the LSTM
 explorer with the keyboard, and checks that the numbers shown are the ones
 ``compute.lstm_trace`` gives for the new slider value and that the figure changed.
 Screenshots go to artifacts/ (git-ignored). The server is always shut down.
@@ -45,7 +47,7 @@ def playwright_api():
 
 @pytest.fixture
 def lab(tmp_path):
-    with driver.jupyterlab(tmp_path) as lab:
+    with driver.jupyterlab(tmp_path, driver.STUDENT_NOTEBOOK) as lab:
         yield lab
 
 
@@ -56,7 +58,7 @@ def test_gate_explorer_in_jupyterlab(playwright_api, lab):
         page = driver.open_page(browser, lab)
         try:
             # Run every cell from empty outputs, so what is checked below was computed in this kernel.
-            driver.run_all(page)
+            driver.run_all(page, driver.LAST_OUTPUT["student"])
             assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, \
                 "a cell wrote to stderr"
             assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
