@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .modules import LSTM, LSTMCell
-from .training import optimise, progress_bar, seeded
+from .training import fixed_seed, optimise, progress_bar
 
 DIGITS = 10
 BOS = DIGITS  # the token the decoder reads before its first output
@@ -117,7 +117,7 @@ def train_seq2seq(attention: bool, *, steps: int = 600, batch_size: int = 64, mi
     """Train a fresh ``Seq2Seq`` on reversal, each batch of one length drawn from
     ``min_length..max_length``. Seeded: the same arguments give the same model and history."""
     device = torch.device("cpu") if device is None else torch.device(device)
-    with seeded(seed):
+    with fixed_seed(seed):
         model = Seq2Seq(attention, hidden_size=hidden_size)
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)

@@ -53,10 +53,10 @@ def memory_task(batch_size: int, lag: int, num_symbols: int = 4, num_distractors
 
 
 @contextmanager
-def seeded(seed: int):
+def fixed_seed(seed: int):
     """Inside, the CPU's global random stream starts from ``seed``; after, it is the caller's again.
 
-    How ``make_model`` and ``seq2seq.train_seq2seq`` seed a model's initial weights: a call gives the
+    How ``make_model``, ``seq2seq.train_seq2seq`` and the checks that build a model seed a model's initial weights: a call gives the
     same numbers whatever was drawn before it, and leaves a learner's own seeded stream where it
     was, so the cells after it draw what they would have drawn without it.
     """
@@ -93,7 +93,7 @@ class SequenceClassifier(nn.Module):
 def make_model(kind: str, hidden_size: int = 32, num_symbols: int = 4, num_distractors: int = 4, seed: int = 0,
                device=None, keep_bias: float = 3.0) -> SequenceClassifier:
     """A ``SequenceClassifier`` for the memory task, initialised from ``seed`` (on the CPU, then moved)."""
-    with seeded(seed):
+    with fixed_seed(seed):
         model = SequenceClassifier(kind, num_symbols + num_distractors, hidden_size, num_symbols, keep_bias)
     return model.to(device)
 

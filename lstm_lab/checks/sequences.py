@@ -21,13 +21,14 @@ from .. import fixtures
 from ..costs import CallCounter
 from ..cells import lstm_cell
 from ..layouts import TORCH_ORDER as GATES
-from ..layouts import fuse_gates, reorder_gates
-from ..mistakes import forward_layers_first_row, input_gate_uses_W_hf, last_output_off_by_one, overwritten_row
+from ..layouts import fuse_gates
+from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwritten_row
 from ..runners import input_projection
+from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .diagnose import Case, Exercise, block_holders, run_check, split
-from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, known_mistake, randn, same, seeded, verdict
+from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, randn, same, seeded, verdict
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -354,8 +355,7 @@ def check_length_mask(fn) -> Feedback:
 def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
     """A seeded torch.nn.LSTM over a packed batch: (output padded to (total_length, B, dirs*H), h_n)."""
     T, D, H = total_length, 3, 2
-    with torch.random.fork_rng(devices=[]):  # do not disturb the notebook's own random stream
-        torch.manual_seed(seed)
+    with fixed_seed(seed):  # the notebook's own random stream is left alone
         model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
     x = randn(seed + 1, T, len(lengths), D)
     with torch.no_grad():

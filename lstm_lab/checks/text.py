@@ -16,13 +16,13 @@ reset at every chunk, gradients never zeroed, no clipping.
 
 from __future__ import annotations
 
-import copy
 import math
 
 import torch
 from torch import Tensor
 
 from .. import sampling, text
+from ..training import fixed_seed
 from .core import TOLERANCES, Feedback, as_tensor, call_student, compare, same, seeded, verdict
 from .diagnose import Case, Exercise, run_check
 
@@ -162,8 +162,7 @@ _VOCAB, _CHUNK, _STREAMS = 5, 4, 2
 
 def _tiny_setup(seed: int):
     """A tiny float64 CharLM, its SGD optimizer and chunks of a random stream, all from ``seed``."""
-    with torch.random.fork_rng(devices=[]):  # the student's global random state is left alone
-        torch.manual_seed(seed)
+    with fixed_seed(seed):  # the student's global random state is left alone
         model = text.CharLM(_VOCAB, embedding_size=3, hidden_size=4).double()
     stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=seeded(seed + 1))
     return model, text.chunks(stream, _CHUNK)
