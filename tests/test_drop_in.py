@@ -117,7 +117,9 @@ def test_cpu_bfloat16_autocast_as_torch(mode, low, grad):
     try:
         want = _under_bfloat16_autocast(ref, x, grad)
     except RuntimeError as error:
-        assert mode == "LSTM" and "primitive descriptor" in str(error), error  # only this kernel may be missing
+        # only torch.nn's LSTM kernel may be missing (its wording is the kernel library's: not asserted, it may
+        # differ on another CPU or library)
+        assert mode == "LSTM", error
         warnings.warn(f"torch.nn.LSTM has no bfloat16 autocast kernel on this CPU ({str(error)[:60]}...): "
                       "lstm_lab's result is compared with autocast's casts made by hand", UserWarning)
         want = _cast_by_hand(ref, x, grad)
@@ -145,7 +147,7 @@ def test_the_autocast_lstm_written_out_is_what_autocast_gives():
         try:
             under = _under_bfloat16_autocast(model, x, grad=True)
         except RuntimeError as error:  # only torch.nn's kernel may be missing (on a CPU without AVX-512)
-            assert model is ref and "primitive descriptor" in str(error), error
+            assert model is ref, error
             continue
         for name, a, b in zip(("output", "h_n", "input grad", "weight_hh_l0 grad"), under, by_hand, strict=True):
             assert a.dtype == b.dtype, name
