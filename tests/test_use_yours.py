@@ -59,3 +59,10 @@ def test_under_grading_choosing_never_fails_the_cell(fn, monkeypatch):
 def test_a_reference_that_is_no_function_is_a_clear_error():
     with pytest.raises(TypeError, match="reference should be the function to use until yours passes, got Tensor"):
         yours_or_reference(right, check.check_gru_step, torch.zeros(2))
+
+
+def test_a_reference_adapted_to_the_exercise_is_named_as_told():
+    said = []
+    yours_or_reference(stub, check.check_gru_step, lambda *args: lstm_lab.gru_cell(*args), name="lstm_lab.gru_cell",
+                       say=said.append)
+    assert said == ["using the reference lstm_lab.gru_cell: your stub does not pass its check yet"]
