@@ -38,7 +38,8 @@ from torch import Tensor, nn
 
 from .cells import linear, lstm_cell, lstm_cell_trace, lstm_update
 from .fixtures import head
-from .runners import run_layer, run_stack, zero_state
+from .loop import zero_state
+from .runners import run_layer, run_stack
 
 __all__ = [
     "input_gate_uses_W_hf",

@@ -25,7 +25,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from . import cells
 from .errors import GATES, EmptyPackError, ShapeError, check_tensor, shape_str
-from .runners import autocast_enabled, run_stack_unchecked
+from .loop import autocast_enabled
+from .runners import run_stack_unchecked
 
 
 def _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstm_lab import cells, fixtures, runners
+from lstm_lab import cells, fixtures, loop, runners
 from lstm_lab.costs import CallCounter
 
 
@@ -96,7 +96,7 @@ def test_state_none_is_zeros_on_every_path(mode, proj_size, lengths, reverse, st
     weights = _layer_weights(mode, size, hidden, proj_size)
     x = torch.randn(steps, batch, size, dtype=torch.float64)
     lengths = torch.tensor([steps, 1, 0]) if lengths == "mixed" else None
-    zeros = runners.zero_state(mode, x, weights)
+    zeros = loop.zero_state(mode, x, weights)
     assert [tuple(t.shape) for t in (zeros if mode == "LSTM" else [zeros])] == \
         [(batch, proj_size or hidden)] + ([(batch, hidden)] if mode == "LSTM" else [])
     assert all(bool((t == 0).all()) for t in (zeros if mode == "LSTM" else [zeros]))
@@ -120,7 +120,7 @@ def test_a_zero_start_skips_the_first_recurrent_product():
     x = fixtures.fixed_x().unsqueeze(1)
     with torch.no_grad():
         with CallCounter() as given:
-            runners.run_layer("LSTM", x, runners.zero_state("LSTM", x, weights), weights)
+            runners.run_layer("LSTM", x, loop.zero_state("LSTM", x, weights), weights)
         with CallCounter() as none:
             out, (h, c) = runners.run_layer("LSTM", x, None, weights)
     assert (given.matmuls, none.matmuls) == (4, 3)

@@ -239,7 +239,7 @@ def as_sequence(x) -> Tensor:
 def lstm_trace(x, params: dict[str, Tensor], c0: float = 0.0) -> LSTMTrace:
     """Run the LSTM of ``params`` over ``x`` (T, D) from h = 0, c = c0, recording every gate.
 
-    Each step is ``lstm_lab.cells.lstm_cell_trace``: the one place the LSTM equations live.
+    Each step is ``lstm_lab.cells.lstm_cell_trace``, the LSTM equations' teaching form (not a copy of them).
     """
     x = as_sequence(x)
     hidden_size, input_size = sizes_of(params)
