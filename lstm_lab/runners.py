@@ -79,14 +79,16 @@ def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinea
 
 
 def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, lengths=None, nonlinearity="tanh",
-              hand_written_backward=True):
+              hand_written_backward=True, layer=None):
     """A stack of layers, each one- or two-directional, over a (T, B, D) sequence.
 
     ``layer_weights[layer][direction]`` is a weight dict; direction 1 is the reverse one.
     ``hx`` is (num_layers * num_directions, B, H_out) — or ``(h0, c0)`` for the LSTM — laid out
     l0, l0_reverse, l1, l1_reverse, ... as in torch; None for zeros. Layer l+1 reads the concatenation
     [forward, backward] of layer l's outputs at each time step; dropout acts between layers,
-    in training only.
+    in training only. ``layer``: a function ``layer(index, direction, inputs, state, weights) ->
+    (outputs, final state)`` run in place of each layer (``mistakes`` re-creates the seeds' stacking
+    bugs with it, on this stack loop); by default each runs as ``run_layer`` would.
     """
     where = "run_stack"
     _check_mode_and_inputs(where, mode, inputs, nonlinearity)
@@ -96,9 +98,9 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
                         "dict (one direction) or two (forward, reverse), the same number in every layer")
     directions = len(layer_weights[0])
     size = inputs.shape[-1]
-    for layer, weights_of_layer in enumerate(layer_weights):
+    for index, weights_of_layer in enumerate(layer_weights):
         for direction, weights in enumerate(weights_of_layer):
-            label = f"{where}: layer_weights[{layer}][{direction}]"
+            label = f"{where}: layer_weights[{index}][{direction}]"
             hidden, out = _check_weights(label, mode, weights, size, inputs)
         size = out * directions
     states = len(layer_weights) * directions
@@ -106,28 +108,36 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
     if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
         raise ValueError(f"{where}: dropout should be a number in range [0, 1], got {dropout!r}")
     _check_lengths(where, lengths, inputs)
-    return run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward)
+    if layer is not None and not callable(layer):
+        raise TypeError(f"{where}: layer should be a function (index, direction, inputs, state, weights) -> "
+                        f"(outputs, final state), or None, got {type(layer).__name__}")
+    return run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity,
+                               hand_written_backward, layer)
 
 
-def run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward):
+def run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward,
+                        layer=None):
     """``run_stack`` without the argument checks."""
     is_lstm = mode == "LSTM"
     h0, c0 = (None, None) if hx is None else hx if is_lstm else (hx, None)
     layer_input, finals_h, finals_c = inputs, [], []
     num_layers = len(layer_weights)
-    for layer, directions in enumerate(layer_weights):
+    for index, directions in enumerate(layer_weights):
         outputs = []
         for direction, weights in enumerate(directions):
-            k = layer * len(directions) + direction
+            k = index * len(directions) + direction
             state = None if h0 is None else (h0[k], c0[k]) if is_lstm else h0[k]
-            out, state = run_layer_unchecked(mode, layer_input, state, weights, direction == 1, lengths, nonlinearity,
-                                hand_written_backward)
+            if layer is None:
+                out, state = run_layer_unchecked(mode, layer_input, state, weights, direction == 1, lengths,
+                                                 nonlinearity, hand_written_backward)
+            else:
+                out, state = layer(index, direction, layer_input, state, weights)
             outputs.append(out)
             finals_h.append(state[0] if is_lstm else state)
             if is_lstm:
                 finals_c.append(state[1])
         layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
-        if dropout > 0 and training and layer < num_layers - 1:
+        if dropout > 0 and training and index < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
     h_n = torch.stack(finals_h)
     return layer_input, ((h_n, torch.stack(finals_c)) if is_lstm else h_n)
