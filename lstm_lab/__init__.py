@@ -1,6 +1,7 @@
 """lstm_lab: recurrent networks from scratch in PyTorch, matching torch.nn exactly.
 
     errors     input checks in torch's wording (ShapeError)
+    gates      the gates' names, one table (GATES, GATE_WORDS)
     cells      one step: rnn_cell, lstm_cell, gru_cell (+ *_trace with every gate); the teaching forms,
                each step's equations beside its derivative, input_projection and the slopes
     loop       a layer step by step under autograd (the teaching form), the RNN's layer

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from .gates import GATES
+
 
 class ShapeError(RuntimeError, ValueError):
     """A tensor has the wrong number of dimensions or the wrong size.
@@ -36,10 +38,6 @@ class EmptyPackError(ValueError, IndexError):
     torch.nn's modules fail on one with an ``IndexError`` (they read its first batch size); this is
     that ``IndexError``, with a message, and a ``ValueError`` like the package's other bad packs.
     """
-
-
-# Gate blocks stacked along dim 0 of the fused weights, in torch's order.
-GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
 
 
 def shape_str(t: torch.Tensor) -> str:

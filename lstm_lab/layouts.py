@@ -30,15 +30,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .errors import GATES, ShapeError, WeightsKeyError, check_tensor, shape_str
+from .errors import ShapeError, WeightsKeyError, check_tensor, shape_str
+from .gates import GATES, TORCH_ORDER
 
-TORCH_ORDER = "ifgo"
-# the one table of gate names: how a message names each gate of the LSTM (i, f, g, o) and the GRU (r, z, n)
-GATE_WORDS = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
-              "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
-GATE_NAMES = {g: GATE_WORDS[g].split()[0] for g in TORCH_ORDER}  # "input", "forget", "candidate", "output"
 CONVENTIONS = {
-    "torch": "ifgo",
+    "torch": TORCH_ORDER,
     "cs231n": "ifog",
     "keras": "ifco",  # c is the candidate, torch's g
     "onnx": "iofc",

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import cells
-from .errors import GATES, EmptyPackError, ShapeError, check_tensor, shape_str
+from .errors import EmptyPackError, ShapeError, check_tensor, shape_str
+from .gates import GATES
 from .loop import autocast_enabled
 from .runners import run_stack_unchecked
 

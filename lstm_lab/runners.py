@@ -26,7 +26,8 @@ from torch import Tensor
 
 from . import gru_function, lstm_function
 from .cells import NONLINEARITIES
-from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
+from .errors import ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
+from .gates import GATES
 from .loop import rnn_layer_forward
 
 __all__ = ["reverse_padded", "valid_steps", "run_layer", "run_stack"]

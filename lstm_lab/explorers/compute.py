@@ -32,6 +32,7 @@ from torch import Tensor
 from .. import display, fixtures
 from ..cells import lstm_cell_trace
 from ..errors import shape_str
+from ..gates import GATE_WORDS
 from ..layouts import fuse_gates
 from ..modules import GRU, LSTM, RNN
 
@@ -39,7 +40,7 @@ DTYPE = torch.float64
 
 # ---------------------------------------------------------------- the gates, as the widget shows them
 GATES = ("f", "i", "g", "o")  # left to right in the explorer: the order in which the memory is updated
-GATE_TITLES = {"f": "forget gate f", "i": "input gate i", "g": "candidate g", "o": "output gate o"}
+GATE_TITLES = {gate: GATE_WORDS[gate] for gate in GATES}
 
 # A gate whose weights are zero and whose bias is ±SATURATE sits at sigmoid(±6):
 # 0.9975 ("held open") or 0.0025 ("held shut"), at every step and for every input.
