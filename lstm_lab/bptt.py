@@ -16,14 +16,8 @@ builds on both; import each name from where it lives.
 Names: ``dX`` is ∂L/∂X for a scalar loss L. ``pre`` is a step's pre-activation
 ``W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` (LSTM: blocks i, f, g, o as in torch), and ``dpre`` its
 gradient: once ``dpre`` is known, every weight gradient is a matmul against what the weight
-multiplied in the forward pass.
-
-Speed comes from one observation: in an LSTM step's backward, every factor that multiplies the
-arriving gradient (the gates, σ' and tanh' of them, tanh'(c_t), c_{t-1}) comes from the forward
-pass alone. They are computed for the whole sequence at once *before* the reverse loop, which
-is then left with a few elementwise operations and one matmul (``dpre_t @ W_hh``) per step.
-The weight gradients need no loop at all: ``dW_hh`` is one matmul of every ``dpre_t`` against
-every ``h_{t-1}``.
+multiplied in the forward pass, and needs no loop: ``dW_hh`` is one matmul of every ``dpre_t``
+against every ``h_{t-1}`` (why the reverse loop is short: ``lstm_function``).
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ def check_nonlinearity(nonlinearity: str) -> None:
         raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
 
 
-# ---------------------------------------------------------------- the equations
+# ---------------------------------------------------------------- the equations, each beside its derivative
 def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> RNNStep:
     return RNNStep(pre, NONLINEARITIES[nonlinearity](pre))
 

@@ -30,44 +30,47 @@ from .errors import check_fused_weights, check_sequence, check_shape
 from .loop import autocast_enabled, inference_buffers, step_loop, use_hand_written_backward, zero_state
 
 
-# ================================================================ the backward, for a whole layer
-def steps_and_predecessors(reverse: bool) -> tuple[int, slice, slice]:
-    """Where a layer's recurrence starts, and which step comes before which: ``(first, rest, before)``
-    such that step ``first`` reads the initial state and the steps ``[rest]`` read the states ``[before]``.
-    Forward: step 0 reads h_0, steps 1.. read 0..T-2. In reverse the layer runs from the last step to
-    the first: step T-1 reads h_0, steps ..T-2 read 1..T-1."""
-    return (-1, slice(None, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(None, -1))
+# ================================================================ the path of one layer
+def layer_forward(inputs: Tensor, state, weights: dict, reverse: bool = False, mask: Tensor | None = None,
+                  hand_written_backward: bool = True):
+    """One LSTM layer in one direction over (T, B, D) ``inputs``: ``(outputs (T, B, H_out), (h_n, c_n))``.
 
-
-def gate_factors(trace: LSTMStep, c0: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
-    """``lstm_local`` for a whole layer, written for speed: ``(h_to_c, partners · slopes)``.
-
-    The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
-    equal), for every step at once, and what ``lstm_layer_backward`` needs. Where ``lstm_local``
-    concatenates four partners, four slopes and c_{t-1} (each a fresh sequence-sized tensor) and
-    then multiplies, this fills each block of one (T, B, 4H) buffer in place: the gate, minus its
-    square (σ' = s − s·s; tanh' = 1 − t·t from a block of ones), times its partner; c_{t-1} is read
-    as c_0 and c[:-1] rather than concatenated. Fresh memory costs a sequence-sized backward more
-    than its arithmetic. (In place rather than with ``out=``: torch.compile traces in-place
-    operations on the blocks, not ``out=`` into a strided view.) ``reverse``: the trace of a layer
-    that ran from the last step to the first, whose c_{t-1} is c[t+1] (see ``run_steps``).
+    ``state`` is ``(h0, c0)`` or None for zeros; ``weights`` a dict as ``runners.run_layer`` takes it;
+    ``mask`` (T, B, 1) False past each sequence's end. The fastest path open now: the Function while
+    gradients are recorded (unless ``hand_written_backward=False``), its loop alone for inference, else
+    the teaching form. Every path runs ``reverse=True`` last step first, on the sequence as it is.
     """
-    steps, batch, hidden = trace.c.shape
-    factors = trace.c.new_empty(steps, batch, 4, hidden)
-    d_i, d_f, d_g, d_o = factors.unbind(2)
-    tanh_c = torch.tanh(trace.c)
-    d_i.copy_(trace.i).addcmul_(trace.i, trace.i, value=-1).mul_(trace.g)  # σ'(i) · g
-    d_f.copy_(trace.f).addcmul_(trace.f, trace.f, value=-1)  # σ'(f) · c_{t-1}
-    first, rest, before = steps_and_predecessors(reverse)
-    d_f[first].mul_(c0)  # the step the recurrence starts at reads c_0
-    d_f[rest].mul_(trace.c[before])
-    d_g.fill_(1).addcmul_(trace.g, trace.g, value=-1).mul_(trace.i)  # tanh'(g) · i
-    d_o.copy_(trace.o).addcmul_(trace.o, trace.o, value=-1).mul_(tanh_c)  # σ'(o) · tanh(c)
-    h_to_c = torch.ones_like(tanh_c).addcmul_(tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
-    return h_to_c, factors.view(steps, batch, 4 * hidden)
+    # the fast loops hold one dtype throughout and no masks or projections; autocast's mixed dtypes
+    # are for the step loop (the modules run the LSTM with autocast off, in the low dtype throughout)
+    fast = mask is None and weights.get("weight_hr") is None and not autocast_enabled(inputs.device.type)
+    if fast and hand_written_backward and use_hand_written_backward():
+        h0, c0 = zero_state("LSTM", inputs, weights) if state is None else state
+        # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
+        outputs, h, c = LSTMLayerFunction.apply(inputs, h0, c0, weights["weight_hh"], weights["weight_ih"],
+                                                projection_bias("LSTM", weights), reverse)
+        return outputs, (h, c)
+    if fast and inference_buffers(inputs, state, weights):
+        h0, c0 = zero_state("LSTM", inputs, weights) if state is None else state
+        outputs, c = infer_steps(input_projection("LSTM", inputs, weights), h0, c0, weights["weight_hh"], reverse)
+        return outputs, (outputs[0 if reverse else -1].clone(), c)  # h_n in memory of its own, as torch's
+    return lstm_steps(input_projection("LSTM", inputs, weights), state, weights["weight_hh"],
+                      weights.get("weight_hr"), mask, reverse)
 
 
-# ================================================================ a whole layer
+def lstm_steps(proj: Tensor, state, weight_hh: Tensor, weight_hr: Tensor | None = None, mask: Tensor | None = None,
+               reverse: bool = False):
+    """The teaching form of the layer: ``cells.lstm_update`` step by step under autograd (``loop.step_loop``)."""
+    w_hh = transposed_for_steps(weight_hh, proj.shape[0])
+
+    def step(proj_t, state):  # None: h_0 = c_0 = 0, whose W_hh h_0 and f·c_0 the first step skips
+        h, c = (None, None) if state is None else state
+        new = lstm_update(proj_t if h is None else torch.addmm(proj_t, h, w_hh), c, weight_hr)
+        return new.h, new.c
+
+    return step_loop(proj, state, step, mask, reverse)
+
+
+# ================================================================ the forward of a whole layer
 def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMStep:
     """One LSTM layer in one direction, keeping every gate for the backward pass.
 
@@ -121,8 +124,8 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
       result differs from ``torch.tanh`` by rounding only (a few units in the last place);
     * c_t = i·g + f·c_{t-1} is one multiply and one fused ``addcmul_``;
     * ``reverse=True`` (the backward direction of a bidirectional layer) visits the steps from the
-      last to the first, and writes each state at its own time step: where the teaching form runs
-      forward over a reversed copy of the sequence and reverses its outputs back, no copy is made.
+      last to the first, and writes each state at its own time step, as the teaching form does
+      (``loop.step_loop``): no reversed copy of the sequence is made.
     """
     steps, batch, four_hidden = gates.shape
     hidden = four_hidden // 4
@@ -149,6 +152,43 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
         c_t.addcmul_(f[t], c_prev)
         torch.mul(o[t], torch.tanh(c_t, out=tanh_c), out=h_t)  # h_t = o·tanh(c_t)
         h_prev, c_prev = h_t, c_t
+
+
+# ================================================================ the backward, for a whole layer
+def steps_and_predecessors(reverse: bool) -> tuple[int, slice, slice]:
+    """Where a layer's recurrence starts, and which step comes before which: ``(first, rest, before)``
+    such that step ``first`` reads the initial state and the steps ``[rest]`` read the states ``[before]``.
+    Forward: step 0 reads h_0, steps 1.. read 0..T-2. In reverse the layer runs from the last step to
+    the first: step T-1 reads h_0, steps ..T-2 read 1..T-1."""
+    return (-1, slice(None, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(None, -1))
+
+
+def gate_factors(trace: LSTMStep, c0: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """``lstm_local`` for a whole layer, written for speed: ``(h_to_c, partners · slopes)``.
+
+    The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
+    equal), for every step at once, and what ``lstm_layer_backward`` needs. Where ``lstm_local``
+    concatenates four partners, four slopes and c_{t-1} (each a fresh sequence-sized tensor) and
+    then multiplies, this fills each block of one (T, B, 4H) buffer in place: the gate, minus its
+    square (σ' = s − s·s; tanh' = 1 − t·t from a block of ones), times its partner; c_{t-1} is read
+    as c_0 and c[:-1] rather than concatenated. Fresh memory costs a sequence-sized backward more
+    than its arithmetic. (In place rather than with ``out=``: torch.compile traces in-place
+    operations on the blocks, not ``out=`` into a strided view.) ``reverse``: the trace of a layer
+    that ran from the last step to the first, whose c_{t-1} is c[t+1] (see ``run_steps``).
+    """
+    steps, batch, hidden = trace.c.shape
+    factors = trace.c.new_empty(steps, batch, 4, hidden)
+    d_i, d_f, d_g, d_o = factors.unbind(2)
+    tanh_c = torch.tanh(trace.c)
+    d_i.copy_(trace.i).addcmul_(trace.i, trace.i, value=-1).mul_(trace.g)  # σ'(i) · g
+    d_f.copy_(trace.f).addcmul_(trace.f, trace.f, value=-1)  # σ'(f) · c_{t-1}
+    first, rest, before = steps_and_predecessors(reverse)
+    d_f[first].mul_(c0)  # the step the recurrence starts at reads c_0
+    d_f[rest].mul_(trace.c[before])
+    d_g.fill_(1).addcmul_(trace.g, trace.g, value=-1).mul_(trace.i)  # tanh'(g) · i
+    d_o.copy_(trace.o).addcmul_(trace.o, trace.o, value=-1).mul_(tanh_c)  # σ'(o) · tanh(c)
+    h_to_c = torch.ones_like(tanh_c).addcmul_(tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
+    return h_to_c, factors.view(steps, batch, 4 * hidden)
 
 
 @torch.no_grad()
@@ -190,46 +230,6 @@ def lstm_layer_backward(trace: LSTMStep, h0: Tensor, c0: Tensor, weight_hh: Tens
     return dpre, dh, dc
 
 
-# ================================================================ the path of one layer
-def layer_forward(inputs: Tensor, state, weights: dict, reverse: bool = False, mask: Tensor | None = None,
-                  hand_written_backward: bool = True):
-    """One LSTM layer in one direction over (T, B, D) ``inputs``: ``(outputs (T, B, H_out), (h_n, c_n))``.
-
-    ``state`` is ``(h0, c0)`` or None for zeros; ``weights`` a dict as ``runners.run_layer`` takes it;
-    ``mask`` (T, B, 1) False past each sequence's end. The fastest path open now: the Function while
-    gradients are recorded (unless ``hand_written_backward=False``), its loop alone for inference, else
-    the teaching form. Every path runs ``reverse=True`` last step first, on the sequence as it is.
-    """
-    # the fast loops hold one dtype throughout and no masks or projections; autocast's mixed dtypes
-    # are for the step loop (the modules run the LSTM with autocast off, in the low dtype throughout)
-    fast = mask is None and weights.get("weight_hr") is None and not autocast_enabled(inputs.device.type)
-    if fast and hand_written_backward and use_hand_written_backward():
-        h0, c0 = zero_state("LSTM", inputs, weights) if state is None else state
-        # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
-        outputs, h, c = LSTMLayerFunction.apply(inputs, h0, c0, weights["weight_hh"], weights["weight_ih"],
-                                                projection_bias("LSTM", weights), reverse)
-        return outputs, (h, c)
-    if fast and inference_buffers(inputs, state, weights):
-        h0, c0 = zero_state("LSTM", inputs, weights) if state is None else state
-        outputs, c = infer_steps(input_projection("LSTM", inputs, weights), h0, c0, weights["weight_hh"], reverse)
-        return outputs, (outputs[0 if reverse else -1].clone(), c)  # h_n in memory of its own, as torch's
-    return lstm_steps(input_projection("LSTM", inputs, weights), state, weights["weight_hh"],
-                      weights.get("weight_hr"), mask, reverse)
-
-
-def lstm_steps(proj: Tensor, state, weight_hh: Tensor, weight_hr: Tensor | None = None, mask: Tensor | None = None,
-               reverse: bool = False):
-    """The teaching form of the layer: ``cells.lstm_update`` step by step under autograd (``loop.step_loop``)."""
-    w_hh = transposed_for_steps(weight_hh, proj.shape[0])
-
-    def step(proj_t, state):  # None: h_0 = c_0 = 0, whose W_hh h_0 and f·c_0 the first step skips
-        h, c = (None, None) if state is None else state
-        new = lstm_update(proj_t if h is None else torch.addmm(proj_t, h, w_hh), c, weight_hr)
-        return new.h, new.c
-
-    return step_loop(proj, state, step, mask, reverse)
-
-
 # ================================================================ the autograd.Function
 class LSTMLayerFunction(torch.autograd.Function):
     """One LSTM layer in one direction whose backward is ``lstm_layer_backward`` (BPTT by hand).
@@ -251,7 +251,7 @@ class LSTMLayerFunction(torch.autograd.Function):
     bidirectional layer) on the sequence as it is, ``outputs[t]`` at time step t and the final
     state that of step 1 (see ``run_steps``).
 
-    No masks and no projections (``weight_hr``): the runner keeps the autograd path for those.
+    No masks and no projections (``weight_hr``): ``layer_forward`` takes the teaching form for those.
     """
 
     @staticmethod

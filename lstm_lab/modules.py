@@ -381,10 +381,7 @@ class RNNCellBase(nn.Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+    reset_parameters = RNNBase.reset_parameters  # torch's initialisation, the same for a cell
 
     def __prepare_scriptable__(self):
         raise _not_scriptable(f"{self.mode}Cell")

@@ -49,6 +49,20 @@ def test_reverse_layer_pairs_states_of_the_same_time_step():
     torch.testing.assert_close(h_n[0], out[0, 0], atol=0, rtol=0)  # h_n is output[0], not output[-1]
 
 
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_reverse_with_lengths_is_the_forward_run_on_each_sequence_reversed_within_its_length(mode):
+    """One reverse strategy (loop.step_loop): the steps last to first, under the mask. That is the layer run
+    forward over reverse_padded's copy with its outputs reversed back, and the final state the same."""
+    torch.manual_seed(0)
+    weights = _layer_weights(mode, 3, 4, 0)
+    x, lengths = torch.randn(5, 3, 3, dtype=torch.float64), torch.tensor([5, 2, 0])
+    out, final = runners.run_layer(mode, x, None, weights, reverse=True, lengths=lengths)
+    copy_out, copy_final = runners.run_layer(mode, runners.reverse_padded(x, lengths), None, weights, lengths=lengths)
+    torch.testing.assert_close(out, runners.reverse_padded(copy_out, lengths), atol=1e-15, rtol=0)
+    for got, expected in zip(final if mode == "LSTM" else [final], copy_final if mode == "LSTM" else [copy_final]):
+        torch.testing.assert_close(got, expected, atol=1e-15, rtol=0)
+
+
 def test_lstm_layer_keeps_one_gate_sized_buffer_for_its_backward():
     """The layer's largest tensors are (T, B, 4H): the input half of the gates and the gates. The
     Function computes the first straight into the buffer that becomes the second, so what it

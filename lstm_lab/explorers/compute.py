@@ -35,6 +35,7 @@ from ..errors import shape_str
 from ..gates import GATE_WORDS
 from ..layouts import fuse_gates
 from ..modules import GRU, LSTM, RNN
+from ..training import fixed_seed
 
 DTYPE = torch.float64
 
@@ -342,12 +343,12 @@ def input_jacobian_norms(model: torch.nn.Module, x: Tensor) -> tuple[Tensor, Ten
 
 
 def _seeded_model(cls, seed: int, *args, **kwargs):
-    """Build a module with torch's own initialisation under ``seed``, leaving the global RNG as it was.
+    """Build a module with torch's own initialisation under ``seed``, leaving the global RNG as it was
+    (``training.fixed_seed``, the package's one seeding rule).
 
     For the same seed, lstm_lab's modules draw exactly the numbers torch.nn's do.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with fixed_seed(seed):
         return cls(*args, dtype=DTYPE, **kwargs)
 
 
