@@ -1,4 +1,4 @@
-"""Cells over time, what is about sequences: masks, direction, stacking, packing.
+"""Cells over time, what is about sequences: masks for variable lengths, direction, stacking.
 
 The shape of the computation is the one ``torch.nn`` uses, written in plain PyTorch: the input
 half of every gate for *all* time steps in one matmul (``x_proj[t] = W_ih x_t + b_ih``), because
@@ -34,7 +34,10 @@ __all__ = ["reverse_padded", "valid_steps", "run_layer", "run_stack"]
 
 
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse time (dim 0) of each sequence within its own length; padding stays in place."""
+    """Reverse time (dim 0) of each sequence within its own length; padding stays in place.
+
+    What the reverse direction of a padded batch must read (notebook 07); the layers get there without
+    the copy, last step first under the mask (``loop.step_loop``), and a test holds the two equal."""
     if lengths is None:
         return seq.flip(0)
     steps = torch.arange(seq.shape[0], device=seq.device).unsqueeze(1)  # (T, 1)
