@@ -28,7 +28,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .cells import SLOPES, LSTMStep, backward_through_cell, input_projection, lstm_local, previous_states
+from .cells import SLOPES, LSTMStep, backward_through_cell, input_projection, lstm_local, previous_states, rnn_local
 from .errors import ShapeError, WeightsKeyError, check_fused_weights, check_sequence, check_shape, check_tensor, shape_str
 from .lstm_function import lstm_layer_backward, lstm_layer_forward
 from .runners import run_layer
@@ -89,7 +89,7 @@ def rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh, nonlinearity: str 
     check_shape(where, "h_prev", h_prev, state_shape, weight_hh)
     check_shape(where, "h", h, state_shape, weight_hh)
     check_shape(where, "x", x, (*dh.shape[:-1], weight_ih.shape[1]), weight_hh)
-    dpre = dh * SLOPES[nonlinearity](h)  # back through the nonlinearity
+    dpre = dh * rnn_local(h, nonlinearity)  # back through the nonlinearity
     return RNNStepGrads(
         dpre=dpre,
         dx=dpre @ weight_ih,  # pre = x W_ihᵀ + ...: x receives dpre W_ih
@@ -133,7 +133,7 @@ def rnn_backward(inputs, h0, weights, d_outputs, dh_n=None, nonlinearity: str = 
         check_shape(where, "dh_n", dh_n, (batch, hidden), weight_hh)
     if outputs is None:
         outputs = run_layer("RNN", inputs, h0, weights, nonlinearity=nonlinearity)[0]  # under no_grad
-    slope = SLOPES[nonlinearity](outputs)  # every step's tanh', before the loop
+    slope = rnn_local(outputs, nonlinearity)  # every step's tanh', before the loop
     dpre = torch.empty_like(outputs)
     dh_all = torch.empty_like(outputs)
     dh = d_outputs[-1] if dh_n is None else d_outputs[-1] + dh_n

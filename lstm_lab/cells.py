@@ -94,6 +94,12 @@ def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> RNNStep:
     return RNNStep(pre, NONLINEARITIES[nonlinearity](pre))
 
 
+def rnn_local(h: Tensor, nonlinearity: str = "tanh") -> Tensor:
+    """``rnn_update``'s derivative, ∂h_t/∂pre_t, read off its output h_t: tanh' = 1 − h², relu' = [h > 0].
+    Elementwise, so the same function serves one step or a whole (T, B, H) sequence."""
+    return SLOPES[nonlinearity](h)
+
+
 def lstm_update(pre: Tensor, c_prev: Tensor | None, weight_hr: Tensor | None = None) -> LSTMStep:
     """The LSTM equations after the matmuls: ``pre`` holds the four gate blocks i, f, g, o.
 

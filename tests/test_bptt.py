@@ -570,3 +570,14 @@ def test_the_layer_function_in_reverse_is_the_forward_layer_on_a_reversed_copy(w
     for a, b in zip(torch.autograd.grad(loss(got), tensors), torch.autograd.grad(loss(expected), tensors)):
         close(a, b, 1e-12)
     assert torch.autograd.gradgradcheck(lambda *args: loss(reverse_by_function(*args)), tensors)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_local_is_the_derivative_of_rnn_update(nonlinearity):
+    """The RNN's equation and its derivative sit side by side in cells: the one read off h_t is autograd's."""
+    from lstm_lab.cells import rnn_local, rnn_update
+
+    pre = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    h = rnn_update(pre, nonlinearity).h
+    (autograd,) = torch.autograd.grad(h.sum(), pre)
+    assert torch.allclose(rnn_local(h.detach(), nonlinearity), autograd, atol=1e-12, rtol=0)
