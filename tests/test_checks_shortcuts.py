@@ -3,6 +3,7 @@ sentence naming the call, however it reached it; the building blocks stay allowe
 shortcut below returns the right numbers: with the watch blinded, its check passes."""
 
 import pkgutil
+import textwrap
 
 import pytest
 import torch
@@ -225,6 +226,8 @@ IDS = [f"{c.__name__}-{s.__name__}" for c, s, _ in SHORTCUTS]
 class _Blind:
     """A watch that sees nothing: what each shortcut would have earned without it."""
 
+    helpers = {}
+
     def __enter__(self):
         return self
 
@@ -312,3 +315,115 @@ def test_an_exercise_names_exactly_what_it_allows():
 def test_a_malformed_allowance_is_refused_when_the_check_is_written():
     with pytest.raises(ValueError, match="cannot read"):
         shortcuts.watching(("lstm_lab.runners.run_layer(reverse=True",))
+
+
+# ---------------------------------------------------------------- the notebook's own functions
+def notebook(*cells):
+    """Run ``cells`` as ipykernel does: one namespace named ``__main__``, each cell compiled under a file name of
+    its own (ipykernel's ``/tmp/ipykernel_<pid>/<hash of the cell>.py``). Returns the namespace."""
+    namespace = {"__name__": "__main__", "torch": torch}
+    for k, source in enumerate(cells):
+        exec(compile(textwrap.dedent(source), f"/tmp/ipykernel_4242/{2718281 + k}.py", "exec"), namespace)
+    return namespace
+
+
+NOTEBOOK_12_GRU_STEP = '''
+def gru_step(x, h, w):  # notebook 12 defines it above the exercise (one sample: .chunk(3))
+    x_r, x_z, x_n = (x @ w["weight_ih"].T + w["bias_ih"]).chunk(3)
+    h_r, h_z, h_n = (h @ w["weight_hh"].T + w["bias_hh"]).chunk(3)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return r, z, n, (1 - z) * n + z * h
+'''
+
+NOTEBOOK_09_GATES_BACKWARD = '''
+def lstm_gates_backward(dh, dc, c_prev, s):  # notebook 09 defines it above the exercise
+    tanh_c = torch.tanh(s.c)
+    d_output_gate = dh * tanh_c
+    dc = dc + dh * s.o * (1 - tanh_c ** 2)
+    dpre = torch.cat([dc * s.g * s.i * (1 - s.i), dc * c_prev * s.f * (1 - s.f), dc * s.i * (1 - s.g ** 2),
+                      d_output_gate * s.o * (1 - s.o)], dim=-1)
+    return {"dc": dc, "dpre": dpre, "dc_prev": dc * s.f}
+'''
+
+
+def test_a_function_the_notebook_defined_above_that_computes_the_answer_is_refused():
+    ns = notebook(NOTEBOOK_12_GRU_STEP, '''
+        def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            w = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh}
+            if x.dim() == 1:
+                return gru_step(x, h_prev, w)[-1]
+            return torch.stack([gru_step(x[b], h_prev[b], w)[-1] for b in range(len(x))])
+        ''')
+    text = failing(notebook_checks.check_gru_step(ns["my_gru_step"]))
+    assert "your function calls `gru_step`, defined in another cell of the notebook" in text
+    assert "write it yourself" in text
+
+
+def test_notebook_09s_gates_backward_is_refused_in_the_step_backward():
+    ns = notebook(NOTEBOOK_09_GATES_BACKWARD, '''
+        def my_lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
+            g = lstm_gates_backward(dh, dc, c_prev, step)
+            dpre = g["dpre"]
+            return dpre @ weight_ih, dpre @ weight_hh, g["dc_prev"], dpre.T @ x, dpre.T @ h_prev, dpre.sum(0)
+        ''')
+    text = failing(check_lstm_step_backward(ns["my_lstm_step_backward"]))
+    assert "`lstm_gates_backward`, defined in another cell of the notebook" in text
+
+
+def test_a_notebook_function_that_passes_the_exercise_alone_is_refused_however_it_is_called():
+    ns = notebook('''
+        def rnn_answer(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            return torch.tanh(x @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh)
+        ''', '''
+        def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):  # row by row: no result is the answer
+            return torch.cat([rnn_answer(x[b:b + 1], h_prev[b:b + 1], weight_ih, weight_hh, bias_ih, bias_hh) + 0
+                              for b in range(len(x))])
+        ''')
+    text = failing(check_rnn_step(ns["rnn_step"]))
+    assert "`rnn_answer`, defined in another cell of the notebook" in text
+
+
+def test_a_students_own_helper_that_does_not_compute_the_answer_passes():
+    ns = notebook('''
+        def sigmoid(t):
+            return 1 / (1 + torch.exp(-t))
+        ''', '''
+        def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+            h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+            r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+            n = torch.tanh(x_n + r * h_n)
+            return (1 - z) * n + z * h_prev
+        ''')
+    assert notebook_checks.check_gru_step(ns["my_gru_step"])
+
+
+def test_a_helper_in_the_students_own_cell_is_their_work():
+    ns = notebook(NOTEBOOK_12_GRU_STEP, '''
+        def step_of_my_own(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+            h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            return (1 - z) * torch.tanh(x_n + r * h_n) + z * h_prev
+
+        def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            return step_of_my_own(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+        ''')
+    assert notebook_checks.check_gru_step(ns["my_gru_step"])
+
+
+def test_a_helper_the_exercise_hands_out_stays_allowed():
+    """exercises/04 defines rnn_layer (lstm_lab's run_layer) above the exercise for the student to use."""
+    ns = notebook('''
+        from lstm_lab.runners import run_layer
+
+        def rnn_layer(x, weights):
+            return run_layer("RNN", x, x.new_zeros(x.shape[1], weights["weight_hh"].shape[1]), weights)
+        ''', '''
+        def bidirectional_rnn(x, weights_fwd, weights_bwd):
+            out_fwd, h_fwd = rnn_layer(x, weights_fwd)
+            out_bwd, h_bwd = rnn_layer(x.flip(0), weights_bwd)
+            return torch.cat([out_fwd, out_bwd.flip(0)], dim=-1), torch.stack([h_fwd, h_bwd])
+        ''')
+    assert check_bidirectional_rnn(ns["bidirectional_rnn"])

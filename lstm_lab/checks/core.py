@@ -353,13 +353,14 @@ def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL
 
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
-                 matmul_advice: str | None = FORWARD_MATMUL):
+                 matmul_advice: str | None = FORWARD_MATMUL, helpers: dict | None = None):
     """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
 
     The feedback names the exception and the line of *the student's* code that raised it,
     never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
     implementation (see ``shortcuts``; ``allowed`` names what the exercise hands the student) fails
-    with a sentence that names the call, whatever numbers it returns.
+    with a sentence that names the call, whatever numbers it returns. ``helpers`` receives the functions
+    of other notebook cells that it called (``shortcuts.Helper``), for the engine to judge.
     """
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
@@ -379,6 +380,8 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     shortcut = watch.sentence(exercise)
     if shortcut:
         return None, Feedback(exercise, False, [shortcut])
+    if helpers is not None:
+        helpers.update(watch.helpers)
     return result, None
 
 

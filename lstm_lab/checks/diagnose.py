@@ -67,39 +67,35 @@ class Exercise:
 
 
 # ---------------------------------------------------------------- structure of arguments and results
-def clone(value, requires_grad: bool = False):
-    """A deep copy of tensors inside tuples, named tuples, lists and dicts."""
+def tree_map(value, fn, name=""):
+    """The one walk over an argument or a result: ``fn(name, tensor)`` for every tensor inside tuples, named
+    tuples, lists and dicts (named as a student would: ``weights['weight_ih']``, ``step.c``), the structure
+    rebuilt around what it returns. ``name`` may be a tuple: a name per item of a tuple."""
     if isinstance(value, Tensor):
-        copy = value.detach().clone()
-        return copy.requires_grad_() if requires_grad and copy.is_floating_point() else copy
-    if isinstance(value, dict):
-        return {k: clone(v, requires_grad) for k, v in value.items()}
+        return fn(name, value)
+    if isinstance(value, dict):  # params dicts: named by key, or by argument and key
+        return {k: tree_map(v, fn, f"{name}[{k!r}]" if name else k) for k, v in value.items()}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(clone(v, requires_grad) for v in value))
+        return type(value)(*(tree_map(v, fn, f"{name}.{k}") for k, v in zip(value._fields, value)))
     if isinstance(value, (tuple, list)):
-        return type(value)(clone(v, requires_grad) for v in value)
+        return type(value)(tree_map(v, fn, name[k] if isinstance(name, tuple) else f"{name}[{k}]")
+                           for k, v in enumerate(value))
     return value
 
 
-def named_tensors(args: tuple, names: tuple) -> list[tuple[str, Tensor]]:
+def clone(value, requires_grad: bool = False):
+    """A deep copy of the tensors inside ``value``."""
+    def copy(_, t):
+        t = t.detach().clone()
+        return t.requires_grad_() if requires_grad and t.is_floating_point() else t
+    return tree_map(value, copy)
+
+
+def named_tensors(args: tuple, names: tuple = ()) -> list[tuple[str, Tensor]]:
     """Every tensor inside the arguments, with a name a student recognises."""
     out = []
-
-    def walk(value, name):
-        if isinstance(value, Tensor):
-            out.append((name, value))
-        elif isinstance(value, dict):  # params dicts: named by key, or by argument and key
-            for k, v in value.items():
-                walk(v, f"{name}[{k!r}]" if name else k)
-        elif isinstance(value, tuple) and hasattr(value, "_fields"):
-            for k, v in zip(value._fields, value):
-                walk(v, f"{name}.{k}")
-        elif isinstance(value, (tuple, list)):
-            for k, v in enumerate(value):
-                walk(v, name[k] if isinstance(name, tuple) else f"{name}[{k}]")
-
     for k, value in enumerate(args):
-        walk(value, names[k] if k < len(names) else f"argument {k}")
+        tree_map(value, lambda name, t: out.append((name, t)), names[k] if k < len(names) else f"argument {k}")
     return out
 
 
@@ -151,6 +147,7 @@ class _Run:
     structure: str | None = None  # why the result could not be split
     verdicts: list = field(default_factory=list)  # a Feedback per returned value
     changed: list = field(default_factory=list)  # arguments the student changed in place
+    helpers: dict = field(default_factory=dict)  # functions of other notebook cells it called (shortcuts.Helper)
 
     @property
     def ok(self) -> bool:
@@ -164,7 +161,8 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
             expected = ex.reference(*clone(case.args))
     run = _Run(case, split(expected, ex.returns))
     args = clone(case.args)
-    result, failure = call_student(ex.name, fn, *args, allowed=ex.allowed, matmul_advice=ex.matmul_advice)
+    result, failure = call_student(ex.name, fn, *args, allowed=ex.allowed, matmul_advice=ex.matmul_advice,
+                                   helpers=run.helpers)
     if failure is not None:
         lines = list(failure.lines)
         for type_name, hint in ex.error_hints.items():
@@ -194,6 +192,9 @@ def run_check(ex: Exercise, fn, cases: list[Case]) -> Feedback:
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
         return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     runs = [_run_case(ex, fn, case) for case in cases]
+    helper = _safely(_helper_answering, None, ex, runs)
+    if helper is not None:
+        return Feedback(ex.name, False, [helper.sentence(ex.name)])
     if all(run.ok for run in runs):
         if ex.gradients:
             failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
@@ -261,22 +262,30 @@ def _no_answer(run: _Run | None, labelled: bool) -> list[str]:
     return [f"on {run.case.label}: {run.structure}" if labelled else run.structure]
 
 
-def _map_tensors(value, fn):
-    """``value`` with ``fn`` applied to every tensor inside tuples, named tuples and lists."""
-    if isinstance(value, Tensor):
-        return fn(value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(_map_tensors(v, fn) for v in value))
-    if isinstance(value, (tuple, list)):
-        return type(value)(_map_tensors(v, fn) for v in value)
-    return value
+def _helper_answering(ex: Exercise, runs: list[_Run]):
+    """A function of another notebook cell that the student's function called and that computes the answer
+    itself: one of its results is one of the exercise's (not an input handed through), or, called alone on
+    the exercise's cases, it passes them. None if there is none."""
+    seen = {code: helper for run in runs for code, helper in run.helpers.items()}
+    for code, helper in seen.items():
+        for run in runs:
+            inputs = [t for _, t in named_tensors(run.case.args)]
+            answers = [w for w in run.expected if isinstance(w, Tensor) and w.abs().sum() > 0
+                       and not any(same(w, t, ex.atol) for t in inputs)]
+            results = [t for r in getattr(run.helpers.get(code), "results", []) for _, t in named_tensors((r,))]
+            if any(same(t, w, ex.atol) for t in results for w in answers):
+                return helper
+        if helper.function is not None and all(_answers_right(ex, helper.function, run.case.args, run.expected)
+                                               for run in runs):
+            return helper
+    return None
 
 
-def _answers_right(ex: Exercise, fn, args: tuple) -> bool:
-    """Does the student's function give the reference's answer on ``args``? (A probe: False on any
-    failure.)"""
-    with torch.no_grad():
-        expected = split(ex.reference(*clone(args)), ex.returns)
+def _answers_right(ex: Exercise, fn, args: tuple, expected: list | None = None) -> bool:
+    """Does ``fn`` give the reference's answer on ``args``? (A probe: False on any failure.)"""
+    if expected is None:
+        with torch.no_grad():
+            expected = split(ex.reference(*clone(args)), ex.returns)
     result, failure = call_student(ex.name, fn, *clone(args), allowed=ex.allowed)
     leaves = None if failure else split(result, ex.returns)
     if leaves is None or isinstance(leaves, str):
@@ -296,7 +305,7 @@ def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
     for b in range(size):
         args = list(run.case.args)
         for k in ex.batch_args:
-            args[k] = _map_tensors(args[k], lambda t, b=b: t[b:b + 1])
+            args[k] = tree_map(args[k], lambda _, t, b=b: t[b:b + 1])
         if not _answers_right(ex, fn, tuple(args)):
             return []
     return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
@@ -310,7 +319,7 @@ def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
         return []
     args = list(run.case.args)
     for k in ex.state_args:
-        args[k] = _map_tensors(args[k], torch.zeros_like)
+        args[k] = tree_map(args[k], lambda _, t: torch.zeros_like(t))
     if not _answers_right(ex, fn, tuple(args)):
         return []
     return [f"on {run.case.label} with the state set to zero your answer is right: the mistake is in the "
