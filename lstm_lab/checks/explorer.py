@@ -34,13 +34,13 @@ def check_keep_first_input(answer) -> Feedback:
     params = getattr(answer, "params", answer)
     try:
         _, input_size = compute.sizes_of(params)
-    except (TypeError, ValueError) as error:
+        if input_size != 1:
+            return Feedback(name, False, [
+                f"the weights read {input_size} features per step; this exercise feeds one "
+                f"(type the sequence {KEEP_SEQUENCE} in the explorer)"])
+        trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
+    except (TypeError, ValueError, RuntimeError) as error:  # lstm_lab's checks of the weights say what is off
         return Feedback(name, False, [str(error)])
-    if input_size != 1:
-        return Feedback(name, False, [
-            f"the weights read {input_size} features per step; this exercise feeds one "
-            f"(type the sequence {KEEP_SEQUENCE} in the explorer)"])
-    trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
     c, f, i, g = (getattr(trace, k)[:, 0] for k in "cfig")  # the first hidden unit
     first = c[0].item()
     if abs(first) < MIN_WRITTEN:
