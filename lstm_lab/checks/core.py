@@ -39,6 +39,12 @@ TOLERANCES = {
     "typed": 1e-3,  # one number typed with three decimals (2.197 for log 9)
     "exact": 0.0,  # whole numbers: counts, ids, masks, targets
     "memory kept": 0.01,  # notebook 08: a cell state that keeps its first input drifts no further than this
+    # statistics of random draws, judged on thousands of numbers
+    "spread": 0.005,  # weights drawn as randn * 0.1: their standard deviation within 0.1 ± this
+    "mean": 0.01,  # ... and their mean within this of 0
+    "unscaled": 0.1,  # a standard deviation within 1 ± this: randn not scaled
+    "normal mass": 0.63,  # at least this share within one standard deviation: a normal has 68%, a uniform 58%
+    "frequency": 2e-3,  # a sampled frequency may be off by 5 standard deviations of 20,000 draws and this
 }
 
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
@@ -180,7 +186,7 @@ def randn(gen: torch.Generator | int, *shape, scale: float = 1.0) -> torch.Tenso
     return torch.randn(*shape, dtype=torch.float64, generator=gen) * scale
 
 
-def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=None, what: str = "your answer",
+def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand"], axis_names=None, what: str = "your answer",
             max_listed: int = 4) -> Feedback:
     """Compare a student's numbers with the expected ones and say precisely what differs."""
     if given is None:

@@ -98,7 +98,8 @@ def check_parameter_count(fn, kind: str | None = None) -> Feedback:
 def check_forget_bias_for_0_9(value) -> Feedback:
     """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
     exercise = "forget bias for f = 0.9"
-    expected = math.log(0.9 / 0.1)
+    target = 0.9  # the gate's value the exercise asks for, not a tolerance
+    expected = math.log(target / (1 - target))
     number = as_tensor(value)
     if number is None or number.numel() != 1:
         return Feedback(exercise, False, [f"the bias should be one number, got {value!r}"])
@@ -108,11 +109,11 @@ def check_forget_bias_for_0_9(value) -> Feedback:
     if abs(b - expected) < near:
         return Feedback(exercise, True, [f"sigmoid({b:.4f}) = {gate:.4f}"])
     lines = [f"sigmoid({b:.4f}) = {gate:.4f}, not 0.9000"]
-    if abs(b - 0.9) < near:
+    if abs(b - target) < near:
         lines.append("0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b")
     elif abs(b + expected) < near:
         lines.append("the sign is flipped: that bias gives 0.1")
-    elif abs(b - math.atanh(0.9)) < near:
+    elif abs(b - math.atanh(target)) < near:
         lines.append("you inverted tanh; the forget gate is a sigmoid")
     return Feedback(exercise, False, lines)
 

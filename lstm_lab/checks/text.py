@@ -81,7 +81,7 @@ def _frequencies(ids: Tensor, vocab: int) -> Tensor:
 
 def _within_sampling_error(freq: Tensor, probs: Tensor) -> bool:
     # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
-    return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + 2e-3).all())
+    return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + TOLERANCES["frequency"]).all())
 
 
 @verdict
@@ -255,11 +255,11 @@ def _first_loss_mistake(seed: int, got: float) -> str | None:
         logits, _ = model(inputs)
         right = text.chunk_loss(logits, targets).item()
         against_inputs = text.chunk_loss(logits, inputs).item()
-    if math.isclose(got, right, rel_tol=0, abs_tol=TOLERANCES["float64"]):
+    if math.isclose(got, right, rel_tol=TOLERANCES["exact"], abs_tol=TOLERANCES["float64"]):
         return None
     if math.isclose(got, right * targets.numel(), rel_tol=TOLERANCES["float64"]):
         return "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)"
-    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=TOLERANCES["float64"]):
+    if math.isclose(got, against_inputs, rel_tol=TOLERANCES["exact"], abs_tol=TOLERANCES["float64"]):
         return ("the loss compares the predictions with the inputs: the target of step t is the next "
                 "character, the chunk's targets")
     return None
