@@ -136,9 +136,11 @@ def _fmt(value: float) -> str:
     return f"{value:.4f}"
 
 
-def fmt_pair(got: float, want: float) -> tuple[str, str]:
+def fmt_pair(got: float, want: float, whole: bool = False) -> tuple[str, str]:
     """Two numbers that differ, printed with as many decimals as it takes to see that they do
-    (four when four suffice: -0.0001 and -0.0001 would read as equal)."""
+    (four when four suffice: -0.0001 and -0.0001 would read as equal); ``whole``: as whole numbers where both are."""
+    if whole and float(got).is_integer() and float(want).is_integer():
+        return str(int(got)), str(int(want))
     for decimals in range(4, 17):
         a, b = f"{got:.{decimals}f}", f"{want:.{decimals}f}"
         if a != b:
@@ -211,7 +213,7 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
     lines = []
     for row in wrong[:max_listed].tolist():
         idx = tuple(row)
-        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item())
+        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=atol == 0)
         lines.append(f"{_position(idx, axis_names)}: got {shown_got}, expected {shown_want}")
     if len(wrong) > max_listed:
         lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")

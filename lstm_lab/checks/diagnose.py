@@ -42,15 +42,24 @@ class Case:
     expected: object = None  # the right answer; None: the exercise's reference computes it
     names: tuple = ()  # a name per argument (a tuple of names for a tuple argument; dicts use their keys)
     zero_state: bool = False  # the recurrent state is zero here, so mistakes in the recurrence cannot show
+    returns: object = None  # the shape of the result where this case's differs from the exercise's (a list of N)
+
+
+# How a returned value is judged: a closed set. "close": numbers within the exercise's tolerance (gradients too);
+# "exact": whole numbers (a count, an index, a mask, ids): an int where the answer is one, every number equal.
+JUDGES = ("close", "exact")
 
 
 @dataclass
 class Exercise:
-    """What ``run_check`` needs to know about one exercise."""
+    """One exercise, declared: what ``run_check`` needs to judge an answer and explain a wrong one."""
 
     name: str  # the function's name, as the notebook and the student version use it
-    reference: Callable  # lstm_lab's answer, same signature as the student's function
+    reference: Callable | None  # lstm_lab's answer, same signature as the student's function (None: cases say)
     returns: object  # the shape of the result: "h", or ("h", "c"), or ("outputs", ("h_n", "c_n"))
+    cases: Callable | None = None  # (**options) -> the Case list: the fixed X with golden numbers, random batches
+    judge: str = "close"  # one of JUDGES
+    hint: tuple = ()  # lines under a wrong answer that no catalogued mistake explains
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
     locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
@@ -64,6 +73,12 @@ class Exercise:
     batch_args: tuple = ()  # positions of the arguments with a batch axis first (split by a probe)
     allowed: tuple = ()  # library functions the exercise hands the student, "name" or "name(arg=value)" (``shortcuts``)
     matmul_advice: str | None = FORWARD_MATMUL  # which way round this exercise's products go
+
+    def __post_init__(self):
+        if self.judge not in JUDGES:
+            raise ValueError(f"{self.name}: judge {self.judge!r} is none of {JUDGES}")
+        if self.judge == "exact":
+            self.atol, self.gradients = TOLERANCES["exact"], False
 
 
 # ---------------------------------------------------------------- structure of arguments and results
@@ -123,6 +138,8 @@ def split(result, spec) -> list | str:
     """The returned values as a flat list in ``spec``'s order, or a sentence saying why not."""
     if isinstance(spec, str):
         return [result]
+    if isinstance(result, dict) and all(isinstance(part, str) and part in result for part in spec):
+        result = tuple(result[part] for part in spec)  # the values by name: {"weight_ih": ..., "weight_hh": ...}
     if not isinstance(result, (tuple, list)) or len(result) != len(spec):
         if result is None:
             return f"it returned None: did the function forget to `return` {spec_text(spec)}?"
@@ -147,6 +164,7 @@ class _Run:
     structure: str | None = None  # why the result could not be split
     verdicts: list = field(default_factory=list)  # a Feedback per returned value
     changed: list = field(default_factory=list)  # arguments the student changed in place
+    returns: object = None  # the shape of the result (the case's, else the exercise's)
     helpers: dict = field(default_factory=dict)  # functions of other notebook cells it called (shortcuts.Helper)
 
     @property
@@ -159,7 +177,8 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     if expected is None:
         with torch.no_grad():
             expected = ex.reference(*clone(case.args))
-    run = _Run(case, split(expected, ex.returns))
+    returns = case.returns or ex.returns
+    run = _Run(case, split(expected, returns), returns=returns)
     args = clone(case.args)
     result, failure = call_student(ex.name, fn, *args, allowed=ex.allowed, matmul_advice=ex.matmul_advice,
                                    helpers=run.helpers)
@@ -173,13 +192,12 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
         run.error = Feedback(ex.name, False, lines)
         return run
     run.result = result
-    leaves = split(result, ex.returns)
+    leaves = split(result, returns)
     if isinstance(leaves, str):
         run.structure = leaves
         return run
     run.leaves = leaves
-    for name, got, want in zip(flat_names(ex.returns), leaves, run.expected):
-        run.verdicts.append(compare(ex.name, got, want, atol=ex.atol, axis_names=ex.axis_names.get(name), what=name))
+    run.verdicts = [_judge(ex, name, got, want) for name, got, want in zip(flat_names(returns), leaves, run.expected)]
     originals = named_tensors(case.args, case.names)
     for (name, before), (_, after) in zip(originals, named_tensors(args, case.names)):
         if before.shape != after.shape or not torch.equal(before, after):
@@ -187,8 +205,21 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     return run
 
 
-def run_check(ex: Exercise, fn, cases: list[Case]) -> Feedback:
-    """Check ``fn`` on ``cases``; a Feedback that says what is wrong, or what was checked."""
+def _judge(ex: Exercise, name: str, got, want) -> Feedback:
+    """One returned value against the right one, as the exercise's judge decides."""
+    if ex.judge == "exact" and isinstance(want, int):  # a count or an index is an int
+        if isinstance(got, Tensor) and got.numel() == 1 and not got.is_floating_point() and not got.is_complex():
+            got = int(got.item())
+        if isinstance(got, bool) or not isinstance(got, int):
+            return Feedback(ex.name, False, [f"{name} should be a whole number (int), got {_kind(got)}"])
+    return compare(ex.name, got, want, atol=ex.atol, axis_names=ex.axis_names.get(name), what=name)
+
+
+def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
+    """The one route of a check: ``fn`` on ``cases`` (by default the exercise's, made with ``options``); a
+    Feedback that says what is wrong, or what was checked."""
+    if cases is None:
+        cases = ex.cases(**options)
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
         return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     runs = [_run_case(ex, fn, case) for case in cases]
@@ -236,7 +267,7 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
         lines.append("where it runs, it gives wrong numbers:")
     lines.append(f"on {first.case.label}:")
     shown = 0
-    for name, verdict, got, want in zip(flat_names(ex.returns), first.verdicts, first.leaves, first.expected):
+    for name, verdict, got, want in zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected):
         if not verdict:
             differences = _differences(name, verdict, got, want, ex.atol)
             shown += 1
@@ -247,6 +278,8 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
             lines += ["  " + line for line in _safely(_which_blocks, [], ex, name, first)]
     if ex.locate is not None and not mistake:
         lines += _safely(ex.locate, [], fn, first.case, first.result)
+    if not mistake:
+        lines += ex.hint
     lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)
@@ -275,19 +308,20 @@ def _helper_answering(ex: Exercise, runs: list[_Run]):
             results = [t for r in getattr(run.helpers.get(code), "results", []) for _, t in named_tensors((r,))]
             if any(same(t, w, ex.atol) for t in results for w in answers):
                 return helper
-        if helper.function is not None and all(_answers_right(ex, helper.function, run.case.args, run.expected)
+        if helper.function is not None and all(_answers_right(ex, helper.function, run.case, run.expected)
                                                for run in runs):
             return helper
     return None
 
 
-def _answers_right(ex: Exercise, fn, args: tuple, expected: list | None = None) -> bool:
-    """Does ``fn`` give the reference's answer on ``args``? (A probe: False on any failure.)"""
+def _answers_right(ex: Exercise, fn, case: Case, expected: list | None = None) -> bool:
+    """Does ``fn`` give the reference's answer on ``case``? (A probe: False on any failure.)"""
+    returns = case.returns or ex.returns
     if expected is None:
         with torch.no_grad():
-            expected = split(ex.reference(*clone(args)), ex.returns)
-    result, failure = call_student(ex.name, fn, *clone(args), allowed=ex.allowed)
-    leaves = None if failure else split(result, ex.returns)
+            expected = split(ex.reference(*clone(case.args)), returns)
+    result, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
+    leaves = None if failure else split(result, returns)
     if leaves is None or isinstance(leaves, str):
         return False
     return all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
@@ -306,7 +340,7 @@ def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
         args = list(run.case.args)
         for k in ex.batch_args:
             args[k] = tree_map(args[k], lambda _, t, b=b: t[b:b + 1])
-        if not _answers_right(ex, fn, tuple(args)):
+        if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
             return []
     return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
             f"{size} together does not: your code mixes the examples of a batch (an index or a sum over axis 0, a "
@@ -320,7 +354,7 @@ def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
     args = list(run.case.args)
     for k in ex.state_args:
         args[k] = tree_map(args[k], lambda _, t: torch.zeros_like(t))
-    if not _answers_right(ex, fn, tuple(args)):
+    if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
         return []
     return [f"on {run.case.label} with the state set to zero your answer is right: the mistake is in the "
             "recurrent part, how h_{t-1} (or c_{t-1}) enters the step"]
@@ -340,6 +374,8 @@ def _differences(name: str, verdict: Feedback, got, want, atol: float) -> list[s
     g, w = as_tensor(got), as_tensor(want)
     if g is None or w is None or g.shape != w.shape:
         return list(verdict.lines)  # None, not numbers, or a shape: compare's sentence names it already
+    if w.numel() == 1:  # one number: "row: got 1, expected 2"
+        return [line.replace("the value", name, 1) for line in differences(verdict)]
     count = int(((g - w).abs() > atol).sum()) if torch.isfinite(g).all() else None
     head = f"{name}: {count} of {w.numel()} numbers differ" if count is not None else f"{name}:"
     listed = [re.sub(r"^\.\.\. and (\d+) more of \d+ numbers differ$", r"... and \1 more", line)
@@ -361,7 +397,7 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     for message in names:
         matched_any_wrong = False
         for run, catalogue in zip(answered, catalogues):
-            leaves = _variant_leaves(catalogue.get(message), ex.returns)
+            leaves = _variant_leaves(catalogue.get(message), run.returns)
             if leaves is None and all(run.verdicts):
                 continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
             if leaves is None or not all(v is None or same(got, v, TOLERANCES["float64, longer"])
@@ -409,7 +445,7 @@ def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
     Time steps count from 1 in every message, as in the notebooks' maths (x_1 is x[0]).
     """
     axis = ex.time_axis.get(name)
-    k = flat_names(ex.returns).index(name)
+    k = flat_names(run.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
     if axis is None or got is None or got.shape != want.shape or want.shape[axis] < 2:
         return []
@@ -423,7 +459,7 @@ def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
 def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
     """For a result stacked by gate (e.g. a gradient of weight_ih): the gate blocks that differ."""
     gates = ex.gate_blocks.get(name)
-    k = flat_names(ex.returns).index(name)
+    k = flat_names(run.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
     if not gates or got is None or got.shape != want.shape or want.shape[0] % len(gates):
         return []

@@ -12,6 +12,8 @@ otherwise from lstm_lab's cells, runners and layouts, which are tested against t
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from itertools import permutations
 
 import torch
 from torch import Tensor, nn
@@ -47,51 +49,37 @@ def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[s
     return out
 
 
-def _as_int(exercise: str, value, what: str) -> int | Feedback:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
-            return int(value.item())
-        return Feedback(exercise, False, [f"{what} should be a whole number (int), got a {type(value).__name__}"])
-    return value
-
-
 # ================================================================ notebook 04: one gate at a time
-_GATE_BLOCKS = {"RNN": (1, "one block"), "LSTM": (4, "four gates (i, f, g, o)"),
-                "GRU": (3, "three gate blocks (r, z, n)")}
+def _count_cases(kind: str | None = None) -> list[Case]:
+    return [Case(f"{each}, input_size={D}, hidden_size={H}", (D, H) if kind else (each, D, H),
+                 sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters()))
+            for each in ((kind,) if kind else ("RNN", "LSTM", "GRU")) for D, H in ((3, 2), (10, 20), (1, 7))]
+
+
+def _count_mistakes(case: Case) -> dict:
+    D, H = case.args[-2:]
+    blocks = case.expected // (H * D + H * H + 2 * H)  # 1, 4 or 3: the kind's gate blocks
+    return {"you counted one bias per gate block; torch.nn's RNN, LSTM and GRU keep two biases, bias_ih and bias_hh "
+            "(they always add up, but both are parameters)": blocks * (H * D + H * H + H),
+            "you counted no biases: torch.nn's RNN, LSTM and GRU have bias_ih and bias_hh, a gate block's worth each":
+                blocks * (H * D + H * H),
+            "the recurrent matrix W_h multiplies h (hidden_size numbers), so it is hidden_size x hidden_size":
+                blocks * (H * D + D * D + 2 * H),
+            "that is one gate's worth: an LSTM has four gates (i, f, g, o), a GRU three gate blocks (r, z, n), each "
+            "with its own W_x, W_h and biases": H * D + H * H + 2 * H}
+
+
+PARAMETER_COUNT = Exercise("parameter count", None, "count", cases=_count_cases, judge="exact",
+                           mistakes=_count_mistakes,
+                           success=("RNN, LSTM and GRU all match torch.nn's counts for three sizes",))
 
 
 @verdict
 def check_parameter_count(fn, kind: str | None = None) -> Feedback:
     """The parameters of a one-layer torch.nn RNN, LSTM and GRU: ``fn(kind, input_size, hidden_size)``
     (notebook 11); with ``kind`` given, ``fn(input_size, hidden_size)`` for that kind alone (04's LSTM)."""
-    exercise = "parameter count"
-    for each in (kind,) if kind else _GATE_BLOCKS:
-        blocks, named = _GATE_BLOCKS[each]
-        for D, H in ((3, 2), (10, 20), (1, 7)):
-            value, failure = call_student(exercise, fn, *((D, H) if kind else (each, D, H)))
-            if failure is not None:
-                return failure
-            value = _as_int(exercise, value, "the count")
-            if isinstance(value, Feedback):
-                return value
-            expected = sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters())
-            if value == expected:
-                continue
-            hints = {
-                blocks * (H * D + H * H + H): f"you counted one bias per gate block; torch.nn.{each} keeps two biases, "
-                                              "bias_ih and bias_hh (they always add up, but both are parameters)",
-                blocks * (H * D + H * H): f"you counted no biases: torch.nn.{each} has bias_ih and bias_hh, "
-                                          f"{blocks}*hidden_size each",
-                blocks * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it "
-                                                  "is hidden_size x hidden_size",
-            }
-            if blocks > 1:
-                hints[H * D + H * H + 2 * H] = (f"that is one gate's worth: an {each} has {named}, each with its own "
-                                                "W_x, W_h and biases")
-            line = f"{each}, input_size={D}, hidden_size={H}: got {value}, expected {expected}"
-            return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
-    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"
-                                     if kind else "RNN, LSTM and GRU all match torch.nn's counts for three sizes"])
+    alone = ("matches torch.nn.LSTM for three sizes; it does not depend on the length T",)
+    return run_check(replace(PARAMETER_COUNT, success=alone) if kind else PARAMETER_COUNT, fn, kind=kind)
 
 
 @verdict
@@ -173,43 +161,34 @@ def check_lstm_step_per_gate(fn) -> Feedback:
 
 
 # ================================================================ notebook 05: the efficient LSTM
+def _fuse_mistakes(case: Case) -> dict:
+    (weights,) = case.args
+    out = {"the matrices are transposed: torch keeps a row per gate unit, (4H, D), applied as x @ W.T, so stack "
+           "the blocks along dim 0": tuple(w.T for w in _fuse_reference(weights))}
+    for order in ("".join(p) for p in permutations(GATES) if "".join(p) != GATES):
+        known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
+        out[f"the gate blocks are in the order {', '.join(order)}{known}; torch's order is i, f, g, o"] = (
+            _fuse_reference(weights, order))
+    return out
+
+
+def _fuse_reference(per_gate, order=GATES):
+    return tuple(torch.cat([per_gate[f"{prefix}{g}"] for g in order]) for prefix in ("W_x", "W_h"))
+
+
+FUSE = Exercise(
+    "fuse the gates", _fuse_reference, ("weight_ih", "weight_hh"), mistakes=_fuse_mistakes, gradients=False,
+    cases=lambda: [Case("per-gate weights, input size 3, hidden size 2", (
+        {k: v for k, v in _random_gate_weights(3, 2, seed=50).items() if not k.startswith("b_")},), names=("",))],
+    axis_names={"weight_ih": ("row", "column"), "weight_hh": ("row", "column")}, atol=ATOL,
+    gate_blocks={"weight_ih": GATES, "weight_hh": GATES},
+    success=("weight_ih and weight_hh match torch's layout (blocks i, f, g, o)",))
+
+
 @verdict
 def check_fuse(fn) -> Feedback:
     """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout."""
-    exercise = "fuse the gates"
-    per_gate = _random_gate_weights(3, 2, seed=50)
-    weights = {k: v for k, v in per_gate.items() if not k.startswith("b_")}
-    result, failure = call_student(exercise, fn, {k: v.clone() for k, v in weights.items()})
-    if failure is not None:
-        return failure
-    if isinstance(result, dict) and {"weight_ih", "weight_hh"} <= result.keys():
-        result = (result["weight_ih"], result["weight_hh"])
-    pair = split(result, ("weight_ih", "weight_hh"))
-    if isinstance(pair, str):
-        return Feedback(exercise, False, [pair])
-    expected = fuse_gates(weights)
-    parts = []
-    for name, given, prefix in (("weight_ih", pair[0], "W_x"), ("weight_hh", pair[1], "W_h")):
-        want = expected[name]
-        got = as_tensor(given)
-        if got is not None and got.shape == want.t().shape and got.shape != want.shape:
-            parts.append(Feedback(name, False, [f"shape {tuple(got.shape)} is the transpose of torch's "
-                                                f"{tuple(want.shape)}: torch keeps a row per gate unit "
-                                                f"(applied as x @ W.T), so stack the blocks along dim 0"]))
-            continue
-        fb = compare(name, given, want, atol=ATOL, axis_names=("row", "column"), what=name)
-        if not fb and got is not None and got.shape == want.shape:
-            holders = block_holders(got, {g: weights[f"{prefix}{g}"] for g in GATES}, atol=ATOL)
-            order = "".join(holders) if None not in holders else None
-            if order and order != GATES:
-                named = ", ".join(order)
-                hint = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
-                fb = Feedback(name, False, [f"the gate blocks are in the order {named}{hint}; torch's order is "
-                                            f"i, f, g, o"])
-        parts.append(fb)
-    if all(parts):
-        return Feedback(exercise, True, ["weight_ih and weight_hh match torch's layout (blocks i, f, g, o)"])
-    return Feedback.merge(exercise, parts)
+    return run_check(FUSE, fn)
 
 
 @verdict
@@ -253,75 +232,59 @@ def check_fused_step(fn) -> Feedback:
 
 
 # ================================================================ notebook 06: stacked and bidirectional
+def _row_cases() -> list[Case]:
+    return [Case(f"layer {layer}, direction {direction} of {layers} layer(s) x {directions} direction(s)",
+                 (layer, direction, layers, directions), layer * directions + direction)
+            for directions in (1, 2) for layers in (1, 2, 3) for layer in range(layers) for direction in range(directions)]
+
+
+H_N_INDEX = Exercise(
+    "row of h_n", None, "row", cases=_row_cases, judge="exact",
+    mistakes=lambda case: {
+        "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and overwrites it":
+            overwritten_row(*case.args[:2]),
+        "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch interleaves "
+        "them: l0, l0_reverse, l1, ...": forward_layers_first_row(*case.args[:3])},
+    success=("right for 1 to 3 layers, one or two directions",))
+
+
 @verdict
 def check_h_n_index(fn) -> Feedback:
     """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
-    exercise = "row of h_n"
-    wrong_layouts = [
-        (lambda layer, direction, num_layers: overwritten_row(layer, direction),
-         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and "
-         "overwrites it"),
-        (forward_layers_first_row,
-         "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch "
-         "interleaves them: l0, l0_reverse, l1, ..."),
-    ]
-    answers = {}
-    for num_directions in (1, 2):
-        for num_layers in (1, 2, 3):
-            for layer in range(num_layers):
-                for direction in range(num_directions):
-                    value, failure = call_student(exercise, fn, layer, direction, num_layers, num_directions)
-                    if failure is not None:
-                        return failure
-                    value = _as_int(exercise, value, "the row")
-                    if isinstance(value, Feedback):
-                        return value
-                    answers[(layer, direction, num_layers, num_directions)] = value
-    wrong = [(k, v) for k, v in answers.items() if v != k[0] * k[3] + k[1]]
-    if not wrong:
-        return Feedback(exercise, True, ["right for 1 to 3 layers, one or two directions"])
-    (layer, direction, num_layers, num_directions), value = wrong[0]
-    lines = [f"layer {layer}, direction {direction} of {num_layers} layer(s) x {num_directions} direction(s): "
-             f"got row {value}, expected {layer * num_directions + direction}"]
-    for layout, explanation in wrong_layouts:
-        if all(v == layout(*k[:3]) for k, v in answers.items()):
-            lines.append(explanation)
-    return Feedback(exercise, False, lines)
+    return run_check(H_N_INDEX, fn)
+
+
+def _input_size_cases() -> list[Case]:
+    def width(layer, input_size, hidden_size, bidirectional, proj_size):
+        model = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
+                        proj_size=proj_size, device="meta")
+        return getattr(model, f"weight_ih_l{layer}").shape[1]
+    return [Case(f"layer {layer}, input_size=5, hidden_size=6, bidirectional={bi}, proj_size={proj}",
+                 (layer, 5, 6, bi, proj), width(layer, 5, 6, bi, proj))
+            for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
+
+
+def _input_size_mistakes(case: Case) -> dict:
+    layer, input_size, hidden_size, bidirectional, proj_size = case.args
+    out, both = proj_size or hidden_size, 2 if bidirectional else 1
+    return {
+        "layer l+1 reads both directions of layer l, [forward, backward]: twice the width (seed 002 gave it only "
+        "one direction's)": input_size if layer == 0 else out,
+        "with proj_size, h is projected to proj_size numbers before the next layer reads it":
+            input_size if layer == 0 else hidden_size * both,
+        "layer 0 reads the input itself: input_size features": out * both}
+
+
+LAYER_INPUT_SIZE = Exercise(
+    "input size of a layer", None, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
+    success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
 @verdict
 def check_layer_input_size(fn) -> Feedback:
     """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
     layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM."""
-    exercise = "input size of a layer"
-    cases = [(layer, 5, 6, bidirectional, proj)
-             for bidirectional in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
-    for layer, input_size, hidden_size, bidirectional, proj_size in cases:
-        value, failure = call_student(exercise, fn, layer, input_size, hidden_size, bidirectional, proj_size)
-        if failure is not None:
-            return failure
-        value = _as_int(exercise, value, "the size")
-        if isinstance(value, Feedback):
-            return value
-        reference = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
-                            proj_size=proj_size, device="meta")
-        expected = getattr(reference, f"weight_ih_l{layer}").shape[1]
-        if value == expected:
-            continue
-        out = proj_size or hidden_size
-        line = (f"layer {layer}, input_size={input_size}, hidden_size={hidden_size}, bidirectional={bidirectional}, "
-                f"proj_size={proj_size}: got {value}, expected {expected}")
-        hints = []
-        if layer == 0:
-            hints.append("layer 0 reads the input itself: input_size features")
-        elif bidirectional and value == out:
-            hints.append("layer l+1 reads both directions of layer l, [forward, backward]: twice the width "
-                         "(seed 002 gave it only one direction's)")
-        elif proj_size and value in (hidden_size, 2 * hidden_size):
-            hints.append("with proj_size, h is projected to proj_size numbers before the next layer reads it")
-        return Feedback(exercise, False, [line, *hints])
-    return Feedback(exercise, True, ["matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without "
-                                     "bidirectional and proj_size"])
+    return run_check(LAYER_INPUT_SIZE, fn)
 
 
 # one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
@@ -329,28 +292,29 @@ check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
+def _mask_cases() -> list[Case]:
+    cases = []
+    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
+        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
+        mask = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
+        mask = torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
+        cases.append(Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), mask))
+    return cases
+
+
+LENGTH_MASK = Exercise(
+    "mask from lengths", None, "mask", cases=_mask_cases, judge="exact",
+    axis_names={"mask": ("time index", "sequence")},
+    mistakes=lambda case: {
+        "each column has one step too many: time index t is a real step when t < length (indices count from 0: "
+        "index t is step t + 1), not t <= length": (torch.arange(case.args[1]).unsqueeze(1) <= case.args[0]).to(F64)},
+    success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
+
+
 @verdict
 def check_length_mask(fn) -> Feedback:
     """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step."""
-    exercise = "mask from lengths"
-    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
-        result, failure = call_student(exercise, fn, lengths.clone(), max_len)
-        if failure is not None:
-            return failure
-        if isinstance(result, Tensor) and result.dtype == torch.bool:
-            result = result.to(F64)
-        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
-        expected = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
-        expected = torch.cat([expected, expected.new_zeros(max_len - expected.shape[0], len(lengths))])
-        steps = torch.arange(max_len).unsqueeze(1)
-        fb = check_value(exercise, result, expected, {
-            "each column has one step too many: time index t is a real step when t < length (indices "
-            "count from 0: index t is step t + 1), not t <= length": (steps <= lengths).to(F64),
-        }, atol=TOLERANCES["exact"], axis_names=("time index", "sequence"), what="your mask")
-        if not fb:
-            fb.lines.insert(0, f"for lengths {lengths.tolist()} and max_len {max_len}:")
-            return fb
-    return Feedback(exercise, True, ["matches the padding torch.nn.utils.rnn.pad_sequence makes"])
+    return run_check(LENGTH_MASK, fn)
 
 
 def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
@@ -369,23 +333,30 @@ def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: 
 check_last_valid_output = _exercises.check_last_valid_output
 
 
+def _reverse_final_cases() -> list[Case]:
+    lengths = torch.tensor([3, 1, 4, 2])
+    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
+    return [Case("a bidirectional torch.nn.LSTM on a packed batch, lengths [3, 1, 4, 2]",
+                 (output, lengths, h_n.shape[-1]), h_n[1], names=("output", "lengths", "hidden_size"))]
+
+
+def _reverse_final_mistakes(case: Case) -> dict:
+    output, lengths, H = case.args
+    return {
+        "that is where the forward direction ends: the reverse direction reads from the last real step back "
+        "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
+        "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
+        "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H]}
+
+
+REVERSE_FINAL = Exercise(
+    "reverse direction's final state", None, "final", cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
+    axis_names={"final": ("sequence", "unit")}, atol=ATOL, gradients=False,
+    success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
+
+
 @verdict
 def check_reverse_final(fn) -> Feedback:
     """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
     state, read from a bidirectional layer's padded output."""
-    exercise = "reverse direction's final state"
-    lengths = torch.tensor([3, 1, 4, 2])
-    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
-    H = h_n.shape[-1]
-    result, failure = call_student(exercise, fn, output.clone(), lengths.clone(), H)
-    if failure is not None:
-        return failure
-    fb = check_value(exercise, result, h_n[1], {
-        "that is where the forward direction ends: the reverse direction reads from the last real step back "
-        "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
-        "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
-        "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H],
-    }, atol=ATOL, axis_names=("sequence", "unit"))
-    if fb:
-        fb.lines = ["equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch"]
-    return fb
+    return run_check(REVERSE_FINAL, fn)
