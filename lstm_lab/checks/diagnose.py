@@ -231,7 +231,8 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
             failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
             if failure is not None:
                 return failure
-        return Feedback(ex.name, True, list(ex.success))
+        # success lines may name the case count and the options: "{random_cases} random batches"
+        return Feedback(ex.name, True, [line.format(cases=len(cases), **options) for line in ex.success])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
 
 

@@ -33,6 +33,8 @@ implementation fails (``shortcuts``); ``Exercise.allowed`` names what an exercis
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor
 
@@ -99,10 +101,7 @@ def _rnn_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
-    random_cases = _count(random_cases)
+def _rnn_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
     cases, h = [], torch.zeros(1, 2, dtype=F64)
@@ -116,13 +115,22 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
         args = (randn(gen, B, D), randn(gen, B, H), randn(gen, H, D, scale=0.5), randn(gen, H, H, scale=0.5),
                 randn(gen, H, scale=0.5), randn(gen, H, scale=0.5))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    exercise = Exercise(
-        "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
-        state_args=(1,), batch_args=(0, 1),
-        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
-                 "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
-    return run_check(exercise, rnn_step, cases)
+    return cases
+
+
+RNN_STEP = Exercise(
+    "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
+    state_args=(1,), batch_args=(0, 1),
+    success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
+             "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"),
+    cases=_rnn_step_cases)
+
+
+@verdict
+def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
+    return run_check(RNN_STEP, rnn_step, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ LSTM step
@@ -212,11 +220,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     return lines
 
 
-@verdict
-def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
-    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
-    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
-    random_cases = _count(random_cases)
+def _lstm_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
     cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
@@ -231,16 +235,26 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
         args = (randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), randn(gen, 4 * H, D, scale=0.5),
                 randn(gen, 4 * H, H, scale=0.5), randn(gen, 4 * H, scale=0.5), randn(gen, 4 * H, scale=0.5))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    blocks = {name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    exercise = Exercise(
-        name, _lstm_reference, ("h_t", "c_t"),
-        axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
-        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
-        batch_args=(0, 1, 2),
-        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
-                 "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
-    return run_check(exercise, lstm_step, cases)
+    return cases
+
+
+LSTM_STEP = Exercise(
+    "lstm_step", _lstm_reference, ("h_t", "c_t"),
+    axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
+    mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, state_args=(1, 2),
+    gate_blocks={name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    batch_args=(0, 1, 2),
+    success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
+             "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"),
+    cases=_lstm_step_cases)
+
+
+@verdict
+def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
+    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
+    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
+    return run_check(replace(LSTM_STEP, name=name), lstm_step, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ LSTM step, backwards
@@ -297,12 +311,7 @@ def _backward_case(label, gen, x, h, c, weights, names, dh=None, dc=None):
     return Case(label, (dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]), None, names)
 
 
-@verdict
-def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
-    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
-    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
-    random_cases = _count(random_cases)
+def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
     gen = seeded(300 + seed)
     golden = fixtures.golden()["lstm_bias"]
@@ -316,13 +325,24 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
                    "bias_ih": randn(gen, 4 * H, scale=0.5), "bias_hh": randn(gen, 4 * H, scale=0.5)}
         cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
                                     randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
-    exercise = Exercise(
-        "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
-        axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
-        mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
-        success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
-                 f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
-    return run_check(exercise, lstm_step_backward, cases)
+    return cases
+
+
+LSTM_STEP_BACKWARD = Exercise(
+    "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
+    axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
+    mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
+    success=(f"{{cases}} steps (the fixed X and random batches): every gradient equals "
+             f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",),
+    cases=_lstm_step_backward_cases)
+
+
+@verdict
+def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
+    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
+    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
+    return run_check(LSTM_STEP_BACKWARD, lstm_step_backward, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ parameter initialisation (seed 003)
@@ -495,11 +515,7 @@ def _forward_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
-    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
-    random_cases = _count(random_cases)
+def _lstm_forward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", ("h0", "c0"), "")
     golden = fixtures.golden()["lstm_bias"]
     params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
@@ -514,14 +530,24 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
         state = (randn(gen, N, H), randn(gen, N, H))
         cases.append(Case(f"random case {k + 1} (batch {N}, {T} steps, input size {D}, hidden size {H}, "
                           f"non-zero initial state)", (randn(gen, N, T, D), state, p), None, names))
-    exercise = Exercise(
-        "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
-        axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
-        time_axis={"outputs": 1}, mistakes=_forward_mistakes, state_args=(1,), batch_args=(0, 1),
-        success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
-                 "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"))
-    return run_check(exercise, lstm_forward, cases)
+    return cases
+
+
+LSTM_FORWARD = Exercise(
+    "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
+    axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
+    time_axis={"outputs": 1}, mistakes=_forward_mistakes, state_args=(1,), batch_args=(0, 1),
+    success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
+             "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"),
+    cases=_lstm_forward_cases)
+
+
+@verdict
+def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
+    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
+    return run_check(LSTM_FORWARD, lstm_forward, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ last valid output
@@ -552,12 +578,8 @@ def _last_valid_mistakes(batch_first: bool):
     return mistakes
 
 
-@verdict
-def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
-                            batch_first: bool = True) -> Feedback:
-    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
-    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
-    random_cases = _count(random_cases)
+def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
+                            batch_first: bool = True) -> list[Case]:
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
     cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
@@ -584,15 +606,27 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
     if not batch_first:  # the same cases, time-major
         cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names) for c in cases]
-    exercise = Exercise(
-        "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
-        mistakes=_last_valid_mistakes(batch_first), gradients=False,
-        error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
-                                   "output of a sequence of length L is at index L - 1 (step L)"},
-        success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
-                 f"{random_cases} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
-                 "which matches torch.nn.LSTM on packed sequences"))
-    return run_check(exercise, last_valid_output, cases)
+    return cases
+
+
+LAST_VALID_OUTPUT = Exercise(
+    "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
+    mistakes=_last_valid_mistakes(True), gradients=False,
+    error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
+                               "output of a sequence of length L is at index L - 1 (step L)"},
+    success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
+             f"{{random_cases}} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
+             "which matches torch.nn.LSTM on packed sequences"),
+    cases=_last_valid_output_cases)
+
+
+@verdict
+def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
+                            batch_first: bool = True) -> Feedback:
+    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
+    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
+    exercise = LAST_VALID_OUTPUT if batch_first else replace(LAST_VALID_OUTPUT, mistakes=_last_valid_mistakes(False))
+    return run_check(exercise, last_valid_output, seed=seed, random_cases=_count(random_cases), batch_first=batch_first)
 
 
 # ================================================================ bidirectional RNN
@@ -635,11 +669,7 @@ def _bidirectional_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
-    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
-    random_cases = _count(random_cases)
+def _bidirectional_rnn_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", "weights_fwd", "weights_bwd")
     golden = fixtures.golden()["birnn"]
     cases = [Case("the fixed X (seed 001's weights in both directions)",
@@ -655,14 +685,24 @@ def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: i
 
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, T, B, D), weights(), weights()), None, names))
-    exercise = Exercise(
-        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
-        axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
-        time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
-        success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
-                 "gradients with respect to x and both directions' weights: autograd through lstm_lab"))
-    return run_check(exercise, bidirectional_rnn, cases)
+    return cases
+
+
+BIDIRECTIONAL_RNN = Exercise(
+    "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
+    axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
+    time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
+    success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
+             "gradients with respect to x and both directions' weights: autograd through lstm_lab"),
+    cases=_bidirectional_rnn_cases)
+
+
+@verdict
+def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
+    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
+    return run_check(BIDIRECTIONAL_RNN, bidirectional_rnn, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ RNN step, backwards (notebook 09)
@@ -685,11 +725,7 @@ def _rnn_backward_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
-    for one sample (1-D) or a batch (2-D, a row per sample)."""
-    random_cases = _count(random_cases)
+def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
     w = fixtures.rnn_weights()
     x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
@@ -706,12 +742,22 @@ def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: i
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
                           names))
-    exercise = Exercise(
-        "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
-        axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
-        success=(f"{1 + random_cases} steps (one sample of the fixed X, then batches): every gradient equals "
-                 f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",))
-    return run_check(exercise, rnn_step_backward, cases)
+    return cases
+
+
+RNN_STEP_BACKWARD = Exercise(
+    "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
+    axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
+    success=(f"{{cases}} steps (one sample of the fixed X, then batches): every gradient equals "
+             f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",),
+    cases=_rnn_step_backward_cases)
+
+
+@verdict
+def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
+    for one sample (1-D) or a batch (2-D, a row per sample)."""
+    return run_check(RNN_STEP_BACKWARD, rnn_step_backward, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ GRU step (notebook 12)
@@ -738,11 +784,7 @@ def _gru_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
-    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
-    random_cases = _count(random_cases)
+def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
@@ -753,17 +795,27 @@ def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedbac
         args = (randn(gen, B, D), torch.tanh(randn(gen, B, H)), randn(gen, 3 * H, D), randn(gen, 3 * H, H),
                 randn(gen, 3 * H), randn(gen, 3 * H))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    exercise = Exercise(
-        "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
-        state_args=(1,), batch_args=(0, 1),
-        error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
-                                   ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
-                                   "examples (notebook 12's gru_step takes one sample only)"},
-        gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
-        success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
-                 "gradients with respect to every argument: autograd through lstm_lab.gru_cell"))
-    return run_check(exercise, gru_step, cases)
+    return cases
+
+
+GRU_STEP = Exercise(
+    "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
+    state_args=(1,), batch_args=(0, 1),
+    error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
+                               ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
+                               "examples (notebook 12's gru_step takes one sample only)"},
+    gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
+             "gradients with respect to every argument: autograd through lstm_lab.gru_cell"),
+    cases=_gru_step_cases)
+
+
+@verdict
+def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
+    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
+    return run_check(GRU_STEP, gru_step, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
@@ -790,11 +842,7 @@ def _bidirectional_layer_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
-    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
-    random_cases = _count(random_cases)
+def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("inputs", "forward_weights", "backward_weights")
     gen = seeded(900 + seed)
     cases = []
@@ -807,11 +855,21 @@ def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_case
 
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, T, B, D), weights(), weights()), None, names))
-    exercise = Exercise(
-        "bidirectional_layer", _bidirectional_layer_reference, "output",
-        axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
-        mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
-        success=(f"{len(cases)} random batches: lstm_lab's bidirectional LSTM layer (checked against "
-                 f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
-                 "gradients with respect to the inputs and both directions' weights"))
-    return run_check(exercise, bidirectional_layer, cases)
+    return cases
+
+
+BIDIRECTIONAL_LAYER = Exercise(
+    "bidirectional_layer", _bidirectional_layer_reference, "output",
+    axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
+    mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
+    success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
+             f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
+             "gradients with respect to the inputs and both directions' weights"),
+    cases=_bidirectional_layer_cases)
+
+
+@verdict
+def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
+    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
+    return run_check(BIDIRECTIONAL_LAYER, bidirectional_layer, seed=seed, random_cases=_count(random_cases))
