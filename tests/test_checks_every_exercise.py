@@ -14,6 +14,7 @@ from lstm_lab import fixtures, text
 from lstm_lab.checks import by_hand, diagnose, explorer, exercises, sequences
 from lstm_lab.checks import bptt as notebook_checks
 from lstm_lab.checks import text as notebook13
+from lstm_lab.checks import core
 from lstm_lab.checks.core import Feedback
 from lstm_lab.explorers import compute
 from lstm_lab.layouts import to_convention
@@ -210,3 +211,73 @@ def test_a_stub_is_named_as_not_done(name):
         raise NotImplementedError
 
     assert "not implemented yet" in said(check(answer))
+
+
+# ---------------------------------------------------------------- every catalogued mistake of every declaration
+DECLARED = {f"{module.__name__.rsplit('.', 1)[1]}.{name}": value
+            for module in (exercises, sequences, notebook_checks, notebook13)
+            for name, value in vars(module).items() if isinstance(value, diagnose.Exercise)}
+CATALOGUED = [(key, message) for key, ex in DECLARED.items() if ex.mistakes is not None
+              for message in dict.fromkeys(m for case in ex.cases() for m in ex.mistakes(case))]
+
+
+def test_every_function_exercise_is_a_declaration_with_its_cases():
+    """A declared exercise is found here without a list: a new one is planted below as soon as it exists."""
+    assert len(DECLARED) >= 19 and all(ex.cases is not None for ex in DECLARED.values())
+
+
+def _same(a, b) -> bool:
+    ta, tb = diagnose.named_tensors(a), diagnose.named_tensors(b)
+    return len(ta) == len(tb) and all(x.shape == y.shape and torch.equal(x, y) for (_, x), (_, y) in zip(ta, tb)) and (
+        [v for v in a if not isinstance(v, (torch.Tensor, tuple, list, dict))]
+        == [v for v in b if not isinstance(v, (torch.Tensor, tuple, list, dict))])
+
+
+def _filled(variant, right):
+    """A catalogued answer with its None parts (not part of the mistake) taken from the right answer."""
+    if variant is None:
+        return right
+    if isinstance(variant, (tuple, list)) and isinstance(right, (tuple, list)) and len(variant) == len(right):
+        return type(variant)(_filled(v, r) for v, r in zip(variant, right))
+    return variant
+
+
+class _Blind:
+    """A watch that sees nothing."""
+
+    helpers = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def sentence(self, exercise):
+        return None
+
+
+def plant(ex, message):
+    """A student's function that makes the catalogued mistake ``message`` on every case of ``ex``."""
+    cases = ex.cases()
+
+    def answer(*args):
+        case = next(c for c in cases if _same(c.args, args))
+        right = case.expected if case.expected is not None else ex.reference(*diagnose.clone(case.args))
+        variant = ex.mistakes(case).get(message)
+        return _filled(variant() if callable(variant) else variant, right)  # a mistake that raises, raises
+
+    return answer
+
+
+@pytest.mark.parametrize("key, message", CATALOGUED, ids=[f"{k}-{n}" for n, (k, _) in enumerate(CATALOGUED)])
+def test_each_catalogued_mistake_gets_its_sentence(monkeypatch, key, message):
+    """The planted function computes its mistake with lstm_lab (the catalogue), which the watch would refuse."""
+    monkeypatch.setattr(core, "watching", lambda allowed=(): _Blind())
+    ex = DECLARED[key]
+    feedback = diagnose.run_check(ex, plant(ex, message))
+    text_ = said(feedback)
+    if feedback:  # the mistake gives the right numbers on every case of this exercise: nothing to name
+        return
+    named = [m for k, m in CATALOGUED if k == key and m in text_]
+    assert named, f"no catalogued sentence in:\n{text_}"

@@ -394,7 +394,7 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
             catalogues.append(ex.mistakes(run.case))
         except Exception:  # a mistake that cannot even be computed here matches nothing
             catalogues.append({})
-    names = list(catalogues[0]) if catalogues else []
+    names = list(dict.fromkeys(name for catalogue in catalogues for name in catalogue))  # some fit only some cases
     for message in names:
         matched_any_wrong = False
         for run, catalogue in zip(answered, catalogues):

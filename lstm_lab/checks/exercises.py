@@ -780,7 +780,7 @@ def _gru_mistakes(case: Case) -> dict:
         "torch applies r to (W_hn h + b_hn) as a whole, after the matmul: n = tanh(W_in x + b_in + r * (W_hn h + "
         "b_hn))": reset_before_matmul,
         "torch's gate blocks are r, z, n in that order (reset first, then update)":
-            lambda: gru_cell(x, h, *(reorder_gates(t, "zrn", "rzn") for t in (w_ih, w_hh, b_ih, b_hh))),
+            lambda: gru_cell(x, h, *(torch.cat([t.chunk(3)[k] for k in (1, 0, 2)]) for t in (w_ih, w_hh, b_ih, b_hh))),
     }
 
 

@@ -134,30 +134,29 @@ def _locate_per_gate(fn, case: Case, result) -> list[str]:
     return ["c_new is already wrong: look at the forget, input and candidate gates"]
 
 
+def _per_gate_cases() -> list[Case]:
+    names, p = ("x", "h", "c", "p"), fixtures.lstm_gate_weights(bias=True)
+    cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    for t, x in enumerate(fixtures.fixed_x()):  # each step from the reference state: one wrong step hides no other
+        cases.append(Case(f"fixed X, step {t + 1}", (x.unsqueeze(0), h, c, p), None, names, zero_state=t == 0))
+        h, c = _per_gate_reference(x.unsqueeze(0), h, c, p)
+    return [*cases, Case("a random batch of 5 with a non-zero state", (randn(41, 5, 3), randn(42, 5, 4), randn(43, 5, 4),
+                                                                      _random_gate_weights(3, 4, seed=40)), None, names)]
+
+
+LSTM_STEP_PER_GATE = Exercise(
+    "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"), cases=_per_gate_cases,
+    axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
+    locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
+    success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
+
+
 @verdict
 def check_lstm_step_per_gate(fn) -> Feedback:
     """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
-    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``).
-
-    Checked on seed 001's fixed X (each step from the reference state, so one wrong step does
-    not hide the next), then on a random batch with a non-zero state.
-    """
-    names = ("x", "h", "c", "p")
-    p = fixtures.lstm_gate_weights(bias=True)
-    x_all, h, c = fixtures.fixed_x(), torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
-    cases = []
-    for t, x in enumerate(x_all):
-        cases.append(Case(f"fixed X, step {t + 1}", (x.unsqueeze(0), h, c, p), None, names, zero_state=t == 0))
-        h, c = _per_gate_reference(x.unsqueeze(0), h, c, p)
-    cases.append(Case("a random batch of 5 with a non-zero state",
-                      (randn(41, 5, 3), randn(42, 5, 4), randn(43, 5, 4), _random_gate_weights(3, 4, seed=40)), None,
-                      names))
-    exercise = Exercise(
-        "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"),
-        axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
-        locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
-        success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
-    return run_check(exercise, fn, cases)
+    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on seed 001's fixed X
+    and a random batch."""
+    return run_check(LSTM_STEP_PER_GATE, fn)
 
 
 # ================================================================ notebook 05: the efficient LSTM

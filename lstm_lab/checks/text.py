@@ -58,16 +58,16 @@ TEMPERATURE_PROBS = Exercise(
     success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling.temperature_probs "
              "(softmax(logits / T)), to within 1e-10",
              "gradients with respect to the logits: autograd through the same"),
+    cases=lambda seed=0: [Case(f"logits of shape (3, 6) at temperature {t:g}",
+                               (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t), names=("logits", "temperature"))
+                          for gen in [seeded(seed)] for t in (0.5, 2.0, 1.0)],
 )
 
 
 @verdict
 def check_temperature_probs(fn, seed: int = 0) -> Feedback:
     """``fn(logits (batch, vocab), temperature) -> probs (batch, vocab)``."""
-    gen = seeded(seed)
-    cases = [Case(f"logits of shape (3, 6) at temperature {t:g}", (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t),
-                  names=("logits", "temperature")) for t in (0.5, 2.0, 1.0)]
-    return run_check(TEMPERATURE_PROBS, fn, cases)
+    return run_check(TEMPERATURE_PROBS, fn, seed=seed)
 
 
 # ================================================================ sample_next
