@@ -209,17 +209,22 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
     diff = (got - want).abs()
     wrong = torch.nonzero(diff > atol)
     if len(wrong) == 0:
-        return Feedback(exercise, True, [f"matches to within {atol:g}"])
+        return Feedback(exercise, True, [f"matches to within {_tolerance(atol)}"])
     lines = []
     for row in wrong[:max_listed].tolist():
         idx = tuple(row)
-        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=atol == 0)
+        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=_tolerance(atol) == "0")
         lines.append(f"{_position(idx, axis_names)}: got {shown_got}, expected {shown_want}")
     if len(wrong) > max_listed:
         lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")
     else:
-        lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {atol:g}):")
+        lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {_tolerance(atol)}):")
     return Feedback(exercise, False, lines)
+
+
+def _tolerance(atol) -> str:
+    """A tolerance as a message shows it: a number, or (one per number, a statistic's) the largest."""
+    return f"{atol:g}" if not isinstance(atol, torch.Tensor) else f"up to {atol.max().item():.3g}"
 
 
 def _axis(axis: int, axis_names) -> str:

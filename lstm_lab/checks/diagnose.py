@@ -43,11 +43,15 @@ class Case:
     names: tuple = ()  # a name per argument (a tuple of names for a tuple argument; dicts use their keys)
     zero_state: bool = False  # the recurrent state is zero here, so mistakes in the recurrence cannot show
     returns: object = None  # the shape of the result where this case's differs from the exercise's (a list of N)
+    atol: object = None  # this case's tolerance where it is its own (a statistic's sampling error, one per number)
 
 
 # How a returned value is judged: a closed set. "close": numbers within the exercise's tolerance (gradients too);
-# "exact": whole numbers (a count, an index, a mask, ids): an int where the answer is one, every number equal.
-JUDGES = ("close", "exact")
+# "exact": whole numbers (a count, an index, a mask, ids): an int where the answer is one, every number equal;
+# "statistic": a random draw, judged by ``Exercise.statistic`` of it (the frequencies of the ids drawn) against
+# the case's expected statistic within the case's tolerance (its sampling error), and drawn again from the same
+# generator state it must repeat itself.
+JUDGES = ("close", "exact", "statistic")
 
 
 @dataclass
@@ -60,6 +64,8 @@ class Exercise:
     cases: Callable | None = None  # (**options) -> the Case list: the fixed X with golden numbers, random batches
     judge: str = "close"  # one of JUDGES
     hint: tuple = ()  # lines under a wrong answer that no catalogued mistake explains
+    statistic: Callable | None = None  # judge "statistic": (result, case) -> the statistic, or why there is none
+    unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
     locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
@@ -95,11 +101,14 @@ def tree_map(value, fn, name=""):
     if isinstance(value, (tuple, list)):
         return type(value)(tree_map(v, fn, name[k] if isinstance(name, tuple) else f"{name}[{k}]")
                            for k, v in enumerate(value))
-    return value
+    return value if not isinstance(value, torch.Generator) else clone(value)  # a generator's copy goes with it
 
 
 def clone(value, requires_grad: bool = False):
-    """A deep copy of the tensors inside ``value``."""
+    """A deep copy of the tensors inside ``value`` (and of a generator: a copy of its state)."""
+    if isinstance(value, torch.Generator):
+        return torch.Generator().set_state(value.get_state())
+
     def copy(_, t):
         t = t.detach().clone()
         return t.requires_grad_() if requires_grad and t.is_floating_point() else t
@@ -192,12 +201,14 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
         run.error = Feedback(ex.name, False, lines)
         return run
     run.result = result
-    leaves = split(result, returns)
+    value = result if ex.statistic is None else ex.statistic(result, case)
+    leaves = value if isinstance(value, str) and ex.statistic else split(value, returns)
     if isinstance(leaves, str):
         run.structure = leaves
         return run
     run.leaves = leaves
-    run.verdicts = [_judge(ex, name, got, want) for name, got, want in zip(flat_names(returns), leaves, run.expected)]
+    run.verdicts = [_judge(ex, name, got, want, case.atol) for name, got, want in
+                    zip(flat_names(returns), leaves, run.expected)]
     originals = named_tensors(case.args, case.names)
     for (name, before), (_, after) in zip(originals, named_tensors(args, case.names)):
         if before.shape != after.shape or not torch.equal(before, after):
@@ -205,14 +216,21 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     return run
 
 
-def _judge(ex: Exercise, name: str, got, want) -> Feedback:
+def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
     """One returned value against the right one, as the exercise's judge decides."""
     if ex.judge == "exact" and isinstance(want, int):  # a count or an index is an int
         if isinstance(got, Tensor) and got.numel() == 1 and not got.is_floating_point() and not got.is_complex():
             got = int(got.item())
         if isinstance(got, bool) or not isinstance(got, int):
             return Feedback(ex.name, False, [f"{name} should be a whole number (int), got {_kind(got)}"])
-    return compare(ex.name, got, want, atol=ex.atol, axis_names=ex.axis_names.get(name), what=name)
+    atol = ex.atol if atol is None else atol
+    return compare(ex.name, got, want, atol=atol, axis_names=ex.axis_names.get(name), what=name)
+
+
+def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
+    """Does the answer give the same draw again from the same arguments (the same generator state)?"""
+    again, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
+    return failure is None and isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
 
 
 def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
@@ -227,6 +245,8 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     if helper is not None:
         return Feedback(ex.name, False, [helper.sentence(ex.name)])
     if all(run.ok for run in runs):
+        if ex.judge == "statistic" and not _repeats(ex, fn, cases[0], runs[0].result):
+            return Feedback(ex.name, False, [ex.unrepeatable])
         if ex.gradients:
             failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
             if failure is not None:
@@ -401,7 +421,8 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
             leaves = _variant_leaves(catalogue.get(message), run.returns)
             if leaves is None and all(run.verdicts):
                 continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
-            if leaves is None or not all(v is None or same(got, v, TOLERANCES["float64, longer"])
+            atol = TOLERANCES["float64, longer"] if run.case.atol is None else run.case.atol
+            if leaves is None or not all(v is None or same(got, v, atol)
                                          for got, v in zip(run.leaves, leaves)):
                 break
             matched_any_wrong |= not all(run.verdicts)

@@ -75,73 +75,26 @@ _ROW = (2.0, 1.0, 0.5, 0.0, -1.0)  # one row of logits, repeated: the draws' fre
 _DRAWS = 20_000
 
 
-def _frequencies(ids: Tensor, vocab: int) -> Tensor:
-    return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
-
-
-def _within_sampling_error(freq: Tensor, probs: Tensor) -> bool:
-    # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
-    return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + TOLERANCES["frequency"]).all())
-
-
-@verdict
-def check_sample_next(fn, seed: int = 0) -> Feedback:
-    """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
-    softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
-    the frequencies of the ids must match the probabilities, and the same seed the same ids."""
-    name = "sample_next"
+def _sample_cases(seed: int = 0) -> list[Case]:
     logits = torch.tensor(_ROW, dtype=F64).expand(_DRAWS, -1).contiguous()
-    vocab = logits.shape[-1]
-    drawn = {}
-    for temperature in (0.5, 1.0, 2.0):
-        ids, failure = call_student(name, fn, logits.clone(), temperature, seeded(seed))
-        if failure is not None:
-            return failure
-        problem = _id_problem(ids, logits.shape[0], vocab)
-        if problem:
-            return Feedback(name, False, [problem])
-        drawn[temperature] = ids.reshape(-1).to(torch.int64)
-    if all(bool((ids == logits.argmax(-1)).all()) for ids in drawn.values()):
-        return Feedback(name, False, [
-            "every id is the most likely one (id 0), at every temperature: that is the argmax, greedy decoding, "
-            "not a draw. Sample from the probabilities: torch.multinomial(probs, 1, generator=generator)"])
-    lines = []
-    for temperature, ids in drawn.items():
-        freq = _frequencies(ids, vocab)
-        want = sampling.temperature_probs(logits[0], temperature)
-        if _within_sampling_error(freq, want):
-            continue
-        if all(_within_sampling_error(_frequencies(i, vocab), torch.softmax(logits[0], -1)) for i in drawn.values()):
-            return Feedback(name, False, [
-                "the ids are drawn from softmax(logits) at every temperature: the temperature changes nothing. "
-                "Divide the logits by it before the softmax; dividing the probabilities after it is undone when "
-                "they are renormalised (torch.multinomial renormalises them itself)"])
-        if _within_sampling_error(freq, torch.softmax(logits[0] * temperature, -1)):
-            return Feedback(name, False, [f"at temperature {temperature:g} the ids follow softmax(logits * T): the "
-                                          "temperature divides the logits, it does not multiply them"])
-        lines.append(f"at temperature {temperature:g}, over {_DRAWS} rows of logits {list(_ROW)}:")
-        lines += [f"  id {k} was drawn {freq[k].item():.3f} of the time, expected {want[k].item():.3f}"
-                  for k in range(vocab) if not _within_sampling_error(freq[k:k + 1], want[k:k + 1])]
-    if lines:
-        return Feedback(name, False, ["the ids do not follow softmax(logits / T):", *lines])
-    again, failure = call_student(name, fn, logits.clone(), 1.0, seeded(seed))
-    if failure is not None:
-        return failure
-    if not torch.equal(again.reshape(-1).to(torch.int64), drawn[1.0]):
-        return Feedback(name, False, [
-            "the frequencies are right, but the same generator gave different ids: pass it on, "
-            "torch.multinomial(probs, 1, generator=generator), so that a seed reproduces the text"])
-    return Feedback(name, True, [
-        f"{_DRAWS} draws at temperatures 0.5, 1 and 2 follow softmax(logits / T) (each frequency within 5 "
-        "standard deviations)", "the same generator seed gives the same ids"])
+    cases = []
+    for t in (0.5, 1.0, 2.0):
+        probs = sampling.temperature_probs(logits[0], t)
+        # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
+        sampling_error = 5 * (probs * (1 - probs) / _DRAWS).sqrt() + TOLERANCES["frequency"]
+        cases.append(Case(f"temperature {t:g}, over {_DRAWS} rows of logits {list(_ROW)}", (logits, t, seeded(seed)),
+                          probs, ("logits", "temperature", "generator"), atol=sampling_error))
+    return cases
 
 
-def _id_problem(ids, rows: int, vocab: int) -> str | None:
+def _frequencies(ids, case: Case):
+    """How often each id was drawn, or the sentence that says why ``ids`` are no draw of ids."""
+    rows, vocab = case.args[0].shape
     if ids is None:
         return "it returned None: did the function forget to `return` the ids?"
     if not isinstance(ids, Tensor):
         return f"it should return a tensor of ids, got a {type(ids).__name__}"
-    if ids.is_floating_point():
+    if ids.is_floating_point() or ids.is_complex():
         if ids.shape == (rows, vocab):
             return ("it returned the probabilities (one row of numbers per input row): draw one id from each row, "
                     "torch.multinomial(probs, 1, generator=generator)")
@@ -153,7 +106,38 @@ def _id_problem(ids, rows: int, vocab: int) -> str | None:
         return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): one id per row of logits"
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab):
         return f"the ids should lie in 0..{vocab - 1}, got {int(ids.min())}..{int(ids.max())}"
-    return None
+    return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
+
+
+def _sample_mistakes(case: Case) -> dict:
+    logits, t, _ = case.args
+    return {
+        "every id is the most likely one (id 0), at every temperature: that is the argmax, greedy decoding, not a "
+        "draw. Sample from the probabilities: torch.multinomial(probs, 1, generator=generator)":
+            torch.nn.functional.one_hot(logits[0].argmax(), logits.shape[-1]).to(F64),
+        "the ids are drawn from softmax(logits) at every temperature: the temperature changes nothing. Divide the "
+        "logits by it before the softmax; dividing the probabilities after it is undone when they are renormalised "
+        "(torch.multinomial renormalises them itself)": torch.softmax(logits[0], -1),
+        "the ids follow softmax(logits * T): the temperature divides the logits, it does not multiply them":
+            torch.softmax(logits[0] * t, -1)}
+
+
+SAMPLE_NEXT = Exercise(
+    "sample_next", None, "frequencies", cases=_sample_cases, judge="statistic", statistic=_frequencies,
+    mistakes=_sample_mistakes, axis_names={"frequencies": ("id",)}, gradients=False,
+    hint=("the ids do not follow softmax(logits / T)",),
+    unrepeatable=("the frequencies are right, but the same generator gave different ids: pass it on, "
+                  "torch.multinomial(probs, 1, generator=generator), so that a seed reproduces the text"),
+    success=(f"{_DRAWS} draws at temperatures 0.5, 1 and 2 follow softmax(logits / T) (each frequency within 5 "
+             "standard deviations)", "the same generator seed gives the same ids"))
+
+
+@verdict
+def check_sample_next(fn, seed: int = 0) -> Feedback:
+    """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
+    softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
+    the frequencies of the ids must match the probabilities, and the same seed the same ids."""
+    return run_check(SAMPLE_NEXT, fn, seed=seed)
 
 
 # ================================================================ tbptt_pass
