@@ -44,14 +44,16 @@ class Case:
     zero_state: bool = False  # the recurrent state is zero here, so mistakes in the recurrence cannot show
     returns: object = None  # the shape of the result where this case's differs from the exercise's (a list of N)
     atol: object = None  # this case's tolerance where it is its own (a statistic's sampling error, one per number)
+    about: dict = field(default_factory=dict)  # what the case was made from (a seed), for its catalogue of mistakes
 
 
 # How a returned value is judged: a closed set. "close": numbers within the exercise's tolerance (gradients too);
 # "exact": whole numbers (a count, an index, a mask, ids): an int where the answer is one, every number equal;
 # "statistic": a random draw, judged by ``Exercise.statistic`` of it (the frequencies of the ids drawn) against
 # the case's expected statistic within the case's tolerance (its sampling error), and drawn again from the same
-# generator state it must repeat itself.
-JUDGES = ("close", "exact", "statistic")
+# generator state it must repeat itself; "trajectory": an answer that trains, judged as "close" on what it returns
+# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters).
+JUDGES = ("close", "exact", "statistic", "trajectory")
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Exercise:
     hint: tuple = ()  # lines under a wrong answer that no catalogued mistake explains
     statistic: Callable | None = None  # judge "statistic": (result, case) -> the statistic, or why there is none
     unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
+    after: Callable | None = None  # judge "trajectory": (the arguments, after the call) -> the state left behind
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
     locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
@@ -193,15 +196,15 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
                                    helpers=run.helpers)
     if failure is not None:
         lines = list(failure.lines)
-        for type_name, hint in ex.error_hints.items():
-            if f"raised {type_name}" in lines[0]:
+        for type_name, hint in ex.error_hints.items():  # by the exception's type, or words of its message
+            if type_name in lines[0]:
                 lines = [lines[0], hint]  # this exercise knows better than the general hint
         if lines[0].startswith("your function raised"):
             lines.insert(0, f"on {case.label}:")
         run.error = Feedback(ex.name, False, lines)
         return run
     run.result = result
-    value = result if ex.statistic is None else ex.statistic(result, case)
+    value = ex.statistic(result, case) if ex.statistic else (result, ex.after(args)) if ex.after else result
     leaves = value if isinstance(value, str) and ex.statistic else split(value, returns)
     if isinstance(leaves, str):
         run.structure = leaves

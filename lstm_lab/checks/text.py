@@ -16,8 +16,6 @@ reset at every chunk, gradients never zeroed, no clipping.
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
@@ -167,20 +165,10 @@ def _reference(seed: int, clip: float, lr: float, mistake: str | None = None):
     return losses, model
 
 
-_TBPTT_MISTAKES = {
-    "reset": "the state starts from zero at every chunk: carry the state returned by one chunk into the next "
-             "(detached), so the model reads the stream as one long text",
-    "no zero_grad": "the gradients are never cleared, so each update adds up the gradients of all chunks so far: "
-                    "call optimizer.zero_grad() before loss.backward()",
-    "no clip": "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) "
-               "between loss.backward() and optimizer.step()",
-}
-
 _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.backward() ran on into the previous "
                  "chunk's graph, which the previous backward pass had already freed (and whose weights the "
                  "optimizer has since changed). Detach it before the forward pass: "
                  "state = tuple(s.detach() for s in state), or lstm_lab.text.detach_state(state)")
-
 
 # What a truncated-BPTT pass legitimately calls of the library: the model it is handed (its forward, and the
 # backward of its LSTM layer, which loss.backward() runs), and the two helpers notebook 13 uses before the
@@ -190,60 +178,54 @@ _TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunct
                   "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
 
 
+def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
+    """The losses of each chunk and the parameters after the pass: lstm_lab's, or with a mistake."""
+    losses, model = _reference(seed, clip, lr, mistake)
+    return tuple(losses), torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def _tbptt_cases(seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> list[Case]:
+    model, pieces = _tiny_setup(seed)
+    losses = tuple(f"loss {k + 1}" for k in range(len(pieces)))
+    return [Case(f"{len(pieces)} chunks of a tiny CharLM", (model, pieces, torch.optim.SGD(model.parameters(), lr=lr),
+                                                           clip), _trajectory(seed, clip, lr),
+                 ("model", "pieces", "optimizer", "clip"), returns=(losses, "the parameters after the pass"),
+                 about={"seed": seed, "lr": lr})]
+
+
+def _tbptt_mistakes(case: Case) -> dict:
+    seed, clip, lr = case.about["seed"], case.args[3], case.about["lr"]
+    model, pieces = _tiny_setup(seed)
+    (inputs, targets), rest = pieces[0], (None,) * (len(pieces) - 1)
+    with torch.no_grad():  # the first chunk's loss comes before any update: how a wrong one was computed
+        logits, _ = model(inputs)
+        right = text.chunk_loss(logits, targets).item()
+    return {
+        "the state starts from zero at every chunk: carry the state returned by one chunk into the next (detached), "
+        "so the model reads the stream as one long text": lambda: _trajectory(seed, clip, lr, "reset"),
+        "the gradients are never cleared, so each update adds up the gradients of all chunks so far: call "
+        "optimizer.zero_grad() before loss.backward()": lambda: _trajectory(seed, clip, lr, "no zero_grad"),
+        "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) between "
+        "loss.backward() and optimizer.step()": lambda: _trajectory(seed, clip, lr, "no clip"),
+        "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)":
+            ((right * targets.numel(), *rest), None),
+        "the loss compares the predictions with the inputs: the target of step t is the next character, the "
+        "chunk's targets": ((text.chunk_loss(logits, inputs).item(), *rest), None)}
+
+
+TBPTT_PASS = Exercise(
+    "tbptt_pass", None, (), cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
+    after=lambda args: torch.cat([p.detach().reshape(-1) for p in args[0].parameters()]), allowed=_TBPTT_ALLOWED,
+    error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
+    hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
+          "optimizer.step() called after every chunk, the last one included?",),
+    success=("3 chunks of a tiny CharLM: every loss and every parameter after the pass match "
+             "lstm_lab.text.train_chunks to within 1e-10",))
+
+
 @verdict
 def check_tbptt_pass(fn, seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> Feedback:
     """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated BPTT over the chunks
     ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
     state carried and detached, the gradient norm clipped to ``clip``; a list of the chunk losses."""
-    name = "tbptt_pass"
-    model, pieces = _tiny_setup(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    losses, failure = call_student(name, fn, model, pieces, optimizer, clip, allowed=_TBPTT_ALLOWED)
-    if failure is not None:
-        said = " ".join(failure.lines)
-        if "backward through the graph a second time" in said or "modified by an inplace operation" in said:
-            return Feedback(name, False, [_NOT_DETACHED, *failure.lines[:1]])
-        return failure
-    got = as_tensor(losses)
-    if losses is None or got is None or got.shape != (len(pieces),):
-        return Feedback(name, False, [
-            f"it should return a list of {len(pieces)} losses (floats, one per chunk, loss.item()), got "
-            f"{'None: did the function forget to `return` the losses?' if losses is None else repr(losses)[:80]}"])
-    expected, trained = _reference(seed, clip, lr)
-    verdict = compare(name, got, torch.tensor(expected, dtype=F64), atol=TOLERANCES["float64"], axis_names=("chunk",),
-                      what="the losses")
-    if verdict:
-        params = compare(name, torch.cat([p.detach().reshape(-1) for p in model.parameters()]),
-                         torch.cat([p.detach().reshape(-1) for p in trained.parameters()]), atol=TOLERANCES["float64"],
-                         what="the parameters after the pass")
-        if not params:
-            return Feedback(name, False, ["the losses are right, but the parameters after the pass are not: is "
-                                          "optimizer.step() called after every chunk, the last one included?"])
-        return Feedback(name, True, [f"{len(pieces)} chunks of a tiny CharLM: every loss and every parameter after "
-                                     "the pass match lstm_lab.text.train_chunks to within 1e-10"])
-    first = _first_loss_mistake(seed, got[0].item())
-    if first:
-        return Feedback(name, False, [first, *verdict.lines])
-    for mistake, message in _TBPTT_MISTAKES.items():
-        variant, _ = _reference(seed, clip, lr, mistake)
-        if same(got, variant, TOLERANCES["float64"]):
-            return Feedback(name, False, [message, *verdict.lines])
-    return Feedback(name, False, ["the losses differ from lstm_lab.text.train_chunks's:", *verdict.lines])
-
-
-def _first_loss_mistake(seed: int, got: float) -> str | None:
-    """The first chunk's loss comes before any update: say what a wrong one was computed as."""
-    model, pieces = _tiny_setup(seed)
-    inputs, targets = pieces[0]
-    with torch.no_grad():
-        logits, _ = model(inputs)
-        right = text.chunk_loss(logits, targets).item()
-        against_inputs = text.chunk_loss(logits, inputs).item()
-    if math.isclose(got, right, rel_tol=TOLERANCES["exact"], abs_tol=TOLERANCES["float64"]):
-        return None
-    if math.isclose(got, right * targets.numel(), rel_tol=TOLERANCES["float64"]):
-        return "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)"
-    if math.isclose(got, against_inputs, rel_tol=TOLERANCES["exact"], abs_tol=TOLERANCES["float64"]):
-        return ("the loss compares the predictions with the inputs: the target of step t is the next "
-                "character, the chunk's targets")
-    return None
+    return run_check(TBPTT_PASS, fn, seed=seed, clip=clip, lr=lr)
