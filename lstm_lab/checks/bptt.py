@@ -17,8 +17,8 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
-from .core import TOLERANCES, Feedback, check_value, randn, verdict
-from .diagnose import Case, Exercise, run_check
+from .core import TOLERANCES, Feedback, randn, verdict
+from .diagnose import Case, Exercise, check_value, run_check
 
 
 # ================================================================ notebook 09: backward steps

@@ -22,8 +22,8 @@ from torch import Tensor
 from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
-from .core import TOLERANCES, Feedback, as_tensor, check_value, same, verdict
-from .diagnose import block_holders
+from .core import TOLERANCES, Feedback, as_tensor, same, verdict
+from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE

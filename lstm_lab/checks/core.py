@@ -267,65 +267,6 @@ def differences(verdict: Feedback) -> list[str]:
     return [line for line in verdict.lines if "numbers differ (tolerance" not in line]
 
 
-def known_mistake(given, mistakes, atol: float, expected=None) -> str | None:
-    """The first explanation in ``mistakes`` (pairs of explanation and the numbers that mistake gives)
-    whose numbers the answer reproduces. A "mistake" that gives the right numbers (``expected``) on
-    this case is no mistake here and is skipped."""
-    for explanation, numbers in (mistakes.items() if isinstance(mistakes, dict) else mistakes):
-        if expected is not None and same(numbers, expected, atol):
-            continue
-        if same(given, numbers, atol):
-            return explanation
-    return None
-
-
-def _lenient(answer, expected: torch.Tensor):
-    """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
-    (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
-    if answer is None:
-        return "your answer is None: assign your numbers to the variable (or `return` them from your function)"
-    got = as_tensor(answer)
-    if got is None:
-        return f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"
-    if got.shape == (1, *expected.shape):
-        got = got[0]
-    column = expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1
-    if column and same(got.reshape(-1), expected, TOLERANCES["by hand"]):
-        return (f"the numbers are right, but as a column of shape {tuple(got.shape)}: give a vector of shape "
-                f"{tuple(expected.shape)} (or a row (1, {expected.numel()}))")
-    return got
-
-
-def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None,
-                what: str = "your answer", lenient: bool = False, reshape=None, note: str | None = None) -> Feedback:
-    """The one check of a single value (a number worked by hand, a tensor, a count): right, or the
-    known mistake it reproduces (``mistakes``: pairs of explanation and the numbers it gives), or
-    ``compare``'s account of the numbers that are off.
-
-    ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the flat
-    numbers in a shape whose axes have names (the four numbers of a bidirectional output as (direction,
-    unit)); ``note`` is added under a wrong answer's numbers.
-    """
-    expected = as_tensor(expected)
-    got = _lenient(answer, expected) if lenient else answer
-    if isinstance(got, str):
-        return Feedback(exercise, False, [got])
-
-    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
-        flat = as_tensor(t) if reshape else None
-        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
-
-    verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
-    if verdict:
-        return verdict
-    mistake = known_mistake(got, mistakes, atol, expected)
-    if mistake:
-        return Feedback(exercise, False, [mistake, *differences(verdict)])
-    if note:
-        verdict.lines.append(note)
-    return verdict
-
-
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 _BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
 

@@ -69,6 +69,9 @@ class Exercise:
     statistic: Callable | None = None  # judge "statistic": (result, case) -> the statistic, or why there is none
     unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
     after: Callable | None = None  # judge "trajectory": (the arguments, after the call) -> the state left behind
+    answer: str = "function"  # "value": the answer is the value itself (a number worked by hand), one case
+    lenient: bool = False  # a value: accept what a by-hand answer may look like (a batch of one)
+    reshape: tuple | None = None  # a value: view its flat numbers in a shape whose axes have names
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
     locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
@@ -241,6 +244,8 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     Feedback that says what is wrong, or what was checked."""
     if cases is None:
         cases = ex.cases(**options)
+    if ex.answer == "value":
+        return _judge_value(ex, fn, cases[0])
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
         return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     runs = [_run_case(ex, fn, case) for case in cases]
@@ -257,6 +262,72 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
         # success lines may name the case count and the options: "{random_cases} random batches"
         return Feedback(ex.name, True, [line.format(cases=len(cases), **options) for line in ex.success])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
+
+
+# ---------------------------------------------------------------- a value
+def known_mistake(given, mistakes, atol: float, expected=None) -> str | None:
+    """The first explanation in ``mistakes`` (pairs of explanation and the numbers that mistake gives)
+    whose numbers the answer reproduces. A "mistake" that gives the right numbers (``expected``) on
+    this case is no mistake here and is skipped."""
+    for explanation, numbers in (mistakes.items() if isinstance(mistakes, dict) else mistakes):
+        if expected is not None and same(numbers, expected, atol):
+            continue
+        if same(given, numbers, atol):
+            return explanation
+    return None
+
+
+def _lenient(answer, expected: torch.Tensor):
+    """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
+    (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
+    if answer is None:
+        return "your answer is None: assign your numbers to the variable (or `return` them from your function)"
+    got = as_tensor(answer)
+    if got is None:
+        return f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"
+    if got.shape == (1, *expected.shape):
+        got = got[0]
+    column = expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1
+    if column and same(got.reshape(-1), expected, TOLERANCES["by hand"]):
+        return (f"the numbers are right, but as a column of shape {tuple(got.shape)}: give a vector of shape "
+                f"{tuple(expected.shape)} (or a row (1, {expected.numel()}))")
+    return got
+
+
+def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
+    """The value route: one answer (a number worked by hand, a tensor, a count) against the case's: right, the
+    catalogued mistake it reproduces, or ``compare``'s account of the numbers that are off."""
+    exercise, what, atol, reshape = ex.name, ex.returns, ex.atol, ex.reshape
+    expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
+    mistakes = ex.mistakes(case) if ex.mistakes else ()
+    got = _lenient(answer, expected) if ex.lenient else answer
+    if isinstance(got, str):
+        return Feedback(exercise, False, [got])
+
+    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
+        flat = as_tensor(t) if reshape else None
+        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
+
+    verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
+    if verdict:
+        return verdict
+    mistake = known_mistake(got, mistakes, atol, expected)
+    if mistake:
+        return Feedback(exercise, False, [mistake, *differences(verdict)])
+    verdict.lines += ex.hint
+    return verdict
+
+
+
+
+def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None,
+                what: str = "your answer", lenient: bool = False, reshape=None, note: str | None = None) -> Feedback:
+    """A value exercise declared and judged in one call: ``mistakes`` pairs of explanation and the numbers that
+    mistake gives; ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the
+    flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
+    ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
+                  reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: mistakes)
+    return run_check(ex, answer, [Case("your answer", (), expected)])
 
 
 # ---------------------------------------------------------------- explaining a failure

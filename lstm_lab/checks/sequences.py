@@ -29,8 +29,8 @@ from ..runners import input_projection
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
-from .diagnose import Case, Exercise, block_holders, run_check, split
-from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, randn, same, seeded, verdict
+from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
+from .diagnose import Case, Exercise, check_value, run_check, split
 from .shortcuts import see_through
 
 F64 = torch.float64
