@@ -1,10 +1,6 @@
-"""Checks for the exercises of notebooks 09-12: clipping, steps to vanish, training, the GRU by hand.
-
-The backward steps (09) and the GRU step (12) are exercises of the one engine
-(``exercises``/``diagnose``); their names here are the same functions. Every other check calls the student's function on the fixed X example and on a random batch drawn
-from its own generator (so a check never moves the notebook's random state), compares each
-result with lstm_lab's reference, and says which gradient, which gate and which number is off.
-Where a wrong answer matches a mistake we know, the feedback names the mistake.
+"""Exercises of notebooks 09-12: clipping, steps to vanish, memory-task targets, the GRU by hand.
+The backward steps (09), the GRU step (12) and the parameter count (11) are declared in ``exercises``
+and ``sequences``; their names here are the same checks.
 """
 
 from __future__ import annotations

@@ -1,15 +1,9 @@
-"""Checks for the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
+"""Value exercises of the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
 
-Every check compares a student's numbers with the golden numbers of ``fixtures.golden()``
-(float64, from ``torch.nn``) and, when they differ, tries the mistakes people make on paper
-before it falls back to naming the unit that is off: the right quantity of another step,
-another gate, the pre-activation (the nonlinearity forgotten), the two units swapped, a
-column instead of a row, seed 001's ``C_{t-1}`` where ``h_{t-1}`` belongs, a gate block in
-another library's order.
-
-Time steps count from 1, as in the maths (``x_1``, ``h_1``); the units of a vector count
-from 0, as in Python (``h_1[0]``). An answer of shape ``(1, H)`` (a batch of one, the way
-seed 001 prints it) is accepted where ``(H,)`` is expected.
+Each compares a number worked on paper with ``fixtures.golden()`` (float64, from torch.nn) and names
+the mistakes people make on paper: another step's or another gate's numbers, the pre-activation, two
+units swapped, seed 001's c_{t-1} for h_{t-1}, a gate block in another library's order. Steps count
+from 1 as in the maths; units from 0 as in Python; a batch of one, (1, H), is accepted for (H,).
 """
 
 from __future__ import annotations
@@ -22,7 +16,7 @@ from torch import Tensor
 from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
-from .core import TOLERANCES, Feedback, as_tensor, same, verdict
+from .core import TOLERANCES, Feedback, as_tensor, same, shape_message, verdict
 from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
@@ -297,7 +291,8 @@ def check_input_weights(convention: str, answer) -> Feedback:
     if isinstance(got, Feedback):
         return got
     if got.shape != expected.shape:
-        return Feedback(exercise, False, [_input_shape_message(got, expected, convention)])
+        return Feedback(exercise, False, [shape_message(got.shape, expected.shape, "your answer",
+                                                        advice=_input_advice(got, expected, convention))])
     if same(got, expected, ATOL):
         return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
     gates = fixtures.lstm_gate_weights()
@@ -308,16 +303,14 @@ def check_input_weights(convention: str, answer) -> Feedback:
     return Feedback(exercise, False, _name_blocks(flat, want, per_gate, convention, 1 if column else 0, "W_x"))
 
 
-def _input_shape_message(got: Tensor, expected: Tensor, convention: str) -> str:
-    shape, want = tuple(got.shape), tuple(expected.shape)
-    msg = f"your answer has shape {shape}, expected {want}"
-    if shape == want[::-1] or (len(want) == 3 and shape == (want[2], want[1])):
-        if convention in _COLUMN_BLOCKS:
-            return msg + f": {_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)"
-        return msg + f": {_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T"
-    if convention == "onnx" and shape == want[1:]:
-        return msg + ": ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
-    return msg
+def _input_advice(got: Tensor, expected: Tensor, convention: str) -> str:
+    want = tuple(expected.shape)
+    if tuple(got.shape) == want[::-1] or (len(want) == 3 and tuple(got.shape) == want[:0:-1]):
+        return (f"{_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)"
+                if convention in _COLUMN_BLOCKS else
+                f"{_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T")
+    return ("ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
+            if convention == "onnx" and got.shape == expected.shape[1:] else "")
 
 
 @verdict
@@ -329,10 +322,8 @@ def check_bias(convention: str, answer) -> Feedback:
     if isinstance(got, Feedback):
         return got
     if got.shape != expected.shape:
-        hint = (": ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
-                if convention == "onnx" else "")
-        return Feedback(exercise, False, [f"your answer has shape {tuple(got.shape)}, expected "
-                                          f"{tuple(expected.shape)}{hint}"])
+        advice = "ONNX's B is (num_directions, 8H), the input bias then the recurrent bias" if convention == "onnx" else ""
+        return Feedback(exercise, False, [shape_message(got.shape, expected.shape, "your answer", advice=advice)])
     if same(got, expected, ATOL):
         return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
     gates = fixtures.lstm_gate_weights(bias=True)

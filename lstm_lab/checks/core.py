@@ -1,16 +1,10 @@
-"""What an exercise check says to a student.
+"""What a check says, and how a student's answer is run and compared.
 
-A check never shows the student a traceback from lstm_lab. It returns a ``Feedback``: shown
-as plain text in the notebook (so nbval can compare it), truthy when the answer is right.
-``Feedback.assert_ok()`` turns a wrong answer into an ``ExerciseFailed`` for autograders.
-
-Each check is a ``@verdict``: in a notebook a student runs, a wrong or unfinished answer (``None``,
-a stub that raises ``NotImplementedError``) prints "not yet" and Run All goes on to the next
-exercise; under grading (``NBGRADER_EXECUTION`` set, as nbgrader and ``lstm-lab grade`` do) the same
-check raises ``ExerciseFailed``, or an unfinished exercise would earn its points.
-
-``compare`` is the workhorse: it says *which* number is off (with names for the axes, e.g.
-"step 2, unit 1"), not only that something is.
+A check never shows a traceback from lstm_lab: it returns a ``Feedback`` (plain text in the notebook,
+truthy when right; ``assert_ok()`` raises ``ExerciseFailed`` for autograders). Each check is a
+``@verdict``: a wrong or unfinished answer prints "not yet" in a notebook a student runs, and raises
+under grading (``NBGRADER_EXECUTION`` set). ``compare`` says which number is off, with names for the
+axes; ``call_student`` runs the student's function in words, with ``shortcuts`` watching.
 """
 
 from __future__ import annotations
@@ -90,18 +84,6 @@ class Feedback:
         if not self.ok:
             raise ExerciseFailed(str(self))
 
-    @staticmethod
-    def merge(exercise: str, parts: list[Feedback], hints=(), shown: int = 2, success=()) -> Feedback:
-        """One verdict from several checks: ``success`` when all pass, else the first ``shown`` failing
-        ones (under their names) and ``hints``."""
-        failing = [p for p in parts if not p.ok]
-        if not failing:
-            return Feedback(exercise, True, list(success))
-        lines = [line for p in failing[:shown] for line in [f"{p.exercise}:", *("   " + x for x in p.lines)]]
-        if len(failing) > shown:
-            lines.append(f"... and {len(failing) - shown} more result(s) differ")
-        return Feedback(exercise, False, lines + list(hints))
-
 
 GRADING = "NBGRADER_EXECUTION"  # nbgrader sets it while it autogrades or validates; lstm-lab grade does too
 
@@ -130,10 +112,6 @@ def verdict(check):
             result.assert_ok()
         return result
     return run
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4f}"
 
 
 def fmt_pair(got: float, want: float, whole: bool = False) -> tuple[str, str]:
@@ -202,7 +180,7 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
     if got is None:
         return Feedback(exercise, False, [f"{what} should be a tensor of numbers, got a {type(given).__name__}"])
     if got.shape != want.shape:
-        return Feedback(exercise, False, [_shape_message(got.shape, want.shape, what, axis_names)])
+        return Feedback(exercise, False, [shape_message(got.shape, want.shape, what, axis_names)])
     if not torch.isfinite(got).all():
         bad = tuple(torch.nonzero(~torch.isfinite(got))[0].tolist())
         return Feedback(exercise, False, [f"{what} holds {got[bad].item()} at {_position(bad, axis_names)}"])
@@ -232,8 +210,13 @@ def _axis(axis: int, axis_names) -> str:
     return f"axis {axis}{name}"
 
 
-def _shape_message(got, want, what, axis_names) -> str:
-    """Say how a shape differs from the expected one: which axis, swapped axes, a missing axis."""
+def shape_message(got, want, what, axis_names=None, advice: str = "") -> str:
+    """The one shape message: how a shape differs from the expected one (which axis, swapped axes, a missing
+    axis), and ``advice``, what the exercise says about its layout."""
+    return _shape_difference(got, want, what, axis_names) + (f"; {advice}" if advice else "")
+
+
+def _shape_difference(got, want, what, axis_names) -> str:
     got, want = tuple(got), tuple(want)
     msg = f"{what} has shape {got}, expected {want}"
     if len(got) == len(want):

@@ -1,34 +1,8 @@
-"""The exercises run by the one engine (``diagnose``): the assignments in ``notebooks/exercises/`` and
-the course notebooks' function exercises that are the same kind of work (05, 06, 07, 09, 12 call these
-through ``sequences`` and ``bptt`` under the names their notebooks use).
-
-Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✓ with what it was
-checked against, or ✗ with what is wrong, in words (see ``diagnose`` for how). Every check
-runs the seed-001 fixed X (its golden numbers come from torch.nn), then seeded random cases
-against lstm_lab's reference, then, where it applies, the gradients.
-
-``seed`` and ``random_cases`` make other random cases: the notebooks' hidden tests (nbgrader)
-call the same check with more of them.
-
-==========================  ====================================================================
-exercise                    the student writes
-==========================  ====================================================================
-rnn_step                    h_t = tanh(x W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), torch's layout
-lstm_step                   (h_t, c_t) from fused weights, gate blocks i, f, g, o
-lstm_step_backward          one LSTM step backwards: dx, dh_prev, dc_prev, dW_ih, dW_hh, db
-init_lstm_params            seed 003's init: W = randn * 0.1, biases 0, applied as x @ W
-lstm_forward                seed 003's LSTM over a batch-first (N, T, D) sequence
-last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H), or
-                            time-major with batch_first=False (notebook 07)
-bidirectional_rnn           one bidirectional RNN layer from two one-direction runs
-rnn_step_backward           one RNN step backwards: dx, dh_prev, dW_ih, dW_hh, db (notebook 09)
-gru_step                    one GRU step in torch's layout (notebook 12)
-bidirectional_layer         one bidirectional LSTM layer from lstm_lab.run_layer (notebook 06)
-==========================  ====================================================================
-
-Adding an exercise means a reference, its cases and its known mistakes: an ``Exercise`` and a
-list of ``Case`` objects handed to ``run_check``. An answer that calls lstm_lab's or torch's own
-implementation fails (``shortcuts``); ``Exercise.allowed`` names what an exercise hands out.
+"""The assignments' exercises (``notebooks/exercises/``) and the course notebooks' function exercises
+of the same kind (05, 06, 07, 09, 12 call them through ``sequences`` and ``bptt``): each an ``Exercise``
+declaration, its cases the seed-001 fixed X (golden numbers from torch.nn) and seeded random batches
+(``seed``, ``random_cases``: the hidden tests draw more), its mistakes built on ``lstm_lab.mistakes``
+and ``catalogue``.
 """
 
 from __future__ import annotations
@@ -45,7 +19,7 @@ from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
+from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, shape_message, verdict
 from .diagnose import ATOL, Case, Exercise, run_check, split
 
 F64 = torch.float64
@@ -358,28 +332,20 @@ def _expected_shape(name: str, input_size: int, hidden_size: int) -> tuple:
     return (hidden_size,)
 
 
+_SHAPE_ADVICE = {  # what seed 003's init asks of each kind of tensor
+    "W_x": "this exercise multiplies x @ W_x?, so W_x? has a row per input feature: (input_size, hidden_size)",
+    "W_h": "W_h? is (hidden_size, hidden_size)",
+    "b_": "keep a bias 1-D, (hidden_size,), as torch does: a column (hidden_size, 1) added to x @ W_x? of shape "
+          "(batch, hidden_size) broadcasts to a (hidden_size, hidden_size) square, or fails"}
+
+
 def _shape_problem(name: str, value, input_size: int, hidden_size: int) -> str | None:
     if not isinstance(value, Tensor):
         return f"{name} should be a tensor, got a {type(value).__name__}"
     if not value.is_floating_point():
         return f"{name} has dtype {value.dtype}: weights are floating point (torch.randn gives float32)"
     want = _expected_shape(name, input_size, hidden_size)
-    got = tuple(value.shape)
-    if got == want:
-        return None
-    text = f"{name} has shape {got}, expected {want}"
-    if name.startswith("b_"):
-        H = hidden_size
-        if got == (H, 1):
-            return (text + ": a column. Added to x @ W_x? of shape (batch, hidden_size) it broadcasts to a "
-                    "(hidden_size, hidden_size) square, or fails: keep a bias 1-D, (hidden_size,)")
-        if got == (1, H):
-            return text + ": it would broadcast correctly, but keep a bias 1-D, (hidden_size,), as torch does"
-        return text + " = (hidden_size,)"
-    if got == tuple(reversed(want)):
-        return (text + ": it looks transposed. This exercise multiplies x @ W_x?, so W_x? has a row per input "
-                "feature: (input_size, hidden_size)")
-    return text + (" = (input_size, hidden_size)" if name.startswith("W_x") else " = (hidden_size, hidden_size)")
+    return None if value.shape == want else shape_message(value.shape, want, name, advice=_SHAPE_ADVICE[name[:-1]])
 
 
 def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, list[str]]:

@@ -1,12 +1,6 @@
-"""Exercise checks for notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and
-bidirectional layers, variable-length sequences.
-
-Each ``check_*`` runs the student's function (or reads their number) on fixed or seeded
-inputs, compares it with a reference and returns a ``Feedback`` that says which number is
-off, and, when the answer matches a known mistake (a seed's bug, a swapped gate order, an
-off-by-one), names that mistake. The references come from torch.nn wherever torch has the
-answer (parameter counts, layer input sizes, last valid outputs, bidirectional outputs), and
-otherwise from lstm_lab's cells, runners and layouts, which are tested against torch.nn.
+"""Exercises of notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and bidirectional
+layers, variable-length sequences. References come from torch.nn where torch has the answer (counts,
+sizes, packed sequences), otherwise from lstm_lab's cells, runners and layouts.
 """
 
 from __future__ import annotations

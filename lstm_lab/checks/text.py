@@ -1,17 +1,8 @@
-"""Checks for notebook 13's exercises: temperature, sampling, and one pass of truncated BPTT.
-
-==========================  ====================================================================
-exercise                    the student writes
-==========================  ====================================================================
-temperature_probs           softmax(logits / T) over the characters (``diagnose.run_check``)
-sample_next                 one id per row drawn from softmax(logits / T), reproducibly
-tbptt_pass                  chunk after chunk: the state carried, detached, one update per chunk
-==========================  ====================================================================
-
-The usual mistakes each get a sentence: dividing the probabilities after the softmax (the
-temperature then changes nothing), multiplying by T, the argmax where a draw belongs, a state
-that is never detached (the backward pass runs into the previous chunk's freed graph), a state
-reset at every chunk, gradients never zeroed, no clipping.
+"""Notebook 13's exercises: ``temperature_probs`` (judge "close"), ``sample_next`` (judge "statistic":
+the frequencies of 20,000 draws) and ``tbptt_pass`` (judge "trajectory": the losses and the parameters
+after one pass of truncated BPTT). Each catalogue names the usual mistakes: the temperature applied
+after the softmax or multiplied, the argmax, a state never detached or reset every chunk, gradients
+never zeroed, no clipping, a summed loss.
 """
 
 from __future__ import annotations
@@ -21,7 +12,7 @@ from torch import Tensor
 
 from .. import sampling, text
 from ..training import fixed_seed
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare, same, seeded, verdict
+from .core import TOLERANCES, Feedback, seeded, verdict
 from .diagnose import Case, Exercise, run_check
 
 F64 = torch.float64
