@@ -80,16 +80,13 @@ def steps_to_vanish(radius: float, factor: float) -> int:
 
 @verdict
 def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> Feedback:
-    exercise = f"steps until the gradient is {factor:g} of its size (spectral radius {radius})"
     want = steps_to_vanish(radius, factor)
-    if not isinstance(answer, int) or isinstance(answer, bool):
-        return Feedback(exercise, False, [f"answer with a whole number of steps, got {answer!r}"])
-    if answer == want:
-        return Feedback(exercise, True, [f"{want} steps: {radius}**{want} < {factor:g} <= {radius}**{want - 1}"])
-    lines = [f"you said {answer}, the gradient measured with bptt.rnn_backward says {want}"]
-    if answer == want - 1:
-        lines.append(f"hint: the first step whose ratio is *below* {factor:g}: {radius}**{answer} is not yet")
-    return Feedback(exercise, False, lines)
+    return check_value(
+        f"steps until the gradient is {factor:g} of its size (spectral radius {radius})", answer, want,
+        {f"one step short: the first step whose ratio is *below* {factor:g} is the answer, {radius}**{want - 1} is "
+         f"not yet (the gradient measured with bptt.rnn_backward says {want})": want - 1}, atol=TOLERANCES["exact"],
+        judge="exact", what="the steps", note=f"the gradient measured with bptt.rnn_backward says {want}",
+        success=(f"{want} steps: {radius}**{want} < {factor:g} <= {radius}**{want - 1}",))
 
 
 # ================================================================ notebook 11: training

@@ -126,9 +126,9 @@ def fmt_pair(got: float, want: float, whole: bool = False) -> tuple[str, str]:
     return repr(got), repr(want)
 
 
-def _position(index: tuple[int, ...], axis_names) -> str:
-    if not index:
-        return "the value"
+def _position(index: tuple[int, ...], axis_names, what: str = "the value") -> str:
+    if not index:  # one number: named as the answer is
+        return what
     if axis_names and len(axis_names) == len(index):
         # time steps count from 1 in the course (x_1 is X[0]); every other axis from 0, as indices do
         return ", ".join(f"step {i + 1} (index {i})" if name == "step" else f"{name} {i}"
@@ -183,7 +183,8 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
         return Feedback(exercise, False, [shape_message(got.shape, want.shape, what, axis_names)])
     if not torch.isfinite(got).all():
         bad = tuple(torch.nonzero(~torch.isfinite(got))[0].tolist())
-        return Feedback(exercise, False, [f"{what} holds {got[bad].item()} at {_position(bad, axis_names)}"])
+        return Feedback(exercise, False, [f"{what} holds {got[bad].item()}" + (f" at {_position(bad, axis_names)}"
+                                                                              if bad else "")])
     diff = (got - want).abs()
     wrong = torch.nonzero(diff > atol)
     if len(wrong) == 0:
@@ -192,10 +193,10 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
     for row in wrong[:max_listed].tolist():
         idx = tuple(row)
         shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=_tolerance(atol) == "0")
-        lines.append(f"{_position(idx, axis_names)}: got {shown_got}, expected {shown_want}")
+        lines.append(f"{_position(idx, axis_names, what)}: got {shown_got}, expected {shown_want}")
     if len(wrong) > max_listed:
         lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")
-    else:
+    elif want.numel() > 1:
         lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {_tolerance(atol)}):")
     return Feedback(exercise, False, lines)
 

@@ -1,20 +1,13 @@
-"""Run a student's function on a set of cases and explain, in words, what is wrong.
+"""The exercise engine: every check is an ``Exercise`` declaration run by ``run_check``.
 
-A check is made of three things:
-
-* **cases**: the fixed X of the course (with golden numbers from torch.nn) and seeded random
-  ones, each a tuple of arguments and the right answer;
-* a **reference**: lstm_lab's own function with the student's signature (tested against
-  torch.nn elsewhere), used for the random cases and for gradients;
-* a **catalogue of mistakes**: for each case, the answer a known mistake would give (a gate
-  reading another gate's matrix, weights used transposed, gates chunked in another order ...),
-  computed by running the reference on altered weights, so no equation is written twice.
-
-``run_check`` calls the student's function on every case (on copies: a student's in-place
-update cannot change our tensors), compares each returned tensor with ``core.compare``, and
-when something is off, says which case, which number, at which step, whether a known mistake
-reproduces the answer exactly, and which inputs the answer does not depend on (from
-autograd). When every number is right it compares the gradients too.
+A declaration names its **reference** (lstm_lab's function with the student's signature, tested against
+torch.nn elsewhere), its **cases** (the fixed X with golden numbers, seeded random batches), its
+**catalogue of mistakes** (per case, the answer a known mistake gives, built on ``lstm_lab.mistakes`` and
+``catalogue``: no equation written twice), the library calls it **allows**, and its **judge** (``JUDGES``).
+``run_check`` calls the answer on copies of every case, refuses a shortcut (a library call, or a function
+of another notebook cell that computes the answer), judges each returned value, and when something is off
+says which case, which number, at which step, which catalogued mistake reproduces it, and which inputs the
+answer ignores (from autograd); when every number is right it compares the gradients too.
 """
 
 from __future__ import annotations
@@ -149,20 +142,25 @@ def _kind(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def split(result, spec) -> list | str:
-    """The returned values as a flat list in ``spec``'s order, or a sentence saying why not."""
+def split(result, spec, partial: bool = False) -> list | str:
+    """The returned values as a flat list in ``spec``'s order, or a sentence saying why not. ``partial``: a
+    catalogued answer, whose None parts stand for any value (None leaves), and whose misfit is just None."""
     if isinstance(spec, str):
         return [result]
+    if partial and result is None:
+        return [None] * len(flat_names(spec))
     if isinstance(result, dict) and all(isinstance(part, str) and part in result for part in spec):
         result = tuple(result[part] for part in spec)  # the values by name: {"weight_ih": ..., "weight_hh": ...}
     if not isinstance(result, (tuple, list)) or len(result) != len(spec):
+        if partial:
+            return None
         if result is None:
             return f"it returned None: did the function forget to `return` {spec_text(spec)}?"
         return f"it should return {spec_text(spec)}, got {_kind(result)}"
     leaves = []
     for part, value in zip(spec, result):
-        inner = split(value, part)
-        if isinstance(inner, str):
+        inner = split(value, part, partial)
+        if inner is None or isinstance(inner, str):
             return inner
         leaves += inner
     return leaves
@@ -301,8 +299,11 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
     expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
     mistakes = ex.mistakes(case) if ex.mistakes else ()
     got = _lenient(answer, expected) if ex.lenient else answer
-    if isinstance(got, str):
+    if ex.lenient and isinstance(got, str):  # why a by-hand answer is no numbers
         return Feedback(exercise, False, [got])
+    whole = _judge(ex, what, got, case.expected) if ex.judge == "exact" else None  # a count: an int
+    if whole is not None and not whole and "whole number" in whole.lines[0]:
+        return whole
 
     def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
         flat = as_tensor(t) if reshape else None
@@ -310,7 +311,7 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
 
     verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
     if verdict:
-        return verdict
+        return Feedback(exercise, True, list(ex.success)) if ex.success else verdict
     mistake = known_mistake(got, mistakes, atol, expected)
     if mistake:
         return Feedback(exercise, False, [mistake, *differences(verdict)])
@@ -320,13 +321,15 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
 
 
 
-def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None,
-                what: str = "your answer", lenient: bool = False, reshape=None, note: str | None = None) -> Feedback:
+def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
+                lenient: bool = False, reshape=None, note: str | None = None, judge: str = "close",
+                success: tuple = ()) -> Feedback:
     """A value exercise declared and judged in one call: ``mistakes`` pairs of explanation and the numbers that
     mistake gives; ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the
     flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
     ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
-                  reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: mistakes)
+                  reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: mistakes, judge=judge,
+                  success=success)
     return run_check(ex, answer, [Case("your answer", (), expected)])
 
 
@@ -470,7 +473,7 @@ def _differences(name: str, verdict: Feedback, got, want, atol: float) -> list[s
     if g is None or w is None or g.shape != w.shape:
         return list(verdict.lines)  # None, not numbers, or a shape: compare's sentence names it already
     if w.numel() == 1:  # one number: "row: got 1, expected 2"
-        return [line.replace("the value", name, 1) for line in differences(verdict)]
+        return differences(verdict)
     count = int(((g - w).abs() > atol).sum()) if torch.isfinite(g).all() else None
     head = f"{name}: {count} of {w.numel()} numbers differ" if count is not None else f"{name}:"
     listed = [re.sub(r"^\.\.\. and (\d+) more of \d+ numbers differ$", r"... and \1 more", line)
@@ -516,23 +519,7 @@ def _variant_leaves(variant, spec) -> list | None:
             return None
     if variant is None:
         return None
-    return _partial_split(variant, spec)
-
-
-def _partial_split(value, spec) -> list | None:
-    if isinstance(spec, str):
-        return [value]
-    if value is None:
-        return [None] * len(flat_names(spec))
-    if not isinstance(value, (tuple, list)) or len(value) != len(spec):
-        return None
-    leaves = []
-    for part, inner in zip(spec, value):
-        sub = _partial_split(inner, part)
-        if sub is None:
-            return None
-        leaves += sub
-    return leaves
+    return split(variant, spec, partial=True)
 
 
 def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:

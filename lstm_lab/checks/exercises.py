@@ -359,14 +359,10 @@ def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, lis
                       f"got a {type(params).__name__}"]
     missing = [n for n in PARAM_NAMES if n not in params]
     extra = sorted(str(n) for n in params if n not in PARAM_NAMES)
-    if missing or extra:
-        lines = []
-        if missing:
-            lines.append(f"missing: {', '.join(missing)}")
-        if extra:
-            lines.append(f"not expected: {', '.join(extra)}")
-        if any(n.endswith("c") for n in extra):
-            lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
+    lines = [f"{what}: {', '.join(names)}" for what, names in (("missing", missing), ("not expected", extra)) if names]
+    if any(n.endswith("c") for n in extra):
+        lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
+    if lines:
         return None, lines
     problems = [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], input_size, hidden_size))]
     return (None, problems) if problems else (params, [])

@@ -146,14 +146,15 @@ class _NoZeroGrad(torch.optim.SGD):
         pass
 
 
-def _reference(seed: int, clip: float, lr: float, mistake: str | None = None):
+def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
+    """The losses of each chunk and the parameters after the pass: lstm_lab's, or with a mistake."""
     model, pieces = _tiny_setup(seed)
     optimizer = (_NoZeroGrad if mistake == "no zero_grad" else torch.optim.SGD)(model.parameters(), lr=lr)
     if mistake == "reset":  # a fresh zero state for every chunk
         losses = [text.train_chunks(model, [piece], optimizer, clip)[0][0] for piece in pieces]
     else:
         losses, _ = text.train_chunks(model, pieces, optimizer, 0.0 if mistake == "no clip" else clip)
-    return losses, model
+    return tuple(losses), _parameters((model,))
 
 
 _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.backward() ran on into the previous "
@@ -169,10 +170,9 @@ _TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunct
                   "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
 
 
-def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
-    """The losses of each chunk and the parameters after the pass: lstm_lab's, or with a mistake."""
-    losses, model = _reference(seed, clip, lr, mistake)
-    return tuple(losses), torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+def _parameters(args) -> Tensor:
+    """The state a pass leaves behind: the model's parameters, in one vector."""
+    return torch.cat([p.detach().reshape(-1) for p in args[0].parameters()])
 
 
 def _tbptt_cases(seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> list[Case]:
@@ -206,7 +206,7 @@ def _tbptt_mistakes(case: Case) -> dict:
 
 TBPTT_PASS = Exercise(
     "tbptt_pass", None, (), cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
-    after=lambda args: torch.cat([p.detach().reshape(-1) for p in args[0].parameters()]), allowed=_TBPTT_ALLOWED,
+    after=_parameters, allowed=_TBPTT_ALLOWED,
     error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
     hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
           "optimizer.step() called after every chunk, the last one included?",),
