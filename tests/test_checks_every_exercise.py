@@ -4,12 +4,15 @@ flattened tensor, an extra axis, an exception) each get a Feedback with a senten
 lstm_lab's. The catalogued mistakes of each function exercise are planted too (``test_checks_*`` plant them
 by name with the words they must get; here every entry of every catalogue, on every case)."""
 
+import importlib
 import math
+import pkgutil
 
 import pytest
 import torch
 from torch import nn
 
+import lstm_lab.checks
 from lstm_lab import fixtures, text
 from lstm_lab.checks import by_hand, diagnose, explorer, exercises, sequences
 from lstm_lab.checks import bptt as notebook_checks
@@ -214,16 +217,17 @@ def test_a_stub_is_named_as_not_done(name):
 
 
 # ---------------------------------------------------------------- every catalogued mistake of every declaration
-DECLARED = {f"{module.__name__.rsplit('.', 1)[1]}.{name}": value
-            for module in (exercises, sequences, notebook_checks, notebook13)
-            for name, value in vars(module).items() if isinstance(value, diagnose.Exercise)}
+DECLARED = {f"{info.name}.{name}": value  # every module of lstm_lab.checks, found as Python finds them
+            for info in pkgutil.iter_modules(lstm_lab.checks.__path__)
+            for name, value in vars(importlib.import_module(f"lstm_lab.checks.{info.name}")).items()
+            if isinstance(value, diagnose.Exercise)}
 CATALOGUED = [(key, message) for key, ex in DECLARED.items() if ex.mistakes is not None
               for message in dict.fromkeys(m for case in ex.cases() for m in ex.mistakes(case))]
 
 
 def test_every_function_exercise_is_a_declaration_with_its_cases():
     """A declared exercise is found here without a list: a new one is planted below as soon as it exists."""
-    assert len(DECLARED) >= 19 and all(ex.cases is not None for ex in DECLARED.values())
+    assert len(DECLARED) >= 23 and all(ex.cases is not None for ex in DECLARED.values())
 
 
 def _same(a, b) -> bool:

@@ -15,7 +15,8 @@ import numbers
 import torch
 
 from ..explorers import compute
-from .core import TOLERANCES, Feedback, call_student, compare, verdict
+from .core import TOLERANCES, Feedback, verdict
+from .diagnose import Case, Exercise, run_check
 
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
@@ -91,30 +92,18 @@ def reference_cell_after(steps: int, f: float, i: float, g: float, c0: float) ->
     return compute.lstm_trace(torch.zeros(steps, 1, dtype=compute.DTYPE), params, c0).c[-1, 0].item()
 
 
+CELL_AFTER = Exercise(
+    "memory after T steps", None, "c_T", gradients=False, atol=TOLERANCES["closed form"],
+    cases=lambda: [Case(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}", case,
+                        reference_cell_after(*case), ("steps", "f", "i", "g", "c0"), returns=f"case {k}")
+                   for k, case in enumerate(CELL_CASES) for steps, f, i, g, c0 in [case]],
+    success=(f"matches to within {TOLERANCES['closed form']:g}",))
+
+
 @verdict
 def check_cell_after(cell_after) -> Feedback:
     """``cell_after(steps, f, i, g, c0)`` should return the cell state after ``steps`` steps."""
-    name = "memory after T steps"
-    given = []
-    for case in CELL_CASES:
-        value, failure = call_student(name, cell_after, *case)
-        if failure is not None:
-            return failure
-        if value is None:
-            return Feedback(name, False, [f"cell_after{case} returned None: did the function forget to `return` c?"])
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        if not isinstance(value, numbers.Real):
-            return Feedback(name, False, [f"cell_after{case} returned a {type(value).__name__}; expected one number"])
-        given.append(float(value))
-    expected = [reference_cell_after(*case) for case in CELL_CASES]
-    feedback = compare(name, given, expected, atol=TOLERANCES["closed form"], axis_names=("case",), what="c_T")
-    if not feedback:
-        for k, (got, want) in enumerate(zip(given, expected)):
-            if abs(got - want) > TOLERANCES["closed form"]:
-                steps, f, i, g, c0 = CELL_CASES[k]
-                feedback.lines.append(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}")
-    return feedback
+    return run_check(CELL_AFTER, cell_after)
 
 
 # ---------------------------------------------------------------- 3. the forget bias

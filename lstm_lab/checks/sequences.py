@@ -184,32 +184,38 @@ def check_fuse(fn) -> Feedback:
     return run_check(FUSE, fn)
 
 
+def _projection_cases() -> list[Case]:
+    inputs = randn(51, 5, 2, 3)  # (T, B, D), hidden size 4
+    weights = {"weight_ih": randn(52, 16, 3), "bias_ih": randn(53, 16), "bias_hh": randn(54, 16)}
+    return [Case("5 steps, batch 2, input size 3, hidden size 4", (inputs, *weights.values()),
+                 input_projection("LSTM", inputs, weights), ("inputs", "weight_ih", "bias_ih", "bias_hh"))]
+
+
+def _projection_mistakes(case: Case) -> dict:
+    inputs, weight_ih, bias_ih, bias_hh = case.args
+    no_hh = inputs @ weight_ih.t() + bias_ih
+    return {"bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
+            no_hh, "bias_ih is missing": no_hh - bias_ih + bias_hh, "both biases are missing": no_hh - bias_ih}
+
+
+INPUT_PROJECTION = Exercise(
+    "input projection for all steps", None, "projection", cases=_projection_cases, mistakes=_projection_mistakes,
+    axis_names={"projection": ("step", "batch", "unit")}, atol=ATOL, gradients=False,
+    success=(f"matches to within {ATOL:g}",))
+
+
 @verdict
 def check_input_projection(fn) -> Feedback:
     """``fn(inputs (T, B, D), weight_ih, bias_ih, bias_hh)`` -> ``(T, B, 4H)``: the input half of
-    every gate at every step, in one matrix product."""
-    exercise = "input projection for all steps"
-    T, B, D, H = 5, 2, 3, 4
-    inputs = randn(51, T, B, D)
-    weights = {"weight_ih": randn(52, 4 * H, D), "bias_ih": randn(53, 4 * H), "bias_hh": randn(54, 4 * H)}
-    counter = CallCounter()
+    every gate at every step, in one matrix product (``costs.CallCounter`` counts them)."""
+    counter, cases = CallCounter(), INPUT_PROJECTION.cases()  # the reference's product is not the answer's
     with counter:
-        result, failure = call_student(exercise, fn, inputs.clone(), *(w.clone() for w in weights.values()))
-    if failure is not None:
-        return failure
-    expected = input_projection("LSTM", inputs, weights)
-    no_hh = inputs @ weights["weight_ih"].t() + weights["bias_ih"]
-    fb = check_value(exercise, result, expected, {
-        "bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
-            no_hh,
-        "bias_ih is missing": no_hh - weights["bias_ih"] + weights["bias_hh"],
-        "both biases are missing": no_hh - weights["bias_ih"],
-    }, atol=ATOL, axis_names=("step", "batch", "unit"))
-    if fb and counter.matmuls > 1:
-        return Feedback(exercise, False, [f"the numbers are right, but it took {counter.matmuls} matrix products: "
-                                          f"the point is one product for all {T} steps at once "
-                                          f"(a (T, B, D) tensor can be multiplied by W_ih.T directly)"])
-    return fb
+        feedback = run_check(INPUT_PROJECTION, fn, cases)
+    if feedback and counter.matmuls > 1:
+        return Feedback(INPUT_PROJECTION.name, False, [
+            f"the numbers are right, but it took {counter.matmuls} matrix products: the point is one product for all "
+            "5 steps at once (a (T, B, D) tensor can be multiplied by W_ih.T directly)"])
+    return feedback
 
 
 @verdict
