@@ -17,12 +17,11 @@ from .core import TOLERANCES, Feedback, randn, verdict
 from .diagnose import Case, Exercise, check_value, run_check
 
 
-# ================================================================ notebook 09: backward steps
-# one exercise engine: the backward steps (09) and the GRU step (12) are checks of ``exercises``, run by
-# ``diagnose``; notebook 09's LSTM step backwards is the assignment's own (exercises/05)
+# ================================================================ notebooks 09, 11, 12: declared elsewhere
 check_rnn_step_backward = _exercises.check_rnn_step_backward
 check_lstm_step_backward = _exercises.check_lstm_step_backward
 check_gru_step = _exercises.check_gru_step
+check_parameter_count = _sequences.check_parameter_count  # notebook 04's for the LSTM alone, 11's for all three
 
 
 # ================================================================ notebook 10: clipping, vanishing
@@ -90,10 +89,6 @@ def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> 
 
 
 # ================================================================ notebook 11: training
-# the parameter count is one exercise, notebook 04's for the LSTM alone and 11's for all three kinds
-check_parameter_count = _sequences.check_parameter_count
-
-
 def _memory_cases() -> list[Case]:
     return [Case(f"lag {lag}, {symbols} symbols", (inputs, symbols), targets, ("inputs", "num_symbols"))
             for lag, symbols in ((3, 4), (10, 6))

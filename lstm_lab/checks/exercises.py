@@ -46,10 +46,6 @@ def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
 _RNN_SIZES = [(4, 3, 5), (2, 4, 4), (3, 6, 2), (5, 2, 3)]  # (batch, input, hidden); one with input == hidden
 
 
-def _rnn_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    return rnn_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
-
-
 def _rnn_mistakes(case: Case) -> dict:
     x, h, w_ih, w_hh, b_ih, b_hh = case.args
 
@@ -93,7 +89,7 @@ def _rnn_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
 
 
 RNN_STEP = Exercise(
-    "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
+    "rnn_step", rnn_cell, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
     state_args=(1,), batch_args=(0, 1),
     success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",

@@ -1,10 +1,6 @@
-"""Checks for the exercises of the gate-explorer notebook (08).
-
-1. ``check_keep_first_input``: weights with which the cell keeps its first input to the end.
-2. ``check_cell_after``: the memory after T steps of constant gates, in closed form.
-3. ``check_forget_bias``: a forget-gate bias that lets the first input reach the LSTM's last state.
-
-Each returns a ``Feedback`` that says which number is off and why.
+"""Exercises of the gate-explorer notebook (08): weights that keep the first input to the end, the
+memory after T steps of constant gates (a declaration), a forget bias that lets the first input reach
+the LSTM's last state.
 """
 
 from __future__ import annotations

@@ -1,29 +1,16 @@
 """The exercise is the work: an answer may not call the thing it is asked to write.
 
-While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``) that
-notes every call into a *watched* place:
+While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``: it sees a call
+however the function was reached) that notes every call into a watched place: every module of lstm_lab
+(found by walking the package's files, so a new module is watched unlisted) but ``_NEVER_AN_ANSWER``;
+torch's recurrent modules and cells; torch's fused recurrent kernels (``torch.lstm_cell``, ``_VF``,
+``torch.ops.aten``). The building blocks (``@``, ``torch.sigmoid``, ``torch.cat``, ``chunk``, ...) are not
+watched. An exercise's ``allowed`` names the pieces it hands out (``"lstm_lab.runners.run_layer(reverse=False)"``:
+that function, with that argument only; ``"rnn_layer"``: a helper the notebook defines).
 
-* every module of lstm_lab, found by walking the package's files (a module added later is
-  watched without anyone listing it), except the few in ``_NEVER_AN_ANSWER``;
-* torch's recurrent modules and cells (``torch.nn.LSTM``, ``torch.nn.GRUCell``, the quantizable
-  and quantized ones, ...);
-* torch's fused recurrent kernels: ``torch.lstm_cell``, ``torch.gru_cell``, ``torch._VF.lstm``,
-  ``torch.ops.aten.lstm_cell`` and the like, however they were reached.
-
-A profiler sees the call however the student reached the function (``lstm_lab.lstm_cell``,
-``from lstm_lab.cells import lstm_cell`` long before, ``torch._VF``), which replacing module
-attributes would not. The building blocks a student is expected to use (``@``, ``torch.sigmoid``,
-``torch.tanh``, ``torch.cat``, ``chunk``, ``torch.zeros``, ...) live elsewhere in torch and are
-not watched. Each exercise names, in ``allowed``, the library pieces it hands the student
-(``"lstm_lab.runners.run_layer(reverse=False)"``: that function, with that argument only);
-nothing else passes.
-
-The notebook's own functions are watched too: a call into a function of ``__main__`` defined in
-another cell than the student's function (ipykernel compiles each cell under a file name of its
-own) is recorded in ``Watch.helpers`` with what it returned, unless ``allowed`` names it (a helper
-the notebook hands out, such as ``rnn_layer``: a name without dots). Whether such a helper computes the
-exercise's answer (``gru_step`` above ``my_gru_step``) is the engine's question (``diagnose``); a
-helper the student wrote that does not (a ``sigmoid``) passes.
+The notebook's own functions are recorded too: a call into a function of ``__main__`` defined in another
+cell than the student's function (ipykernel compiles each cell under a file name of its own) lands in
+``Watch.helpers`` with what it returned; the engine refuses one that computes the answer (``diagnose``).
 """
 
 from __future__ import annotations
