@@ -427,3 +427,23 @@ def test_a_helper_the_exercise_hands_out_stays_allowed():
             return torch.cat([out_fwd, out_bwd.flip(0)], dim=-1), torch.stack([h_fwd, h_bwd])
         ''')
     assert check_bidirectional_rnn(ns["bidirectional_rnn"])
+
+
+def test_a_step_of_the_students_own_in_another_cell_may_build_the_sequence():
+    """Called step after step, the student's own step ends on the final state (h_n) but is not the answer."""
+    ns = notebook('''
+        def my_step(x_t, h, c, params):
+            gates = {g: x_t @ params[f"W_x{g}"] + h @ params[f"W_h{g}"] + params[f"b_{g}"] for g in "ifgo"}
+            i, f, o = (torch.sigmoid(gates[g]) for g in "ifo")
+            c = f * c + i * torch.tanh(gates["g"])
+            return o * torch.tanh(c), c
+        ''', '''
+        def lstm_forward(x, state, params):
+            h, c = state
+            outputs = []
+            for t in range(x.shape[1]):
+                h, c = my_step(x[:, t], h, c, params)
+                outputs.append(h)
+            return torch.stack(outputs, dim=1), (h, c)
+        ''')
+    assert check_lstm_forward(ns["lstm_forward"])

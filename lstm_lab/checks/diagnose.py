@@ -395,16 +395,17 @@ def _no_answer(run: _Run | None, labelled: bool) -> list[str]:
 
 def _helper_answering(ex: Exercise, runs: list[_Run]):
     """A function of another notebook cell that the student's function called and that computes the answer
-    itself: one of its results is one of the exercise's (not an input handed through), or, called alone on
-    the exercise's cases, it passes them. None if there is none."""
+    itself: what its first call in a case returns holds one of the exercise's returned values (not an input
+    handed through; the first call: a step of the student's own, called step after step, ends on the final
+    state but does not start there), or, called alone on the exercise's cases, it passes them."""
     seen = {code: helper for run in runs for code, helper in run.helpers.items()}
     for code, helper in seen.items():
         for run in runs:
             inputs = [t for _, t in named_tensors(run.case.args)]
             answers = [w for w in run.expected if isinstance(w, Tensor) and w.abs().sum() > 0
                        and not any(same(w, t, ex.atol) for t in inputs)]
-            results = [t for r in getattr(run.helpers.get(code), "results", []) for _, t in named_tensors((r,))]
-            if any(same(t, w, ex.atol) for t in results for w in answers):
+            first = getattr(run.helpers.get(code), "results", [])[:1]
+            if any(same(t, w, ex.atol) for r in first for _, t in named_tensors((r,)) for w in answers):
                 return helper
         if helper.function is not None and all(_answers_right(ex, helper.function, run.case, run.expected)
                                                for run in runs):
