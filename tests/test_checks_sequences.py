@@ -66,9 +66,9 @@ def test_forget_bias_right():
     (0.9, "0.9 is the gate's value"),
     (-math.log(9), "sign is flipped"),
     (math.atanh(0.9), "inverted tanh"),
-    (1.0, "sigmoid(1.0000) = 0.7311"),
-    ("two", "one number"),
-    ([1.0, 2.0], "one number"),
+    (1.0, "the bias: got 1.0000, expected 2.1972"),
+    ("two", "the bias should be a tensor of numbers, got a str"),
+    ([1.0, 2.0], "the bias has shape (2,), expected ()"),
 ])
 def test_forget_bias_mistakes(value, phrase):
     fails(checks.check_forget_bias_for_0_9(value), phrase)

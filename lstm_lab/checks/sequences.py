@@ -79,25 +79,14 @@ def check_parameter_count(fn, kind: str | None = None) -> Feedback:
 @verdict
 def check_forget_bias_for_0_9(value) -> Feedback:
     """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
-    exercise = "forget bias for f = 0.9"
     target = 0.9  # the gate's value the exercise asks for, not a tolerance
-    expected = math.log(target / (1 - target))
-    number = as_tensor(value)
-    if number is None or number.numel() != 1:
-        return Feedback(exercise, False, [f"the bias should be one number, got {value!r}"])
-    b = number.item()
-    gate = 1 / (1 + math.exp(-b)) if b > -700 else 0.0
-    near = TOLERANCES["typed"]
-    if abs(b - expected) < near:
-        return Feedback(exercise, True, [f"sigmoid({b:.4f}) = {gate:.4f}"])
-    lines = [f"sigmoid({b:.4f}) = {gate:.4f}, not 0.9000"]
-    if abs(b - target) < near:
-        lines.append("0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b")
-    elif abs(b + expected) < near:
-        lines.append("the sign is flipped: that bias gives 0.1")
-    elif abs(b - math.atanh(target)) < near:
-        lines.append("you inverted tanh; the forget gate is a sigmoid")
-    return Feedback(exercise, False, lines)
+    bias = math.log(target / (1 - target))
+    return check_value("forget bias for f = 0.9", value, bias, {
+        "0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b": target,
+        "the sign is flipped: that bias gives 0.1": -bias,
+        "you inverted tanh; the forget gate is a sigmoid": math.atanh(target)}, atol=TOLERANCES["typed"],
+        what="the bias", note="the bias is the pre-activation whose sigmoid is 0.9: solve sigmoid(b) = 0.9 for b",
+        success=(f"sigmoid({bias:.4f}) = {target:.4f}",))
 
 
 def _per_gate_reference(x, h, c, p):
