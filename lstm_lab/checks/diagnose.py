@@ -70,7 +70,7 @@ class Exercise:
     locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
     time_axis: dict = field(default_factory=dict)  # per returned name: the axis that is time
     gate_blocks: dict = field(default_factory=dict)  # per argument / returned name: gate letters stacked on dim 0
-    error_hints: dict = field(default_factory=dict)  # exception type name -> a hint for this exercise
+    error_hints: dict = field(default_factory=dict)  # an exception type or words of its message -> a hint
     gradients: bool = True  # compare gradients once the numbers are right
     atol: float = ATOL
     success: tuple = ()  # lines that say what "correct" was checked against
