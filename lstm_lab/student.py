@@ -231,16 +231,29 @@ def _top_level_region(source: str) -> tuple[str, str] | None:
     return "\n".join(lines[begins[0] + 1:ends[0]]), "\n".join(lines[ends[0] + 1:])
 
 
-def _code_stub(cell, stub: str) -> str:
+def checked_by(cells, index: int) -> str:
+    """The code that checks solution cell ``cells[index]``: what follows its region in the cell, then
+    the autograded cells right after it (a course notebook's check sits in its own graded cell)."""
+    region = _top_level_region(cells[index].source)
+    after = [region[1]] if region else []
+    for cell in cells[index + 1:]:
+        if not (cell.cell_type == "code" and is_grade(cell)):
+            break
+        after.append(cell.source)
+    return "\n".join(after)
+
+
+def _code_stub(cell, stub: str, after: str = "") -> str:
+    """The stub for a solution cell; ``after``: the code that checks it (``checked_by``)."""
     if stub == "nbgrader":
         return NBGRADER_CODE_STUB
     region = _top_level_region(cell.source)
-    names = answer_names(*region) if region else []
+    names = answer_names(region[0], after) if region else []
     return value_stub(names) if names else named_stub(_meta(cell).get("grade_id", "exercise"))
 
 
-def _clear_solution(cell, stub: str) -> None:  # ClearSolutions
-    text = _code_stub(cell, stub) if cell.cell_type == "code" else TEXT_STUB
+def _clear_solution(cell, stub: str, after: str = "") -> None:  # ClearSolutions
+    text = _code_stub(cell, stub, after) if cell.cell_type == "code" else TEXT_STUB
     cell.source, replaced = _replace_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, text.split("\n"))
     if is_solution(cell) and not replaced:
         cell.source = text
@@ -270,8 +283,9 @@ def student_version(nb: NotebookNode, *, stub: str = "named") -> NotebookNode:
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         _lock(cell)
-    for cell in nb.cells:
-        _clear_solution(cell, stub)
+    after = [checked_by(nb.cells, k) if is_solution(cell) else "" for k, cell in enumerate(nb.cells)]
+    for cell, checks in zip(nb.cells, after):
+        _clear_solution(cell, stub, checks)
     nb.metadata.pop("celltoolbar", None)
     # the state of widgets whose outputs are cleared below: dead weight (notebook 08's is 7,000 lines)
     nb.metadata.pop("widgets", None)
@@ -475,16 +489,16 @@ def _solution_cells(folder: Path):
         if ".ipynb_checkpoints" in path.parts:
             continue
         nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
+        for index, cell in enumerate(nb.cells):
             if is_solution(cell):
-                yield path, cell
+                yield path, cell, checked_by(nb.cells, index)
 
 
 def all_exercises(instructor: Path | None = None) -> list[tuple[str, Path]]:
     """(exercise name, notebook) for every solution cell of the instructor edition
     (default: the found course's ``notebooks/``)."""
     instructor = find_course() / "notebooks" if instructor is None else instructor
-    return [(_meta(cell)["grade_id"], path) for path, cell in _solution_cells(instructor)]
+    return [(_meta(cell)["grade_id"], path) for path, cell, _ in _solution_cells(instructor)]
 
 
 def reference_answer(name: str, *, instructor: Path | None = None, student: Path | None = None,
@@ -497,17 +511,18 @@ def reference_answer(name: str, *, instructor: Path | None = None, student: Path
         course = find_course()
         instructor = course / "notebooks" if instructor is None else instructor
         student = course / "student" if student is None else student
-    cells = [(path, cell) for path, cell in _solution_cells(instructor) if _meta(cell)["grade_id"] == name]
+    cells = [(path, cell, after) for path, cell, after in _solution_cells(instructor)
+             if _meta(cell)["grade_id"] == name]
     if not cells:
         known = ", ".join(sorted({n for n, _ in all_exercises(instructor)}))
         raise LookupError(f"no exercise named {name!r}; the exercises are: {known}")
     if not anyway and student.is_dir():
         # the stub's last line: `raise NotImplementedError("name: ...")`, or a value exercise's `answer = None`
-        stub = _code_stub(cells[0][1], "named").split("\n")[-1]
-        untried = [path for path, cell in _solution_cells(student) if _meta(cell)["grade_id"] == name
+        stub = _code_stub(cells[0][1], "named", cells[0][2]).split("\n")[-1]
+        untried = [path for path, cell, _ in _solution_cells(student) if _meta(cell)["grade_id"] == name
                    and stub in [line.strip() for line in cell.source.split("\n")]]
         if untried and len(untried) == len(cells):
             where = untried[0].relative_to(student.parent) if untried[0].is_relative_to(student.parent) else untried[0]
             raise NotTriedYet(f"{name}: try it first. Its cell in {where} still holds `{stub}`; write your "
                               f"answer there and run the check. (--anyway shows the answer regardless.)")
-    return [(path, cell.source) for path, cell in cells]
+    return [(path, cell.source) for path, cell, _ in cells]

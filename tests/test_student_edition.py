@@ -52,7 +52,7 @@ def test_no_solution_no_hidden_test_and_no_output_reaches_the_student(relative):
     source = nbformat.read(ROOT / "notebooks" / relative, as_version=4)
     for name in student.exercise_names(source):  # a function raises naming its exercise; a value is None
         assert (f'raise NotImplementedError("{name}: not implemented yet")' in stubs[name]
-                or re.search(r"^# YOUR CODE HERE\n(\w+ = None\n)+", stubs[name], re.M)), stubs[name]
+                or re.search(r"^# YOUR CODE HERE\n(\w+ = None(\n|$))+", stubs[name], re.M)), stubs[name]
 
 
 def reported(nb) -> tuple[list[str], list[str]]:
@@ -206,11 +206,13 @@ def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(insta
         nb.cells.append(nbformat.v4.new_code_cell("print('the end')"))
         NotebookClient(nb, timeout=300, allow_errors=bool(env), kernel_name=KERNEL,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-        return nb, {student._meta(c)["grade_id"]: c for c in nb.cells if student.is_solution(c)}
+        # each exercise's check: the autograded cell right after its solution cell
+        return nb, {student._meta(c)["grade_id"]: nb.cells[k + 1] for k, c in enumerate(nb.cells)
+                    if student.is_solution(c) and student.is_grade(nb.cells[k + 1])}
 
     nb, cells = run()  # no allow_errors: an error anywhere fails the test
     assert sorted(cells) == sorted(exercises) and shown(nb.cells[-1]) == "the end\n"
-    for name, cell in cells.items():  # in this notebook each exercise's cell runs its check
+    for name, cell in cells.items():  # each exercise's graded cell runs its check
         assert re.search(r"^✗ .+: not yet$", shown(cell), re.M), name
 
     nb, cells = run(NBGRADER_EXECUTION="autograde")
@@ -219,4 +221,4 @@ def test_an_unfinished_exercise_says_not_yet_and_raises_only_under_grading(insta
         assert [e.ename for e in errors] == ["ExerciseFailed"], name
         assert re.match(r"✗ .+: not yet", errors[0].evalue), errors[0].evalue
     assert not [c for c in nb.cells if c not in cells.values()
-                for o in c.get("outputs", []) if o.output_type == "error"], "only the exercises' cells fail"
+                for o in c.get("outputs", []) if o.output_type == "error"], "only the exercises' graded cells fail"

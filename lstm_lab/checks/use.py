@@ -1,0 +1,46 @@
+"""After an exercise, the notebook goes on with the student's code once it passes, and says so.
+
+A notebook that asks the student to write its central piece (a GRU step, a mask) then uses that piece
+in the cells that follow. ``yours_or_reference`` decides which function those cells get: the
+student's when its check passes, the reference until then, so that Run All reaches the end either way
+and the student sees which one ran::
+
+    gru_step = yours_or_reference(my_gru_step, check.check_gru_step, lstm_lab.gru_cell)
+    # using your my_gru_step (its check passes)
+    # -- or --
+    # using the reference lstm_lab.gru_cell: your my_gru_step does not pass its check yet
+"""
+
+from __future__ import annotations
+
+from .core import ExerciseFailed
+
+
+def _library_name(fn) -> str:
+    """``lstm_lab.gru_cell`` for the reference: where the student can look it up."""
+    module = getattr(fn, "__module__", None) or ""
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return name if module in ("", "__main__", "builtins") else f"{module.split('.')[0]}.{name}"
+
+
+def passes(yours, check) -> bool:
+    """Whether ``check(yours)`` passes. Never raises: under grading a check raises on a wrong answer,
+    and a cell that only chooses a function must not fail for it (the exercise's graded cell does)."""
+    try:
+        return bool(check(yours))
+    except ExerciseFailed:
+        return False
+
+
+def yours_or_reference(yours, check, reference, *, name=None, say=print):
+    """``yours`` when ``check(yours)`` passes, else ``reference``; ``say`` is told which, in a sentence.
+    ``name``: what to call the reference (default: where it lives, ``lstm_lab.gru_cell``), for one
+    adapted to the exercise's signature."""
+    if not callable(reference):
+        raise TypeError(f"reference should be the function to use until yours passes, got {type(reference).__name__}")
+    mine = getattr(yours, "__name__", "function")  # the student's: by the name they gave it
+    if passes(yours, check):
+        say(f"using your {mine} (its check passes)")
+        return yours
+    say(f"using the reference {name or _library_name(reference)}: your {mine} does not pass its check yet")
+    return reference

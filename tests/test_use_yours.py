@@ -1,0 +1,68 @@
+"""After an exercise, the notebook goes on with the student's function once its check passes and with
+the reference until then, and says which (``lstm_lab.checks.use``)."""
+
+import pytest
+import torch
+
+import lstm_lab
+from lstm_lab.checks import bptt as check
+from lstm_lab.checks.core import ExerciseFailed
+from lstm_lab.checks.use import yours_or_reference
+
+
+def right(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    return (1 - z) * torch.tanh(x_n + r * h_n) + z * h_prev
+
+
+def z_swapped(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):  # the notebook's common mistake
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    return z * torch.tanh(x_n + r * h_n) + (1 - z) * h_prev
+
+
+def stub(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    raise NotImplementedError("gru_step: not implemented yet")
+
+
+def choose(fn):
+    said = []
+    return yours_or_reference(fn, check.check_gru_step, lstm_lab.gru_cell, say=said.append), said
+
+
+def test_a_passing_answer_is_used_and_the_notebook_says_so():
+    chosen, said = choose(right)
+    assert chosen is right and said == ["using your right (its check passes)"]
+
+
+@pytest.mark.parametrize("fn", [z_swapped, stub], ids=["wrong", "unfinished"])
+def test_until_then_the_reference_is_used_and_the_notebook_says_whose(fn):
+    chosen, said = choose(fn)
+    assert chosen is lstm_lab.gru_cell
+    assert said == [f"using the reference lstm_lab.gru_cell: your {fn.__name__} does not pass its check yet"]
+
+
+@pytest.mark.parametrize("fn", [z_swapped, stub], ids=["wrong", "unfinished"])
+def test_under_grading_choosing_never_fails_the_cell(fn, monkeypatch):
+    """Under grading a check raises on a wrong answer; the cell that only chooses must not (the exercise's
+    own graded cell is what fails)."""
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(ExerciseFailed):
+        check.check_gru_step(fn)
+    assert choose(fn)[0] is lstm_lab.gru_cell
+    assert choose(right)[0] is right
+
+
+def test_a_reference_that_is_no_function_is_a_clear_error():
+    with pytest.raises(TypeError, match="reference should be the function to use until yours passes, got Tensor"):
+        yours_or_reference(right, check.check_gru_step, torch.zeros(2))
+
+
+def test_a_reference_adapted_to_the_exercise_is_named_as_told():
+    said = []
+    yours_or_reference(stub, check.check_gru_step, lambda *args: lstm_lab.gru_cell(*args), name="lstm_lab.gru_cell",
+                       say=said.append)
+    assert said == ["using the reference lstm_lab.gru_cell: your stub does not pass its check yet"]
