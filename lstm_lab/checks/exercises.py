@@ -18,6 +18,7 @@ from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_
 from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
+from ..training import fixed_seed
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
 from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, shape_message, verdict
 from .diagnose import ATOL, Case, Exercise, run_check, split
@@ -390,22 +391,17 @@ def check_init_lstm_params(init_lstm_params, *, seed: int = 0) -> Feedback:
     """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi, b_i, ...}`` as seed 003 asks:
     ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size, hidden_size) * 0.1``,
     ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was."""
-    state = torch.random.get_rng_state()
-    try:
-        return _check_init(init_lstm_params, seed)
-    finally:
-        torch.random.set_rng_state(state)
-
-
-def _check_init(fn, seed: int) -> Feedback:
     name = "init_lstm_params"
-    torch.manual_seed(seed)
-    small, lines = _get_params(fn, 3, 2)
+
+    def draw(k: int, input_size: int = 3, hidden_size: int = 2):  # each call under a seed of its own
+        with fixed_seed(seed + k):
+            return _get_params(init_lstm_params, input_size, hidden_size)
+
+    small, lines = draw(0)
     if small is None:
         where = [] if "not implemented yet" in lines[0] else ["for input_size=3, hidden_size=2:"]
         return Feedback(name, False, [*where, *lines])
-    torch.manual_seed(seed + 1)
-    params, lines = _get_params(fn, 64, 96)
+    params, lines = draw(1, 64, 96)
     if params is None:
         return Feedback(name, False, ["for input_size=64, hidden_size=96:", *lines])
     nonzero = [n for n in PARAM_NAMES if n.startswith("b_") and params[n].abs().max() > 0]
@@ -422,12 +418,7 @@ def _check_init(fn, seed: int) -> Feedback:
             if params[a].shape == params[b].shape and torch.equal(params[a], params[b]):
                 return Feedback(name, False, [f"{a} and {b} hold the same numbers: draw each with its own "
                                               "torch.randn call, or the two gates start as twins"])
-    torch.manual_seed(seed + 2)
-    first, _ = _get_params(fn, 3, 2)
-    torch.manual_seed(seed + 2)
-    again, _ = _get_params(fn, 3, 2)
-    torch.manual_seed(seed + 3)
-    other, _ = _get_params(fn, 3, 2)
+    (first, _), (again, _), (other, _) = draw(2), draw(2), draw(3)
     if first is None or again is None or other is None:
         return Feedback(name, False, ["a second call failed: the function should give a new set each call"])
     if not all(torch.equal(first[n], again[n]) for n in PARAM_NAMES):
