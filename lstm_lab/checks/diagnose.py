@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -263,18 +263,6 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
 
 
 # ---------------------------------------------------------------- a value
-def known_mistake(given, mistakes, atol: float, expected=None) -> str | None:
-    """The first explanation in ``mistakes`` (pairs of explanation and the numbers that mistake gives)
-    whose numbers the answer reproduces. A "mistake" that gives the right numbers (``expected``) on
-    this case is no mistake here and is skipped."""
-    for explanation, numbers in (mistakes.items() if isinstance(mistakes, dict) else mistakes):
-        if expected is not None and same(numbers, expected, atol):
-            continue
-        if same(given, numbers, atol):
-            return explanation
-    return None
-
-
 def _lenient(answer, expected: torch.Tensor):
     """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
     (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
@@ -297,7 +285,6 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
     catalogued mistake it reproduces, or ``compare``'s account of the numbers that are off."""
     exercise, what, atol, reshape = ex.name, ex.returns, ex.atol, ex.reshape
     expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
-    mistakes = ex.mistakes(case) if ex.mistakes else ()
     got = _lenient(answer, expected) if ex.lenient else answer
     if ex.lenient and isinstance(got, str):  # why a by-hand answer is no numbers
         return Feedback(exercise, False, [got])
@@ -312,7 +299,8 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
     verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
     if verdict:
         return Feedback(exercise, True, list(ex.success)) if ex.success else verdict
-    mistake = known_mistake(got, mistakes, atol, expected)
+    mistake = _known_mistake(ex, [_Run(replace(case, atol=atol), [expected], leaves=[got], verdicts=[verdict],
+                                       returns=what)])
     if mistake:
         return Feedback(exercise, False, [mistake, *differences(verdict)])
     verdict.lines += ex.hint
@@ -328,7 +316,7 @@ def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, ax
     mistake gives; ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the
     flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
     ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
-                  reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: mistakes, judge=judge,
+                  reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: dict(mistakes), judge=judge,
                   success=success)
     return run_check(ex, answer, [Case("your answer", (), expected)])
 

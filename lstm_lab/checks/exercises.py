@@ -624,13 +624,19 @@ def _bidirectional_rnn_cases(seed: int = 0, random_cases: int = 2) -> list[Case]
     cases = [Case("the fixed X (seed 001's weights in both directions)",
                   (fixtures.fixed_x().unsqueeze(1), fixtures.rnn_weights(), fixtures.rnn_weights()),
                   (golden["output"].unsqueeze(1), golden["h_n"].unsqueeze(1)), names)]
-    gen = seeded(600 + seed)
-    for k in range(random_cases):
+    return cases + _two_directions(seeded(600 + seed), random_cases, seed, names, 1, 0.5)
+
+
+def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale: float) -> list[Case]:
+    """Random cases of a bidirectional layer: x (T, B, D) and each direction's weights (``blocks`` gate blocks;
+    the recurrent matrix and the biases drawn at ``scale``)."""
+    cases = []
+    for k in range(count):
         T, B, D, H = _sizes(_BI_SIZES, k, seed)
 
         def weights():
-            return {"weight_ih": randn(gen, H, D), "weight_hh": randn(gen, H, H, scale=0.5),
-                    "bias_ih": randn(gen, H, scale=0.5), "bias_hh": randn(gen, H, scale=0.5)}
+            return {"weight_ih": randn(gen, blocks * H, D), "weight_hh": randn(gen, blocks * H, H, scale=scale),
+                    "bias_ih": randn(gen, blocks * H, scale=scale), "bias_hh": randn(gen, blocks * H, scale=scale)}
 
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, T, B, D), weights(), weights()), None, names))
@@ -793,18 +799,7 @@ def _bidirectional_layer_mistakes(case: Case) -> dict:
 
 def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("inputs", "forward_weights", "backward_weights")
-    gen = seeded(900 + seed)
-    cases = []
-    for k in range(max(random_cases, 1)):
-        T, B, D, H = _sizes(_BI_SIZES, k, seed)
-
-        def weights():
-            return {"weight_ih": randn(gen, 4 * H, D), "weight_hh": randn(gen, 4 * H, H),
-                    "bias_ih": randn(gen, 4 * H), "bias_hh": randn(gen, 4 * H)}
-
-        cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (randn(gen, T, B, D), weights(), weights()), None, names))
-    return cases
+    return _two_directions(seeded(900 + seed), max(random_cases, 1), seed, names, 4, 1.0)
 
 
 BIDIRECTIONAL_LAYER = Exercise(
