@@ -484,7 +484,9 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     for message in names:
         matched_any_wrong = False
         for run, catalogue in zip(answered, catalogues):
-            leaves = _variant_leaves(catalogue.get(message), run.returns)
+            variant = catalogue.get(message)  # a thunk, run here; None: the mistake cannot happen (or run) here
+            leaves = None if variant is None else _safely(
+                lambda: split(variant() if callable(variant) else variant, run.returns, partial=True), None)
             if leaves is None and all(run.verdicts):
                 continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
             atol = TOLERANCES["float64, longer"] if run.case.atol is None else run.case.atol
@@ -496,19 +498,6 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
             if matched_any_wrong:
                 return message
     return None
-
-
-def _variant_leaves(variant, spec) -> list | None:
-    """A catalogued answer as a flat list (None entries: not part of the mistake), or None if it
-    cannot be computed for this case. Entries may be given as thunks, evaluated here."""
-    if callable(variant):
-        try:
-            variant = variant()
-        except Exception:  # the mistake cannot even run on this case: it explains nothing here
-            return None
-    if variant is None:
-        return None
-    return split(variant, spec, partial=True)
 
 
 def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
