@@ -4,6 +4,7 @@ shortcut below returns the right numbers: with the watch blinded, its check pass
 
 import pkgutil
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -447,3 +448,32 @@ def test_a_step_of_the_students_own_in_another_cell_may_build_the_sequence():
             return torch.stack(outputs, dim=1), (h, c)
         ''')
     assert check_lstm_forward(ns["lstm_forward"])
+
+
+def test_in_ipykernel_itself_a_function_of_an_earlier_cell_is_refused_and_a_helper_of_ones_own_is_not():
+    """The planted notebooks above, in a real kernel: the file names ipykernel gives its cells are what the
+    watch reads, so a change there shows here."""
+    nbformat, nbclient = pytest.importorskip("nbformat"), pytest.importorskip("nbclient")
+    root = str(Path(__file__).resolve().parents[1])
+    cells = [f"import sys; sys.path.insert(0, {root!r})\nimport torch\nfrom lstm_lab.checks import bptt as check",
+             textwrap.dedent(NOTEBOOK_12_GRU_STEP),
+             "def sigmoid(t):\n    return 1 / (1 + torch.exp(-t))",
+             textwrap.dedent('''
+                 def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+                     w = dict(weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih, bias_hh=bias_hh)
+                     if x.dim() == 1:
+                         return gru_step(x, h_prev, w)[-1]
+                     return torch.stack([gru_step(x[b], h_prev[b], w)[-1] for b in range(len(x))])
+                 print(check.check_gru_step(my_gru_step))'''),
+             textwrap.dedent('''
+                 def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+                     x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+                     h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+                     r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+                     return (1 - z) * torch.tanh(x_n + r * h_n) + z * h_prev
+                 print(check.check_gru_step(my_gru_step))''')]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    refused, passed = ("".join(o.get("text", "") for o in nb.cells[k].outputs) for k in (3, 4))
+    assert "your function calls `gru_step`, defined in another cell of the notebook" in refused, refused
+    assert passed.startswith("✓ gru_step: correct"), passed
