@@ -21,7 +21,7 @@ from torch import Tensor
 
 from ..layouts import GATE_WORDS
 from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
-                   error_hints, same)
+                   error_hints, same, shape_message)
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -65,9 +65,10 @@ class Exercise:
     answer: str = "function"  # "value": the answer is the value itself (a number worked by hand), one case
     lenient: bool = False  # a value: accept what a by-hand answer may look like (a batch of one)
     reshape: tuple | None = None  # a value: view its flat numbers in a shape whose axes have names
+    advice: Callable | None = None  # a value of another shape -> what the exercise says of its layout
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
-    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
+    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down (a value: instead)
     time_axis: dict = field(default_factory=dict)  # per returned name: the axis that is time
     gate_blocks: dict = field(default_factory=dict)  # per argument / returned name: gate letters stacked on dim 0
     error_hints: dict = field(default_factory=dict)  # an exception type or words of its message -> a hint
@@ -285,9 +286,12 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
     catalogued mistake it reproduces, or ``compare``'s account of the numbers that are off."""
     exercise, what, atol, reshape = ex.name, ex.returns, ex.atol, ex.reshape
     expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
-    got = _lenient(answer, expected) if ex.lenient else answer
-    if ex.lenient and isinstance(got, str):  # why a by-hand answer is no numbers
+    got = _lenient(answer, expected) if ex.lenient or answer is None else answer
+    if isinstance(got, str) and (ex.lenient or answer is None):  # why a by-hand answer is no numbers
         return Feedback(exercise, False, [got])
+    given = as_tensor(got)
+    if ex.advice and given is not None and given.shape != expected.shape:  # the exercise says more of its layout
+        return Feedback(exercise, False, [shape_message(given.shape, expected.shape, what, advice=ex.advice(given))])
     whole = _judge(ex, what, got, case.expected) if ex.judge == "exact" else None  # a count: an int
     if whole is not None and not whole and "whole number" in whole.lines[0]:
         return whole
@@ -303,21 +307,21 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
                                        returns=what)])
     if mistake:
         return Feedback(exercise, False, [mistake, *differences(verdict)])
-    verdict.lines += ex.hint
-    return verdict
+    located = _safely(ex.locate, [], None, case, given) if ex.locate and given is not None else []
+    return Feedback(exercise, False, located or [*verdict.lines, *ex.hint])  # where it locates, that says more
 
 
 
 
 def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
                 lenient: bool = False, reshape=None, note: str | None = None, judge: str = "close",
-                success: tuple = ()) -> Feedback:
+                success: tuple = (), advice=None, locate=None) -> Feedback:
     """A value exercise declared and judged in one call: ``mistakes`` pairs of explanation and the numbers that
     mistake gives; ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the
     flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
     ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
                   reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: dict(mistakes), judge=judge,
-                  success=success)
+                  success=success, advice=advice, locate=locate)
     return run_check(ex, answer, [Case("your answer", (), expected)])
 
 
