@@ -1,10 +1,13 @@
 """lstm_lab: recurrent networks from scratch in PyTorch, matching torch.nn exactly.
 
     errors     input checks in torch's wording (ShapeError)
-    cells      one step: rnn_cell, lstm_cell, gru_cell (+ *_trace with every gate); the equations,
-               input_projection and the slopes of the nonlinearities
-    lstm_function  one LSTM layer whose backward is written by hand: the fast path LSTM trains with
-    runners    a layer over a sequence, stacked and bidirectional, variable lengths
+    gates      the gates' names, one table (GATES, GATE_WORDS)
+    cells      one step: rnn_cell, lstm_cell, gru_cell (+ *_trace with every gate); the teaching forms,
+               each step's equations beside its derivative, input_projection and the slopes
+    loop       a layer step by step under autograd (the teaching form), the RNN's layer
+    lstm_function, gru_function  one layer, fast (forward in buffers, backward by hand), held to the
+               teaching form by tests; layer_forward picks each layer's path
+    runners    sequences: a layer over a sequence, stacked and bidirectional, variable lengths
     modules    RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell: drop-in twins of torch.nn's
     layouts    per-gate <-> fused weights, and other courses' gate orders
     fixtures   the fixed 3x3 X, the seed-001 weights and the golden numbers

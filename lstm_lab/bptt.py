@@ -8,21 +8,16 @@ walks the same computation backwards:
 * a whole sequence (``rnn_backward``, ``lstm_backward``), carrying ``dh`` (and ``dc``) from the
   last step to the first.
 
-The LSTM layer's backward that training uses — ``lstm_local``, ``backward_through_cell``,
-``lstm_layer_backward`` and the ``torch.autograd.Function`` around them, ``lstm_layer`` — lives in
-``lstm_function`` (below ``runners``, which calls it) and is re-exported here, where it is taught.
+Each step's local derivative sits beside its forward in ``cells`` (``lstm_local``,
+``backward_through_cell``); the LSTM layer's backward that training uses (``lstm_layer_backward``
+and the ``torch.autograd.Function`` around it, ``lstm_layer``) in ``lstm_function``. This module
+builds on both; import each name from where it lives.
 
 Names: ``dX`` is ∂L/∂X for a scalar loss L. ``pre`` is a step's pre-activation
 ``W_ih x_t + b_ih + W_hh h_{t-1} + b_hh`` (LSTM: blocks i, f, g, o as in torch), and ``dpre`` its
 gradient: once ``dpre`` is known, every weight gradient is a matmul against what the weight
-multiplied in the forward pass.
-
-Speed comes from one observation: in an LSTM step's backward, every factor that multiplies the
-arriving gradient (the gates, σ' and tanh' of them, tanh'(c_t), c_{t-1}) comes from the forward
-pass alone. They are computed for the whole sequence at once *before* the reverse loop, which
-is then left with a few elementwise operations and one matmul (``dpre_t @ W_hh``) per step.
-The weight gradients need no loop at all: ``dW_hh`` is one matmul of every ``dpre_t`` against
-every ``h_{t-1}``.
+multiplied in the forward pass, and needs no loop: ``dW_hh`` is one matmul of every ``dpre_t``
+against every ``h_{t-1}`` (why the reverse loop is short: ``lstm_function``).
 """
 
 from __future__ import annotations
@@ -33,19 +28,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .cells import SLOPES, LSTMStep, input_projection, relu_slope, sigmoid_slope, tanh_slope  # noqa: F401
+from .cells import SLOPES, LSTMStep, backward_through_cell, input_projection, lstm_local, previous_states, rnn_local
 from .errors import ShapeError, WeightsKeyError, check_fused_weights, check_sequence, check_shape, check_tensor, shape_str
-from .lstm_function import (  # noqa: F401  (the LSTM layer's backward by hand lives there; taught here)
-    LSTMLayerFunction,
-    LSTMLocal,
-    LSTMTrace,
-    backward_through_cell,
-    lstm_layer,
-    lstm_layer_backward,
-    lstm_layer_forward,
-    lstm_local,
-    previous_states,
-)
+from .lstm_function import lstm_layer_backward, lstm_layer_forward
 from .runners import run_layer
 
 
@@ -104,7 +89,7 @@ def rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh, nonlinearity: str 
     check_shape(where, "h_prev", h_prev, state_shape, weight_hh)
     check_shape(where, "h", h, state_shape, weight_hh)
     check_shape(where, "x", x, (*dh.shape[:-1], weight_ih.shape[1]), weight_hh)
-    dpre = dh * SLOPES[nonlinearity](h)  # back through the nonlinearity
+    dpre = dh * rnn_local(h, nonlinearity)  # back through the nonlinearity
     return RNNStepGrads(
         dpre=dpre,
         dx=dpre @ weight_ih,  # pre = x W_ihᵀ + ...: x receives dpre W_ih
@@ -148,7 +133,7 @@ def rnn_backward(inputs, h0, weights, d_outputs, dh_n=None, nonlinearity: str = 
         check_shape(where, "dh_n", dh_n, (batch, hidden), weight_hh)
     if outputs is None:
         outputs = run_layer("RNN", inputs, h0, weights, nonlinearity=nonlinearity)[0]  # under no_grad
-    slope = SLOPES[nonlinearity](outputs)  # every step's tanh', before the loop
+    slope = rnn_local(outputs, nonlinearity)  # every step's tanh', before the loop
     dpre = torch.empty_like(outputs)
     dh_all = torch.empty_like(outputs)
     dh = d_outputs[-1] if dh_n is None else d_outputs[-1] + dh_n

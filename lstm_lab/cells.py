@@ -1,16 +1,22 @@
-"""One time step of an RNN, an LSTM and a GRU, in PyTorch's layout.
+"""One time step of an RNN, an LSTM and a GRU, in PyTorch's layout: each step's forward beside its derivative.
 
 Weights are fused the way ``torch.nn`` stores them: ``weight_ih`` has shape
 ``(gates * hidden_size, input_size)``, ``weight_hh`` ``(gates * hidden_size, hidden_size)``, with
 the gate blocks stacked in torch's order (LSTM: i, f, g, o; GRU: r, z, n) and two biases.
 
 Each cell is split in two: the matmuls that make the pre-activations, and an ``*_update``
-function with the gate equations. The sequence runners compute the input half of the
-matmuls for all time steps at once and call the very same ``*_update`` functions, so every
-equation exists exactly once.
+function with the gate equations. Beside each update sits its local derivative, the way
+micrograd keeps an operation's backward beside its forward: ``lstm_local`` and
+``backward_through_cell`` for the LSTM, ``gru_local`` and ``gru_backward_through_cell`` for the GRU.
+
+These are the teaching forms, the ones the notebooks show and the step-by-step autograd loop runs.
+The fast layers (``lstm_function``, ``gru_function``) write the same equations a second time, in
+place in buffers made once per sequence; so every equation exists in two forms, and the tests hold
+the fast one to this one (and both to torch.nn).
 
 The ``*_trace`` variants return every intermediate of the step (gates, cell state, hidden
-state, pre-activations) for tables, plots and widgets.
+state, pre-activations) for tables, plots and widgets; a layer's trace is the same record with
+every field stacked over time.
 
 Also here, because they belong with the equations: ``input_projection`` (the input half of
 every gate for all time steps, one matmul) and the slopes of the nonlinearities that the
@@ -36,22 +42,26 @@ class RNNStep(NamedTuple):
 
 
 class LSTMStep(NamedTuple):
+    """One step's record, or a layer's with every field stacked over time (T, B, H)."""
+
     i: Tensor  # input gate: how much of the candidate to write
     f: Tensor  # forget gate: how much of the old memory to keep
     g: Tensor  # candidate ("cell gate", c-tilde): what could be written
     o: Tensor  # output gate: how much of the memory to show
     c: Tensor  # cell state (the memory)
     h: Tensor  # hidden state (what the next layer and the next step see)
-    pre: Tensor  # pre-activations of the four gates, blocks i, f, g, o
+    pre: Tensor | None = None  # pre-activations of the four gates, blocks i, f, g, o (a fast layer keeps none)
 
 
 class GRUStep(NamedTuple):
+    """One step's record, or a layer's with every field stacked over time (T, B, H)."""
+
     r: Tensor  # reset gate: how much of h_{t-1} the candidate may read
     z: Tensor  # update gate: how much of h_{t-1} to keep
     n: Tensor  # candidate ("new gate")
     h: Tensor
-    pre_ih: Tensor  # W_ih x + b_ih, blocks r, z, n
-    pre_hh: Tensor  # W_hh h + b_hh, blocks r, z, n
+    pre_ih: Tensor | None  # W_ih x + b_ih, blocks r, z, n (a fast layer keeps none: it can remake it)
+    pre_hh: Tensor  # W_hh h + b_hh, blocks r, z, n: its n block is what the reset gate multiplied
 
 
 # ---------------------------------------------------------------- slopes of the nonlinearities
@@ -79,9 +89,15 @@ def check_nonlinearity(nonlinearity: str) -> None:
         raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
 
 
-# ---------------------------------------------------------------- the equations
+# ---------------------------------------------------------------- the equations, each beside its derivative
 def rnn_update(pre: Tensor, nonlinearity: str = "tanh") -> RNNStep:
     return RNNStep(pre, NONLINEARITIES[nonlinearity](pre))
+
+
+def rnn_local(h: Tensor, nonlinearity: str = "tanh") -> Tensor:
+    """``rnn_update``'s derivative, ∂h_t/∂pre_t, read off its output h_t: tanh' = 1 − h², relu' = [h > 0].
+    Elementwise, so the same function serves one step or a whole (T, B, H) sequence."""
+    return SLOPES[nonlinearity](h)
 
 
 def lstm_update(pre: Tensor, c_prev: Tensor | None, weight_hr: Tensor | None = None) -> LSTMStep:
@@ -104,6 +120,50 @@ def lstm_update(pre: Tensor, c_prev: Tensor | None, weight_hr: Tensor | None = N
     return LSTMStep(input_gate, forget_gate, candidate, output_gate, cell_state, hidden_state, pre)
 
 
+class LSTMLocal(NamedTuple):
+    """The parts of an LSTM step's backward that come from the forward pass alone.
+
+    Elementwise, so the same function serves one step or a whole (T, B, H) sequence.
+    """
+
+    h_to_c: Tensor  # ∂h_t/∂c_t = o_t · tanh'(c_t)
+    partners: Tensor  # what each gate multiplies, blocks i, f, g, o: g_t, c_{t-1}, i_t, tanh(c_t)
+    slopes: Tensor  # each gate's slope at its pre-activation, blocks i, f, g, o: σ', σ', tanh', σ'
+
+
+def lstm_local(i: Tensor, f: Tensor, g: Tensor, o: Tensor, c: Tensor, c_prev: Tensor) -> LSTMLocal:
+    """Read the backward's factors off the forward pass (one step, or every step at once)."""
+    tanh_c = torch.tanh(c)
+    return LSTMLocal(
+        h_to_c=o * tanh_slope(tanh_c),
+        # c_t = f·c_{t-1} + i·g  and  h_t = o·tanh(c_t): each gate is multiplied by its partner
+        partners=torch.cat([g, c_prev, i, tanh_c], dim=-1),
+        slopes=torch.cat([sigmoid_slope(i), sigmoid_slope(f), tanh_slope(g), sigmoid_slope(o)], dim=-1),
+    )
+
+
+def backward_through_cell(dh: Tensor, dc: Tensor, h_to_c: Tensor, gate_factors: Tensor, forget_gate: Tensor,
+                          out: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """One step back through c_t = f·c_{t-1} + i·g and h_t = o·tanh(c_t), all four gates at once.
+
+    ``dh``: the gradient arriving at h_t; ``dc``: the gradient arriving at c_t from step t+1.
+    Gate by gate, the chain rule says::
+
+        dc  = dc + dh · o · tanh'(c_t)      c_t reaches the loss directly and through h_t
+        di  = dc · g       df = dc · c_{t-1}       dg = dc · i       do = dh · tanh(c_t)
+        dc_prev = dc · f
+
+    i, f and g act on c and o acts on h, so all four are ``[dc, dc, dc, dh] · partners``. With
+    ``gate_factors = partners`` this returns the gradients of the gates (di, df, dg, do); with
+    ``gate_factors = partners · slopes`` (multiplied in advance: neither depends on the
+    gradient) it returns ``dpre`` directly. Returns ``(d_gates, dc, dc_prev)``.
+    """
+    dc = torch.addcmul(dc, dh, h_to_c)
+    arriving = torch.cat([dc, dc, dc, dh], dim=-1)
+    d_gates = torch.mul(arriving, gate_factors, out=out)
+    return d_gates, dc, dc * forget_gate
+
+
 def gru_update(pre_ih: Tensor, pre_hh: Tensor, h_prev: Tensor) -> GRUStep:
     """The GRU equations; torch applies the reset gate to ``W_hn h + b_hn`` as a whole.
 
@@ -121,6 +181,36 @@ def gru_update(pre_ih: Tensor, pre_hh: Tensor, h_prev: Tensor) -> GRUStep:
     candidate = torch.addcmul(x_n, reset_gate, h_n).tanh_()
     hidden_state = torch.addcmul(candidate, update_gate, h_prev - candidate)  # (1 − z)·n + z·h_{t-1}
     return GRUStep(reset_gate, update_gate, candidate, hidden_state, pre_ih, pre_hh)
+
+
+class GRULocal(NamedTuple):
+    """The parts of a GRU step's backward that come from the forward pass alone (elementwise, as ``LSTMLocal``)."""
+
+    to_n: Tensor  # ∂h_t/∂(n's pre-activation) = (1 − z)·tanh'(n)
+    to_z: Tensor  # ∂h_t/∂(z's pre-activation) = (h_{t-1} − n)·σ'(z)
+    to_r: Tensor  # ∂(n's pre-activation)/∂(r's pre-activation) = hn·σ'(r), hn = W_hn h_{t-1} + b_hn
+
+
+def gru_local(r: Tensor, z: Tensor, n: Tensor, hn: Tensor, h_prev: Tensor) -> GRULocal:
+    """Read the backward's factors off the forward pass (one step, or every step at once)."""
+    return GRULocal((1 - z) * tanh_slope(n), (h_prev - n) * sigmoid_slope(z), hn * sigmoid_slope(r))
+
+
+def gru_backward_through_cell(dh: Tensor, local: GRULocal, r: Tensor, z: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """One step back through h_t = n + z·(h_{t-1} − n), n = tanh(x_n + r·hn), r and z sigmoids.
+
+    ``dh``: the whole gradient arriving at h_t. The chain rule, gate by gate::
+
+        dn_pre = dh · (1 − z)·tanh'(n)     dz_pre = dh · (h_{t-1} − n)·σ'(z)     dr_pre = dn_pre · hn·σ'(r)
+
+    Returns ``(d_ih, d_hh, dh_direct)``: the gradients of ``W_ih x_t + b_ih`` and of
+    ``W_hh h_{t-1} + b_hh`` (blocks r, z, n; the same for r and z, and for n scaled by the reset
+    gate, which multiplied W_hn h + b_hn), and dh·z, what reaches h_{t-1} without W_hh. The whole
+    gradient at h_{t-1} is ``dh_direct + d_hh @ W_hh``.
+    """
+    dn = dh * local.to_n
+    dr, dz = dn * local.to_r, dh * local.to_z
+    return torch.cat([dr, dz, dn], dim=-1), torch.cat([dr, dz, dn * r], dim=-1), dh * z
 
 
 def input_projection(mode: str, inputs: Tensor, weights: dict) -> Tensor:
@@ -160,6 +250,14 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """``x Wᵀ + b`` — torch's convention: a weight row per output unit."""
     out = x @ weight.t()
     return out if bias is None else out + bias
+
+
+def previous_states(first: Tensor, sequence: Tensor, reverse: bool = False) -> Tensor:
+    """The state each step of a layer started from: [first, sequence[0], ..., sequence[T-2]], or for a layer
+    that ran from the last step to the first, [sequence[1], ..., sequence[T-1], first]."""
+    if reverse:
+        return torch.cat([sequence[1:], first.unsqueeze(0)])
+    return torch.cat([first.unsqueeze(0), sequence[:-1]])
 
 
 # ---------------------------------------------------------------- checked, traced steps

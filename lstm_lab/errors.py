@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from .gates import GATES
+
 
 class ShapeError(RuntimeError, ValueError):
     """A tensor has the wrong number of dimensions or the wrong size.
@@ -38,10 +40,6 @@ class EmptyPackError(ValueError, IndexError):
     """
 
 
-# Gate blocks stacked along dim 0 of the fused weights, in torch's order.
-GATES = {"RNN": ("h",), "LSTM": ("i", "f", "g", "o"), "GRU": ("r", "z", "n")}
-
-
 def shape_str(t: torch.Tensor) -> str:
     return "(" + ", ".join(str(s) for s in t.shape) + ("," if t.dim() == 1 else "") + ")"
 
@@ -51,21 +49,36 @@ def check_tensor(name: str, value, where: str) -> None:
         raise TypeError(f"{where}: {name} should be a torch.Tensor, got {type(value).__name__}")
 
 
-def check_same_dtype_device(where: str, reference: torch.Tensor, **tensors) -> None:
-    """Every tensor must share the dtype and device of ``reference`` (the input)."""
+def check_same_dtype_device(where: str | None, reference: torch.Tensor, **tensors) -> None:
+    """Every tensor must share the dtype and device of ``reference`` (the input): the package's one such check.
+
+    ``where`` names the caller in the message; None is a torch.nn twin (``lstm_lab.LSTM``, ...), which
+    answers in torch.nn's words for its ``weight`` and, where torch has none, in its own for ``hidden``.
+    """
     for name, t in tensors.items():
-        if t is None:
-            continue
-        if t.dtype != reference.dtype:
-            raise TypeError(
-                f"{where}: {name} has dtype {t.dtype} but the input has dtype {reference.dtype}. "
-                f"Convert one of them, e.g. input.to({t.dtype}) or the weights .to({reference.dtype})"
-            )
-        if t.device != reference.device:
-            raise RuntimeError(
-                f"{where}: Input and parameter tensors are not at the same device, found input "
-                f"tensor at {reference.device} and {name} at {t.device}"
-            )
+        if t is not None and (t.dtype != reference.dtype or t.device != reference.device):
+            raise _mismatch(where, name, t, reference)
+
+
+def _mismatch(where: str | None, name: str, t: torch.Tensor, x: torch.Tensor) -> Exception:
+    same_device = t.device == x.device
+    if where is None and name == "weight":  # torch.nn's words and order: dtype first
+        if t.dtype != x.dtype:
+            return ValueError(f"RNN input dtype ({x.dtype}) does not match weight dtype ({t.dtype}). "
+                              f"Convert input: input.to({t.dtype}), or convert model: model.to({x.dtype})")
+        return RuntimeError(f"Input and parameter tensors are not at the same device, found input tensor at {x.device} "
+                            f"and parameter tensor at {t.device}")
+    if where is None:  # the initial state: torch.nn's words for the device, first; torch has none for the dtype
+        if not same_device:
+            return RuntimeError(f"Input and hidden tensors are not at the same device, found input tensor at "
+                                f"{x.device} and hidden tensor at {t.device}")
+        return TypeError(f"the initial state should have the input's dtype {x.dtype} on {x.device}, "
+                         f"got {t.dtype} on {t.device}")
+    if t.dtype != x.dtype:
+        return TypeError(f"{where}: {name} has dtype {t.dtype} but the input has dtype {x.dtype}. "
+                         f"Convert one of them, e.g. input.to({t.dtype}) or the weights .to({x.dtype})")
+    return RuntimeError(f"{where}: Input and parameter tensors are not at the same device, found input "
+                        f"tensor at {x.device} and {name} at {t.device}")
 
 
 def check_shape(where: str, name: str, t, shape: tuple, reference: torch.Tensor) -> None:

@@ -30,15 +30,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .errors import GATES, ShapeError, WeightsKeyError, check_tensor, shape_str
+from .errors import ShapeError, WeightsKeyError, check_tensor, shape_str
+from .gates import GATES, TORCH_ORDER
 
-TORCH_ORDER = "ifgo"
-# the one table of gate names: how a message names each gate of the LSTM (i, f, g, o) and the GRU (r, z, n)
-GATE_WORDS = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
-              "r": "reset gate r", "z": "update gate z", "n": "candidate n"}
-GATE_NAMES = {g: GATE_WORDS[g].split()[0] for g in TORCH_ORDER}  # "input", "forget", "candidate", "output"
 CONVENTIONS = {
-    "torch": "ifgo",
+    "torch": TORCH_ORDER,
     "cs231n": "ifog",
     "keras": "ifco",  # c is the candidate, torch's g
     "onnx": "iofc",
@@ -81,10 +77,6 @@ def reorder_gates(t: Tensor, from_order: str, to_order: str, dim: int = 0) -> Te
 
 
 # ---------------------------------------------------------------- per-gate <-> fused
-def _key(prefix: str, gate: str) -> str:
-    return f"{prefix}{gate}"
-
-
 def split_gates(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, transposed=False, two_biases=False) -> dict:
     """Fused torch weights -> one tensor per gate: ``W_xi, W_hi, b_i, W_xf, ...``.
 
@@ -104,16 +96,16 @@ def split_gates(weight_ih, weight_hh, bias_ih=None, bias_hh=None, *, transposed=
     for k, gate in enumerate(TORCH_ORDER):
         for prefix in ("W_x", "W_h"):
             w = parts[prefix][k]
-            out[_key(prefix, gate)] = (w.t() if transposed else w).clone()
+            out[prefix + gate] = (w.t() if transposed else w).clone()
         bx = parts["b_x"][k] if parts["b_x"] is not None else None
         bh = parts["b_h"][k] if parts["b_h"] is not None else None
         if two_biases:
             if bx is not None:
-                out[_key("b_x", gate)] = bx.clone()
+                out["b_x" + gate] = bx.clone()
             if bh is not None:
-                out[_key("b_h", gate)] = bh.clone()
+                out["b_h" + gate] = bh.clone()
         elif bx is not None or bh is not None:
-            out[_key("b_", gate)] = (bx if bh is None else bh if bx is None else bx + bh).clone()
+            out["b_" + gate] = (bx if bh is None else bh if bx is None else bx + bh).clone()
     return out
 
 

@@ -1,132 +1,77 @@
-"""One LSTM layer whose backward pass is written by hand: the fast path ``lstm_lab.LSTM`` trains with.
+"""One LSTM layer, fast: its forward in place in buffers, its backward by hand; the path ``lstm_lab.LSTM`` takes.
 
-``LSTMLayerFunction`` is a ``torch.autograd.Function``. Its forward runs the layer keeping every
-gate (``lstm_layer_forward``: the equations of ``cells.lstm_update``, in a form written for
-speed, buffers filled in place, which the runner also uses for inference); its backward is
+Held equal to the teaching form (``cells.lstm_update``, ``cells.lstm_local``) by
+tests/test_parity.py::test_fast_layer_is_held_to_the_teaching_form, and to torch.nn by the parity grid.
+
+``layer_forward`` picks the path of one LSTM layer: ``LSTMLayerFunction`` while gradients are
+recorded, its buffered loop alone for inference (``infer_steps``), or the teaching form step by step
+under autograd (``lstm_steps``) for what neither covers. ``LSTMLayerFunction``'s forward keeps every
+gate (``run_steps``: the equations of ``cells.lstm_update`` written for speed); its backward is
 backpropagation through time by hand (``lstm_layer_backward``), the derivation notebook 09 and
-``lstm_lab.bptt`` teach. Speed comes from one observation: every factor of an LSTM step's
-backward that multiplies the arriving gradient (the gates, σ' and tanh' of them, tanh'(c_t),
-c_{t-1}) comes from the forward pass alone, so all of them are computed for the whole sequence
-before the reverse loop (``lstm_local``), which is left with a few elementwise operations and
-one matmul per step (``backward_through_cell``).
+``lstm_lab.bptt`` teach. Speed comes from one observation: every factor of an LSTM step's backward
+that multiplies the arriving gradient (the gates, σ' and tanh' of them, tanh'(c_t), c_{t-1}) comes from
+the forward pass alone, so all of them are computed for the whole sequence before the reverse loop
+(``gate_factors``, the fast form of ``cells.lstm_local``), which is left with a few elementwise
+operations and one matmul per step (``cells.backward_through_cell``).
 
-What a hand-written backward cannot do by itself, it hands to autograd:
-
-* a second derivative (``create_graph=True``, ``gradgradcheck``): the backward then recomputes
-  the layer with differentiable operations (the teaching form, ``cells.lstm_update`` step by
-  step) and lets autograd differentiate that;
-* ``torch.func`` transforms (``vmap``, ``grad``, ``jacrev``) and forward-mode AD:
-  ``use_hand_written_backward`` says no, and the runner takes the plain autograd loop.
-
-Imports only ``cells`` and ``errors``: ``runners`` (the loop) and ``bptt`` (the teaching
-functions) import this module, never the other way round.
+What a hand-written backward cannot do by itself, it hands to autograd: a second derivative
+(``create_graph=True``) recomputes the layer in the teaching form and lets autograd differentiate
+that; under ``torch.func`` transforms and forward-mode AD ``layer_forward`` takes the teaching form.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 from torch import Tensor
 
-from .cells import lstm_update, sigmoid_slope, tanh_slope, transposed_for_steps
+from .cells import (LSTMStep, backward_through_cell, input_projection, lstm_update, projection_bias,
+                    transposed_for_steps)
 from .errors import check_fused_weights, check_sequence, check_shape
+from .loop import autocast_enabled, inference_buffers, step_loop, use_hand_written_backward, zero_state
 
 
-# ================================================================ one step back, all four gates
-class LSTMLocal(NamedTuple):
-    """The parts of an LSTM step's backward that come from the forward pass alone.
+# ================================================================ the path of one layer
+def layer_forward(inputs: Tensor, state, weights: dict, reverse: bool = False, mask: Tensor | None = None,
+                  hand_written_backward: bool = True):
+    """One LSTM layer in one direction over (T, B, D) ``inputs``: ``(outputs (T, B, H_out), (h_n, c_n))``.
 
-    Elementwise, so the same function serves one step or a whole (T, B, H) sequence.
+    ``state`` is ``(h0, c0)`` or None for zeros; ``weights`` a dict as ``runners.run_layer`` takes it;
+    ``mask`` (T, B, 1) False past each sequence's end. The fastest path open now: the Function while
+    gradients are recorded (unless ``hand_written_backward=False``), its loop alone for inference, else
+    the teaching form. Every path runs ``reverse=True`` last step first, on the sequence as it is.
     """
-
-    h_to_c: Tensor  # ∂h_t/∂c_t = o_t · tanh'(c_t)
-    partners: Tensor  # what each gate multiplies, blocks i, f, g, o: g_t, c_{t-1}, i_t, tanh(c_t)
-    slopes: Tensor  # each gate's slope at its pre-activation, blocks i, f, g, o: σ', σ', tanh', σ'
-
-
-def lstm_local(i: Tensor, f: Tensor, g: Tensor, o: Tensor, c: Tensor, c_prev: Tensor) -> LSTMLocal:
-    """Read the backward's factors off the forward pass (one step, or every step at once)."""
-    tanh_c = torch.tanh(c)
-    return LSTMLocal(
-        h_to_c=o * tanh_slope(tanh_c),
-        # c_t = f·c_{t-1} + i·g  and  h_t = o·tanh(c_t): each gate is multiplied by its partner
-        partners=torch.cat([g, c_prev, i, tanh_c], dim=-1),
-        slopes=torch.cat([sigmoid_slope(i), sigmoid_slope(f), tanh_slope(g), sigmoid_slope(o)], dim=-1),
-    )
-
-
-def backward_through_cell(dh: Tensor, dc: Tensor, h_to_c: Tensor, gate_factors: Tensor, forget_gate: Tensor,
-                          out: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
-    """One step back through c_t = f·c_{t-1} + i·g and h_t = o·tanh(c_t), all four gates at once.
-
-    ``dh``: the gradient arriving at h_t; ``dc``: the gradient arriving at c_t from step t+1.
-    Gate by gate, the chain rule says::
-
-        dc  = dc + dh · o · tanh'(c_t)      c_t reaches the loss directly and through h_t
-        di  = dc · g       df = dc · c_{t-1}       dg = dc · i       do = dh · tanh(c_t)
-        dc_prev = dc · f
-
-    i, f and g act on c and o acts on h, so all four are ``[dc, dc, dc, dh] · partners``. With
-    ``gate_factors = partners`` this returns the gradients of the gates (di, df, dg, do); with
-    ``gate_factors = partners · slopes`` (multiplied in advance: neither depends on the
-    gradient) it returns ``dpre`` directly. Returns ``(d_gates, dc, dc_prev)``.
-    """
-    dc = torch.addcmul(dc, dh, h_to_c)
-    arriving = torch.cat([dc, dc, dc, dh], dim=-1)
-    d_gates = torch.mul(arriving, gate_factors, out=out)
-    return d_gates, dc, dc * forget_gate
+    # the fast loops hold one dtype throughout and no masks or projections; autocast's mixed dtypes
+    # are for the step loop (the modules run the LSTM with autocast off, in the low dtype throughout)
+    fast = mask is None and weights.get("weight_hr") is None and not autocast_enabled(inputs.device.type)
+    if fast and hand_written_backward and use_hand_written_backward():
+        h0, c0 = zero_state("LSTM", inputs, weights) if state is None else state
+        # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
+        outputs, h, c = LSTMLayerFunction.apply(inputs, h0, c0, weights["weight_hh"], weights["weight_ih"],
+                                                projection_bias("LSTM", weights), reverse)
+        return outputs, (h, c)
+    if fast and inference_buffers(inputs, state, weights):
+        h0, c0 = zero_state("LSTM", inputs, weights) if state is None else state
+        outputs, c = infer_steps(input_projection("LSTM", inputs, weights), h0, c0, weights["weight_hh"], reverse)
+        return outputs, (outputs[0 if reverse else -1].clone(), c)  # h_n in memory of its own, as torch's
+    return lstm_steps(input_projection("LSTM", inputs, weights), state, weights["weight_hh"],
+                      weights.get("weight_hr"), mask, reverse)
 
 
-def steps_and_predecessors(reverse: bool) -> tuple[int, slice, slice]:
-    """Where a layer's recurrence starts, and which step comes before which: ``(first, rest, before)``
-    such that step ``first`` reads the initial state and the steps ``[rest]`` read the states ``[before]``.
-    Forward: step 0 reads h_0, steps 1.. read 0..T-2. In reverse the layer runs from the last step to
-    the first: step T-1 reads h_0, steps ..T-2 read 1..T-1."""
-    return (-1, slice(None, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(None, -1))
+def lstm_steps(proj: Tensor, state, weight_hh: Tensor, weight_hr: Tensor | None = None, mask: Tensor | None = None,
+               reverse: bool = False):
+    """The teaching form of the layer: ``cells.lstm_update`` step by step under autograd (``loop.step_loop``)."""
+    w_hh = transposed_for_steps(weight_hh, proj.shape[0])
+
+    def step(proj_t, state):  # None: h_0 = c_0 = 0, whose W_hh h_0 and f·c_0 the first step skips
+        h, c = (None, None) if state is None else state
+        new = lstm_update(proj_t if h is None else torch.addmm(proj_t, h, w_hh), c, weight_hr)
+        return new.h, new.c
+
+    return step_loop(proj, state, step, mask, reverse)
 
 
-def gate_factors(trace: "LSTMTrace", c0: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
-    """``lstm_local`` for a whole layer, written for speed: ``(h_to_c, partners · slopes)``.
-
-    The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
-    equal), for every step at once, and what ``lstm_layer_backward`` needs. Where ``lstm_local``
-    concatenates four partners, four slopes and c_{t-1} (each a fresh sequence-sized tensor) and
-    then multiplies, this fills each block of one (T, B, 4H) buffer in place: the gate, minus its
-    square (σ' = s − s·s; tanh' = 1 − t·t from a block of ones), times its partner; c_{t-1} is read
-    as c_0 and c[:-1] rather than concatenated. Fresh memory costs a sequence-sized backward more
-    than its arithmetic. (In place rather than with ``out=``: torch.compile traces in-place
-    operations on the blocks, not ``out=`` into a strided view.) ``reverse``: the trace of a layer
-    that ran from the last step to the first, whose c_{t-1} is c[t+1] (see ``run_steps``).
-    """
-    steps, batch, hidden = trace.c.shape
-    factors = trace.c.new_empty(steps, batch, 4, hidden)
-    d_i, d_f, d_g, d_o = factors.unbind(2)
-    tanh_c = torch.tanh(trace.c)
-    d_i.copy_(trace.i).addcmul_(trace.i, trace.i, value=-1).mul_(trace.g)  # σ'(i) · g
-    d_f.copy_(trace.f).addcmul_(trace.f, trace.f, value=-1)  # σ'(f) · c_{t-1}
-    first, rest, before = steps_and_predecessors(reverse)
-    d_f[first].mul_(c0)  # the step the recurrence starts at reads c_0
-    d_f[rest].mul_(trace.c[before])
-    d_g.fill_(1).addcmul_(trace.g, trace.g, value=-1).mul_(trace.i)  # tanh'(g) · i
-    d_o.copy_(trace.o).addcmul_(trace.o, trace.o, value=-1).mul_(tanh_c)  # σ'(o) · tanh(c)
-    h_to_c = torch.ones_like(tanh_c).addcmul_(tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
-    return h_to_c, factors.view(steps, batch, 4 * hidden)
-
-
-# ================================================================ a whole layer
-class LSTMTrace(NamedTuple):
-    """A layer's forward pass, every step kept, stacked over time: each field is (T, B, H)."""
-
-    i: Tensor
-    f: Tensor
-    g: Tensor
-    o: Tensor
-    c: Tensor
-    h: Tensor
-
-
-def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMTrace:
+# ================================================================ the forward of a whole layer
+def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) -> LSTMStep:
     """One LSTM layer in one direction, keeping every gate for the backward pass.
 
     ``proj[t] = W_ih x_t + b_ih + b_hh`` for every t, (T, B, 4H); it is left as it was (the
@@ -138,13 +83,13 @@ def lstm_layer_forward(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor) 
     return trace_steps(proj.clone(), h0, c0, weight_hh)
 
 
-def trace_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, reverse: bool = False) -> LSTMTrace:
+def trace_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, reverse: bool = False) -> LSTMStep:
     """``run_steps`` into buffers for the whole sequence: ``gates`` (T, B, 4H, holding the input
     half of every step, overwritten) becomes the trace's gates, beside fresh c and h."""
     steps, batch, four_hidden = gates.shape
     c, h = gates.new_empty(steps, batch, four_hidden // 4), gates.new_empty(steps, batch, four_hidden // 4)
     run_steps(gates, h0, c0, weight_hh, c.unbind(0), h.unbind(0), reverse)
-    return LSTMTrace(*gates.view(steps, batch, 4, four_hidden // 4).unbind(2), c, h)
+    return LSTMStep(*gates.view(steps, batch, 4, four_hidden // 4).unbind(2), c, h)
 
 
 def infer_steps(proj: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
@@ -179,8 +124,8 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
       result differs from ``torch.tanh`` by rounding only (a few units in the last place);
     * c_t = i·g + f·c_{t-1} is one multiply and one fused ``addcmul_``;
     * ``reverse=True`` (the backward direction of a bidirectional layer) visits the steps from the
-      last to the first, and writes each state at its own time step: where the teaching form runs
-      forward over a reversed copy of the sequence and reverses its outputs back, no copy is made.
+      last to the first, and writes each state at its own time step, as the teaching form does
+      (``loop.step_loop``): no reversed copy of the sequence is made.
     """
     steps, batch, four_hidden = gates.shape
     hidden = four_hidden // 4
@@ -209,13 +154,45 @@ def run_steps(gates: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, c_steps,
         h_prev, c_prev = h_t, c_t
 
 
-def previous_states(first: Tensor, sequence: Tensor) -> Tensor:
-    """[first, sequence[0], ..., sequence[T-2]]: the value each step started from."""
-    return torch.cat([first.unsqueeze(0), sequence[:-1]])
+# ================================================================ the backward, for a whole layer
+def steps_and_predecessors(reverse: bool) -> tuple[int, slice, slice]:
+    """Where a layer's recurrence starts, and which step comes before which: ``(first, rest, before)``
+    such that step ``first`` reads the initial state and the steps ``[rest]`` read the states ``[before]``.
+    Forward: step 0 reads h_0, steps 1.. read 0..T-2. In reverse the layer runs from the last step to
+    the first: step T-1 reads h_0, steps ..T-2 read 1..T-1."""
+    return (-1, slice(None, -1), slice(1, None)) if reverse else (0, slice(1, None), slice(None, -1))
+
+
+def gate_factors(trace: LSTMStep, c0: Tensor, reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """``lstm_local`` for a whole layer, written for speed: ``(h_to_c, partners · slopes)``.
+
+    The same numbers as ``lstm_local(...).h_to_c`` and ``partners * slopes`` (a test holds them
+    equal), for every step at once, and what ``lstm_layer_backward`` needs. Where ``lstm_local``
+    concatenates four partners, four slopes and c_{t-1} (each a fresh sequence-sized tensor) and
+    then multiplies, this fills each block of one (T, B, 4H) buffer in place: the gate, minus its
+    square (σ' = s − s·s; tanh' = 1 − t·t from a block of ones), times its partner; c_{t-1} is read
+    as c_0 and c[:-1] rather than concatenated. Fresh memory costs a sequence-sized backward more
+    than its arithmetic. (In place rather than with ``out=``: torch.compile traces in-place
+    operations on the blocks, not ``out=`` into a strided view.) ``reverse``: the trace of a layer
+    that ran from the last step to the first, whose c_{t-1} is c[t+1] (see ``run_steps``).
+    """
+    steps, batch, hidden = trace.c.shape
+    factors = trace.c.new_empty(steps, batch, 4, hidden)
+    d_i, d_f, d_g, d_o = factors.unbind(2)
+    tanh_c = torch.tanh(trace.c)
+    d_i.copy_(trace.i).addcmul_(trace.i, trace.i, value=-1).mul_(trace.g)  # σ'(i) · g
+    d_f.copy_(trace.f).addcmul_(trace.f, trace.f, value=-1)  # σ'(f) · c_{t-1}
+    first, rest, before = steps_and_predecessors(reverse)
+    d_f[first].mul_(c0)  # the step the recurrence starts at reads c_0
+    d_f[rest].mul_(trace.c[before])
+    d_g.fill_(1).addcmul_(trace.g, trace.g, value=-1).mul_(trace.i)  # tanh'(g) · i
+    d_o.copy_(trace.o).addcmul_(trace.o, trace.o, value=-1).mul_(tanh_c)  # σ'(o) · tanh(c)
+    h_to_c = torch.ones_like(tanh_c).addcmul_(tanh_c, tanh_c, value=-1).mul_(trace.o)  # o · tanh'(c)
+    return h_to_c, factors.view(steps, batch, 4 * hidden)
 
 
 @torch.no_grad()
-def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Tensor, d_outputs: Tensor,
+def lstm_layer_backward(trace: LSTMStep, h0: Tensor, c0: Tensor, weight_hh: Tensor, d_outputs: Tensor,
                         dh_n: Tensor | None = None, dc_n: Tensor | None = None, keep_states: bool = False,
                         reverse: bool = False):
     """Backpropagation through time for one LSTM layer, given its forward ``trace``.
@@ -254,26 +231,6 @@ def lstm_layer_backward(trace: LSTMTrace, h0: Tensor, c0: Tensor, weight_hh: Ten
 
 
 # ================================================================ the autograd.Function
-def use_hand_written_backward() -> bool:
-    """Whether a layer run now may use ``LSTMLayerFunction``: gradients are being recorded (without
-    them there is nothing to save for) and no ``torch.func`` transform or forward-mode AD is
-    active (a hand-written backward has no batching or forward-mode rule)."""
-    if not torch.is_grad_enabled():
-        return False
-    if torch.compiler.is_compiling():  # torch.compile traces the Function itself
-        return True
-    return not transforms_active()
-
-
-def transforms_active() -> bool:
-    """A ``torch.func`` transform or forward-mode AD is running: only plain tensor operations will do."""
-    return _functorch_active() or torch.autograd.forward_ad._current_level >= 0
-
-
-# torch's own test for "inside vmap/grad/jacrev"; a torch without it has no functorch transforms to detect
-_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: False)
-
-
 class LSTMLayerFunction(torch.autograd.Function):
     """One LSTM layer in one direction whose backward is ``lstm_layer_backward`` (BPTT by hand).
 
@@ -294,7 +251,7 @@ class LSTMLayerFunction(torch.autograd.Function):
     bidirectional layer) on the sequence as it is, ``outputs[t]`` at time step t and the final
     state that of step 1 (see ``run_steps``).
 
-    No masks and no projections (``weight_hr``): the runner keeps the autograd path for those.
+    No masks and no projections (``weight_hr``): ``layer_forward`` takes the teaching form for those.
     """
 
     @staticmethod
@@ -320,7 +277,7 @@ class LSTMLayerFunction(torch.autograd.Function):
             # arithmetic is not, so recompute the layer with autograd and differentiate that.
             return _differentiable_backward(ctx.needs_input_grad[:6], (inputs, h0, c0, weight_hh, weight_ih, bias),
                                             (d_outputs, dh_n, dc_n), ctx.reverse) + (None,)
-        trace = LSTMTrace(*saved)
+        trace = LSTMStep(*saved)
         dpre, dh0, dc0 = lstm_layer_backward(trace, h0, c0, weight_hh, d_outputs, dh_n, dc_n, reverse=ctx.reverse)
         four_hidden, hidden = weight_hh.shape
         rows = dpre.reshape(-1, four_hidden)  # every step's dpre_t, one row per (t, b)
@@ -349,14 +306,7 @@ def _differentiable_backward(needs_grad, inputs, grad_outputs, reverse=False):
     wanted = [t for t, needed in zip(inputs, needs_grad) if needed]
     with torch.enable_grad():
         proj = x if weight_ih is None else torch.nn.functional.linear(x, weight_ih, bias)
-        # the teaching form of the loop (run_steps writes into buffers, which autograd cannot record)
-        w_hh, h, c, hs = transposed_for_steps(weight_hh, proj.shape[0]), h0, c0, []
-        steps = proj.unbind(0)
-        for proj_t in reversed(steps) if reverse else steps:
-            step = lstm_update(torch.addmm(proj_t, h, w_hh), c)
-            h, c = step.h, step.c
-            hs.append(h)
-        outputs = torch.stack(hs[::-1] if reverse else hs)  # in time order
+        outputs, (h, c) = lstm_steps(proj, (h0, c0), weight_hh, reverse=reverse)
         grads = iter(torch.autograd.grad((outputs, h, c), wanted, grad_outputs,
                                          create_graph=True, allow_unused=True))
     return tuple(next(grads) if needed else None for needed in needs_grad)

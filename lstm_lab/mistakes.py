@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from .cells import linear, lstm_cell, lstm_cell_trace, lstm_update
 from .fixtures import head
-from .runners import run_layer, run_stack, zero_state
+from .runners import run_layer, run_stack
 
 __all__ = [
     "input_gate_uses_W_hf",
@@ -52,8 +52,8 @@ __all__ = [
 
 def _zero_stack_state(inputs: Tensor, layer_weights) -> tuple[Tensor, Tensor]:
     """(h_0, c_0) of zeros for a whole stack, laid out l0, l0_reverse, l1, ... as in torch."""
-    states = [zero_state("LSTM", inputs, w) for directions in layer_weights for w in directions]
-    return torch.stack([h for h, _ in states]), torch.stack([c for _, c in states])
+    rows, (four_hidden, out) = sum(map(len, layer_weights)), layer_weights[0][0]["weight_hh"].shape
+    return inputs.new_zeros(rows, inputs.shape[1], out), inputs.new_zeros(rows, inputs.shape[1], four_hidden // 4)
 
 
 def _need_two_directions(layer_weights, name: str) -> None:
@@ -100,22 +100,15 @@ def stack_each_direction_reads_its_own(inputs: Tensor, layer_weights, *, fixed: 
     ``fixed=True``: every layer reads the concatenation. Returns ``(output, (h_n, c_n))``.
     """
     _need_two_directions(layer_weights, "stack_each_direction_reads_its_own")
-    forward_in = backward_in = inputs
-    finals = []
-    for layer, (forward, backward) in enumerate(layer_weights):
-        if layer > 0 and fixed:
-            forward_in = backward_in = torch.cat([forward_out, backward_out], dim=-1)
-        elif layer > 0:  # the seed: each direction keeps to itself
-            H = forward["weight_hh"].shape[1]
-            forward = dict(forward, weight_ih=forward["weight_ih"][:, :H])  # columns that read the forward half
-            backward = dict(backward, weight_ih=backward["weight_ih"][:, H:])  # ... and the backward half
-            forward_in, backward_in = forward_out, backward_out
-        forward_out, forward_final = run_layer("LSTM", forward_in, None, forward)
-        backward_out, backward_final = run_layer("LSTM", backward_in, None, backward,
-                                                 reverse=True)
-        finals += [forward_final, backward_final]
-    output = torch.cat([forward_out, backward_out], dim=-1)
-    return output, (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
+
+    def own_half(layer, direction, inputs, state, weights):
+        if layer > 0 and not fixed:  # the seed: each direction keeps to itself
+            H = weights["weight_hh"].shape[1]
+            half = slice(None, H) if direction == 0 else slice(H, None)  # the forward half, or the backward half
+            inputs, weights = inputs[..., half], dict(weights, weight_ih=weights["weight_ih"][:, half])
+        return run_layer("LSTM", inputs, state, weights, reverse=direction == 1)
+
+    return run_stack("LSTM", inputs, None, layer_weights, layer=own_half)
 
 
 def h_n_overwritten(inputs: Tensor, layer_weights, *, fixed: bool = False):
@@ -160,18 +153,13 @@ def stack_detached_between_layers(inputs: Tensor, layer_weights, *, fixed: bool 
     through each layer's own final state). Works for one or two directions.
     Returns ``(output, (h_n, c_n))``.
     """
-    layer_input, finals = inputs, []
-    for layer, directions in enumerate(layer_weights):
+
+    def detached(layer, direction, inputs, state, weights):
         if layer > 0 and not fixed:
-            layer_input = layer_input.clone().detach()  # the seed's line: cuts the graph here
-        outputs = []
-        for direction, weights in enumerate(directions):
-            out, final = run_layer("LSTM", layer_input, None, weights,
-                                   reverse=direction == 1)
-            outputs.append(out)
-            finals.append(final)
-        layer_input = torch.cat(outputs, dim=-1)
-    return layer_input, (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
+            inputs = inputs.clone().detach()  # the seed's line: cuts the graph here
+        return run_layer("LSTM", inputs, state, weights, reverse=direction == 1)
+
+    return run_stack("LSTM", inputs, None, layer_weights, layer=detached)
 
 
 # ---------------------------------------------------------------- seed 004
@@ -185,17 +173,15 @@ def hidden_size_missing_div4(inputs: Tensor, layer_weights, *, fixed: bool = Fal
     """
     rows = layer_weights[0][0]["weight_ih"].shape[0]
     hidden_size = rows // 4 if fixed else rows  # the seed: the four gates' rows counted as units
-    h = inputs.new_zeros(len(layer_weights), inputs.shape[1], hidden_size)
-    c = torch.zeros_like(h)
-    layer_input, finals = inputs, []
-    for layer, (weights,) in enumerate(layer_weights):
-        state, steps = (h[layer], c[layer]), []
-        for x_t in layer_input:
+
+    def seed_layer(layer, direction, inputs, state, weights):  # the seed's step loop, from its zero states
+        state, outputs = (inputs.new_zeros(inputs.shape[1], hidden_size),) * 2, []
+        for x_t in inputs:
             state = lstm_cell(x_t, state, **weights)
-            steps.append(state[0])
-        layer_input = torch.stack(steps)
-        finals.append(state)
-    return layer_input, (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
+            outputs.append(state[0])
+        return torch.stack(outputs), state
+
+    return run_stack("LSTM", inputs, None, layer_weights, layer=seed_layer)
 
 
 # ---------------------------------------------------------------- seed 003, variable lengths
@@ -338,30 +324,22 @@ def state_written_in_place(inputs: Tensor, layer_weights, *, fixed: bool = False
     ``fixed=True``: keep each step's state in a local variable and stack the finals at the
     end. Returns ``(output, (h_n, c_n))``.
     """
-    directions = len(layer_weights[0])
     h0, c0 = _zero_stack_state(inputs, layer_weights)
     ht, ct = h0.clone(), c0.clone()  # the seed's preallocated states, written row by row
-    layer_input, finals = inputs, []
-    for layer, per_direction in enumerate(layer_weights):
-        outputs = []
-        for direction, weights in enumerate(per_direction):
-            k = directions * layer + direction
-            steps = layer_input.flip(0) if direction == 1 else layer_input
-            state, seen = (h0[k], c0[k]), []
-            for x_t in steps:
-                if fixed:
-                    state = lstm_cell(x_t, state, **weights)
-                else:  # the seed's line: overwrites a tensor autograd has saved
-                    ht[k], ct[k] = lstm_cell(x_t, (ht[k], ct[k]), **weights)
-                    state = (ht[k].clone(), ct[k].clone())
-                seen.append(state[0])
-            out = torch.stack(seen)
-            outputs.append(out.flip(0) if direction == 1 else out)
-            finals.append(state)
-        layer_input = torch.cat(outputs, dim=-1)
-    if not fixed:
-        return layer_input, (ht, ct)
-    return layer_input, (torch.stack([h for h, _ in finals]), torch.stack([c for _, c in finals]))
+
+    def seed_layer(layer, direction, inputs, state, weights):  # the seed's step loop, its states written in place
+        k, seen = len(layer_weights[0]) * layer + direction, []
+        for x_t in inputs.flip(0) if direction == 1 else inputs:
+            if fixed:
+                state = lstm_cell(x_t, state, **weights)
+            else:  # the seed's line: overwrites a tensor autograd has saved
+                ht[k], ct[k] = lstm_cell(x_t, (ht[k], ct[k]), **weights)
+                state = (ht[k].clone(), ct[k].clone())
+            seen.append(state[0])
+        return (torch.stack(seen).flip(0) if direction == 1 else torch.stack(seen)), state
+
+    output, finals = run_stack("LSTM", inputs, (h0, c0), layer_weights, layer=seed_layer)
+    return (output, finals) if fixed else (output, (ht, ct))
 
 
 def input_from_previous_step(inputs: Tensor, weights: dict, *, fixed: bool = False):

@@ -24,8 +24,10 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import cells
-from .errors import GATES, EmptyPackError, ShapeError, check_tensor, shape_str
-from .runners import autocast_enabled, run_stack_unchecked
+from .errors import EmptyPackError, ShapeError, check_same_dtype_device, check_tensor, shape_str
+from .gates import GATES
+from .loop import autocast_enabled
+from .runners import run_stack_unchecked
 
 
 def _check_constructor(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout, proj_size):
@@ -219,16 +221,7 @@ class RNNBase(nn.Module):
 
     def _check_input(self, x: Tensor, expected_dim: int, weight: Tensor) -> None:
         """dtype, device, dimensions and size of the input, against the first layer's ``weight_ih``."""
-        if x.dtype != weight.dtype:
-            raise ValueError(
-                f"RNN input dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
-                f"Convert input: input.to({weight.dtype}), or convert model: model.to({x.dtype})"
-            )
-        if x.device != weight.device:
-            raise RuntimeError(
-                f"Input and parameter tensors are not at the same device, found input tensor at {x.device} "
-                f"and parameter tensor at {weight.device}"
-            )
+        check_same_dtype_device(None, x, weight=weight)
         if x.dim() != expected_dim:
             raise ShapeError(f"input must have {expected_dim} dimensions, got {x.dim()}")
         if x.size(-1) != self.input_size:
@@ -273,16 +266,7 @@ class RNNBase(nn.Module):
     def _check_hidden(t: Tensor, expected, x: Tensor, msg: str) -> None:
         if tuple(t.shape) != expected:
             raise ShapeError(msg.format(expected, list(t.shape)))
-        if t.device != x.device:
-            raise RuntimeError(
-                f"Input and hidden tensors are not at the same device, found input tensor at {x.device} "
-                f"and hidden tensor at {t.device}"
-            )
-        if t.dtype != x.dtype:
-            raise TypeError(
-                f"the initial state should have the input's dtype {x.dtype} on {x.device}, "
-                f"got {t.dtype} on {t.device}"
-            )
+        check_same_dtype_device(None, x, hidden=t)
 
 
 def _not_scriptable(name: str, traced: bool = False) -> RuntimeError:
@@ -397,10 +381,7 @@ class RNNCellBase(nn.Module):
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+    reset_parameters = RNNBase.reset_parameters  # torch's initialisation, the same for a cell
 
     def __prepare_scriptable__(self):
         raise _not_scriptable(f"{self.mode}Cell")

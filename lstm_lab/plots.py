@@ -27,10 +27,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .gates import GATE_WORDS
+
 FIRST_STEP = 1  # the first time step is step 1, as x_1 in the equations and figures
-GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o",
-              "r": "reset gate r", "z": "update gate z", "n": "candidate n",
-              "c": "cell state c", "h": "hidden state h"}
 # what each can take: sigmoid gates in (0, 1), tanh candidates and states in (-1, 1) (c is unbounded,
 # its colour scale clips at +-1 and the written numbers stay exact)
 VALUE_RANGE = {"i": (0.0, 1.0), "f": (0.0, 1.0), "o": (0.0, 1.0), "r": (0.0, 1.0), "z": (0.0, 1.0),
@@ -114,17 +113,17 @@ def gate_heatmap(gates: Mapping[str, Tensor], *, order: tuple[str, ...] | None =
     LSTM (e.g. ``fixtures.golden()["lstm"]``, or the fields of ``lstm_cell_trace`` stacked over the
     steps), ``{"r": ..., "z": ..., "n": ...}`` for a GRU; ``c`` and ``h`` may be added. ``order``
     picks which to draw, top to bottom (default: every known name given, in the order of
-    ``GATE_NAMES``). The colour scale is each gate's range: (0, 1) for a sigmoid gate, (-1, 1)
+    ``GATE_WORDS``). The colour scale is each gate's range: (0, 1) for a sigmoid gate, (-1, 1)
     for tanh values.
     """
     if not isinstance(gates, Mapping) or not gates:
         raise ValueError(f"gates should be a dict of (T, H) tensors such as {{'i': ..., 'f': ...}}, "
                          f"got {type(gates).__name__}")
     if order is None:
-        order = tuple(name for name in GATE_NAMES if name in gates)
+        order = tuple(name for name in GATE_WORDS if name in gates)
     unknown = [name for name in order if name not in VALUE_RANGE]
     if unknown or not order:
-        raise ValueError(f"unknown gate name(s) {unknown or list(gates)}; expected some of {', '.join(GATE_NAMES)}")
+        raise ValueError(f"unknown gate name(s) {unknown or list(gates)}; expected some of {', '.join(GATE_WORDS)}")
     missing = [name for name in order if name not in gates]
     if missing:
         raise ValueError(f"order asks for {missing}, which gates does not have (it has {list(gates)})")
@@ -151,7 +150,7 @@ def gate_heatmap(gates: Mapping[str, Tensor], *, order: tuple[str, ...] | None =
             ax.text(t, k, text, ha="center", va="center", fontsize=8,
                     color="white" if dark else "black")
         ax.set_yticks(range(units), [f"unit {k}" for k in range(units)], fontsize=8)
-        ax.set_title(GATE_NAMES[name], fontsize=9, loc="left")
+        ax.set_title(GATE_WORDS[name], fontsize=9, loc="left")
         fig.colorbar(image, ax=ax, ticks=[low, (low + high) / 2, high], fraction=0.05, pad=0.02)
     axes[-1].set_xticks(range(steps), [str(t) for t in _steps(steps)])
     axes[-1].set_xlabel("time step t")

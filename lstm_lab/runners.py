@@ -1,28 +1,17 @@
-"""Cells over time: one layer in one direction, then stacked and bidirectional.
+"""Cells over time, what is about sequences: masks for variable lengths, direction, stacking.
 
-The shape of the computation is the one ``torch.nn`` uses, written in plain PyTorch:
+The shape of the computation is the one ``torch.nn`` uses, written in plain PyTorch: the input
+half of every gate for *all* time steps in one matmul (``x_proj[t] = W_ih x_t + b_ih``), because
+it does not depend on the recurrence; then, step by step, one recurrent matmul ``W_hh h_{t-1}``
+and the gate equations. How one layer runs is its cell type's choice, made beside its fast layer:
+``lstm_function.layer_forward``, ``gru_function.layer_forward``, ``loop.rnn_layer_forward``.
 
-1. the input half of every gate for *all* time steps in one matmul
-   (``x_proj[t] = W_ih x_t + b_ih``), because it does not depend on the recurrence;
-2. then, step by step, one recurrent matmul ``W_hh h_{t-1}`` and the gate equations of
-   ``cells.py`` (the same functions a single cell uses).
+Variable lengths (padded batches, packed sequences) become a mask (``valid_steps``): after its last
+valid step a sequence keeps its state and writes zeros to the output, exactly what torch's packed
+path gives. The reverse direction runs from the last step to the first, each output at its own
+step, so ``output[t]`` pairs the forward and the backward state of the same time step (see ``loop``).
+A state of ``None`` means zeros (h_0 = 0, and c_0 = 0 for the LSTM), as ``hx=None`` does in ``torch.nn``.
 
-Variable lengths (padded batches, packed sequences) use a mask: after its last valid step a
-sequence keeps its state and writes zeros to the output, exactly what torch's packed path
-gives. The reverse direction reverses each sequence *within its own length*, runs forward,
-and reverses the outputs back, so ``output[t]`` always pairs the forward and the backward
-state of the same time step. (The LSTM's Function and inference loop get there without the two
-copies: they run the steps last to first on the sequence as it is.)
-
-A state of ``None`` means zeros (h_0 = 0, and c_0 = 0 for the LSTM), as ``hx=None`` does in
-``torch.nn``. The plain RNN and LSTM loops then skip what a zero state contributes to the first
-step (the recurrent product W_hh h_0 and the forget term f·c_0, see ``cells.lstm_update``): at the
-teaching size (B1 T3 I3 H2) that is an eighth of the forward (measured against passing zeros).
-Every other path starts from real zeros.
-
-An LSTM layer without masks or projections runs as ``lstm_function.LSTMLayerFunction`` (its
-backward written by hand) while gradients are recorded, unless ``hand_written_backward=False``;
-when nothing is recorded (inference) it runs that Function's buffered forward loop alone.
 ``run_layer`` and ``run_stack`` check their arguments once, at the entry, in the package's words;
 the modules, which have checked theirs in torch's words, call ``run_*_unchecked``.
 """
@@ -35,29 +24,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .cells import (COPY_FROM_STEPS, NONLINEARITIES, gru_update, input_projection, lstm_update, projection_bias,
-                    rnn_update, transposed_for_steps)
-from .errors import GATES, ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
-from .gru_function import GRULayerFunction, gru_layer_forward
-from .lstm_function import LSTMLayerFunction, infer_steps, transforms_active, use_hand_written_backward
+from . import gru_function, lstm_function
+from .cells import NONLINEARITIES
+from .errors import ShapeError, WeightsKeyError, check_cell_weights, check_same_dtype_device, check_tensor, shape_str
+from .gates import GATES
+from .loop import rnn_layer_forward
 
-__all__ = ["input_projection", "reverse_padded", "valid_steps", "run_layer", "run_stack"]  # input_projection: from cells
-
-
-# Inference through the buffered loops from this many steps on. Measured: at 3 steps (the teaching
-# size) the plain step loop is faster, at 100 the buffered one; 8 lies between, not tuned further
-# (the length from which the loops copy W_hhᵀ, too).
-BUFFERED_FROM_STEPS = COPY_FROM_STEPS
-
-
-def autocast_enabled(device_type: str) -> bool:
-    """``torch.is_autocast_enabled(device_type)``, and False on a device autocast does not know: there
-    asking raises, and torch.nn's modules run anyway (the meta device, which computes shapes only)."""
-    return torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type)
+__all__ = ["reverse_padded", "valid_steps", "run_layer", "run_stack"]
 
 
 def reverse_padded(seq: Tensor, lengths: Tensor | None) -> Tensor:
-    """Reverse time (dim 0) of each sequence within its own length; padding stays in place."""
+    """Reverse time (dim 0) of each sequence within its own length; padding stays in place.
+
+    What the reverse direction of a padded batch must read (notebook 07); the layers get there without
+    the copy, last step first under the mask (``loop.step_loop``), and a test holds the two equal."""
     if lengths is None:
         return seq.flip(0)
     steps = torch.arange(seq.shape[0], device=seq.device).unsqueeze(1)  # (T, 1)
@@ -95,136 +75,24 @@ def run_layer(mode, inputs, state, weights, *, reverse=False, lengths=None, nonl
 def run_layer_unchecked(mode, inputs, state, weights, reverse, lengths, nonlinearity, hand_written_backward):
     """``run_layer`` without the argument checks (the modules have done them in torch's words)."""
     mask = valid_steps(lengths, inputs.shape[0], inputs.device)
-    # The buffered loops below need one dtype throughout. Under autocast the GRU's matmuls run in the
-    # low dtype and its states in float32 (as torch's GRU, which autocast does not list), which only
-    # the step loop handles; the modules run the LSTM with autocast off, in the low dtype throughout.
-    one_dtype = not autocast_enabled(inputs.device.type)
-    plain_lstm = mode == "LSTM" and mask is None and weights.get("weight_hr") is None and one_dtype
-    plain_gru = mode == "GRU" and mask is None and one_dtype
-    # The LSTM's Function and inference loop run the reverse direction themselves, last step first,
-    # on the sequence as it is (lstm_function.run_steps); every other path runs forward over a
-    # reversed copy and reverses its outputs back.
-    if plain_lstm and hand_written_backward and use_hand_written_backward():
-        h0, c0 = zero_state(mode, inputs, weights) if state is None else state
-        # the Function makes the input half of the gates itself, into the buffer its steps fill (see there)
-        outputs, h, c = LSTMLayerFunction.apply(inputs, h0, c0, weights["weight_hh"],
-                                                weights["weight_ih"], projection_bias(mode, weights), reverse)
-        return outputs, (h, c)
-    buffered = inputs.shape[0] >= BUFFERED_FROM_STEPS and not transforms_active()
-    if plain_lstm and buffered and not _recording(inputs, state, weights):
-        # Nothing to differentiate (inference, torch.no_grad): the Function's step loop, with nothing
-        # kept for a backward pass, is the fastest way through. Not for a few steps, though: it
-        # makes its per-step views once, about twenty calls, which a short sequence (the teaching
-        # size, three steps) does not win back.
-        h0, c0 = zero_state(mode, inputs, weights) if state is None else state
-        outputs, c = infer_steps(input_projection(mode, inputs, weights), h0, c0, weights["weight_hh"], reverse)
-        h_n = outputs[0 if reverse else -1].clone()  # in memory of its own, as torch's
-        return outputs, (h_n, c)
-    if reverse:
-        inputs = reverse_padded(inputs, lengths)
-    proj = input_projection(mode, inputs, weights)
-    if mode == "GRU" or mask is not None:
-        # the GRU's update reads h_{t-1} itself, and a masked step keeps it: both start from real zeros
-        state = zero_state(mode, inputs, weights) if state is None else state
-    if plain_gru and hand_written_backward and use_hand_written_backward():
-        # proj need not be kept for a second derivative: the Function can remake it (see gru_function)
-        remake_proj = lambda: input_projection(mode, inputs, weights)  # noqa: E731
-        outputs, state = GRULayerFunction.apply(proj, state, weights["weight_hh"], weights.get("bias_hh"), remake_proj)
-    elif plain_gru and buffered and not _recording(proj, [state], weights):
-        # inference, as for the LSTM above
-        outputs = gru_layer_forward(proj, state, weights["weight_hh"], weights.get("bias_hh")).h
-        state = outputs[-1].clone()
-    else:
-        if mode == "LSTM":
-            outputs, state = _lstm_steps(proj, state, weights, mask)
-        elif mode == "GRU":
-            outputs, state = _gru_steps(proj, state, weights, mask)
-        else:
-            outputs, state = _rnn_steps(proj, state, weights, mask, nonlinearity)
-        outputs = torch.stack(outputs)
-    return _restored(outputs, reverse, lengths), state
-
-
-def zero_state(mode: str, inputs: Tensor, weights: dict):
-    """The state ``None`` stands for: zeros of h's size (and of c's, for the LSTM) for the batch of ``inputs``."""
-    # weight_hh is (gates * hidden, size of h): with projections, h is smaller than c
-    gates_times_hidden, out = weights["weight_hh"].shape
-    h = inputs.new_zeros(inputs.shape[1], out)
-    return (h, inputs.new_zeros(inputs.shape[1], gates_times_hidden // 4)) if mode == "LSTM" else h
-
-
-def _restored(outputs: Tensor, reverse: bool, lengths: Tensor | None) -> Tensor:
-    """The reverse direction ran on reversed sequences: put its outputs back in time order."""
-    return reverse_padded(outputs, lengths) if reverse else outputs
-
-
-def _recording(inputs, state, weights) -> bool:
-    """Whether autograd would record this layer: gradients on, and something in it (its input sequence
-    or the input projection made of it, a state, a weight) requires one."""
-    if not torch.is_grad_enabled():
-        return False
-    return inputs.requires_grad or any(t.requires_grad for t in [*(state or ()), *weights.values()])
-
-
-def _masked(mask_t, new, old):
-    """Past a sequence's end, keep the old state."""
-    return new if mask_t is None else torch.where(mask_t, new, old)
-
-
-def _output(mask_t, h):
-    return h if mask_t is None else h * mask_t
-
-
-def _steps_of(proj, mask):
-    # unbind once: indexing proj[t] under autograd would build a full-size gradient per step
-    masks = [None] * proj.shape[0] if mask is None else mask.unbind(0)
-    return zip(proj.unbind(0), masks)
-
-
-def _pre_activation(proj_t, h, w_hh):
-    """W_ih x_t + b + W_hh h_{t-1}: the input half plus the recurrent product (none from h_0 = 0, given as None)."""
-    return proj_t if h is None else torch.addmm(proj_t, h, w_hh)
-
-
-def _rnn_steps(proj, h, weights, mask, nonlinearity):
-    w_hh = transposed_for_steps(weights["weight_hh"], proj.shape[0])
-    outputs = []
-    for proj_t, mask_t in _steps_of(proj, mask):
-        h = _masked(mask_t, rnn_update(_pre_activation(proj_t, h, w_hh), nonlinearity).h, h)
-        outputs.append(_output(mask_t, h))
-    return outputs, h
-
-
-def _lstm_steps(proj, state, weights, mask):
-    h, c = (None, None) if state is None else state  # None: h_0 = c_0 = 0, skipped in step 1 (see the top)
-    w_hh, w_hr = transposed_for_steps(weights["weight_hh"], proj.shape[0]), weights.get("weight_hr")
-    outputs = []
-    for proj_t, mask_t in _steps_of(proj, mask):
-        step = lstm_update(_pre_activation(proj_t, h, w_hh), c, w_hr)
-        h, c = _masked(mask_t, step.h, h), _masked(mask_t, step.c, c)
-        outputs.append(_output(mask_t, h))
-    return outputs, (h, c)
-
-
-def _gru_steps(proj, h, weights, mask):
-    w_hh, b_hh = transposed_for_steps(weights["weight_hh"], proj.shape[0]), weights.get("bias_hh")
-    outputs = []
-    for proj_t, mask_t in _steps_of(proj, mask):
-        proj_h = h @ w_hh if b_hh is None else torch.addmm(b_hh, h, w_hh)
-        h = _masked(mask_t, gru_update(proj_t, proj_h, h).h, h)
-        outputs.append(_output(mask_t, h))
-    return outputs, h
+    if mode == "LSTM":
+        return lstm_function.layer_forward(inputs, state, weights, reverse, mask, hand_written_backward)
+    if mode == "GRU":
+        return gru_function.layer_forward(inputs, state, weights, reverse, mask, hand_written_backward)
+    return rnn_layer_forward(inputs, state, weights, reverse, mask, nonlinearity)
 
 
 def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, lengths=None, nonlinearity="tanh",
-              hand_written_backward=True):
+              hand_written_backward=True, layer=None):
     """A stack of layers, each one- or two-directional, over a (T, B, D) sequence.
 
     ``layer_weights[layer][direction]`` is a weight dict; direction 1 is the reverse one.
     ``hx`` is (num_layers * num_directions, B, H_out) — or ``(h0, c0)`` for the LSTM — laid out
     l0, l0_reverse, l1, l1_reverse, ... as in torch; None for zeros. Layer l+1 reads the concatenation
     [forward, backward] of layer l's outputs at each time step; dropout acts between layers,
-    in training only.
+    in training only. ``layer``: a function ``layer(index, direction, inputs, state, weights) ->
+    (outputs, final state)`` run in place of each layer (``mistakes`` re-creates the seeds' stacking
+    bugs with it, on this stack loop); by default each runs as ``run_layer`` would.
     """
     where = "run_stack"
     _check_mode_and_inputs(where, mode, inputs, nonlinearity)
@@ -234,9 +102,9 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
                         "dict (one direction) or two (forward, reverse), the same number in every layer")
     directions = len(layer_weights[0])
     size = inputs.shape[-1]
-    for layer, weights_of_layer in enumerate(layer_weights):
+    for index, weights_of_layer in enumerate(layer_weights):
         for direction, weights in enumerate(weights_of_layer):
-            label = f"{where}: layer_weights[{layer}][{direction}]"
+            label = f"{where}: layer_weights[{index}][{direction}]"
             hidden, out = _check_weights(label, mode, weights, size, inputs)
         size = out * directions
     states = len(layer_weights) * directions
@@ -244,28 +112,36 @@ def run_stack(mode, inputs, hx, layer_weights, *, dropout=0.0, training=False, l
     if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
         raise ValueError(f"{where}: dropout should be a number in range [0, 1], got {dropout!r}")
     _check_lengths(where, lengths, inputs)
-    return run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward)
+    if layer is not None and not callable(layer):
+        raise TypeError(f"{where}: layer should be a function (index, direction, inputs, state, weights) -> "
+                        f"(outputs, final state), or None, got {type(layer).__name__}")
+    return run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity,
+                               hand_written_backward, layer)
 
 
-def run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward):
+def run_stack_unchecked(mode, inputs, hx, layer_weights, dropout, training, lengths, nonlinearity, hand_written_backward,
+                        layer=None):
     """``run_stack`` without the argument checks."""
     is_lstm = mode == "LSTM"
     h0, c0 = (None, None) if hx is None else hx if is_lstm else (hx, None)
     layer_input, finals_h, finals_c = inputs, [], []
     num_layers = len(layer_weights)
-    for layer, directions in enumerate(layer_weights):
+    for index, directions in enumerate(layer_weights):
         outputs = []
         for direction, weights in enumerate(directions):
-            k = layer * len(directions) + direction
+            k = index * len(directions) + direction
             state = None if h0 is None else (h0[k], c0[k]) if is_lstm else h0[k]
-            out, state = run_layer_unchecked(mode, layer_input, state, weights, direction == 1, lengths, nonlinearity,
-                                hand_written_backward)
+            if layer is None:
+                out, state = run_layer_unchecked(mode, layer_input, state, weights, direction == 1, lengths,
+                                                 nonlinearity, hand_written_backward)
+            else:
+                out, state = layer(index, direction, layer_input, state, weights)
             outputs.append(out)
             finals_h.append(state[0] if is_lstm else state)
             if is_lstm:
                 finals_c.append(state[1])
         layer_input = torch.cat(outputs, dim=-1) if len(outputs) > 1 else outputs[0]
-        if dropout > 0 and training and layer < num_layers - 1:
+        if dropout > 0 and training and index < num_layers - 1:
             layer_input = F.dropout(layer_input, dropout, training=True)
     h_n = torch.stack(finals_h)
     return layer_input, ((h_n, torch.stack(finals_c)) if is_lstm else h_n)

@@ -155,6 +155,10 @@ CASES = {
          ValueError, r"nonlinearity='relu' is only for the RNN"),
     ],
     "run_stack": [
+        ("a layer hook that is not a function",
+         lambda: runners.run_stack("LSTM", x3(), None, stacked_weights(), layer="reverse"),
+         TypeError, r"run_stack: layer should be a function \(index, direction, inputs, state, weights\) -> "
+                    r"\(outputs, final state\), or None, got str"),
         ("hx for fewer layers than the weights",
          lambda: runners.run_stack("LSTM", x3(), pair(layers=1), stacked_weights()),
          ShapeError, r"hx\[0\] \(h\) should have shape \(2, 1, 2\) \(num_layers \* num_directions, batch, hidden\), "

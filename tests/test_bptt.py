@@ -7,10 +7,10 @@ plain tensor arithmetic written in this file), or from central differences, neve
 import pytest
 import torch
 
-from lstm_lab import ShapeError, bptt, fixtures
+from lstm_lab import ShapeError, bptt, cells, fixtures, lstm_function
 from lstm_lab.cells import lstm_cell_trace, lstm_update
 from lstm_lab.checks import bptt as checks
-from lstm_lab.runners import input_projection
+from lstm_lab.cells import input_projection
 
 F64 = torch.float64
 ATOL = 1e-10
@@ -235,7 +235,7 @@ def test_lstm_layer_passes_gradcheck(used):
     picks = {"all": (0, 1, 2), "outputs": (0,), "h_n": (1,), "c_n": (2,), "h_n and c_n": (1, 2)}[used]
 
     def fn(*args):
-        results = bptt.lstm_layer(*args)
+        results = lstm_function.lstm_layer(*args)
         return tuple(results[k] for k in picks)
 
     assert torch.autograd.gradcheck(fn, layer_inputs(), atol=1e-8)
@@ -248,7 +248,7 @@ def test_lstm_layer_passes_gradgradcheck(used):
     picks = {"all": (0, 1, 2), "h_n": (1,), "c_n": (2,)}[used]
 
     def fn(*args):
-        results = bptt.lstm_layer(*args)
+        results = lstm_function.lstm_layer(*args)
         return tuple(results[k] for k in picks)
 
     assert torch.autograd.gradgradcheck(fn, layer_inputs(T=3, B=2, H=2), atol=1e-7)
@@ -272,7 +272,7 @@ def torch_vs_layer(dtype, bidirectional=True):
                  for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
             seq = layer_input.flip(0) if direction else layer_input
             zeros = torch.zeros(B, H, dtype=dtype)
-            out, h_n, c_n = bptt.lstm_layer(input_projection("LSTM", seq, w), zeros, zeros, w["weight_hh"])
+            out, h_n, c_n = lstm_function.lstm_layer(input_projection("LSTM", seq, w), zeros, zeros, w["weight_hh"])
             outs.append(out.flip(0) if direction else out)
             finals_h.append(h_n)
             finals_c.append(c_n)
@@ -296,7 +296,7 @@ def test_lstm_layer_matches_torch_nn_stacked_bidirectional(dtype, atol):
 def test_lstm_layer_without_weight_grad_and_with_one_step():
     proj, h0, c0, w = layer_inputs(T=1)
     w.requires_grad_(False)
-    out, h_n, c_n = bptt.lstm_layer(proj, h0, c0, w)
+    out, h_n, c_n = lstm_function.lstm_layer(proj, h0, c0, w)
     assert torch.equal(out[0], h_n)
     (out.sum() + c_n.sum()).backward()
     assert w.grad is None and proj.grad is not None and h0.grad is not None
@@ -305,11 +305,11 @@ def test_lstm_layer_without_weight_grad_and_with_one_step():
 def test_lstm_layer_rejects_bad_input():
     proj, h0, c0, w = (t.detach() for t in layer_inputs())
     with pytest.raises(ShapeError, match=r"proj should have shape \(seq_len, batch, 16\) with seq_len >= 1, got \(0, 3, 16\)"):
-        bptt.lstm_layer(proj[:0], h0, c0, w)
+        lstm_function.lstm_layer(proj[:0], h0, c0, w)
     with pytest.raises(ShapeError, match=r"c0 should have shape \(3, 4\), got \(2, 4\)"):
-        bptt.lstm_layer(proj, h0, c0[:2], w)
+        lstm_function.lstm_layer(proj, h0, c0[:2], w)
     with pytest.raises(TypeError, match="dtype"):
-        bptt.lstm_layer(proj.float(), h0, c0, w)
+        lstm_function.lstm_layer(proj.float(), h0, c0, w)
 
 
 # ---------------------------------------------------------------- numerical gradient
@@ -509,9 +509,9 @@ def test_gate_factors_are_lstm_locals_product_for_a_whole_layer():
     from lstm_lab.lstm_function import gate_factors
 
     T, B, H = 5, 3, 4
-    trace = bptt.lstm_layer_forward(randn(T, B, 4 * H), randn(B, H), c0 := randn(B, H), randn(4 * H, H))
+    trace = lstm_function.lstm_layer_forward(randn(T, B, 4 * H), randn(B, H), c0 := randn(B, H), randn(4 * H, H))
     h_to_c, factors = gate_factors(trace, c0)
-    local = bptt.lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, bptt.previous_states(c0, trace.c))
+    local = cells.lstm_local(trace.i, trace.f, trace.g, trace.o, trace.c, cells.previous_states(c0, trace.c))
     close(h_to_c, local.h_to_c, 1e-15)
     close(factors, local.partners * local.slopes, 1e-15)
     i, f, g, o, c = trace.i, trace.f, trace.g, trace.o, trace.c
@@ -530,7 +530,7 @@ def test_gate_factors_in_reverse_read_the_next_steps_memory():
     with torch.no_grad():
         trace = trace_steps(proj.clone(), h0, c0, weight_hh, reverse=True)
         flipped = trace_steps(proj.flip(0), h0, c0, weight_hh)  # the same layer, run forward on a reversed copy
-    for ours, forward_on_copy in zip(trace, flipped):
+    for ours, forward_on_copy in zip(trace[:6], flipped[:6]):  # i, f, g, o, c, h (a fast layer keeps no pre)
         close(ours, forward_on_copy.flip(0), 1e-15)
     h_to_c, factors = gate_factors(trace, c0, reverse=True)
     h_to_c_copy, factors_copy = gate_factors(flipped, c0)
@@ -570,3 +570,14 @@ def test_the_layer_function_in_reverse_is_the_forward_layer_on_a_reversed_copy(w
     for a, b in zip(torch.autograd.grad(loss(got), tensors), torch.autograd.grad(loss(expected), tensors)):
         close(a, b, 1e-12)
     assert torch.autograd.gradgradcheck(lambda *args: loss(reverse_by_function(*args)), tensors)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_local_is_the_derivative_of_rnn_update(nonlinearity):
+    """The RNN's equation and its derivative sit side by side in cells: the one read off h_t is autograd's."""
+    from lstm_lab.cells import rnn_local, rnn_update
+
+    pre = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5)).requires_grad_()
+    h = rnn_update(pre, nonlinearity).h
+    (autograd,) = torch.autograd.grad(h.sum(), pre)
+    assert torch.allclose(rnn_local(h.detach(), nonlinearity), autograd, atol=1e-12, rtol=0)

@@ -11,7 +11,7 @@ import torch
 from torch import _VF, nn
 
 import lstm_lab
-from lstm_lab import bptt, display, mistakes, runners, sampling, text, training
+from lstm_lab import bptt, cells, display, mistakes, runners, sampling, text, training
 from lstm_lab.cells import lstm_cell, rnn_cell
 from lstm_lab.checks import bptt as notebook_checks
 from lstm_lab.checks import core, sequences, shortcuts
@@ -285,7 +285,7 @@ def test_a_shortcut_is_seen_through_the_call_counter_of_a_check():
     """check_input_projection counts the answer's torch calls (lstm_lab.costs); what runs inside is still seen."""
     def project_via_runners(inputs, weight_ih, bias_ih, bias_hh):
         weights = {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}
-        return runners.input_projection("LSTM", inputs, weights)
+        return cells.input_projection("LSTM", inputs, weights)
 
     text = failing(sequences.check_input_projection(project_via_runners))
     assert "your function calls `lstm_lab.cells.input_projection`" in text

@@ -44,13 +44,13 @@ def nbval_sanitize(s: str) -> str:
 def test_show_source_shows_the_live_source():
     from lstm_lab import bptt, cells
 
-    view = show_source(cells.lstm_update, bptt.lstm_local)
+    view = show_source(cells.lstm_update, bptt.lstm_local)  # bptt imports lstm_local from cells, and uses it
     markdown = view._repr_markdown_()
     for fn in (cells.lstm_update, bptt.lstm_local):
         assert f"```python\n{inspect.getsource(fn).rstrip()}\n```" in markdown
     assert str(view) == inspect.getsource(cells.lstm_update) + "\n" + inspect.getsource(bptt.lstm_local)
     # where the function lives, not where it was imported from
-    assert repr(view) == "source of lstm_lab.cells.lstm_update, lstm_lab.lstm_function.lstm_local"
+    assert repr(view) == "source of lstm_lab.cells.lstm_update, lstm_lab.cells.lstm_local"
 
 
 def test_nbval_compares_the_label_but_not_the_code():

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 import lstm_lab
+from lstm_lab.cells import GRULocal
 from lstm_lab.gru_function import GRULayerFunction
 from lstm_lab.parity import assert_matches_torch, twins
 
@@ -91,4 +92,38 @@ def test_gru_layer_keeps_no_input_projection_for_its_backward():
     out, _ = lstm_lab.run_layer("GRU", torch.randn(T, B, D), torch.zeros(B, H), weights)
     assert type(out.grad_fn).__name__ == "GRULayerFunctionBackward"
     kept = [tuple(t.shape) for t in out.grad_fn.saved_tensors if t is not None]
-    assert (T, B, H) in kept and (T, B, 3 * H) not in kept
+    # one (T, B, 3H) tensor, W_hh h_{t-1} + b_hh, whose n block the backward reads; proj is a placeholder
+    assert kept[0] == (0,) and (T, B, H) in kept and kept.count((T, B, 3 * H)) == 1
+
+
+def test_the_step_derivative_beside_gru_update_is_autograds():
+    """cells.gru_local and gru_backward_through_cell (the teaching derivative) against autograd through
+    cells.gru_update, and the fast layer backward (gru_layer_backward) against the step derivative in a loop."""
+    from lstm_lab.cells import gru_backward_through_cell, gru_local, gru_update, previous_states
+    from lstm_lab.gru_function import gru_layer_backward, gru_layer_forward
+
+    torch.manual_seed(0)
+    pre_ih, pre_hh = torch.randn(B, 3 * H, dtype=torch.float64), torch.randn(B, 3 * H, dtype=torch.float64)
+    h_prev, dh = torch.randn(B, H, dtype=torch.float64), torch.randn(B, H, dtype=torch.float64)
+    leaves = [t.clone().requires_grad_() for t in (pre_ih, pre_hh, h_prev)]
+    step = gru_update(*leaves)
+    auto_ih, auto_hh, auto_h = torch.autograd.grad(step.h, leaves, dh)
+    d_ih, d_hh, direct = gru_backward_through_cell(dh, gru_local(step.r, step.z, step.n, pre_hh[:, 2 * H:], h_prev),
+                                                   step.r, step.z)
+    for ours, theirs in ((d_ih, auto_ih), (d_hh, auto_hh), (direct, auto_h)):
+        torch.testing.assert_close(ours, theirs, atol=1e-15, rtol=0)
+
+    proj, h0, weight_hh, bias_hh = (t.detach() for t in layer_inputs())
+    d_out = torch.randn(T, B, H, dtype=torch.float64)
+    for reverse in (False, True):
+        trace = gru_layer_forward(proj, h0, weight_hh, bias_hh, reverse)
+        fast_ih, fast_hh, fast_h0 = gru_layer_backward(trace, h0, weight_hh, d_out, None, reverse)
+        local = gru_local(trace.r, trace.z, trace.n, trace.pre_hh[..., 2 * H:], previous_states(h0, trace.h, reverse))
+        dh = torch.zeros(B, H, dtype=torch.float64)
+        for t in range(T) if reverse else reversed(range(T)):
+            d_ih, d_hh, direct = gru_backward_through_cell(dh + d_out[t], GRULocal(*(f[t] for f in local)),
+                                                           trace.r[t], trace.z[t])
+            torch.testing.assert_close(fast_ih[t], d_ih, atol=1e-15, rtol=0)
+            torch.testing.assert_close(fast_hh[t], d_hh, atol=1e-15, rtol=0)
+            dh = direct + d_hh @ weight_hh
+        torch.testing.assert_close(fast_h0, dh, atol=1e-14, rtol=0)

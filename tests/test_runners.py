@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstm_lab import cells, fixtures, runners
+from lstm_lab import cells, fixtures, loop, runners
 from lstm_lab.costs import CallCounter
 
 
@@ -47,6 +47,20 @@ def test_reverse_layer_pairs_states_of_the_same_time_step():
     golden = fixtures.golden()["birnn"]
     torch.testing.assert_close(out[:, 0], golden["output"][:, 2:], atol=1e-12, rtol=0)
     torch.testing.assert_close(h_n[0], out[0, 0], atol=0, rtol=0)  # h_n is output[0], not output[-1]
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_reverse_with_lengths_is_the_forward_run_on_each_sequence_reversed_within_its_length(mode):
+    """One reverse strategy (loop.step_loop): the steps last to first, under the mask. That is the layer run
+    forward over reverse_padded's copy with its outputs reversed back, and the final state the same."""
+    torch.manual_seed(0)
+    weights = _layer_weights(mode, 3, 4, 0)
+    x, lengths = torch.randn(5, 3, 3, dtype=torch.float64), torch.tensor([5, 2, 0])
+    out, final = runners.run_layer(mode, x, None, weights, reverse=True, lengths=lengths)
+    copy_out, copy_final = runners.run_layer(mode, runners.reverse_padded(x, lengths), None, weights, lengths=lengths)
+    torch.testing.assert_close(out, runners.reverse_padded(copy_out, lengths), atol=1e-15, rtol=0)
+    for got, expected in zip(final if mode == "LSTM" else [final], copy_final if mode == "LSTM" else [copy_final]):
+        torch.testing.assert_close(got, expected, atol=1e-15, rtol=0)
 
 
 def test_lstm_layer_keeps_one_gate_sized_buffer_for_its_backward():
@@ -96,7 +110,7 @@ def test_state_none_is_zeros_on_every_path(mode, proj_size, lengths, reverse, st
     weights = _layer_weights(mode, size, hidden, proj_size)
     x = torch.randn(steps, batch, size, dtype=torch.float64)
     lengths = torch.tensor([steps, 1, 0]) if lengths == "mixed" else None
-    zeros = runners.zero_state(mode, x, weights)
+    zeros = loop.zero_state(mode, x, weights)
     assert [tuple(t.shape) for t in (zeros if mode == "LSTM" else [zeros])] == \
         [(batch, proj_size or hidden)] + ([(batch, hidden)] if mode == "LSTM" else [])
     assert all(bool((t == 0).all()) for t in (zeros if mode == "LSTM" else [zeros]))
@@ -120,7 +134,7 @@ def test_a_zero_start_skips_the_first_recurrent_product():
     x = fixtures.fixed_x().unsqueeze(1)
     with torch.no_grad():
         with CallCounter() as given:
-            runners.run_layer("LSTM", x, runners.zero_state("LSTM", x, weights), weights)
+            runners.run_layer("LSTM", x, loop.zero_state("LSTM", x, weights), weights)
         with CallCounter() as none:
             out, (h, c) = runners.run_layer("LSTM", x, None, weights)
     assert (given.matmuls, none.matmuls) == (4, 3)

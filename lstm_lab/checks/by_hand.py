@@ -15,7 +15,8 @@ from torch import Tensor
 
 from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
-from ..layouts import CONVENTIONS, GATE_NAMES, to_convention
+from ..gates import GATE_NAMES
+from ..layouts import CONVENTIONS, to_convention
 from .core import TOLERANCES, Feedback, as_tensor, same, shape_message, verdict
 from .diagnose import block_holders, check_value
 

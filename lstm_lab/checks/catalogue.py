@@ -11,7 +11,8 @@ from itertools import permutations
 import torch
 from torch import Tensor
 
-from ..layouts import CONVENTIONS, GATE_WORDS, TORCH_ORDER as GATES, reorder_gates
+from ..gates import GATE_WORDS, TORCH_ORDER as GATES
+from ..layouts import CONVENTIONS, reorder_gates
 from ..mistakes import with_W_hf_for_W_hi
 # the gate orders of other courses and libraries, by name (layouts.CONVENTIONS), e.g. figo: "seed 002's order"
 KNOWN_ORDERS = {CONVENTIONS[k].replace("c", "g"): f"{name}'s order" for k, name in

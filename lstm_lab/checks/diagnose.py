@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 import torch
 from torch import Tensor
 
-from ..layouts import GATE_WORDS
+from ..gates import GATE_WORDS
 from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
                    error_hints, same, shape_message)
 

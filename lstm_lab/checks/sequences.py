@@ -16,10 +16,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 from .. import fixtures
 from ..costs import CallCounter
 from ..cells import lstm_cell
-from ..layouts import TORCH_ORDER as GATES
+from ..gates import TORCH_ORDER as GATES
 from ..layouts import fuse_gates
 from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwritten_row
-from ..runners import input_projection
+from ..cells import input_projection
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes

@@ -32,14 +32,16 @@ from torch import Tensor
 from .. import display, fixtures
 from ..cells import lstm_cell_trace
 from ..errors import shape_str
+from ..gates import GATE_WORDS
 from ..layouts import fuse_gates
 from ..modules import GRU, LSTM, RNN
+from ..training import fixed_seed
 
 DTYPE = torch.float64
 
 # ---------------------------------------------------------------- the gates, as the widget shows them
 GATES = ("f", "i", "g", "o")  # left to right in the explorer: the order in which the memory is updated
-GATE_TITLES = {"f": "forget gate f", "i": "input gate i", "g": "candidate g", "o": "output gate o"}
+GATE_TITLES = {gate: GATE_WORDS[gate] for gate in GATES}
 
 # A gate whose weights are zero and whose bias is ±SATURATE sits at sigmoid(±6):
 # 0.9975 ("held open") or 0.0025 ("held shut"), at every step and for every input.
@@ -239,7 +241,7 @@ def as_sequence(x) -> Tensor:
 def lstm_trace(x, params: dict[str, Tensor], c0: float = 0.0) -> LSTMTrace:
     """Run the LSTM of ``params`` over ``x`` (T, D) from h = 0, c = c0, recording every gate.
 
-    Each step is ``lstm_lab.cells.lstm_cell_trace``: the one place the LSTM equations live.
+    Each step is ``lstm_lab.cells.lstm_cell_trace``, the LSTM equations' teaching form (not a copy of them).
     """
     x = as_sequence(x)
     hidden_size, input_size = sizes_of(params)
@@ -341,12 +343,12 @@ def input_jacobian_norms(model: torch.nn.Module, x: Tensor) -> tuple[Tensor, Ten
 
 
 def _seeded_model(cls, seed: int, *args, **kwargs):
-    """Build a module with torch's own initialisation under ``seed``, leaving the global RNG as it was.
+    """Build a module with torch's own initialisation under ``seed``, leaving the global RNG as it was
+    (``training.fixed_seed``, the package's one seeding rule).
 
     For the same seed, lstm_lab's modules draw exactly the numbers torch.nn's do.
     """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with fixed_seed(seed):
         return cls(*args, dtype=DTYPE, **kwargs)
 
 

@@ -1,0 +1,120 @@
+"""Checks for notebook 14: the attention step and the decoder step that uses it.
+
+Both are exercises run by the one route (``diagnose.run_check``): a reference from ``lstm_lab.seq2seq``,
+seeded random cases in float64, and the mistakes the notebook warns about, each named when an answer
+makes it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .. import seq2seq
+from ..training import fixed_seed
+from .core import Feedback, randn, seeded, verdict
+from .diagnose import Case, Exercise, run_check
+
+_SIZES = ((5, 2, 3), (7, 3, 4), (4, 1, 2))  # (source length S, batch B, hidden H) of the random cases
+
+
+def _scores(query, keys):
+    return torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨o_s, h⟩ for every example and position
+
+
+def _weighted(weights, keys):
+    return torch.einsum("bs,sbh->bh", weights, keys)
+
+
+def _attention_mistakes(case: Case) -> dict:
+    query, keys = case.args
+    scores = _scores(query, keys)
+    by_batch = torch.softmax(scores, dim=0)
+    scaled = torch.softmax(scores / math.sqrt(query.shape[-1]), dim=-1)
+    uniform = torch.full_like(scores, 1 / scores.shape[-1])
+    return {
+        "the softmax ran over the batch axis: each example's weights must sum to 1 over the source positions "
+        "(the last axis of the scores, (B, S))": (_weighted(by_batch, keys), by_batch),
+        "the weights are the raw scores: a softmax over the source positions makes them positive and sum to 1":
+            (_weighted(scores, keys), scores),
+        "the scores were divided by √H (the transformer's scaled dot product): this exercise asks for "
+        "Luong's plain dot product": (_weighted(scaled, keys), scaled),
+        "the context is the plain average of the encoder's outputs: weight each o_s by its attention weight":
+            (_weighted(uniform, keys), torch.softmax(scores, dim=-1)),
+    }
+
+
+def _attention_cases(seed: int) -> list[Case]:
+    gen, cases = seeded(1400 + seed), []
+    for S, B, H in _SIZES:
+        cases.append(Case(f"a random case (source length {S}, batch {B}, hidden size {H})",
+                          (randn(gen, B, H), randn(gen, S, B, H)), names=("query", "keys")))
+    return cases
+
+
+ATTENTION = Exercise(
+    "attention", seq2seq.dot_attention, ("context", "weights"),
+    axis_names={"context": ("example", "unit"), "weights": ("example", "source position")},
+    mistakes=_attention_mistakes, batch_args=(0,),
+    success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
+             "⟨o_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
+
+
+@verdict
+def check_attention(attention, *, seed: int = 0) -> Feedback:
+    """``attention(query (B, H), keys (S, B, H)) -> (context (B, H), weights (B, S))``: dot-product
+    attention as notebook 14 defines it (Luong et al. 2015)."""
+    return run_check(ATTENTION, attention, _attention_cases(seed))
+
+
+# ---------------------------------------------------------------- the decoder step
+def _decoder_reference(decoder, token, state, memory, attend):
+    return decoder.step(token, state, memory)
+
+
+def _decoder_mistakes(case: Case) -> dict:
+    decoder, token, state, memory, _ = case.args
+    with torch.no_grad():
+        h, c = decoder.cell(decoder.embedding(token), state)
+        context, weights = seq2seq.dot_attention(h, memory)
+        stale_context, stale_weights = seq2seq.dot_attention(state[0], memory)
+    readout = decoder.readout
+    return {
+        "the attention was asked with the state from before this step (h_{t-1}): this decoder (Luong's) "
+        "runs its cell first and attends with the new h_t":
+            (readout(torch.cat([h, stale_context], -1)), (h, c), stale_weights),
+        "the read-out got [context; h_t]: it was built to read [h_t; context], h_t first":
+            (readout(torch.cat([context, h], -1)), (h, c), weights),
+        "the state returned is the one the step started from: return the cell's new (h_t, c_t), which the "
+            "next step reads": (readout(torch.cat([h, context], -1)), state, weights),
+    }
+
+
+def _decoder_cases(seed: int) -> list[Case]:
+    gen, cases = seeded(1450 + seed), []
+    for k, (S, B, H) in enumerate(_SIZES):
+        with fixed_seed(1460 + seed + k):  # the decoder's own weights; the caller's random state is left alone
+            decoder = seq2seq.Decoder(embedding_size=3, hidden_size=H, attention=True).double()
+        token = torch.randint(seq2seq.DIGITS + 1, (B,), generator=gen)
+        state = (torch.tanh(randn(gen, B, H)), randn(gen, B, H))
+        cases.append(Case(f"a random decoder (source length {S}, batch {B}, hidden size {H})",
+                          (decoder, token, state, randn(gen, S, B, H), seq2seq.dot_attention),
+                          names=("decoder", "token", ("h", "c"), "memory", "attend")))
+    return cases
+
+
+DECODER_STEP = Exercise(
+    "decoder_step", _decoder_reference, ("logits", ("h", "c"), "weights"),
+    axis_names={"logits": ("example", "digit"), "h": ("example", "unit"), "c": ("example", "unit"),
+                "weights": ("example", "source position")},
+    mistakes=_decoder_mistakes, batch_args=(), allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
+    success=(f"{len(_SIZES)} random decoders: lstm_lab.seq2seq.Decoder.step (the cell, then attention with the "
+             "new h_t, then the read-out of [h_t; context])", "gradients with respect to the state and the memory"))
+
+
+@verdict
+def check_decoder_step(decoder_step, *, seed: int = 0) -> Feedback:
+    """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 10), (h, c),
+    weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for the attention."""
+    return run_check(DECODER_STEP, decoder_step, _decoder_cases(seed))
