@@ -16,6 +16,7 @@ import lstm_lab.checks
 from lstm_lab import fixtures, text
 from lstm_lab.checks import by_hand, diagnose, explorer, exercises, sequences
 from lstm_lab.checks import bptt as notebook_checks
+from lstm_lab.checks import seq2seq as notebook14
 from lstm_lab.checks import text as notebook13
 from lstm_lab.checks import core
 from lstm_lab.checks.core import Feedback
@@ -26,6 +27,7 @@ from test_checks_diagnose import (bidirectional_rnn, init_lstm_params, last_vali
 from test_checks_sequences import bidirectional_layer, fuse, layer_input_size
 from test_checks_sequences import fused_step as fused_step_pair
 from test_checks_sequences import lstm_step as per_gate_step
+from test_checks_seq2seq import attention, decoder_step
 from test_checks_text import right_probs, right_sample, tbptt
 
 GOLDEN = fixtures.golden()
@@ -88,6 +90,8 @@ FUNCTIONS = {
     "temperature_probs": (notebook13.check_temperature_probs, right_probs),
     "sample_next": (notebook13.check_sample_next, right_sample),
     "tbptt_pass": (notebook13.check_tbptt_pass, tbptt()),
+    "attention": (notebook14.check_attention, attention),
+    "decoder_step": (notebook14.check_decoder_step, decoder_step),
 }
 
 # value exercises: the check with its arguments bound, and a right answer
@@ -112,8 +116,15 @@ VALUES = {
 
 
 def test_every_check_of_the_course_is_here():
-    """39 checks (the issue's count), each under one name: nothing new goes untested."""
-    assert len(FUNCTIONS) + len(VALUES) == 39
+    """Every check of lstm_lab.checks, each under one name: nothing new goes untested."""
+    public = {name for info in pkgutil.iter_modules(lstm_lab.checks.__path__)
+              for name, value in vars(importlib.import_module(f"lstm_lab.checks.{info.name}")).items()
+              if name.startswith("check_") and callable(value) and name != "check_value"}
+    named = {getattr(check, "__name__", "") for check, _ in FUNCTIONS.values()} | {
+        "check_rnn_hidden", "check_labelling_probs", "check_birnn_output", "check_gate", "check_forget_gate",
+        "check_cell_state", "check_hidden_state", "check_input_weights", "check_bias", "check_forget_bias_for_0_9",
+        "check_steps_to_vanish", "check_gate_by_hand", "check_keep_first_input", "check_forget_bias"}
+    assert public == named and len(FUNCTIONS) + len(VALUES) == 41
 
 
 def said(feedback) -> str:

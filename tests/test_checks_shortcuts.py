@@ -477,3 +477,21 @@ def test_in_ipykernel_itself_a_function_of_an_earlier_cell_is_refused_and_a_help
     refused, passed = ("".join(o.get("text", "") for o in nb.cells[k].outputs) for k in (3, 4))
     assert "your function calls `gru_step`, defined in another cell of the notebook" in refused, refused
     assert passed.startswith("✓ gru_step: correct"), passed
+
+
+def test_ones_own_function_of_an_earlier_exercise_that_gives_part_of_the_answer_is_ones_own_work():
+    """Notebook 14: the decoder step may use the student's attention from the exercise before (it returns the
+    weights, one of the step's three values); only a function that returns them all is refused."""
+    from lstm_lab.checks import seq2seq
+
+    ns = notebook('''
+        def attention(query, keys):
+            weights = torch.softmax((keys * query).sum(-1).T, dim=-1)
+            return (weights.T.unsqueeze(-1) * keys).sum(0), weights
+        ''', '''
+        def decoder_step(decoder, token, state, memory, attend):
+            h, c = decoder.cell(decoder.embedding(token), state)
+            context, weights = attention(h, memory)
+            return decoder.readout(torch.cat([h, context], dim=-1)), (h, c), weights
+        ''')
+    assert seq2seq.check_decoder_step(ns["decoder_step"])

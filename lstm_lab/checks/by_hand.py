@@ -17,7 +17,7 @@ from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
 from ..layouts import CONVENTIONS, to_convention
-from .core import TOLERANCES, Feedback, as_tensor, same, shape_message, verdict
+from .core import TOLERANCES, Feedback, same, shape_message, verdict
 from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)

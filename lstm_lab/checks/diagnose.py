@@ -78,6 +78,7 @@ class Exercise:
     state_args: tuple = ()  # positions of the arguments that are the recurrent state (zeroed by a probe)
     batch_args: tuple = ()  # positions of the arguments with a batch axis first (split by a probe)
     allowed: tuple = ()  # library functions the exercise hands the student, "name" or "name(arg=value)" (``shortcuts``)
+    notebook_answers: tuple = ()  # functions a notebook defines above the exercise that compute most of its answer
     matmul_advice: str | None = FORWARD_MATMUL  # which way round this exercise's products go
 
     def __post_init__(self):
@@ -387,17 +388,20 @@ def _no_answer(run: _Run | None, labelled: bool) -> list[str]:
 
 def _helper_answering(ex: Exercise, runs: list[_Run]):
     """A function of another notebook cell that the student's function called and that computes the answer
-    itself: what its first call in a case returns holds one of the exercise's returned values (not an input
-    handed through; the first call: a step of the student's own, called step after step, ends on the final
-    state but does not start there), or, called alone on the exercise's cases, it passes them."""
+    itself: the exercise names it (``notebook_answers``), or what its first call in a case returns holds every
+    one of the exercise's returned values (not an input handed through; the first call: a step of the student's
+    own, called step after step, ends on the final state but does not start there; one value of several, the
+    student's attention in a decoder step, is their own work), or, called alone on the cases, it passes them."""
     seen = {code: helper for run in runs for code, helper in run.helpers.items()}
     for code, helper in seen.items():
+        if helper.name in ex.notebook_answers:
+            return helper
         for run in runs:
             inputs = [t for _, t in named_tensors(run.case.args)]
             answers = [w for w in run.expected if isinstance(w, Tensor) and w.abs().sum() > 0
                        and not any(same(w, t, ex.atol) for t in inputs)]
-            first = getattr(run.helpers.get(code), "results", [])[:1]
-            if any(same(t, w, ex.atol) for r in first for _, t in named_tensors((r,)) for w in answers):
+            first = [t for r in getattr(run.helpers.get(code), "results", [])[:1] for _, t in named_tensors((r,))]
+            if answers and all(any(same(t, w, ex.atol) for t in first) for w in answers):
                 return helper
         if helper.function is not None and all(_answers_right(ex, helper.function, run.case, run.expected)
                                                for run in runs):

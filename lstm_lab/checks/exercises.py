@@ -303,6 +303,7 @@ LSTM_STEP_BACKWARD = Exercise(
     "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
     axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
     mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
+    notebook_answers=("lstm_gates_backward",),  # notebook 09 shows steps 1-3 of this backward step as that function
     success=(f"{{cases}} steps (the fixed X and random batches): every gradient equals "
              f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",),
     cases=_lstm_step_backward_cases)
