@@ -141,7 +141,7 @@ def test_directions_concatenated_along_the_batch():
 
 
 def test_core_shape_messages():
-    msg = core._shape_message
+    msg = core.shape_message
     assert msg((3, 2), (2, 3), "x", None).endswith("it looks transposed (the axes are swapped)")
     assert msg((4, 3, 2), (4, 2, 3), "x", ("batch", "step", "unit")).endswith(
         "axis 1 (step) and axis 2 (unit) look swapped")
@@ -312,7 +312,7 @@ def test_init_with_a_column_bias():
         return dict(init_lstm_params(input_size, hidden_size), b_f=torch.zeros(hidden_size, 1))
 
     text = failing(check_init_lstm_params(column))
-    assert "b_f has shape (2, 1), expected (2,): a column" in text and "broadcasts" in text
+    assert "b_f has shape (2, 1), expected (2,)" in text and "a column" in text and "broadcasts" in text
 
 
 def test_a_missing_bias():
@@ -537,3 +537,18 @@ def test_assert_ok_raises_an_error_that_renders_without_a_traceback():
     assert rendered[0] == "ExerciseFailed: ✗ rnn_step: not yet"
     assert not any(re.search(r"File \"|Traceback", line) for line in rendered)
     assert check_rnn_step(rnn_step).assert_ok() is None  # no value: no output in a grading cell
+
+
+def test_the_judges_are_a_closed_set():
+    with pytest.raises(ValueError, match="judge 'roughly' is none of"):
+        Exercise("x", None, "y", judge="roughly")
+
+
+def test_a_mistake_is_named_only_where_its_catalogue_explains_every_wrong_answer():
+    """A mistake catalogued for some cases only (the transposed input matrices fit square cases) does not
+    explain a wrong answer on a case where it cannot happen."""
+    cases = [Case("case one", (torch.ones(1, dtype=torch.float64),)), Case("case two", (torch.ones(2, dtype=torch.float64),))]
+    ex = Exercise("double", lambda x: 2 * x, "y", gradients=False,
+                  mistakes=lambda case: {"multiplied by 4": 4 * case.args[0]} if case.label == "case two" else {})
+    assert "multiplied by 4" in failing(run_check(ex, lambda x: 4 * x if len(x) == 2 else 2 * x, cases))
+    assert "multiplied by 4" not in failing(run_check(ex, lambda x: 4 * x if len(x) == 2 else 3 * x, cases))

@@ -130,12 +130,56 @@ def test_random_cases_must_be_a_count(bad):
     assert "0 random batches" in str(check_rnn_step(rnn_step, random_cases=0))
 
 
-def test_one_tolerance_table_and_no_check_with_a_number_of_its_own():
+_TOLERANCE_WORDS = {"atol", "rtol", "abs_tol", "rel_tol", "tol", "tolerance", "eps"}
+_COMPARING = {"same", "isclose", "allclose", "assert_close", "compare", "check_value", "known_mistake"}
+
+
+def own_tolerances(source: str) -> list[str]:
+    """Every number in ``source`` that decides "close enough" without TOLERANCES: a literal given as a tolerance
+    (``atol=1e-6``, ``rel_tol=0``, ``ATOL = ...``), a fraction in a comparison (``< 1e-6``, ``0.9 < std``,
+    ``abs(x) > 0.01``), or a literal handed to a comparing function (``same(a, b, 1e-8)``, ``math.isclose``)."""
+    import io
     import re
+    import tokenize
+
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+              if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT)]
+    found, calls = [], []  # calls: for each open parenthesis, the function it calls
+    for k, tok in enumerate(tokens):
+        before = tokens[k - 1] if k else None
+        after = tokens[k + 1] if k + 1 < len(tokens) else None
+        if tok.type == tokenize.OP and tok.string == "(":
+            calls.append(before.string if before is not None and before.type == tokenize.NAME else "")
+        elif tok.type == tokenize.OP and tok.string == ")" and calls:
+            calls.pop()
+        if tok.type != tokenize.NUMBER:
+            continue
+        fraction = re.search(r"[.eE]", tok.string) and not tok.string.endswith((".0", ".")) or "e-" in tok.string
+        named = (before is not None and before.string == "=" and k >= 2
+                 and (tokens[k - 2].string.lower() in _TOLERANCE_WORDS or tokens[k - 2].string.isupper()
+                      and "TOL" in tokens[k - 2].string))
+        compared = fraction and any(t.start[0] == tok.start[0] and t.string in ("<", "<=", ">", ">=") for t in tokens)
+        handed = fraction and calls and calls[-1] in _COMPARING
+        if named or compared or handed:
+            found.append(f"line {tok.start[0]}: {tok.line.strip()}")
+    return found
+
+
+@pytest.mark.parametrize("planted", ["atol=1e-6", "rtol=1e-3", "x < 1e-6", "0.9 < std", "abs(m) > 0.01",
+                                     "math.isclose(a, b, rel_tol=0)", "same(a, b, 1e-8)", "MY_ATOL = 0.5",
+                                     "compare(e, a, b, atol=ATOL * 2)  and d <= 2e-3", "(f - p).abs() <= 5 * sd + 2e-3"])
+def test_the_tolerance_guard_finds_a_planted_number(planted):
+    assert own_tolerances(f"y = {planted}\n")
+
+
+def test_one_tolerance_table_and_no_check_with_a_number_of_its_own():
     from pathlib import Path
 
     for path in Path(core.__file__).parent.glob("*.py"):
-        text = path.read_text()
-        own = re.findall(r"(?:atol=|abs_tol=|rel_tol=|ATOL = |same\([^)]*, )\d(?:\.\d+)?e-\d+", text)
+        source = path.read_text()
+        if path.name == "core.py":  # the table itself
+            start = source.index("TOLERANCES = {")
+            source = source[:start] + source[source.index("}", start) + 1:]
+        own = own_tolerances(source)
         assert not own, f"{path.name} has tolerances of its own: {own}; use core.TOLERANCES"
     assert core.TOLERANCES["float64"] < core.TOLERANCES["float64, longer"] < core.TOLERANCES["rounded"] < core.TOLERANCES["by hand"]

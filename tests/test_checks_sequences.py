@@ -66,9 +66,9 @@ def test_forget_bias_right():
     (0.9, "0.9 is the gate's value"),
     (-math.log(9), "sign is flipped"),
     (math.atanh(0.9), "inverted tanh"),
-    (1.0, "sigmoid(1.0000) = 0.7311"),
-    ("two", "one number"),
-    ([1.0, 2.0], "one number"),
+    (1.0, "the bias: got 1.0000, expected 2.1972"),
+    ("two", "the bias should be a tensor of numbers, got a str"),
+    ([1.0, 2.0], "the bias has shape (2,), expected ()"),
 ])
 def test_forget_bias_mistakes(value, phrase):
     fails(checks.check_forget_bias_for_0_9(value), phrase)
@@ -134,7 +134,7 @@ def test_fuse_right():
 @pytest.mark.parametrize("student, phrases", [
     (lambda p: fuse(p, "figo"), ["order f, i, g, o (seed 002's order)", "torch's order is i, f, g, o"]),
     (lambda p: fuse(p, "ifog"), ["CS231n"]),
-    (lambda p: tuple(w.T for w in fuse(p)), ["transpose of torch's (8, 3)", "row per gate unit"]),
+    (lambda p: tuple(w.T for w in fuse(p)), ["weight_ih has shape (3, 8), expected (8, 3): it looks transposed", "row per gate unit"]),
     (lambda p: fuse(p)[0], ["it should return (weight_ih, weight_hh), got a tensor of shape (8, 3)"]),
     (lambda p: (fuse(p)[0], fuse(p)[0]), ["weight_hh", "shape (8, 3), expected (8, 2)"]),
     (returns_none, ["it returned None: did the function forget to `return` (weight_ih, weight_hh)?"]),
@@ -193,10 +193,11 @@ def test_h_n_index_right():
 
 @pytest.mark.parametrize("student, phrases", [
     (lambda layer, d, n, dirs: layer + d,
-     ["layer 1, direction 0 of 2 layer(s) x 2 direction(s): got row 1, expected 2", "seed 002's h_n[layer + 1]"]),
+     ["on layer 1, direction 0 of 2 layer(s) x 2 direction(s):\n     row: got 1, expected 2",
+      "seed 002's h_n[layer + 1]"]),
     (lambda layer, d, n, dirs: d * n + layer, ["all forward layers first"]),
     (lambda layer, d, n, dirs: float(layer * dirs + d), ["whole number"]),
-    (lambda layer, d, n, dirs: layer * 2 + d, ["layer 1, direction 0 of 2 layer(s) x 1 direction(s): got row 2"]),
+    (lambda layer, d, n, dirs: layer * 2 + d, ["on layer 1, direction 0 of 2 layer(s) x 1 direction(s):\n     row: got 2, expected 1"]),
 ])
 def test_h_n_index_mistakes(student, phrases):
     fails(checks.check_h_n_index(student), *phrases)
@@ -277,7 +278,7 @@ def test_length_mask_right():
     (lambda lengths, T: torch.arange(T).unsqueeze(1) <= lengths, ["one step too many", "t < length"]),
     (lambda lengths, T: torch.arange(T) < lengths.unsqueeze(1), ["transposed"]),
     (lambda lengths, T: torch.arange(int(lengths.max())).unsqueeze(1) < lengths,
-     ["for lengths [1, 4] and max_len 6", "shape (4, 2), expected (6, 2)"]),
+     ["on lengths [1, 4] and max_len 6:", "shape (4, 2), expected (6, 2)"]),
 ])
 def test_length_mask_mistakes(student, phrases):
     fails(checks.check_length_mask(student), *phrases)

@@ -3,6 +3,8 @@ sentence naming the call, however it reached it; the building blocks stay allowe
 shortcut below returns the right numbers: with the watch blinded, its check passes."""
 
 import pkgutil
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -225,6 +227,8 @@ IDS = [f"{c.__name__}-{s.__name__}" for c, s, _ in SHORTCUTS]
 class _Blind:
     """A watch that sees nothing: what each shortcut would have earned without it."""
 
+    helpers = {}
+
     def __enter__(self):
         return self
 
@@ -312,3 +316,182 @@ def test_an_exercise_names_exactly_what_it_allows():
 def test_a_malformed_allowance_is_refused_when_the_check_is_written():
     with pytest.raises(ValueError, match="cannot read"):
         shortcuts.watching(("lstm_lab.runners.run_layer(reverse=True",))
+
+
+# ---------------------------------------------------------------- the notebook's own functions
+def notebook(*cells):
+    """Run ``cells`` as ipykernel does: one namespace named ``__main__``, each cell compiled under a file name of
+    its own (ipykernel's ``/tmp/ipykernel_<pid>/<hash of the cell>.py``). Returns the namespace."""
+    namespace = {"__name__": "__main__", "torch": torch}
+    for k, source in enumerate(cells):
+        exec(compile(textwrap.dedent(source), f"/tmp/ipykernel_4242/{2718281 + k}.py", "exec"), namespace)
+    return namespace
+
+
+NOTEBOOK_12_GRU_STEP = '''
+def gru_step(x, h, w):  # notebook 12 defines it above the exercise (one sample: .chunk(3))
+    x_r, x_z, x_n = (x @ w["weight_ih"].T + w["bias_ih"]).chunk(3)
+    h_r, h_z, h_n = (h @ w["weight_hh"].T + w["bias_hh"]).chunk(3)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return r, z, n, (1 - z) * n + z * h
+'''
+
+NOTEBOOK_09_GATES_BACKWARD = '''
+def lstm_gates_backward(dh, dc, c_prev, s):  # notebook 09 defines it above the exercise
+    tanh_c = torch.tanh(s.c)
+    d_output_gate = dh * tanh_c
+    dc = dc + dh * s.o * (1 - tanh_c ** 2)
+    dpre = torch.cat([dc * s.g * s.i * (1 - s.i), dc * c_prev * s.f * (1 - s.f), dc * s.i * (1 - s.g ** 2),
+                      d_output_gate * s.o * (1 - s.o)], dim=-1)
+    return {"dc": dc, "dpre": dpre, "dc_prev": dc * s.f}
+'''
+
+
+def test_a_function_the_notebook_defined_above_that_computes_the_answer_is_refused():
+    ns = notebook(NOTEBOOK_12_GRU_STEP, '''
+        def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            w = {"weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh}
+            if x.dim() == 1:
+                return gru_step(x, h_prev, w)[-1]
+            return torch.stack([gru_step(x[b], h_prev[b], w)[-1] for b in range(len(x))])
+        ''')
+    text = failing(notebook_checks.check_gru_step(ns["my_gru_step"]))
+    assert "your function calls `gru_step`, defined in another cell of the notebook" in text
+    assert "write it yourself" in text
+
+
+def test_notebook_09s_gates_backward_is_refused_in_the_step_backward():
+    ns = notebook(NOTEBOOK_09_GATES_BACKWARD, '''
+        def my_lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
+            g = lstm_gates_backward(dh, dc, c_prev, step)
+            dpre = g["dpre"]
+            return dpre @ weight_ih, dpre @ weight_hh, g["dc_prev"], dpre.T @ x, dpre.T @ h_prev, dpre.sum(0)
+        ''')
+    text = failing(check_lstm_step_backward(ns["my_lstm_step_backward"]))
+    assert "`lstm_gates_backward`, defined in another cell of the notebook" in text
+
+
+def test_a_notebook_function_that_passes_the_exercise_alone_is_refused_however_it_is_called():
+    ns = notebook('''
+        def rnn_answer(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            return torch.tanh(x @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh)
+        ''', '''
+        def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):  # row by row: no result is the answer
+            return torch.cat([rnn_answer(x[b:b + 1], h_prev[b:b + 1], weight_ih, weight_hh, bias_ih, bias_hh) + 0
+                              for b in range(len(x))])
+        ''')
+    text = failing(check_rnn_step(ns["rnn_step"]))
+    assert "`rnn_answer`, defined in another cell of the notebook" in text
+
+
+def test_a_students_own_helper_that_does_not_compute_the_answer_passes():
+    ns = notebook('''
+        def sigmoid(t):
+            return 1 / (1 + torch.exp(-t))
+        ''', '''
+        def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+            h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+            r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+            n = torch.tanh(x_n + r * h_n)
+            return (1 - z) * n + z * h_prev
+        ''')
+    assert notebook_checks.check_gru_step(ns["my_gru_step"])
+
+
+def test_a_helper_in_the_students_own_cell_is_their_work():
+    ns = notebook(NOTEBOOK_12_GRU_STEP, '''
+        def step_of_my_own(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+            h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+            r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+            return (1 - z) * torch.tanh(x_n + r * h_n) + z * h_prev
+
+        def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+            return step_of_my_own(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+        ''')
+    assert notebook_checks.check_gru_step(ns["my_gru_step"])
+
+
+def test_a_helper_the_exercise_hands_out_stays_allowed():
+    """exercises/04 defines rnn_layer (lstm_lab's run_layer) above the exercise for the student to use."""
+    ns = notebook('''
+        from lstm_lab.runners import run_layer
+
+        def rnn_layer(x, weights):
+            return run_layer("RNN", x, x.new_zeros(x.shape[1], weights["weight_hh"].shape[1]), weights)
+        ''', '''
+        def bidirectional_rnn(x, weights_fwd, weights_bwd):
+            out_fwd, h_fwd = rnn_layer(x, weights_fwd)
+            out_bwd, h_bwd = rnn_layer(x.flip(0), weights_bwd)
+            return torch.cat([out_fwd, out_bwd.flip(0)], dim=-1), torch.stack([h_fwd, h_bwd])
+        ''')
+    assert check_bidirectional_rnn(ns["bidirectional_rnn"])
+
+
+def test_a_step_of_the_students_own_in_another_cell_may_build_the_sequence():
+    """Called step after step, the student's own step ends on the final state (h_n) but is not the answer."""
+    ns = notebook('''
+        def my_step(x_t, h, c, params):
+            gates = {g: x_t @ params[f"W_x{g}"] + h @ params[f"W_h{g}"] + params[f"b_{g}"] for g in "ifgo"}
+            i, f, o = (torch.sigmoid(gates[g]) for g in "ifo")
+            c = f * c + i * torch.tanh(gates["g"])
+            return o * torch.tanh(c), c
+        ''', '''
+        def lstm_forward(x, state, params):
+            h, c = state
+            outputs = []
+            for t in range(x.shape[1]):
+                h, c = my_step(x[:, t], h, c, params)
+                outputs.append(h)
+            return torch.stack(outputs, dim=1), (h, c)
+        ''')
+    assert check_lstm_forward(ns["lstm_forward"])
+
+
+def test_in_ipykernel_itself_a_function_of_an_earlier_cell_is_refused_and_a_helper_of_ones_own_is_not():
+    """The planted notebooks above, in a real kernel: the file names ipykernel gives its cells are what the
+    watch reads, so a change there shows here."""
+    nbformat, nbclient = pytest.importorskip("nbformat"), pytest.importorskip("nbclient")
+    root = str(Path(__file__).resolve().parents[1])
+    cells = [f"import sys; sys.path.insert(0, {root!r})\nimport torch\nfrom lstm_lab.checks import bptt as check",
+             textwrap.dedent(NOTEBOOK_12_GRU_STEP),
+             "def sigmoid(t):\n    return 1 / (1 + torch.exp(-t))",
+             textwrap.dedent('''
+                 def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+                     w = dict(weight_ih=weight_ih, weight_hh=weight_hh, bias_ih=bias_ih, bias_hh=bias_hh)
+                     if x.dim() == 1:
+                         return gru_step(x, h_prev, w)[-1]
+                     return torch.stack([gru_step(x[b], h_prev[b], w)[-1] for b in range(len(x))])
+                 print(check.check_gru_step(my_gru_step))'''),
+             textwrap.dedent('''
+                 def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+                     x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+                     h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+                     r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+                     return (1 - z) * torch.tanh(x_n + r * h_n) + z * h_prev
+                 print(check.check_gru_step(my_gru_step))''')]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    refused, passed = ("".join(o.get("text", "") for o in nb.cells[k].outputs) for k in (3, 4))
+    assert "your function calls `gru_step`, defined in another cell of the notebook" in refused, refused
+    assert passed.startswith("✓ gru_step: correct"), passed
+
+
+def test_ones_own_function_of_an_earlier_exercise_that_gives_part_of_the_answer_is_ones_own_work():
+    """Notebook 14: the decoder step may use the student's attention from the exercise before (it returns the
+    weights, one of the step's three values); only a function that returns them all is refused."""
+    from lstm_lab.checks import seq2seq
+
+    ns = notebook('''
+        def attention(query, keys):
+            weights = torch.softmax((keys * query).sum(-1).T, dim=-1)
+            return (weights.T.unsqueeze(-1) * keys).sum(0), weights
+        ''', '''
+        def decoder_step(decoder, token, state, memory, attend):
+            h, c = decoder.cell(decoder.embedding(token), state)
+            context, weights = attention(h, memory)
+            return decoder.readout(torch.cat([h, context], dim=-1)), (h, c), weights
+        ''')
+    assert seq2seq.check_decoder_step(ns["decoder_step"])

@@ -94,7 +94,7 @@ TBPTT_MISTAKES = {
     "summed loss": (tbptt(loss_of=summed), "the loss is summed over the characters"),
     "scored against the inputs": (tbptt(loss_of=lambda lg, x, y: text.chunk_loss(lg, x)),
                                   "the loss compares the predictions with the inputs"),
-    "nothing returned": (lambda m, p, o, c: None, "forget to `return` the losses"),
+    "nothing returned": (lambda m, p, o, c: None, "forget to `return` (loss 1, loss 2, loss 3)"),
 }
 
 

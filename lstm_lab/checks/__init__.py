@@ -1,18 +1,10 @@
 """Exercise checks: compare a student's answer with lstm_lab's reference and say what is wrong.
 
-One engine serves every check:
-
-* ``core``: ``Feedback``, ``call_student`` (the student's function run in words, shortcuts refused by
-  ``shortcuts``), ``compare`` and the one value check ``check_value`` (a number, a count, a tensor:
-  right, a known mistake, or which numbers are off), the one equality test ``same``, seeded random
-  numbers (``seeded``, ``randn``) and the one ``TOLERANCES`` table;
-* ``diagnose``: a function exercise as an ``Exercise`` (a reference, its ``Case`` list and its known
-  mistakes) run by ``run_check``;
-* ``catalogue``: mistakes made by rearranging weights; every seed bug itself is written once, in
-  ``lstm_lab.mistakes``; gate names come from ``lstm_lab.layouts.GATE_WORDS``.
-
-Each topic has its own module of checks next to them (``by_hand``, ``sequences``, ``explorer``, ``bptt``,
-``exercises``, ``text``), one name per exercise.
+Every check is an ``Exercise`` declaration (``diagnose``) run by ``diagnose.run_check``: its reference, its
+cases, its catalogued mistakes, the library calls it allows and its judge. ``core`` holds what a check
+says (``Feedback``, ``@verdict``), ``TOLERANCES``, the one comparison and the run of a student's function;
+``shortcuts`` watches that run; ``catalogue`` makes mistakes by rearranging weights. The topic modules
+(``by_hand``, ``sequences``, ``explorer``, ``bptt``, ``exercises``, ``text``) declare the exercises.
 """
 
 from .core import ExerciseFailed, Feedback, call_student, compare

@@ -1,10 +1,6 @@
-"""Checks for the exercises of notebooks 09-12: clipping, steps to vanish, training, the GRU by hand.
-
-The backward steps (09) and the GRU step (12) are exercises of the one engine
-(``exercises``/``diagnose``); their names here are the same functions. Every other check calls the student's function on the fixed X example and on a random batch drawn
-from its own generator (so a check never moves the notebook's random state), compares each
-result with lstm_lab's reference, and says which gradient, which gate and which number is off.
-Where a wrong answer matches a mistake we know, the feedback names the mistake.
+"""Exercises of notebooks 09-12: clipping, steps to vanish, memory-task targets, the GRU by hand.
+The backward steps (09), the GRU step (12) and the parameter count (11) are declared in ``exercises``
+and ``sequences``; their names here are the same checks.
 """
 
 from __future__ import annotations
@@ -17,55 +13,51 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
-from .core import TOLERANCES, Feedback, call_student, check_value, compare, randn, same, verdict
+from .core import TOLERANCES, Feedback, randn, verdict
+from .diagnose import Case, Exercise, check_value, run_check
 
 
-# ================================================================ notebook 09: backward steps
-# one exercise engine: the backward steps (09) and the GRU step (12) are checks of ``exercises``, run by
-# ``diagnose``; notebook 09's LSTM step backwards is the assignment's own (exercises/05)
+# ================================================================ notebooks 09, 11, 12: declared elsewhere
 check_rnn_step_backward = _exercises.check_rnn_step_backward
 check_lstm_step_backward = _exercises.check_lstm_step_backward
 check_gru_step = _exercises.check_gru_step
+check_parameter_count = _sequences.check_parameter_count  # notebook 04's for the LSTM alone, 11's for all three
 
 
 # ================================================================ notebook 10: clipping, vanishing
-def _clip_cases():
-    yield "three gradients, large", [randn(31, 4, 3) * 10, randn(32, 4), randn(33, 2, 2) * 5], 1.0
-    yield "three gradients, already small", [randn(34, 3) * 0.01, randn(35, 2) * 0.01], 1.0
-    yield "one gradient, max_norm 0.5", [randn(36, 5, 5)], 0.5
+def _clip_cases() -> list[Case]:
+    cases = []
+    for label, grads, max_norm in (("three gradients, large", [randn(31, 4, 3) * 10, randn(32, 4), randn(33, 2, 2) * 5], 1.0),
+                                   ("three gradients, already small", [randn(34, 3) * 0.01, randn(35, 2) * 0.01], 1.0),
+                                   ("one gradient, max_norm 0.5", [randn(36, 5, 5)], 0.5)):
+        params = [torch.nn.Parameter(g.clone()) for g in grads]
+        for p, g in zip(params, grads):
+            p.grad = g.clone()
+        torch.nn.utils.clip_grad_norm_(params, max_norm)  # torch divides by (norm + 1e-6): within TOLERANCES["clipping"]
+        cases.append(Case(label, (grads, max_norm), tuple(p.grad for p in params), ("grads", "max_norm"),
+                          returns=tuple(f"gradient {k}" for k in range(len(grads)))))
+    return cases
+
+
+def _clip_mistakes(case: Case) -> dict:
+    grads, max_norm = case.args
+    total = math.sqrt(sum(float((t * t).sum()) for t in grads))
+    return {"clip by the norm of ALL gradients together (one scale for every tensor), not each tensor by its own norm":
+            [g * min(1.0, max_norm / g.norm().item()) for g in grads],
+            "gradients whose total norm is below max_norm must be left unchanged": [g / total * max_norm for g in grads]}
+
+
+CLIP_GRAD_NORM = Exercise(
+    "clip by the global norm", None, "clipped", cases=_clip_cases, mistakes=_clip_mistakes, gradients=False,
+    atol=TOLERANCES["clipping"],
+    success=(f"all 6 results match (tolerance {TOLERANCES['clipping']:g}) on: three gradients, large; three "
+             "gradients, already small; one gradient, max_norm 0.5",))
 
 
 @verdict
 def check_clip_grad_norm(fn) -> Feedback:
     """``fn(grads: list of tensors, max_norm) -> list of clipped tensors`` (new tensors, inputs untouched)."""
-    exercise = "clip by the global norm"
-    parts, hints = [], set()
-    for case, grads, max_norm in _clip_cases():
-        params = [torch.nn.Parameter(g.clone()) for g in grads]
-        for p, g in zip(params, grads):
-            p.grad = g.clone()
-        torch.nn.utils.clip_grad_norm_(params, max_norm)
-        expected = [p.grad for p in params]
-        result, fail = call_student(exercise, fn, [g.clone() for g in grads], max_norm)
-        if fail is not None:
-            return fail
-        if not isinstance(result, (list, tuple)) or len(result) != len(grads):
-            return Feedback(exercise, False, [f"{case}: expected a list of {len(grads)} tensors, got "
-                                              f"{type(result).__name__}"])
-        for k, (g, want) in enumerate(zip(result, expected)):
-            # torch divides by (norm + 1e-6): a tolerance of 1e-5 accepts the exact scale and torch's
-            parts.append(compare(f"{case}: gradient {k}", g, want, atol=TOLERANCES["clipping"], what=f"gradient {k}"))
-        per_tensor = [g * min(1.0, max_norm / g.norm().item()) for g in grads]
-        if len(grads) > 1 and all(same(r, p, TOLERANCES["clipping"]) for r, p in zip(result, per_tensor)):
-            hints.add("hint: clip by the norm of ALL gradients together (one scale for every tensor), "
-                      "not each tensor by its own norm")
-        if all(same(r, g / math.sqrt(sum(float((t * t).sum()) for t in grads)) * max_norm, TOLERANCES["clipping"])
-               for r, g in zip(result, grads)):
-            if case.endswith("already small"):
-                hints.add("hint: gradients whose total norm is below max_norm must be left unchanged")
-    cases = "; ".join(case for case, _, _ in _clip_cases())
-    return Feedback.merge(exercise, parts, sorted(hints), success=[
-        f"all {len(parts)} results match (tolerance {TOLERANCES['clipping']:g}) on: {cases}"])
+    return run_check(CLIP_GRAD_NORM, fn)
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -87,37 +79,32 @@ def steps_to_vanish(radius: float, factor: float) -> int:
 
 @verdict
 def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> Feedback:
-    exercise = f"steps until the gradient is {factor:g} of its size (spectral radius {radius})"
     want = steps_to_vanish(radius, factor)
-    if not isinstance(answer, int) or isinstance(answer, bool):
-        return Feedback(exercise, False, [f"answer with a whole number of steps, got {answer!r}"])
-    if answer == want:
-        return Feedback(exercise, True, [f"{want} steps: {radius}**{want} < {factor:g} <= {radius}**{want - 1}"])
-    lines = [f"you said {answer}, the gradient measured with bptt.rnn_backward says {want}"]
-    if answer == want - 1:
-        lines.append(f"hint: the first step whose ratio is *below* {factor:g}: {radius}**{answer} is not yet")
-    return Feedback(exercise, False, lines)
+    return check_value(
+        f"steps until the gradient is {factor:g} of its size (spectral radius {radius})", answer, want,
+        {f"one step short: the first step whose ratio is *below* {factor:g} is the answer, {radius}**{want - 1} is "
+         f"not yet (the gradient measured with bptt.rnn_backward says {want})": want - 1}, atol=TOLERANCES["exact"],
+        judge="exact", what="the steps", note=f"the gradient measured with bptt.rnn_backward says {want}",
+        success=(f"{want} steps: {radius}**{want} < {factor:g} <= {radius}**{want - 1}",))
 
 
 # ================================================================ notebook 11: training
-# the parameter count is one exercise, notebook 04's for the LSTM alone and 11's for all three kinds
-check_parameter_count = _sequences.check_parameter_count
+def _memory_cases() -> list[Case]:
+    return [Case(f"lag {lag}, {symbols} symbols", (inputs, symbols), targets, ("inputs", "num_symbols"))
+            for lag, symbols in ((3, 4), (10, 6))
+            for inputs, targets in [memory_task(8, lag, num_symbols=symbols, generator=torch.Generator().manual_seed(lag))]]
+
+
+MEMORY_TARGETS = Exercise(
+    "memory-task targets", None, "targets", cases=_memory_cases, judge="exact", axis_names={"targets": ("sequence",)},
+    hint=("hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)",),
+    success=("the targets of both batches (lag 3 and lag 10) match",))
 
 
 @verdict
 def check_memory_targets(fn) -> Feedback:
     """``fn(inputs, num_symbols) -> targets (batch,)``: read a memory-task batch's answers from its inputs."""
-    exercise = "memory-task targets"
-    parts = []
-    for lag, symbols in ((3, 4), (10, 6)):
-        inputs, targets = memory_task(8, lag, num_symbols=symbols, generator=torch.Generator().manual_seed(lag))
-        got, fail = call_student(exercise, fn, inputs.clone(), symbols)
-        if fail is not None:
-            return fail
-        parts.append(compare(f"lag {lag}", got, targets, atol=TOLERANCES["exact"], axis_names=("sequence",), what="targets"))
-    if all(parts):
-        return Feedback(exercise, True, ["the targets of both batches (lag 3 and lag 10) match"])
-    return Feedback.merge(exercise, parts, ["hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)"])
+    return run_check(MEMORY_TARGETS, fn)
 
 
 # ================================================================ notebook 12: the GRU

@@ -1,15 +1,9 @@
-"""Checks for the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
+"""Value exercises of the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
 
-Every check compares a student's numbers with the golden numbers of ``fixtures.golden()``
-(float64, from ``torch.nn``) and, when they differ, tries the mistakes people make on paper
-before it falls back to naming the unit that is off: the right quantity of another step,
-another gate, the pre-activation (the nonlinearity forgotten), the two units swapped, a
-column instead of a row, seed 001's ``C_{t-1}`` where ``h_{t-1}`` belongs, a gate block in
-another library's order.
-
-Time steps count from 1, as in the maths (``x_1``, ``h_1``); the units of a vector count
-from 0, as in Python (``h_1[0]``). An answer of shape ``(1, H)`` (a batch of one, the way
-seed 001 prints it) is accepted where ``(H,)`` is expected.
+Each compares a number worked on paper with ``fixtures.golden()`` (float64, from torch.nn) and names
+the mistakes people make on paper: another step's or another gate's numbers, the pre-activation, two
+units swapped, seed 001's c_{t-1} for h_{t-1}, a gate block in another library's order. Steps count
+from 1 as in the maths; units from 0 as in Python; a batch of one, (1, H), is accepted for (H,).
 """
 
 from __future__ import annotations
@@ -23,8 +17,8 @@ from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
 from ..layouts import CONVENTIONS, to_convention
-from .core import TOLERANCES, Feedback, as_tensor, check_value, same, verdict
-from .diagnose import block_holders
+from .core import TOLERANCES, Feedback, same, shape_message, verdict
+from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE
@@ -254,14 +248,13 @@ _INPUT_NAME = {"torch": "weight_ih", "cs231n": "Wx", "keras": "kernel", "onnx": 
 _BIAS_NAME = {"torch": "bias_ih", "cs231n": "b", "keras": "bias", "onnx": "B", "seed002": "b_x"}
 
 
-def _layout_answer(convention, answer, names: dict, bias: bool):
-    """(exercise name, the answer as a tensor or the Feedback that says it is no tensor, the expected one)."""
+def _layout(convention, answer, names: dict, bias: bool, locate, advice=None) -> Feedback:
+    """A layout's tensor as a value exercise: the gate blocks it holds are located where its numbers are off."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
-    exercise = f"{_DISPLAY[convention]} {names[convention]}"
     expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[names[convention]]
-    got = as_tensor(answer)
-    return exercise, _diagnose(exercise, answer, expected) if got is None else got, expected
+    return check_value(f"{_DISPLAY[convention]} {names[convention]}", answer, expected, atol=ATOL,
+                       advice=advice, locate=lambda fn, case, got: locate(got, expected))
 
 
 def _order_text(convention: str) -> str:
@@ -294,31 +287,23 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    exercise, got, expected = _layout_answer(convention, answer, _INPUT_NAME, bias=False)
-    if isinstance(got, Feedback):
-        return got
-    if got.shape != expected.shape:
-        return Feedback(exercise, False, [_input_shape_message(got, expected, convention)])
-    if same(got, expected, ATOL):
-        return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
-    gates = fixtures.lstm_gate_weights()
     column = convention in _COLUMN_BLOCKS
-    per_gate = {g: gates[f"W_x{g}"].t() if column else gates[f"W_x{g}"] for g in "ifgo"}
-    flat = got[0] if convention == "onnx" else got
-    want = expected[0] if convention == "onnx" else expected
-    return Feedback(exercise, False, _name_blocks(flat, want, per_gate, convention, 1 if column else 0, "W_x"))
 
+    def locate(got, expected):
+        gates = fixtures.lstm_gate_weights()
+        per_gate = {g: gates[f"W_x{g}"].t() if column else gates[f"W_x{g}"] for g in "ifgo"}
+        flat, want = (got[0], expected[0]) if convention == "onnx" else (got, expected)
+        return _name_blocks(flat, want, per_gate, convention, 1 if column else 0, "W_x")
 
-def _input_shape_message(got: Tensor, expected: Tensor, convention: str) -> str:
-    shape, want = tuple(got.shape), tuple(expected.shape)
-    msg = f"your answer has shape {shape}, expected {want}"
-    if shape == want[::-1] or (len(want) == 3 and shape == (want[2], want[1])):
-        if convention in _COLUMN_BLOCKS:
-            return msg + f": {_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)"
-        return msg + f": {_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T"
-    if convention == "onnx" and shape == want[1:]:
-        return msg + ": ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
-    return msg
+    def advice(got):
+        want = tuple(to_convention(fixtures.lstm_weights(), convention)[_INPUT_NAME[convention]].shape)
+        if tuple(got.shape) == want[::-1] or (len(want) == 3 and tuple(got.shape) == want[:0:-1]):
+            return (f"{_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)" if column
+                    else f"{_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T")
+        return ("ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
+                if convention == "onnx" and tuple(got.shape) == want[1:] else "")
+
+    return _layout(convention, answer, _INPUT_NAME, False, locate, advice)
 
 
 @verdict
@@ -326,19 +311,11 @@ def check_bias(convention: str, answer) -> Feedback:
     """The biased LSTM's bias (b_i, b_f, b_g, b_o of ``fixtures.lstm_gate_weights(bias=True)``) laid out
     as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),
     ONNX ``B`` (1, 16) (input bias then recurrent bias), seed 002 ``b_x`` (8,)."""
-    exercise, got, expected = _layout_answer(convention, answer, _BIAS_NAME, bias=True)
-    if isinstance(got, Feedback):
-        return got
-    if got.shape != expected.shape:
-        hint = (": ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
-                if convention == "onnx" else "")
-        return Feedback(exercise, False, [f"your answer has shape {tuple(got.shape)}, expected "
-                                          f"{tuple(expected.shape)}{hint}"])
-    if same(got, expected, ATOL):
-        return Feedback(exercise, True, [f"matches to within {ATOL:g}"])
-    gates = fixtures.lstm_gate_weights(bias=True)
-    per_gate = {g: gates[f"b_{g}"] for g in "ifgo"}
-    if convention == "onnx":
+    def locate(got, expected):
+        gates = fixtures.lstm_gate_weights(bias=True)
+        per_gate = {g: gates[f"b_{g}"] for g in "ifgo"}
+        if convention != "onnx":
+            return _name_blocks(got, expected, per_gate, convention, 0, "b_")
         (mine_x, mine_h), (want_x, want_h) = got[0].chunk(2), expected[0].chunk(2)
         lines = []
         if not same(mine_x, want_x, ATOL):
@@ -347,5 +324,7 @@ def check_bias(convention: str, answer) -> Feedback:
         if not same(mine_h, want_h, ATOL):
             lines.append("the recurrent bias (the last 8 numbers) should be zeros: this LSTM keeps its whole "
                          "bias in torch's bias_ih, and bias_hh is zero")
-        return Feedback(exercise, False, lines)
-    return Feedback(exercise, False, _name_blocks(got, expected, per_gate, convention, 0, "b_"))
+        return lines
+
+    onnx = "ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
+    return _layout(convention, answer, _BIAS_NAME, True, locate, lambda got: onnx if convention == "onnx" else "")

@@ -1,13 +1,6 @@
-"""Known mistakes, made by altering the *weights* the reference runs on.
-
-A gate that reads another gate's matrix, weights used transposed, gate blocks chunked in
-another order: each is the correct LSTM run on weights arranged the way the mistaken code
-reads them. So the catalogue needs no second copy of any equation; it only rearranges
-tensors and hands them to lstm_lab's cells and runners.
-
-Each builder returns ``{message: thunk}``; ``diagnose`` evaluates a thunk only when it needs
-it, and a thunk that cannot run on a case (a transposed (H, D) matrix when D != H) simply
-matches nothing there.
+"""Known mistakes, made by altering the *weights* the reference runs on (a gate reading another gate's
+matrix, weights used transposed, gate blocks in another order): no equation is written twice. Each builder
+returns ``{message: thunk}``; a thunk that cannot run on a case matches nothing there.
 """
 
 from __future__ import annotations

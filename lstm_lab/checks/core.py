@@ -1,16 +1,10 @@
-"""What an exercise check says to a student.
+"""What a check says, and how a student's answer is run and compared.
 
-A check never shows the student a traceback from lstm_lab. It returns a ``Feedback``: shown
-as plain text in the notebook (so nbval can compare it), truthy when the answer is right.
-``Feedback.assert_ok()`` turns a wrong answer into an ``ExerciseFailed`` for autograders.
-
-Each check is a ``@verdict``: in a notebook a student runs, a wrong or unfinished answer (``None``,
-a stub that raises ``NotImplementedError``) prints "not yet" and Run All goes on to the next
-exercise; under grading (``NBGRADER_EXECUTION`` set, as nbgrader and ``lstm-lab grade`` do) the same
-check raises ``ExerciseFailed``, or an unfinished exercise would earn its points.
-
-``compare`` is the workhorse: it says *which* number is off (with names for the axes, e.g.
-"step 2, unit 1"), not only that something is.
+A check never shows a traceback from lstm_lab: it returns a ``Feedback`` (plain text in the notebook,
+truthy when right; ``assert_ok()`` raises ``ExerciseFailed`` for autograders). Each check is a
+``@verdict``: a wrong or unfinished answer prints "not yet" in a notebook a student runs, and raises
+under grading (``NBGRADER_EXECUTION`` set). ``compare`` says which number is off, with names for the
+axes; ``call_student`` runs the student's function in words, with ``shortcuts`` watching.
 """
 
 from __future__ import annotations
@@ -39,6 +33,12 @@ TOLERANCES = {
     "typed": 1e-3,  # one number typed with three decimals (2.197 for log 9)
     "exact": 0.0,  # whole numbers: counts, ids, masks, targets
     "memory kept": 0.01,  # notebook 08: a cell state that keeps its first input drifts no further than this
+    # statistics of random draws, judged on thousands of numbers
+    "spread": 0.005,  # weights drawn as randn * 0.1: their standard deviation within 0.1 ± this
+    "mean": 0.01,  # ... and their mean within this of 0
+    "unscaled": 0.1,  # a standard deviation within 1 ± this: randn not scaled
+    "normal mass": 0.63,  # at least this share within one standard deviation: a normal has 68%, a uniform 58%
+    "frequency": 2e-3,  # a sampled frequency may be off by 5 standard deviations of 20,000 draws and this
 }
 
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
@@ -84,18 +84,6 @@ class Feedback:
         if not self.ok:
             raise ExerciseFailed(str(self))
 
-    @staticmethod
-    def merge(exercise: str, parts: list[Feedback], hints=(), shown: int = 2, success=()) -> Feedback:
-        """One verdict from several checks: ``success`` when all pass, else the first ``shown`` failing
-        ones (under their names) and ``hints``."""
-        failing = [p for p in parts if not p.ok]
-        if not failing:
-            return Feedback(exercise, True, list(success))
-        lines = [line for p in failing[:shown] for line in [f"{p.exercise}:", *("   " + x for x in p.lines)]]
-        if len(failing) > shown:
-            lines.append(f"... and {len(failing) - shown} more result(s) differ")
-        return Feedback(exercise, False, lines + list(hints))
-
 
 GRADING = "NBGRADER_EXECUTION"  # nbgrader sets it while it autogrades or validates; lstm-lab grade does too
 
@@ -126,13 +114,11 @@ def verdict(check):
     return run
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4f}"
-
-
-def fmt_pair(got: float, want: float) -> tuple[str, str]:
+def fmt_pair(got: float, want: float, whole: bool = False) -> tuple[str, str]:
     """Two numbers that differ, printed with as many decimals as it takes to see that they do
-    (four when four suffice: -0.0001 and -0.0001 would read as equal)."""
+    (four when four suffice: -0.0001 and -0.0001 would read as equal); ``whole``: as whole numbers where both are."""
+    if whole and float(got).is_integer() and float(want).is_integer():
+        return str(int(got)), str(int(want))
     for decimals in range(4, 17):
         a, b = f"{got:.{decimals}f}", f"{want:.{decimals}f}"
         if a != b:
@@ -140,9 +126,9 @@ def fmt_pair(got: float, want: float) -> tuple[str, str]:
     return repr(got), repr(want)
 
 
-def _position(index: tuple[int, ...], axis_names) -> str:
-    if not index:
-        return "the value"
+def _position(index: tuple[int, ...], axis_names, what: str = "the value") -> str:
+    if not index:  # one number: named as the answer is
+        return what
     if axis_names and len(axis_names) == len(index):
         # time steps count from 1 in the course (x_1 is X[0]); every other axis from 0, as indices do
         return ", ".join(f"step {i + 1} (index {i})" if name == "step" else f"{name} {i}"
@@ -180,7 +166,7 @@ def randn(gen: torch.Generator | int, *shape, scale: float = 1.0) -> torch.Tenso
     return torch.randn(*shape, dtype=torch.float64, generator=gen) * scale
 
 
-def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=None, what: str = "your answer",
+def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand"], axis_names=None, what: str = "your answer",
             max_listed: int = 4) -> Feedback:
     """Compare a student's numbers with the expected ones and say precisely what differs."""
     if given is None:
@@ -194,24 +180,30 @@ def compare(exercise: str, given, expected, *, atol: float = 1e-4, axis_names=No
     if got is None:
         return Feedback(exercise, False, [f"{what} should be a tensor of numbers, got a {type(given).__name__}"])
     if got.shape != want.shape:
-        return Feedback(exercise, False, [_shape_message(got.shape, want.shape, what, axis_names)])
+        return Feedback(exercise, False, [shape_message(got.shape, want.shape, what, axis_names)])
     if not torch.isfinite(got).all():
         bad = tuple(torch.nonzero(~torch.isfinite(got))[0].tolist())
-        return Feedback(exercise, False, [f"{what} holds {got[bad].item()} at {_position(bad, axis_names)}"])
+        return Feedback(exercise, False, [f"{what} holds {got[bad].item()}" + (f" at {_position(bad, axis_names)}"
+                                                                              if bad else "")])
     diff = (got - want).abs()
     wrong = torch.nonzero(diff > atol)
     if len(wrong) == 0:
-        return Feedback(exercise, True, [f"matches to within {atol:g}"])
+        return Feedback(exercise, True, [f"matches to within {_tolerance(atol)}"])
     lines = []
     for row in wrong[:max_listed].tolist():
         idx = tuple(row)
-        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item())
-        lines.append(f"{_position(idx, axis_names)}: got {shown_got}, expected {shown_want}")
+        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=_tolerance(atol) == "0")
+        lines.append(f"{_position(idx, axis_names, what)}: got {shown_got}, expected {shown_want}")
     if len(wrong) > max_listed:
         lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")
-    else:
-        lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {atol:g}):")
+    elif want.numel() > 1:
+        lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {_tolerance(atol)}):")
     return Feedback(exercise, False, lines)
+
+
+def _tolerance(atol) -> str:
+    """A tolerance as a message shows it: a number, or (one per number, a statistic's) the largest."""
+    return f"{atol:g}" if not isinstance(atol, torch.Tensor) else f"up to {atol.max().item():.3g}"
 
 
 def _axis(axis: int, axis_names) -> str:
@@ -219,8 +211,13 @@ def _axis(axis: int, axis_names) -> str:
     return f"axis {axis}{name}"
 
 
-def _shape_message(got, want, what, axis_names) -> str:
-    """Say how a shape differs from the expected one: which axis, swapped axes, a missing axis."""
+def shape_message(got, want, what, axis_names=None, advice: str = "") -> str:
+    """The one shape message: how a shape differs from the expected one (which axis, swapped axes, a missing
+    axis), and ``advice``, what the exercise says about its layout."""
+    return _shape_difference(got, want, what, axis_names) + (f"; {advice}" if advice else "")
+
+
+def _shape_difference(got, want, what, axis_names) -> str:
     got, want = tuple(got), tuple(want)
     msg = f"{what} has shape {got}, expected {want}"
     if len(got) == len(want):
@@ -252,65 +249,6 @@ def _shape_message(got, want, what, axis_names) -> str:
 def differences(verdict: Feedback) -> list[str]:
     """``compare``'s 'unit k: got x, expected y' lines without its count line."""
     return [line for line in verdict.lines if "numbers differ (tolerance" not in line]
-
-
-def known_mistake(given, mistakes, atol: float, expected=None) -> str | None:
-    """The first explanation in ``mistakes`` (pairs of explanation and the numbers that mistake gives)
-    whose numbers the answer reproduces. A "mistake" that gives the right numbers (``expected``) on
-    this case is no mistake here and is skipped."""
-    for explanation, numbers in (mistakes.items() if isinstance(mistakes, dict) else mistakes):
-        if expected is not None and same(numbers, expected, atol):
-            continue
-        if same(given, numbers, atol):
-            return explanation
-    return None
-
-
-def _lenient(answer, expected: torch.Tensor):
-    """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
-    (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
-    if answer is None:
-        return "your answer is None: assign your numbers to the variable (or `return` them from your function)"
-    got = as_tensor(answer)
-    if got is None:
-        return f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"
-    if got.shape == (1, *expected.shape):
-        got = got[0]
-    column = expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1
-    if column and same(got.reshape(-1), expected, TOLERANCES["by hand"]):
-        return (f"the numbers are right, but as a column of shape {tuple(got.shape)}: give a vector of shape "
-                f"{tuple(expected.shape)} (or a row (1, {expected.numel()}))")
-    return got
-
-
-def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None,
-                what: str = "your answer", lenient: bool = False, reshape=None, note: str | None = None) -> Feedback:
-    """The one check of a single value (a number worked by hand, a tensor, a count): right, or the
-    known mistake it reproduces (``mistakes``: pairs of explanation and the numbers it gives), or
-    ``compare``'s account of the numbers that are off.
-
-    ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the flat
-    numbers in a shape whose axes have names (the four numbers of a bidirectional output as (direction,
-    unit)); ``note`` is added under a wrong answer's numbers.
-    """
-    expected = as_tensor(expected)
-    got = _lenient(answer, expected) if lenient else answer
-    if isinstance(got, str):
-        return Feedback(exercise, False, [got])
-
-    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
-        flat = as_tensor(t) if reshape else None
-        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
-
-    verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
-    if verdict:
-        return verdict
-    mistake = known_mistake(got, mistakes, atol, expected)
-    if mistake:
-        return Feedback(exercise, False, [mistake, *differences(verdict)])
-    if note:
-        verdict.lines.append(note)
-    return verdict
 
 
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
@@ -353,13 +291,14 @@ def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL
 
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
-                 matmul_advice: str | None = FORWARD_MATMUL):
+                 matmul_advice: str | None = FORWARD_MATMUL, helpers: dict | None = None):
     """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
 
     The feedback names the exception and the line of *the student's* code that raised it,
     never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
     implementation (see ``shortcuts``; ``allowed`` names what the exercise hands the student) fails
-    with a sentence that names the call, whatever numbers it returns.
+    with a sentence that names the call, whatever numbers it returns. ``helpers`` receives the functions
+    of other notebook cells that it called (``shortcuts.Helper``), for the engine to judge.
     """
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
@@ -379,6 +318,8 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     shortcut = watch.sentence(exercise)
     if shortcut:
         return None, Feedback(exercise, False, [shortcut])
+    if helpers is not None:
+        helpers.update(watch.helpers)
     return result, None
 
 

@@ -1,34 +1,27 @@
-"""Run a student's function on a set of cases and explain, in words, what is wrong.
+"""The exercise engine: every check is an ``Exercise`` declaration run by ``run_check``.
 
-A check is made of three things:
-
-* **cases**: the fixed X of the course (with golden numbers from torch.nn) and seeded random
-  ones, each a tuple of arguments and the right answer;
-* a **reference**: lstm_lab's own function with the student's signature (tested against
-  torch.nn elsewhere), used for the random cases and for gradients;
-* a **catalogue of mistakes**: for each case, the answer a known mistake would give (a gate
-  reading another gate's matrix, weights used transposed, gates chunked in another order ...),
-  computed by running the reference on altered weights, so no equation is written twice.
-
-``run_check`` calls the student's function on every case (on copies: a student's in-place
-update cannot change our tensors), compares each returned tensor with ``core.compare``, and
-when something is off, says which case, which number, at which step, whether a known mistake
-reproduces the answer exactly, and which inputs the answer does not depend on (from
-autograd). When every number is right it compares the gradients too.
+A declaration names its **reference** (lstm_lab's function with the student's signature, tested against
+torch.nn elsewhere), its **cases** (the fixed X with golden numbers, seeded random batches), its
+**catalogue of mistakes** (per case, the answer a known mistake gives, built on ``lstm_lab.mistakes`` and
+``catalogue``: no equation written twice), the library calls it **allows**, and its **judge** (``JUDGES``).
+``run_check`` calls the answer on copies of every case, refuses a shortcut (a library call, or a function
+of another notebook cell that computes the answer), judges each returned value, and when something is off
+says which case, which number, at which step, which catalogued mistake reproduces it, and which inputs the
+answer ignores (from autograd); when every number is right it compares the gradients too.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
 
 from ..gates import GATE_WORDS
 from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
-                   error_hints, same)
+                   error_hints, same, shape_message)
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -42,64 +35,92 @@ class Case:
     expected: object = None  # the right answer; None: the exercise's reference computes it
     names: tuple = ()  # a name per argument (a tuple of names for a tuple argument; dicts use their keys)
     zero_state: bool = False  # the recurrent state is zero here, so mistakes in the recurrence cannot show
+    returns: object = None  # the shape of the result where this case's differs from the exercise's (a list of N)
+    atol: object = None  # this case's tolerance where it is its own (a statistic's sampling error, one per number)
+    about: dict = field(default_factory=dict)  # what the case was made from (a seed), for its catalogue of mistakes
+
+
+# How a returned value is judged: a closed set. "close": numbers within the exercise's tolerance (gradients too);
+# "exact": whole numbers (a count, an index, a mask, ids): an int where the answer is one, every number equal;
+# "statistic": a random draw, judged by ``Exercise.statistic`` of it (the frequencies of the ids drawn) against
+# the case's expected statistic within the case's tolerance (its sampling error), and drawn again from the same
+# generator state it must repeat itself; "trajectory": an answer that trains, judged as "close" on what it returns
+# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters).
+JUDGES = ("close", "exact", "statistic", "trajectory")
 
 
 @dataclass
 class Exercise:
-    """What ``run_check`` needs to know about one exercise."""
+    """One exercise, declared: what ``run_check`` needs to judge an answer and explain a wrong one."""
 
     name: str  # the function's name, as the notebook and the student version use it
-    reference: Callable  # lstm_lab's answer, same signature as the student's function
+    reference: Callable | None  # lstm_lab's answer, same signature as the student's function (None: cases say)
     returns: object  # the shape of the result: "h", or ("h", "c"), or ("outputs", ("h_n", "c_n"))
+    cases: Callable | None = None  # (**options) -> the Case list: the fixed X with golden numbers, random batches
+    judge: str = "close"  # one of JUDGES
+    hint: tuple = ()  # lines under a wrong answer that no catalogued mistake explains
+    statistic: Callable | None = None  # judge "statistic": (result, case) -> the statistic, or why there is none
+    unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
+    after: Callable | None = None  # judge "trajectory": (the arguments, after the call) -> the state left behind
+    answer: str = "function"  # "value": the answer is the value itself (a number worked by hand), one case
+    lenient: bool = False  # a value: accept what a by-hand answer may look like (a batch of one)
+    reshape: tuple | None = None  # a value: view its flat numbers in a shape whose axes have names
+    advice: Callable | None = None  # a value of another shape -> what the exercise says of its layout
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
-    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down
+    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down (a value: instead)
     time_axis: dict = field(default_factory=dict)  # per returned name: the axis that is time
     gate_blocks: dict = field(default_factory=dict)  # per argument / returned name: gate letters stacked on dim 0
-    error_hints: dict = field(default_factory=dict)  # exception type name -> a hint for this exercise
+    error_hints: dict = field(default_factory=dict)  # an exception type or words of its message -> a hint
     gradients: bool = True  # compare gradients once the numbers are right
     atol: float = ATOL
     success: tuple = ()  # lines that say what "correct" was checked against
     state_args: tuple = ()  # positions of the arguments that are the recurrent state (zeroed by a probe)
     batch_args: tuple = ()  # positions of the arguments with a batch axis first (split by a probe)
     allowed: tuple = ()  # library functions the exercise hands the student, "name" or "name(arg=value)" (``shortcuts``)
+    notebook_answers: tuple = ()  # functions a notebook defines above the exercise that compute most of its answer
     matmul_advice: str | None = FORWARD_MATMUL  # which way round this exercise's products go
+
+    def __post_init__(self):
+        if self.judge not in JUDGES:
+            raise ValueError(f"{self.name}: judge {self.judge!r} is none of {JUDGES}")
+        if self.judge == "exact":
+            self.atol, self.gradients = TOLERANCES["exact"], False
 
 
 # ---------------------------------------------------------------- structure of arguments and results
-def clone(value, requires_grad: bool = False):
-    """A deep copy of tensors inside tuples, named tuples, lists and dicts."""
+def tree_map(value, fn, name=""):
+    """The one walk over an argument or a result: ``fn(name, tensor)`` for every tensor inside tuples, named
+    tuples, lists and dicts (named as a student would: ``weights['weight_ih']``, ``step.c``), the structure
+    rebuilt around what it returns. ``name`` may be a tuple: a name per item of a tuple."""
     if isinstance(value, Tensor):
-        copy = value.detach().clone()
-        return copy.requires_grad_() if requires_grad and copy.is_floating_point() else copy
-    if isinstance(value, dict):
-        return {k: clone(v, requires_grad) for k, v in value.items()}
+        return fn(name, value)
+    if isinstance(value, dict):  # params dicts: named by key, or by argument and key
+        return {k: tree_map(v, fn, f"{name}[{k!r}]" if name else k) for k, v in value.items()}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(clone(v, requires_grad) for v in value))
+        return type(value)(*(tree_map(v, fn, f"{name}.{k}") for k, v in zip(value._fields, value)))
     if isinstance(value, (tuple, list)):
-        return type(value)(clone(v, requires_grad) for v in value)
-    return value
+        return type(value)(tree_map(v, fn, name[k] if isinstance(name, tuple) else f"{name}[{k}]")
+                           for k, v in enumerate(value))
+    return value if not isinstance(value, torch.Generator) else clone(value)  # a generator's copy goes with it
 
 
-def named_tensors(args: tuple, names: tuple) -> list[tuple[str, Tensor]]:
+def clone(value, requires_grad: bool = False):
+    """A deep copy of the tensors inside ``value`` (and of a generator: a copy of its state)."""
+    if isinstance(value, torch.Generator):
+        return torch.Generator().set_state(value.get_state())
+
+    def copy(_, t):
+        t = t.detach().clone()
+        return t.requires_grad_() if requires_grad and t.is_floating_point() else t
+    return tree_map(value, copy)
+
+
+def named_tensors(args: tuple, names: tuple = ()) -> list[tuple[str, Tensor]]:
     """Every tensor inside the arguments, with a name a student recognises."""
     out = []
-
-    def walk(value, name):
-        if isinstance(value, Tensor):
-            out.append((name, value))
-        elif isinstance(value, dict):  # params dicts: named by key, or by argument and key
-            for k, v in value.items():
-                walk(v, f"{name}[{k!r}]" if name else k)
-        elif isinstance(value, tuple) and hasattr(value, "_fields"):
-            for k, v in zip(value._fields, value):
-                walk(v, f"{name}.{k}")
-        elif isinstance(value, (tuple, list)):
-            for k, v in enumerate(value):
-                walk(v, name[k] if isinstance(name, tuple) else f"{name}[{k}]")
-
     for k, value in enumerate(args):
-        walk(value, names[k] if k < len(names) else f"argument {k}")
+        tree_map(value, lambda name, t: out.append((name, t)), names[k] if k < len(names) else f"argument {k}")
     return out
 
 
@@ -123,18 +144,25 @@ def _kind(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def split(result, spec) -> list | str:
-    """The returned values as a flat list in ``spec``'s order, or a sentence saying why not."""
+def split(result, spec, partial: bool = False) -> list | str:
+    """The returned values as a flat list in ``spec``'s order, or a sentence saying why not. ``partial``: a
+    catalogued answer, whose None parts stand for any value (None leaves), and whose misfit is just None."""
     if isinstance(spec, str):
         return [result]
+    if partial and result is None:
+        return [None] * len(flat_names(spec))
+    if isinstance(result, dict) and all(isinstance(part, str) and part in result for part in spec):
+        result = tuple(result[part] for part in spec)  # the values by name: {"weight_ih": ..., "weight_hh": ...}
     if not isinstance(result, (tuple, list)) or len(result) != len(spec):
+        if partial:
+            return None
         if result is None:
             return f"it returned None: did the function forget to `return` {spec_text(spec)}?"
         return f"it should return {spec_text(spec)}, got {_kind(result)}"
     leaves = []
     for part, value in zip(spec, result):
-        inner = split(value, part)
-        if isinstance(inner, str):
+        inner = split(value, part, partial)
+        if inner is None or isinstance(inner, str):
             return inner
         leaves += inner
     return leaves
@@ -151,6 +179,8 @@ class _Run:
     structure: str | None = None  # why the result could not be split
     verdicts: list = field(default_factory=list)  # a Feedback per returned value
     changed: list = field(default_factory=list)  # arguments the student changed in place
+    returns: object = None  # the shape of the result (the case's, else the exercise's)
+    helpers: dict = field(default_factory=dict)  # functions of other notebook cells it called (shortcuts.Helper)
 
     @property
     def ok(self) -> bool:
@@ -162,26 +192,29 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     if expected is None:
         with torch.no_grad():
             expected = ex.reference(*clone(case.args))
-    run = _Run(case, split(expected, ex.returns))
+    returns = case.returns or ex.returns
+    run = _Run(case, split(expected, returns), returns=returns)
     args = clone(case.args)
-    result, failure = call_student(ex.name, fn, *args, allowed=ex.allowed, matmul_advice=ex.matmul_advice)
+    result, failure = call_student(ex.name, fn, *args, allowed=ex.allowed, matmul_advice=ex.matmul_advice,
+                                   helpers=run.helpers)
     if failure is not None:
         lines = list(failure.lines)
-        for type_name, hint in ex.error_hints.items():
-            if f"raised {type_name}" in lines[0]:
+        for type_name, hint in ex.error_hints.items():  # by the exception's type, or words of its message
+            if type_name in lines[0]:
                 lines = [lines[0], hint]  # this exercise knows better than the general hint
         if lines[0].startswith("your function raised"):
             lines.insert(0, f"on {case.label}:")
         run.error = Feedback(ex.name, False, lines)
         return run
     run.result = result
-    leaves = split(result, ex.returns)
+    value = ex.statistic(result, case) if ex.statistic else (result, ex.after(args)) if ex.after else result
+    leaves = value if isinstance(value, str) and ex.statistic else split(value, returns)
     if isinstance(leaves, str):
         run.structure = leaves
         return run
     run.leaves = leaves
-    for name, got, want in zip(flat_names(ex.returns), leaves, run.expected):
-        run.verdicts.append(compare(ex.name, got, want, atol=ex.atol, axis_names=ex.axis_names.get(name), what=name))
+    run.verdicts = [_judge(ex, name, got, want, case.atol) for name, got, want in
+                    zip(flat_names(returns), leaves, run.expected)]
     originals = named_tensors(case.args, case.names)
     for (name, before), (_, after) in zip(originals, named_tensors(args, case.names)):
         if before.shape != after.shape or not torch.equal(before, after):
@@ -189,18 +222,108 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     return run
 
 
-def run_check(ex: Exercise, fn, cases: list[Case]) -> Feedback:
-    """Check ``fn`` on ``cases``; a Feedback that says what is wrong, or what was checked."""
+def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
+    """One returned value against the right one, as the exercise's judge decides."""
+    if ex.judge == "exact" and isinstance(want, int):  # a count or an index is an int
+        if isinstance(got, Tensor) and got.numel() == 1 and not got.is_floating_point() and not got.is_complex():
+            got = int(got.item())
+        if isinstance(got, bool) or not isinstance(got, int):
+            return Feedback(ex.name, False, [f"{name} should be a whole number (int), got {_kind(got)}"])
+    atol = ex.atol if atol is None else atol
+    return compare(ex.name, got, want, atol=atol, axis_names=ex.axis_names.get(name), what=name)
+
+
+def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
+    """Does the answer give the same draw again from the same arguments (the same generator state)?"""
+    again, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
+    return failure is None and isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
+
+
+def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
+    """The one route of a check: ``fn`` on ``cases`` (by default the exercise's, made with ``options``); a
+    Feedback that says what is wrong, or what was checked."""
+    if cases is None:
+        cases = ex.cases(**options)
+    if ex.answer == "value":
+        return _judge_value(ex, fn, cases[0])
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
         return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     runs = [_run_case(ex, fn, case) for case in cases]
+    helper = _safely(_helper_answering, None, ex, runs)
+    if helper is not None:
+        return Feedback(ex.name, False, [helper.sentence(ex.name)])
     if all(run.ok for run in runs):
+        if ex.judge == "statistic" and not _repeats(ex, fn, cases[0], runs[0].result):
+            return Feedback(ex.name, False, [ex.unrepeatable])
         if ex.gradients:
             failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
             if failure is not None:
                 return failure
-        return Feedback(ex.name, True, list(ex.success))
+        # success lines may name the case count and the options: "{random_cases} random batches"
+        return Feedback(ex.name, True, [line.format(cases=len(cases), **options) for line in ex.success])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
+
+
+# ---------------------------------------------------------------- a value
+def _lenient(answer, expected: torch.Tensor):
+    """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
+    (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
+    if answer is None:
+        return "your answer is None: assign your numbers to the variable (or `return` them from your function)"
+    got = as_tensor(answer)
+    if got is None:
+        return f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"
+    if got.shape == (1, *expected.shape):
+        got = got[0]
+    column = expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1
+    if column and same(got.reshape(-1), expected, TOLERANCES["by hand"]):
+        return (f"the numbers are right, but as a column of shape {tuple(got.shape)}: give a vector of shape "
+                f"{tuple(expected.shape)} (or a row (1, {expected.numel()}))")
+    return got
+
+
+def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
+    """The value route: one answer (a number worked by hand, a tensor, a count) against the case's: right, the
+    catalogued mistake it reproduces, or ``compare``'s account of the numbers that are off."""
+    exercise, what, atol, reshape = ex.name, ex.returns, ex.atol, ex.reshape
+    expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
+    got = _lenient(answer, expected) if ex.lenient or answer is None else answer
+    if isinstance(got, str) and (ex.lenient or answer is None):  # why a by-hand answer is no numbers
+        return Feedback(exercise, False, [got])
+    given = as_tensor(got)
+    if ex.advice and given is not None and given.shape != expected.shape:  # the exercise says more of its layout
+        return Feedback(exercise, False, [shape_message(given.shape, expected.shape, what, advice=ex.advice(given))])
+    whole = _judge(ex, what, got, case.expected) if ex.judge == "exact" else None  # a count: an int
+    if whole is not None and not whole and "whole number" in whole.lines[0]:
+        return whole
+
+    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
+        flat = as_tensor(t) if reshape else None
+        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
+
+    verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
+    if verdict:
+        return Feedback(exercise, True, list(ex.success)) if ex.success else verdict
+    mistake = _known_mistake(ex, [_Run(replace(case, atol=atol), [expected], leaves=[got], verdicts=[verdict],
+                                       returns=what)])
+    if mistake:
+        return Feedback(exercise, False, [mistake, *differences(verdict)])
+    located = _safely(ex.locate, [], None, case, given) if ex.locate and given is not None else []
+    return Feedback(exercise, False, located or [*verdict.lines, *ex.hint])  # where it locates, that says more
+
+
+
+
+def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
+                lenient: bool = False, reshape=None, note: str | None = None, judge: str = "close",
+                success: tuple = (), advice=None, locate=None) -> Feedback:
+    """A value exercise declared and judged in one call: ``mistakes`` pairs of explanation and the numbers that
+    mistake gives; ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the
+    flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
+    ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
+                  reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: dict(mistakes), judge=judge,
+                  success=success, advice=advice, locate=locate)
+    return run_check(ex, answer, [Case("your answer", (), expected)])
 
 
 # ---------------------------------------------------------------- explaining a failure
@@ -235,7 +358,7 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
         lines.append("where it runs, it gives wrong numbers:")
     lines.append(f"on {first.case.label}:")
     shown = 0
-    for name, verdict, got, want in zip(flat_names(ex.returns), first.verdicts, first.leaves, first.expected):
+    for name, verdict, got, want in zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected):
         if not verdict:
             differences = _differences(name, verdict, got, want, ex.atol)
             shown += 1
@@ -246,6 +369,8 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
             lines += ["  " + line for line in _safely(_which_blocks, [], ex, name, first)]
     if ex.locate is not None and not mistake:
         lines += _safely(ex.locate, [], fn, first.case, first.result)
+    if not mistake:
+        lines += ex.hint
     lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)
@@ -261,24 +386,37 @@ def _no_answer(run: _Run | None, labelled: bool) -> list[str]:
     return [f"on {run.case.label}: {run.structure}" if labelled else run.structure]
 
 
-def _map_tensors(value, fn):
-    """``value`` with ``fn`` applied to every tensor inside tuples, named tuples and lists."""
-    if isinstance(value, Tensor):
-        return fn(value)
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return type(value)(*(_map_tensors(v, fn) for v in value))
-    if isinstance(value, (tuple, list)):
-        return type(value)(_map_tensors(v, fn) for v in value)
-    return value
+def _helper_answering(ex: Exercise, runs: list[_Run]):
+    """A function of another notebook cell that the student's function called and that computes the answer
+    itself: the exercise names it (``notebook_answers``), or what its first call in a case returns holds every
+    one of the exercise's returned values (not an input handed through; the first call: a step of the student's
+    own, called step after step, ends on the final state but does not start there; one value of several, the
+    student's attention in a decoder step, is their own work), or, called alone on the cases, it passes them."""
+    seen = {code: helper for run in runs for code, helper in run.helpers.items()}
+    for code, helper in seen.items():
+        if helper.name in ex.notebook_answers:
+            return helper
+        for run in runs:
+            inputs = [t for _, t in named_tensors(run.case.args)]
+            answers = [w for w in run.expected if isinstance(w, Tensor) and w.abs().sum() > 0
+                       and not any(same(w, t, ex.atol) for t in inputs)]
+            first = [t for r in getattr(run.helpers.get(code), "results", [])[:1] for _, t in named_tensors((r,))]
+            if answers and all(any(same(t, w, ex.atol) for t in first) for w in answers):
+                return helper
+        if helper.function is not None and all(_answers_right(ex, helper.function, run.case, run.expected)
+                                               for run in runs):
+            return helper
+    return None
 
 
-def _answers_right(ex: Exercise, fn, args: tuple) -> bool:
-    """Does the student's function give the reference's answer on ``args``? (A probe: False on any
-    failure.)"""
-    with torch.no_grad():
-        expected = split(ex.reference(*clone(args)), ex.returns)
-    result, failure = call_student(ex.name, fn, *clone(args), allowed=ex.allowed)
-    leaves = None if failure else split(result, ex.returns)
+def _answers_right(ex: Exercise, fn, case: Case, expected: list | None = None) -> bool:
+    """Does ``fn`` give the reference's answer on ``case``? (A probe: False on any failure.)"""
+    returns = case.returns or ex.returns
+    if expected is None:
+        with torch.no_grad():
+            expected = split(ex.reference(*clone(case.args)), returns)
+    result, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
+    leaves = None if failure else split(result, returns)
     if leaves is None or isinstance(leaves, str):
         return False
     return all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
@@ -296,8 +434,8 @@ def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
     for b in range(size):
         args = list(run.case.args)
         for k in ex.batch_args:
-            args[k] = _map_tensors(args[k], lambda t, b=b: t[b:b + 1])
-        if not _answers_right(ex, fn, tuple(args)):
+            args[k] = tree_map(args[k], lambda _, t, b=b: t[b:b + 1])
+        if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
             return []
     return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
             f"{size} together does not: your code mixes the examples of a batch (an index or a sum over axis 0, a "
@@ -310,8 +448,8 @@ def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
         return []
     args = list(run.case.args)
     for k in ex.state_args:
-        args[k] = _map_tensors(args[k], torch.zeros_like)
-    if not _answers_right(ex, fn, tuple(args)):
+        args[k] = tree_map(args[k], lambda _, t: torch.zeros_like(t))
+    if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
         return []
     return [f"on {run.case.label} with the state set to zero your answer is right: the mistake is in the "
             "recurrent part, how h_{t-1} (or c_{t-1}) enters the step"]
@@ -331,6 +469,8 @@ def _differences(name: str, verdict: Feedback, got, want, atol: float) -> list[s
     g, w = as_tensor(got), as_tensor(want)
     if g is None or w is None or g.shape != w.shape:
         return list(verdict.lines)  # None, not numbers, or a shape: compare's sentence names it already
+    if w.numel() == 1:  # one number: "row: got 1, expected 2"
+        return differences(verdict)
     count = int(((g - w).abs() > atol).sum()) if torch.isfinite(g).all() else None
     head = f"{name}: {count} of {w.numel()} numbers differ" if count is not None else f"{name}:"
     listed = [re.sub(r"^\.\.\. and (\d+) more of \d+ numbers differ$", r"... and \1 more", line)
@@ -348,14 +488,17 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
             catalogues.append(ex.mistakes(run.case))
         except Exception:  # a mistake that cannot even be computed here matches nothing
             catalogues.append({})
-    names = list(catalogues[0]) if catalogues else []
+    names = list(dict.fromkeys(name for catalogue in catalogues for name in catalogue))  # some fit only some cases
     for message in names:
         matched_any_wrong = False
         for run, catalogue in zip(answered, catalogues):
-            leaves = _variant_leaves(catalogue.get(message), ex.returns)
+            variant = catalogue.get(message)  # a thunk, run here; None: the mistake cannot happen (or run) here
+            leaves = None if variant is None else _safely(
+                lambda: split(variant() if callable(variant) else variant, run.returns, partial=True), None)
             if leaves is None and all(run.verdicts):
                 continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
-            if leaves is None or not all(v is None or same(got, v, TOLERANCES["float64, longer"])
+            atol = TOLERANCES["float64, longer"] if run.case.atol is None else run.case.atol
+            if leaves is None or not all(v is None or same(got, v, atol)
                                          for got, v in zip(run.leaves, leaves)):
                 break
             matched_any_wrong |= not all(run.verdicts)
@@ -365,42 +508,13 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     return None
 
 
-def _variant_leaves(variant, spec) -> list | None:
-    """A catalogued answer as a flat list (None entries: not part of the mistake), or None if it
-    cannot be computed for this case. Entries may be given as thunks, evaluated here."""
-    if callable(variant):
-        try:
-            variant = variant()
-        except Exception:  # the mistake cannot even run on this case: it explains nothing here
-            return None
-    if variant is None:
-        return None
-    return _partial_split(variant, spec)
-
-
-def _partial_split(value, spec) -> list | None:
-    if isinstance(spec, str):
-        return [value]
-    if value is None:
-        return [None] * len(flat_names(spec))
-    if not isinstance(value, (tuple, list)) or len(value) != len(spec):
-        return None
-    leaves = []
-    for part, inner in zip(spec, value):
-        sub = _partial_split(inner, part)
-        if sub is None:
-            return None
-        leaves += sub
-    return leaves
-
-
 def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
     """'steps 1 to 2 are right; the first difference is at step 3 (index 2)'.
 
     Time steps count from 1 in every message, as in the notebooks' maths (x_1 is x[0]).
     """
     axis = ex.time_axis.get(name)
-    k = flat_names(ex.returns).index(name)
+    k = flat_names(run.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
     if axis is None or got is None or got.shape != want.shape or want.shape[axis] < 2:
         return []
@@ -414,7 +528,7 @@ def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
 def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
     """For a result stacked by gate (e.g. a gradient of weight_ih): the gate blocks that differ."""
     gates = ex.gate_blocks.get(name)
-    k = flat_names(ex.returns).index(name)
+    k = flat_names(run.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
     if not gates or got is None or got.shape != want.shape or want.shape[0] % len(gates):
         return []

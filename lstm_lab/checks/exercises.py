@@ -1,37 +1,13 @@
-"""The exercises run by the one engine (``diagnose``): the assignments in ``notebooks/exercises/`` and
-the course notebooks' function exercises that are the same kind of work (05, 06, 07, 09, 12 call these
-through ``sequences`` and ``bptt`` under the names their notebooks use).
-
-Each ``check_<exercise>(student_function)`` returns a ``Feedback``: ✓ with what it was
-checked against, or ✗ with what is wrong, in words (see ``diagnose`` for how). Every check
-runs the seed-001 fixed X (its golden numbers come from torch.nn), then seeded random cases
-against lstm_lab's reference, then, where it applies, the gradients.
-
-``seed`` and ``random_cases`` make other random cases: the notebooks' hidden tests (nbgrader)
-call the same check with more of them.
-
-==========================  ====================================================================
-exercise                    the student writes
-==========================  ====================================================================
-rnn_step                    h_t = tanh(x W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh), torch's layout
-lstm_step                   (h_t, c_t) from fused weights, gate blocks i, f, g, o
-lstm_step_backward          one LSTM step backwards: dx, dh_prev, dc_prev, dW_ih, dW_hh, db
-init_lstm_params            seed 003's init: W = randn * 0.1, biases 0, applied as x @ W
-lstm_forward                seed 003's LSTM over a batch-first (N, T, D) sequence
-last_valid_output           each sequence's output at its last real step (N, T, H) -> (N, H), or
-                            time-major with batch_first=False (notebook 07)
-bidirectional_rnn           one bidirectional RNN layer from two one-direction runs
-rnn_step_backward           one RNN step backwards: dx, dh_prev, dW_ih, dW_hh, db (notebook 09)
-gru_step                    one GRU step in torch's layout (notebook 12)
-bidirectional_layer         one bidirectional LSTM layer from lstm_lab.run_layer (notebook 06)
-==========================  ====================================================================
-
-Adding an exercise means a reference, its cases and its known mistakes: an ``Exercise`` and a
-list of ``Case`` objects handed to ``run_check``. An answer that calls lstm_lab's or torch's own
-implementation fails (``shortcuts``); ``Exercise.allowed`` names what an exercise hands out.
+"""The assignments' exercises (``notebooks/exercises/``) and the course notebooks' function exercises
+of the same kind (05, 06, 07, 09, 12 call them through ``sequences`` and ``bptt``): each an ``Exercise``
+declaration, its cases the seed-001 fixed X (golden numbers from torch.nn) and seeded random batches
+(``seed``, ``random_cases``: the hidden tests draw more), its mistakes built on ``lstm_lab.mistakes``
+and ``catalogue``.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -42,8 +18,9 @@ from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_
 from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
+from ..training import fixed_seed
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
+from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, shape_message, verdict
 from .diagnose import ATOL, Case, Exercise, run_check, split
 
 F64 = torch.float64
@@ -68,10 +45,6 @@ def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
 
 # ================================================================ RNN step
 _RNN_SIZES = [(4, 3, 5), (2, 4, 4), (3, 6, 2), (5, 2, 3)]  # (batch, input, hidden); one with input == hidden
-
-
-def _rnn_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    return rnn_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
 def _rnn_mistakes(case: Case) -> dict:
@@ -99,10 +72,7 @@ def _rnn_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
-    random_cases = _count(random_cases)
+def _rnn_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
     cases, h = [], torch.zeros(1, 2, dtype=F64)
@@ -116,13 +86,22 @@ def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedbac
         args = (randn(gen, B, D), randn(gen, B, H), randn(gen, H, D, scale=0.5), randn(gen, H, H, scale=0.5),
                 randn(gen, H, scale=0.5), randn(gen, H, scale=0.5))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    exercise = Exercise(
-        "rnn_step", _rnn_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
-        state_args=(1,), batch_args=(0, 1),
-        success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
-                 "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"))
-    return run_check(exercise, rnn_step, cases)
+    return cases
+
+
+RNN_STEP = Exercise(
+    "rnn_step", rnn_cell, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
+    state_args=(1,), batch_args=(0, 1),
+    success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
+             "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"),
+    cases=_rnn_step_cases)
+
+
+@verdict
+def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
+    return run_check(RNN_STEP, rnn_step, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ LSTM step
@@ -212,11 +191,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     return lines
 
 
-@verdict
-def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
-    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
-    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
-    random_cases = _count(random_cases)
+def _lstm_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
     cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
@@ -231,16 +206,26 @@ def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: st
         args = (randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), randn(gen, 4 * H, D, scale=0.5),
                 randn(gen, 4 * H, H, scale=0.5), randn(gen, 4 * H, scale=0.5), randn(gen, 4 * H, scale=0.5))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    blocks = {name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
-    exercise = Exercise(
-        name, _lstm_reference, ("h_t", "c_t"),
-        axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
-        mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, gate_blocks=blocks, state_args=(1, 2),
-        batch_args=(0, 1, 2),
-        success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
-                 "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"))
-    return run_check(exercise, lstm_step, cases)
+    return cases
+
+
+LSTM_STEP = Exercise(
+    "lstm_step", _lstm_reference, ("h_t", "c_t"),
+    axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
+    mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, state_args=(1, 2),
+    gate_blocks={name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    batch_args=(0, 1, 2),
+    success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
+             "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"),
+    cases=_lstm_step_cases)
+
+
+@verdict
+def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
+    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
+    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
+    return run_check(replace(LSTM_STEP, name=name), lstm_step, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ LSTM step, backwards
@@ -297,12 +282,7 @@ def _backward_case(label, gen, x, h, c, weights, names, dh=None, dc=None):
     return Case(label, (dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]), None, names)
 
 
-@verdict
-def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
-    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
-    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
-    random_cases = _count(random_cases)
+def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
     gen = seeded(300 + seed)
     golden = fixtures.golden()["lstm_bias"]
@@ -316,16 +296,29 @@ def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases:
                    "bias_ih": randn(gen, 4 * H, scale=0.5), "bias_hh": randn(gen, 4 * H, scale=0.5)}
         cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
                                     randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
-    exercise = Exercise(
-        "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
-        axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
-        mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
-        success=(f"{1 + random_cases} steps (the fixed X and random batches): every gradient equals "
-                 f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",))
-    return run_check(exercise, lstm_step_backward, cases)
+    return cases
+
+
+LSTM_STEP_BACKWARD = Exercise(
+    "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
+    axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
+    mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
+    notebook_answers=("lstm_gates_backward",),  # notebook 09 shows steps 1-3 of this backward step as that function
+    success=(f"{{cases}} steps (the fixed X and random batches): every gradient equals "
+             f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",),
+    cases=_lstm_step_backward_cases)
+
+
+@verdict
+def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
+    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
+    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
+    return run_check(LSTM_STEP_BACKWARD, lstm_step_backward, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ parameter initialisation (seed 003)
+INIT_SCALE = 0.1  # seed 003 draws its weights as randn * 0.1 (what the exercise asks, not a tolerance)
 PARAM_NAMES = tuple(f"{prefix}{gate}" for gate in GATES for prefix in ("W_x", "W_h", "b_"))
 
 
@@ -337,28 +330,20 @@ def _expected_shape(name: str, input_size: int, hidden_size: int) -> tuple:
     return (hidden_size,)
 
 
+_SHAPE_ADVICE = {  # what seed 003's init asks of each kind of tensor
+    "W_x": "this exercise multiplies x @ W_x?, so W_x? has a row per input feature: (input_size, hidden_size)",
+    "W_h": "W_h? is (hidden_size, hidden_size)",
+    "b_": "keep a bias 1-D, (hidden_size,), as torch does: a column (hidden_size, 1) added to x @ W_x? of shape "
+          "(batch, hidden_size) broadcasts to a (hidden_size, hidden_size) square, or fails"}
+
+
 def _shape_problem(name: str, value, input_size: int, hidden_size: int) -> str | None:
     if not isinstance(value, Tensor):
         return f"{name} should be a tensor, got a {type(value).__name__}"
     if not value.is_floating_point():
         return f"{name} has dtype {value.dtype}: weights are floating point (torch.randn gives float32)"
     want = _expected_shape(name, input_size, hidden_size)
-    got = tuple(value.shape)
-    if got == want:
-        return None
-    text = f"{name} has shape {got}, expected {want}"
-    if name.startswith("b_"):
-        H = hidden_size
-        if got == (H, 1):
-            return (text + ": a column. Added to x @ W_x? of shape (batch, hidden_size) it broadcasts to a "
-                    "(hidden_size, hidden_size) square, or fails: keep a bias 1-D, (hidden_size,)")
-        if got == (1, H):
-            return text + ": it would broadcast correctly, but keep a bias 1-D, (hidden_size,), as torch does"
-        return text + " = (hidden_size,)"
-    if got == tuple(reversed(want)):
-        return (text + ": it looks transposed. This exercise multiplies x @ W_x?, so W_x? has a row per input "
-                "feature: (input_size, hidden_size)")
-    return text + (" = (input_size, hidden_size)" if name.startswith("W_x") else " = (hidden_size, hidden_size)")
+    return None if value.shape == want else shape_message(value.shape, want, name, advice=_SHAPE_ADVICE[name[:-1]])
 
 
 def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, list[str]]:
@@ -372,14 +357,10 @@ def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, lis
                       f"got a {type(params).__name__}"]
     missing = [n for n in PARAM_NAMES if n not in params]
     extra = sorted(str(n) for n in params if n not in PARAM_NAMES)
-    if missing or extra:
-        lines = []
-        if missing:
-            lines.append(f"missing: {', '.join(missing)}")
-        if extra:
-            lines.append(f"not expected: {', '.join(extra)}")
-        if any(n.endswith("c") for n in extra):
-            lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
+    lines = [f"{what}: {', '.join(names)}" for what, names in (("missing", missing), ("not expected", extra)) if names]
+    if any(n.endswith("c") for n in extra):
+        lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
+    if lines:
         return None, lines
     problems = [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], input_size, hidden_size))]
     return (None, problems) if problems else (params, [])
@@ -395,13 +376,13 @@ def _spread_problem(name: str, value: Tensor) -> str | None:
     if v.min() >= 0:
         return (f"every number in {name} is ≥ 0 (torch.rand draws from [0, 1)): the exercise uses torch.randn, "
                 "a normal distribution around 0, times 0.1")
-    if 0.9 < std < 1.1:
+    if abs(std - 1) < TOLERANCES["unscaled"]:
         return f"{name} has standard deviation {std:.2f}: multiply torch.randn(...) by the scale 0.1"
-    if not 0.095 < std < 0.105:
+    if abs(std - INIT_SCALE) >= TOLERANCES["spread"]:
         return f"{name} has standard deviation {std:.3f}, expected 0.1: torch.randn(...) * 0.1"
-    if abs(mean) > 0.01:
+    if abs(mean) > TOLERANCES["mean"]:
         return f"{name} has mean {mean:.3f}, expected about 0"
-    if ((v.abs() < std).double().mean().item()) < 0.63:  # normal: 68% within one std; uniform: 58%
+    if ((v.abs() < std).double().mean().item()) < TOLERANCES["normal mass"]:
         return f"{name} looks uniformly spread, not normal: use torch.randn (a normal distribution)"
     return None
 
@@ -411,22 +392,17 @@ def check_init_lstm_params(init_lstm_params, *, seed: int = 0) -> Feedback:
     """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi, b_i, ...}`` as seed 003 asks:
     ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size, hidden_size) * 0.1``,
     ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was."""
-    state = torch.random.get_rng_state()
-    try:
-        return _check_init(init_lstm_params, seed)
-    finally:
-        torch.random.set_rng_state(state)
-
-
-def _check_init(fn, seed: int) -> Feedback:
     name = "init_lstm_params"
-    torch.manual_seed(seed)
-    small, lines = _get_params(fn, 3, 2)
+
+    def draw(k: int, input_size: int = 3, hidden_size: int = 2):  # each call under a seed of its own
+        with fixed_seed(seed + k):
+            return _get_params(init_lstm_params, input_size, hidden_size)
+
+    small, lines = draw(0)
     if small is None:
         where = [] if "not implemented yet" in lines[0] else ["for input_size=3, hidden_size=2:"]
         return Feedback(name, False, [*where, *lines])
-    torch.manual_seed(seed + 1)
-    params, lines = _get_params(fn, 64, 96)
+    params, lines = draw(1, 64, 96)
     if params is None:
         return Feedback(name, False, ["for input_size=64, hidden_size=96:", *lines])
     nonzero = [n for n in PARAM_NAMES if n.startswith("b_") and params[n].abs().max() > 0]
@@ -443,12 +419,7 @@ def _check_init(fn, seed: int) -> Feedback:
             if params[a].shape == params[b].shape and torch.equal(params[a], params[b]):
                 return Feedback(name, False, [f"{a} and {b} hold the same numbers: draw each with its own "
                                               "torch.randn call, or the two gates start as twins"])
-    torch.manual_seed(seed + 2)
-    first, _ = _get_params(fn, 3, 2)
-    torch.manual_seed(seed + 2)
-    again, _ = _get_params(fn, 3, 2)
-    torch.manual_seed(seed + 3)
-    other, _ = _get_params(fn, 3, 2)
+    (first, _), (again, _), (other, _) = draw(2), draw(2), draw(3)
     if first is None or again is None or other is None:
         return Feedback(name, False, ["a second call failed: the function should give a new set each call"])
     if not all(torch.equal(first[n], again[n]) for n in PARAM_NAMES):
@@ -494,11 +465,7 @@ def _forward_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
-    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
-    random_cases = _count(random_cases)
+def _lstm_forward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", ("h0", "c0"), "")
     golden = fixtures.golden()["lstm_bias"]
     params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
@@ -513,14 +480,24 @@ def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) ->
         state = (randn(gen, N, H), randn(gen, N, H))
         cases.append(Case(f"random case {k + 1} (batch {N}, {T} steps, input size {D}, hidden size {H}, "
                           f"non-zero initial state)", (randn(gen, N, T, D), state, p), None, names))
-    exercise = Exercise(
-        "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
-        axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
-        time_axis={"outputs": 1}, mistakes=_forward_mistakes, state_args=(1,), batch_args=(0, 1),
-        success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
-                 "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"))
-    return run_check(exercise, lstm_forward, cases)
+    return cases
+
+
+LSTM_FORWARD = Exercise(
+    "lstm_forward", _forward_reference, ("outputs", ("h_n", "c_n")),
+    axis_names={"outputs": ("batch", "step", "unit"), "h_n": ("batch", "unit"), "c_n": ("batch", "unit")},
+    time_axis={"outputs": 1}, mistakes=_forward_mistakes, state_args=(1,), batch_args=(0, 1),
+    success=(f"the fixed X: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
+             "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"),
+    cases=_lstm_forward_cases)
+
+
+@verdict
+def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
+    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
+    return run_check(LSTM_FORWARD, lstm_forward, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ last valid output
@@ -551,12 +528,8 @@ def _last_valid_mistakes(batch_first: bool):
     return mistakes
 
 
-@verdict
-def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
-                            batch_first: bool = True) -> Feedback:
-    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
-    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
-    random_cases = _count(random_cases)
+def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
+                            batch_first: bool = True) -> list[Case]:
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
     cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
@@ -583,20 +556,33 @@ def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: i
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
     if not batch_first:  # the same cases, time-major
         cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names) for c in cases]
-    exercise = Exercise(
-        "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
-        mistakes=_last_valid_mistakes(batch_first), gradients=False,
-        error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
-                                   "output of a sequence of length L is at index L - 1 (step L)"},
-        success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
-                 f"{random_cases} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
-                 "which matches torch.nn.LSTM on packed sequences"))
-    return run_check(exercise, last_valid_output, cases)
+    return cases
+
+
+LAST_VALID_OUTPUT = Exercise(
+    "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
+    mistakes=_last_valid_mistakes(True), gradients=False,
+    error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
+                               "output of a sequence of length L is at index L - 1 (step L)"},
+    success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
+             f"{{random_cases}} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
+             "which matches torch.nn.LSTM on packed sequences"),
+    cases=_last_valid_output_cases)
+
+
+@verdict
+def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
+                            batch_first: bool = True) -> Feedback:
+    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
+    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
+    exercise = LAST_VALID_OUTPUT if batch_first else replace(LAST_VALID_OUTPUT, mistakes=_last_valid_mistakes(False))
+    return run_check(exercise, last_valid_output, seed=seed, random_cases=_count(random_cases), batch_first=batch_first)
 
 
 # ================================================================ bidirectional RNN
 # the bidirectional exercises hand out lstm_lab's one-direction layer; its reverse=True is the pairing they ask for
-_ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)",)
+# (exercises/04 hands it out wrapped in the notebook's own rnn_layer)
+_ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)", "rnn_layer")
 _BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
 
 
@@ -633,34 +619,46 @@ def _bidirectional_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
-    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
-    random_cases = _count(random_cases)
+def _bidirectional_rnn_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("x", "weights_fwd", "weights_bwd")
     golden = fixtures.golden()["birnn"]
     cases = [Case("the fixed X (seed 001's weights in both directions)",
                   (fixtures.fixed_x().unsqueeze(1), fixtures.rnn_weights(), fixtures.rnn_weights()),
                   (golden["output"].unsqueeze(1), golden["h_n"].unsqueeze(1)), names)]
-    gen = seeded(600 + seed)
-    for k in range(random_cases):
+    return cases + _two_directions(seeded(600 + seed), random_cases, seed, names, 1, 0.5)
+
+
+def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale: float) -> list[Case]:
+    """Random cases of a bidirectional layer: x (T, B, D) and each direction's weights (``blocks`` gate blocks;
+    the recurrent matrix and the biases drawn at ``scale``)."""
+    cases = []
+    for k in range(count):
         T, B, D, H = _sizes(_BI_SIZES, k, seed)
 
         def weights():
-            return {"weight_ih": randn(gen, H, D), "weight_hh": randn(gen, H, H, scale=0.5),
-                    "bias_ih": randn(gen, H, scale=0.5), "bias_hh": randn(gen, H, scale=0.5)}
+            return {"weight_ih": randn(gen, blocks * H, D), "weight_hh": randn(gen, blocks * H, H, scale=scale),
+                    "bias_ih": randn(gen, blocks * H, scale=scale), "bias_hh": randn(gen, blocks * H, scale=scale)}
 
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, T, B, D), weights(), weights()), None, names))
-    exercise = Exercise(
-        "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
-        axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
-        time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
-        success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
-                 "gradients with respect to x and both directions' weights: autograd through lstm_lab"))
-    return run_check(exercise, bidirectional_rnn, cases)
+    return cases
+
+
+BIDIRECTIONAL_RNN = Exercise(
+    "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
+    axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
+    time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
+    success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
+             "gradients with respect to x and both directions' weights: autograd through lstm_lab"),
+    cases=_bidirectional_rnn_cases)
+
+
+@verdict
+def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
+    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
+    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
+    return run_check(BIDIRECTIONAL_RNN, bidirectional_rnn, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ RNN step, backwards (notebook 09)
@@ -683,11 +681,7 @@ def _rnn_backward_mistakes(case: Case) -> dict:
     }
 
 
-@verdict
-def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
-    for one sample (1-D) or a batch (2-D, a row per sample)."""
-    random_cases = _count(random_cases)
+def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
     w = fixtures.rnn_weights()
     x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
@@ -704,12 +698,22 @@ def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: i
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
                           (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
                           names))
-    exercise = Exercise(
-        "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
-        axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
-        success=(f"{1 + random_cases} steps (one sample of the fixed X, then batches): every gradient equals "
-                 f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",))
-    return run_check(exercise, rnn_step_backward, cases)
+    return cases
+
+
+RNN_STEP_BACKWARD = Exercise(
+    "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
+    axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
+    success=(f"{{cases}} steps (one sample of the fixed X, then batches): every gradient equals "
+             f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",),
+    cases=_rnn_step_backward_cases)
+
+
+@verdict
+def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
+    for one sample (1-D) or a batch (2-D, a row per sample)."""
+    return run_check(RNN_STEP_BACKWARD, rnn_step_backward, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ GRU step (notebook 12)
@@ -732,15 +736,11 @@ def _gru_mistakes(case: Case) -> dict:
         "torch applies r to (W_hn h + b_hn) as a whole, after the matmul: n = tanh(W_in x + b_in + r * (W_hn h + "
         "b_hn))": reset_before_matmul,
         "torch's gate blocks are r, z, n in that order (reset first, then update)":
-            lambda: gru_cell(x, h, *(reorder_gates(t, "zrn", "rzn") for t in (w_ih, w_hh, b_ih, b_hh))),
+            lambda: gru_cell(x, h, *(torch.cat([t.chunk(3)[k] for k in (1, 0, 2)]) for t in (w_ih, w_hh, b_ih, b_hh))),
     }
 
 
-@verdict
-def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
-    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
-    random_cases = _count(random_cases)
+def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
     w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
@@ -751,17 +751,27 @@ def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedbac
         args = (randn(gen, B, D), torch.tanh(randn(gen, B, H)), randn(gen, 3 * H, D), randn(gen, 3 * H, H),
                 randn(gen, 3 * H), randn(gen, 3 * H))
         cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    exercise = Exercise(
-        "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
-        state_args=(1,), batch_args=(0, 1),
-        error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
-                                   ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
-                                   "examples (notebook 12's gru_step takes one sample only)"},
-        gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
-        success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
-                 f"{random_cases} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
-                 "gradients with respect to every argument: autograd through lstm_lab.gru_cell"))
-    return run_check(exercise, gru_step, cases)
+    return cases
+
+
+GRU_STEP = Exercise(
+    "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
+    state_args=(1,), batch_args=(0, 1),
+    error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
+                               ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
+                               "examples (notebook 12's gru_step takes one sample only)"},
+    gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
+             f"{{random_cases}} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
+             "gradients with respect to every argument: autograd through lstm_lab.gru_cell"),
+    cases=_gru_step_cases)
+
+
+@verdict
+def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
+    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
+    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
+    return run_check(GRU_STEP, gru_step, seed=seed, random_cases=_count(random_cases))
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
@@ -788,28 +798,23 @@ def _bidirectional_layer_mistakes(case: Case) -> dict:
     }
 
 
+def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
+    names = ("inputs", "forward_weights", "backward_weights")
+    return _two_directions(seeded(900 + seed), max(random_cases, 1), seed, names, 4, 1.0)
+
+
+BIDIRECTIONAL_LAYER = Exercise(
+    "bidirectional_layer", _bidirectional_layer_reference, "output",
+    axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
+    mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
+    success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
+             f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
+             "gradients with respect to the inputs and both directions' weights"),
+    cases=_bidirectional_layer_cases)
+
+
 @verdict
 def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
     """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
     of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
-    random_cases = _count(random_cases)
-    names = ("inputs", "forward_weights", "backward_weights")
-    gen = seeded(900 + seed)
-    cases = []
-    for k in range(max(random_cases, 1)):
-        T, B, D, H = _sizes(_BI_SIZES, k, seed)
-
-        def weights():
-            return {"weight_ih": randn(gen, 4 * H, D), "weight_hh": randn(gen, 4 * H, H),
-                    "bias_ih": randn(gen, 4 * H), "bias_hh": randn(gen, 4 * H)}
-
-        cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (randn(gen, T, B, D), weights(), weights()), None, names))
-    exercise = Exercise(
-        "bidirectional_layer", _bidirectional_layer_reference, "output",
-        axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
-        mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
-        success=(f"{len(cases)} random batches: lstm_lab's bidirectional LSTM layer (checked against "
-                 f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
-                 "gradients with respect to the inputs and both directions' weights"))
-    return run_check(exercise, bidirectional_layer, cases)
+    return run_check(BIDIRECTIONAL_LAYER, bidirectional_layer, seed=seed, random_cases=_count(random_cases))

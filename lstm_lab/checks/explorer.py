@@ -1,10 +1,6 @@
-"""Checks for the exercises of the gate-explorer notebook (08).
-
-1. ``check_keep_first_input``: weights with which the cell keeps its first input to the end.
-2. ``check_cell_after``: the memory after T steps of constant gates, in closed form.
-3. ``check_forget_bias``: a forget-gate bias that lets the first input reach the LSTM's last state.
-
-Each returns a ``Feedback`` that says which number is off and why.
+"""Exercises of the gate-explorer notebook (08): weights that keep the first input to the end, the
+memory after T steps of constant gates (a declaration), a forget bias that lets the first input reach
+the LSTM's last state.
 """
 
 from __future__ import annotations
@@ -15,7 +11,8 @@ import numbers
 import torch
 
 from ..explorers import compute
-from .core import TOLERANCES, Feedback, call_student, compare, verdict
+from .core import TOLERANCES, Feedback, verdict
+from .diagnose import Case, Exercise, run_check
 
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
@@ -34,13 +31,13 @@ def check_keep_first_input(answer) -> Feedback:
     params = getattr(answer, "params", answer)
     try:
         _, input_size = compute.sizes_of(params)
-    except (TypeError, ValueError) as error:
+        if input_size != 1:
+            return Feedback(name, False, [
+                f"the weights read {input_size} features per step; this exercise feeds one "
+                f"(type the sequence {KEEP_SEQUENCE} in the explorer)"])
+        trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
+    except (TypeError, ValueError, RuntimeError) as error:  # lstm_lab's checks of the weights say what is off
         return Feedback(name, False, [str(error)])
-    if input_size != 1:
-        return Feedback(name, False, [
-            f"the weights read {input_size} features per step; this exercise feeds one "
-            f"(type the sequence {KEEP_SEQUENCE} in the explorer)"])
-    trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
     c, f, i, g = (getattr(trace, k)[:, 0] for k in "cfig")  # the first hidden unit
     first = c[0].item()
     if abs(first) < MIN_WRITTEN:
@@ -91,30 +88,18 @@ def reference_cell_after(steps: int, f: float, i: float, g: float, c0: float) ->
     return compute.lstm_trace(torch.zeros(steps, 1, dtype=compute.DTYPE), params, c0).c[-1, 0].item()
 
 
+CELL_AFTER = Exercise(
+    "memory after T steps", None, "c_T", gradients=False, atol=TOLERANCES["closed form"],
+    cases=lambda: [Case(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}", case,
+                        reference_cell_after(*case), ("steps", "f", "i", "g", "c0"), returns=f"case {k}")
+                   for k, case in enumerate(CELL_CASES) for steps, f, i, g, c0 in [case]],
+    success=(f"matches to within {TOLERANCES['closed form']:g}",))
+
+
 @verdict
 def check_cell_after(cell_after) -> Feedback:
     """``cell_after(steps, f, i, g, c0)`` should return the cell state after ``steps`` steps."""
-    name = "memory after T steps"
-    given = []
-    for case in CELL_CASES:
-        value, failure = call_student(name, cell_after, *case)
-        if failure is not None:
-            return failure
-        if value is None:
-            return Feedback(name, False, [f"cell_after{case} returned None: did the function forget to `return` c?"])
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = value.item()
-        if not isinstance(value, numbers.Real):
-            return Feedback(name, False, [f"cell_after{case} returned a {type(value).__name__}; expected one number"])
-        given.append(float(value))
-    expected = [reference_cell_after(*case) for case in CELL_CASES]
-    feedback = compare(name, given, expected, atol=TOLERANCES["closed form"], axis_names=("case",), what="c_T")
-    if not feedback:
-        for k, (got, want) in enumerate(zip(given, expected)):
-            if abs(got - want) > TOLERANCES["closed form"]:
-                steps, f, i, g, c0 = CELL_CASES[k]
-                feedback.lines.append(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}")
-    return feedback
+    return run_check(CELL_AFTER, cell_after)
 
 
 # ---------------------------------------------------------------- 3. the forget bias

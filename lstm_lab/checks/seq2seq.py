@@ -45,7 +45,7 @@ def _attention_mistakes(case: Case) -> dict:
     }
 
 
-def _attention_cases(seed: int) -> list[Case]:
+def _attention_cases(seed: int = 0) -> list[Case]:
     gen, cases = seeded(1400 + seed), []
     for S, B, H in _SIZES:
         cases.append(Case(f"a random case (source length {S}, batch {B}, hidden size {H})",
@@ -56,7 +56,7 @@ def _attention_cases(seed: int) -> list[Case]:
 ATTENTION = Exercise(
     "attention", seq2seq.dot_attention, ("context", "weights"),
     axis_names={"context": ("example", "unit"), "weights": ("example", "source position")},
-    mistakes=_attention_mistakes, batch_args=(0,),
+    mistakes=_attention_mistakes, batch_args=(0,), cases=_attention_cases,
     success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
              "⟨o_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
 
@@ -65,7 +65,7 @@ ATTENTION = Exercise(
 def check_attention(attention, *, seed: int = 0) -> Feedback:
     """``attention(query (B, H), keys (S, B, H)) -> (context (B, H), weights (B, S))``: dot-product
     attention as notebook 14 defines it (Luong et al. 2015)."""
-    return run_check(ATTENTION, attention, _attention_cases(seed))
+    return run_check(ATTENTION, attention, seed=seed)
 
 
 # ---------------------------------------------------------------- the decoder step
@@ -91,7 +91,7 @@ def _decoder_mistakes(case: Case) -> dict:
     }
 
 
-def _decoder_cases(seed: int) -> list[Case]:
+def _decoder_cases(seed: int = 0) -> list[Case]:
     gen, cases = seeded(1450 + seed), []
     for k, (S, B, H) in enumerate(_SIZES):
         with fixed_seed(1460 + seed + k):  # the decoder's own weights; the caller's random state is left alone
@@ -108,7 +108,7 @@ DECODER_STEP = Exercise(
     "decoder_step", _decoder_reference, ("logits", ("h", "c"), "weights"),
     axis_names={"logits": ("example", "digit"), "h": ("example", "unit"), "c": ("example", "unit"),
                 "weights": ("example", "source position")},
-    mistakes=_decoder_mistakes, batch_args=(), allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
+    mistakes=_decoder_mistakes, batch_args=(), cases=_decoder_cases, allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
     success=(f"{len(_SIZES)} random decoders: lstm_lab.seq2seq.Decoder.step (the cell, then attention with the "
              "new h_t, then the read-out of [h_t; context])", "gradients with respect to the state and the memory"))
 
@@ -117,4 +117,4 @@ DECODER_STEP = Exercise(
 def check_decoder_step(decoder_step, *, seed: int = 0) -> Feedback:
     """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 10), (h, c),
     weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for the attention."""
-    return run_check(DECODER_STEP, decoder_step, _decoder_cases(seed))
+    return run_check(DECODER_STEP, decoder_step, seed=seed)

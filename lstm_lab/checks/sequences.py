@@ -1,17 +1,13 @@
-"""Exercise checks for notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and
-bidirectional layers, variable-length sequences.
-
-Each ``check_*`` runs the student's function (or reads their number) on fixed or seeded
-inputs, compares it with a reference and returns a ``Feedback`` that says which number is
-off, and, when the answer matches a known mistake (a seed's bug, a swapped gate order, an
-off-by-one), names that mistake. The references come from torch.nn wherever torch has the
-answer (parameter counts, layer input sizes, last valid outputs, bidirectional outputs), and
-otherwise from lstm_lab's cells, runners and layouts, which are tested against torch.nn.
+"""Exercises of notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and bidirectional
+layers, variable-length sequences. References come from torch.nn where torch has the answer (counts,
+sizes, packed sequences), otherwise from lstm_lab's cells, runners and layouts.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from itertools import permutations
 
 import torch
 from torch import Tensor, nn
@@ -27,8 +23,8 @@ from ..cells import input_projection
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
-from .diagnose import Case, Exercise, block_holders, run_check, split
-from .core import TOLERANCES, Feedback, as_tensor, call_student, check_value, compare, randn, same, seeded, verdict
+from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
+from .diagnose import Case, Exercise, check_value, run_check, split
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -47,74 +43,50 @@ def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[s
     return out
 
 
-def _as_int(exercise: str, value, what: str) -> int | Feedback:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, Tensor) and value.numel() == 1 and not value.is_floating_point():
-            return int(value.item())
-        return Feedback(exercise, False, [f"{what} should be a whole number (int), got a {type(value).__name__}"])
-    return value
-
-
 # ================================================================ notebook 04: one gate at a time
-_GATE_BLOCKS = {"RNN": (1, "one block"), "LSTM": (4, "four gates (i, f, g, o)"),
-                "GRU": (3, "three gate blocks (r, z, n)")}
+def _count_cases(kind: str | None = None) -> list[Case]:
+    return [Case(f"{each}, input_size={D}, hidden_size={H}", (D, H) if kind else (each, D, H),
+                 sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters()))
+            for each in ((kind,) if kind else ("RNN", "LSTM", "GRU")) for D, H in ((3, 2), (10, 20), (1, 7))]
+
+
+def _count_mistakes(case: Case) -> dict:
+    D, H = case.args[-2:]
+    blocks = case.expected // (H * D + H * H + 2 * H)  # 1, 4 or 3: the kind's gate blocks
+    return {"you counted one bias per gate block; torch.nn's RNN, LSTM and GRU keep two biases, bias_ih and bias_hh "
+            "(they always add up, but both are parameters)": blocks * (H * D + H * H + H),
+            "you counted no biases: torch.nn's RNN, LSTM and GRU have bias_ih and bias_hh, a gate block's worth each":
+                blocks * (H * D + H * H),
+            "the recurrent matrix W_h multiplies h (hidden_size numbers), so it is hidden_size x hidden_size":
+                blocks * (H * D + D * D + 2 * H),
+            "that is one gate's worth: an LSTM has four gates (i, f, g, o), a GRU three gate blocks (r, z, n), each "
+            "with its own W_x, W_h and biases": H * D + H * H + 2 * H}
+
+
+PARAMETER_COUNT = Exercise("parameter count", None, "count", cases=_count_cases, judge="exact",
+                           mistakes=_count_mistakes,
+                           success=("RNN, LSTM and GRU all match torch.nn's counts for three sizes",))
 
 
 @verdict
 def check_parameter_count(fn, kind: str | None = None) -> Feedback:
     """The parameters of a one-layer torch.nn RNN, LSTM and GRU: ``fn(kind, input_size, hidden_size)``
     (notebook 11); with ``kind`` given, ``fn(input_size, hidden_size)`` for that kind alone (04's LSTM)."""
-    exercise = "parameter count"
-    for each in (kind,) if kind else _GATE_BLOCKS:
-        blocks, named = _GATE_BLOCKS[each]
-        for D, H in ((3, 2), (10, 20), (1, 7)):
-            value, failure = call_student(exercise, fn, *((D, H) if kind else (each, D, H)))
-            if failure is not None:
-                return failure
-            value = _as_int(exercise, value, "the count")
-            if isinstance(value, Feedback):
-                return value
-            expected = sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters())
-            if value == expected:
-                continue
-            hints = {
-                blocks * (H * D + H * H + H): f"you counted one bias per gate block; torch.nn.{each} keeps two biases, "
-                                              "bias_ih and bias_hh (they always add up, but both are parameters)",
-                blocks * (H * D + H * H): f"you counted no biases: torch.nn.{each} has bias_ih and bias_hh, "
-                                          f"{blocks}*hidden_size each",
-                blocks * (H * D + D * D + 2 * H): "the recurrent matrix W_h multiplies h (hidden_size numbers), so it "
-                                                  "is hidden_size x hidden_size",
-            }
-            if blocks > 1:
-                hints[H * D + H * H + 2 * H] = (f"that is one gate's worth: an {each} has {named}, each with its own "
-                                                "W_x, W_h and biases")
-            line = f"{each}, input_size={D}, hidden_size={H}: got {value}, expected {expected}"
-            return Feedback(exercise, False, [line] + ([hints[value]] if value in hints else []))
-    return Feedback(exercise, True, ["matches torch.nn.LSTM for three sizes; it does not depend on the length T"
-                                     if kind else "RNN, LSTM and GRU all match torch.nn's counts for three sizes"])
+    alone = ("matches torch.nn.LSTM for three sizes; it does not depend on the length T",)
+    return run_check(replace(PARAMETER_COUNT, success=alone) if kind else PARAMETER_COUNT, fn, kind=kind)
 
 
 @verdict
 def check_forget_bias_for_0_9(value) -> Feedback:
     """The forget bias that makes the forget gate 0.9 when its weighted inputs are 0."""
-    exercise = "forget bias for f = 0.9"
-    expected = math.log(0.9 / 0.1)
-    number = as_tensor(value)
-    if number is None or number.numel() != 1:
-        return Feedback(exercise, False, [f"the bias should be one number, got {value!r}"])
-    b = number.item()
-    gate = 1 / (1 + math.exp(-b)) if b > -700 else 0.0
-    near = TOLERANCES["typed"]
-    if abs(b - expected) < near:
-        return Feedback(exercise, True, [f"sigmoid({b:.4f}) = {gate:.4f}"])
-    lines = [f"sigmoid({b:.4f}) = {gate:.4f}, not 0.9000"]
-    if abs(b - 0.9) < near:
-        lines.append("0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b")
-    elif abs(b + expected) < near:
-        lines.append("the sign is flipped: that bias gives 0.1")
-    elif abs(b - math.atanh(0.9)) < near:
-        lines.append("you inverted tanh; the forget gate is a sigmoid")
-    return Feedback(exercise, False, lines)
+    target = 0.9  # the gate's value the exercise asks for, not a tolerance
+    bias = math.log(target / (1 - target))
+    return check_value("forget bias for f = 0.9", value, bias, {
+        "0.9 is the gate's value; the bias is the pre-activation: solve sigmoid(b) = 0.9 for b": target,
+        "the sign is flipped: that bias gives 0.1": -bias,
+        "you inverted tanh; the forget gate is a sigmoid": math.atanh(target)}, atol=TOLERANCES["typed"],
+        what="the bias", note="the bias is the pre-activation whose sigmoid is 0.9: solve sigmoid(b) = 0.9 for b",
+        success=(f"sigmoid({bias:.4f}) = {target:.4f}",))
 
 
 def _per_gate_reference(x, h, c, p):
@@ -145,98 +117,94 @@ def _locate_per_gate(fn, case: Case, result) -> list[str]:
     return ["c_new is already wrong: look at the forget, input and candidate gates"]
 
 
+def _per_gate_cases() -> list[Case]:
+    names, p = ("x", "h", "c", "p"), fixtures.lstm_gate_weights(bias=True)
+    cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
+    for t, x in enumerate(fixtures.fixed_x()):  # each step from the reference state: one wrong step hides no other
+        cases.append(Case(f"fixed X, step {t + 1}", (x.unsqueeze(0), h, c, p), None, names, zero_state=t == 0))
+        h, c = _per_gate_reference(x.unsqueeze(0), h, c, p)
+    return [*cases, Case("a random batch of 5 with a non-zero state", (randn(41, 5, 3), randn(42, 5, 4), randn(43, 5, 4),
+                                                                      _random_gate_weights(3, 4, seed=40)), None, names)]
+
+
+LSTM_STEP_PER_GATE = Exercise(
+    "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"), cases=_per_gate_cases,
+    axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
+    locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
+    success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
+
+
 @verdict
 def check_lstm_step_per_gate(fn) -> Feedback:
     """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
-    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``).
-
-    Checked on seed 001's fixed X (each step from the reference state, so one wrong step does
-    not hide the next), then on a random batch with a non-zero state.
-    """
-    names = ("x", "h", "c", "p")
-    p = fixtures.lstm_gate_weights(bias=True)
-    x_all, h, c = fixtures.fixed_x(), torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
-    cases = []
-    for t, x in enumerate(x_all):
-        cases.append(Case(f"fixed X, step {t + 1}", (x.unsqueeze(0), h, c, p), None, names, zero_state=t == 0))
-        h, c = _per_gate_reference(x.unsqueeze(0), h, c, p)
-    cases.append(Case("a random batch of 5 with a non-zero state",
-                      (randn(41, 5, 3), randn(42, 5, 4), randn(43, 5, 4), _random_gate_weights(3, 4, seed=40)), None,
-                      names))
-    exercise = Exercise(
-        "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"),
-        axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
-        locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
-        success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
-    return run_check(exercise, fn, cases)
+    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on seed 001's fixed X
+    and a random batch."""
+    return run_check(LSTM_STEP_PER_GATE, fn)
 
 
 # ================================================================ notebook 05: the efficient LSTM
+def _fuse_mistakes(case: Case) -> dict:
+    (weights,) = case.args
+    out = {"the matrices are transposed: torch keeps a row per gate unit, (4H, D), applied as x @ W.T, so stack "
+           "the blocks along dim 0": tuple(w.T for w in _fuse_reference(weights))}
+    for order in ("".join(p) for p in permutations(GATES) if "".join(p) != GATES):
+        known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
+        out[f"the gate blocks are in the order {', '.join(order)}{known}; torch's order is i, f, g, o"] = (
+            _fuse_reference(weights, order))
+    return out
+
+
+def _fuse_reference(per_gate, order=GATES):
+    return tuple(torch.cat([per_gate[f"{prefix}{g}"] for g in order]) for prefix in ("W_x", "W_h"))
+
+
+FUSE = Exercise(
+    "fuse the gates", _fuse_reference, ("weight_ih", "weight_hh"), mistakes=_fuse_mistakes, gradients=False,
+    cases=lambda: [Case("per-gate weights, input size 3, hidden size 2", (
+        {k: v for k, v in _random_gate_weights(3, 2, seed=50).items() if not k.startswith("b_")},), names=("",))],
+    axis_names={"weight_ih": ("row", "column"), "weight_hh": ("row", "column")}, atol=ATOL,
+    gate_blocks={"weight_ih": GATES, "weight_hh": GATES},
+    success=("weight_ih and weight_hh match torch's layout (blocks i, f, g, o)",))
+
+
 @verdict
 def check_fuse(fn) -> Feedback:
     """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout."""
-    exercise = "fuse the gates"
-    per_gate = _random_gate_weights(3, 2, seed=50)
-    weights = {k: v for k, v in per_gate.items() if not k.startswith("b_")}
-    result, failure = call_student(exercise, fn, {k: v.clone() for k, v in weights.items()})
-    if failure is not None:
-        return failure
-    if isinstance(result, dict) and {"weight_ih", "weight_hh"} <= result.keys():
-        result = (result["weight_ih"], result["weight_hh"])
-    pair = split(result, ("weight_ih", "weight_hh"))
-    if isinstance(pair, str):
-        return Feedback(exercise, False, [pair])
-    expected = fuse_gates(weights)
-    parts = []
-    for name, given, prefix in (("weight_ih", pair[0], "W_x"), ("weight_hh", pair[1], "W_h")):
-        want = expected[name]
-        got = as_tensor(given)
-        if got is not None and got.shape == want.t().shape and got.shape != want.shape:
-            parts.append(Feedback(name, False, [f"shape {tuple(got.shape)} is the transpose of torch's "
-                                                f"{tuple(want.shape)}: torch keeps a row per gate unit "
-                                                f"(applied as x @ W.T), so stack the blocks along dim 0"]))
-            continue
-        fb = compare(name, given, want, atol=ATOL, axis_names=("row", "column"), what=name)
-        if not fb and got is not None and got.shape == want.shape:
-            holders = block_holders(got, {g: weights[f"{prefix}{g}"] for g in GATES}, atol=ATOL)
-            order = "".join(holders) if None not in holders else None
-            if order and order != GATES:
-                named = ", ".join(order)
-                hint = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
-                fb = Feedback(name, False, [f"the gate blocks are in the order {named}{hint}; torch's order is "
-                                            f"i, f, g, o"])
-        parts.append(fb)
-    if all(parts):
-        return Feedback(exercise, True, ["weight_ih and weight_hh match torch's layout (blocks i, f, g, o)"])
-    return Feedback.merge(exercise, parts)
+    return run_check(FUSE, fn)
+
+
+def _projection_cases() -> list[Case]:
+    inputs = randn(51, 5, 2, 3)  # (T, B, D), hidden size 4
+    weights = {"weight_ih": randn(52, 16, 3), "bias_ih": randn(53, 16), "bias_hh": randn(54, 16)}
+    return [Case("5 steps, batch 2, input size 3, hidden size 4", (inputs, *weights.values()),
+                 input_projection("LSTM", inputs, weights), ("inputs", "weight_ih", "bias_ih", "bias_hh"))]
+
+
+def _projection_mistakes(case: Case) -> dict:
+    inputs, weight_ih, bias_ih, bias_hh = case.args
+    no_hh = inputs @ weight_ih.t() + bias_ih
+    return {"bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
+            no_hh, "bias_ih is missing": no_hh - bias_ih + bias_hh, "both biases are missing": no_hh - bias_ih}
+
+
+INPUT_PROJECTION = Exercise(
+    "input projection for all steps", None, "projection", cases=_projection_cases, mistakes=_projection_mistakes,
+    axis_names={"projection": ("step", "batch", "unit")}, atol=ATOL, gradients=False,
+    success=(f"matches to within {ATOL:g}",))
 
 
 @verdict
 def check_input_projection(fn) -> Feedback:
     """``fn(inputs (T, B, D), weight_ih, bias_ih, bias_hh)`` -> ``(T, B, 4H)``: the input half of
-    every gate at every step, in one matrix product."""
-    exercise = "input projection for all steps"
-    T, B, D, H = 5, 2, 3, 4
-    inputs = randn(51, T, B, D)
-    weights = {"weight_ih": randn(52, 4 * H, D), "bias_ih": randn(53, 4 * H), "bias_hh": randn(54, 4 * H)}
-    counter = CallCounter()
+    every gate at every step, in one matrix product (``costs.CallCounter`` counts them)."""
+    counter, cases = CallCounter(), INPUT_PROJECTION.cases()  # the reference's product is not the answer's
     with counter:
-        result, failure = call_student(exercise, fn, inputs.clone(), *(w.clone() for w in weights.values()))
-    if failure is not None:
-        return failure
-    expected = input_projection("LSTM", inputs, weights)
-    no_hh = inputs @ weights["weight_ih"].t() + weights["bias_ih"]
-    fb = check_value(exercise, result, expected, {
-        "bias_hh is missing: for the LSTM it is added to every pre-activation too, so it can be folded in here":
-            no_hh,
-        "bias_ih is missing": no_hh - weights["bias_ih"] + weights["bias_hh"],
-        "both biases are missing": no_hh - weights["bias_ih"],
-    }, atol=ATOL, axis_names=("step", "batch", "unit"))
-    if fb and counter.matmuls > 1:
-        return Feedback(exercise, False, [f"the numbers are right, but it took {counter.matmuls} matrix products: "
-                                          f"the point is one product for all {T} steps at once "
-                                          f"(a (T, B, D) tensor can be multiplied by W_ih.T directly)"])
-    return fb
+        feedback = run_check(INPUT_PROJECTION, fn, cases)
+    if feedback and counter.matmuls > 1:
+        return Feedback(INPUT_PROJECTION.name, False, [
+            f"the numbers are right, but it took {counter.matmuls} matrix products: the point is one product for all "
+            "5 steps at once (a (T, B, D) tensor can be multiplied by W_ih.T directly)"])
+    return feedback
 
 
 @verdict
@@ -252,75 +220,59 @@ def check_fused_step(fn) -> Feedback:
 
 
 # ================================================================ notebook 06: stacked and bidirectional
+def _row_cases() -> list[Case]:
+    return [Case(f"layer {layer}, direction {direction} of {layers} layer(s) x {directions} direction(s)",
+                 (layer, direction, layers, directions), layer * directions + direction)
+            for directions in (1, 2) for layers in (1, 2, 3) for layer in range(layers) for direction in range(directions)]
+
+
+H_N_INDEX = Exercise(
+    "row of h_n", None, "row", cases=_row_cases, judge="exact",
+    mistakes=lambda case: {
+        "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and overwrites it":
+            overwritten_row(*case.args[:2]),
+        "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch interleaves "
+        "them: l0, l0_reverse, l1, ...": forward_layers_first_row(*case.args[:3])},
+    success=("right for 1 to 3 layers, one or two directions",))
+
+
 @verdict
 def check_h_n_index(fn) -> Feedback:
     """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
-    exercise = "row of h_n"
-    wrong_layouts = [
-        (lambda layer, direction, num_layers: overwritten_row(layer, direction),
-         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and "
-         "overwrites it"),
-        (forward_layers_first_row,
-         "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch "
-         "interleaves them: l0, l0_reverse, l1, ..."),
-    ]
-    answers = {}
-    for num_directions in (1, 2):
-        for num_layers in (1, 2, 3):
-            for layer in range(num_layers):
-                for direction in range(num_directions):
-                    value, failure = call_student(exercise, fn, layer, direction, num_layers, num_directions)
-                    if failure is not None:
-                        return failure
-                    value = _as_int(exercise, value, "the row")
-                    if isinstance(value, Feedback):
-                        return value
-                    answers[(layer, direction, num_layers, num_directions)] = value
-    wrong = [(k, v) for k, v in answers.items() if v != k[0] * k[3] + k[1]]
-    if not wrong:
-        return Feedback(exercise, True, ["right for 1 to 3 layers, one or two directions"])
-    (layer, direction, num_layers, num_directions), value = wrong[0]
-    lines = [f"layer {layer}, direction {direction} of {num_layers} layer(s) x {num_directions} direction(s): "
-             f"got row {value}, expected {layer * num_directions + direction}"]
-    for layout, explanation in wrong_layouts:
-        if all(v == layout(*k[:3]) for k, v in answers.items()):
-            lines.append(explanation)
-    return Feedback(exercise, False, lines)
+    return run_check(H_N_INDEX, fn)
+
+
+def _input_size_cases() -> list[Case]:
+    def width(layer, input_size, hidden_size, bidirectional, proj_size):
+        model = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
+                        proj_size=proj_size, device="meta")
+        return getattr(model, f"weight_ih_l{layer}").shape[1]
+    return [Case(f"layer {layer}, input_size=5, hidden_size=6, bidirectional={bi}, proj_size={proj}",
+                 (layer, 5, 6, bi, proj), width(layer, 5, 6, bi, proj))
+            for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
+
+
+def _input_size_mistakes(case: Case) -> dict:
+    layer, input_size, hidden_size, bidirectional, proj_size = case.args
+    out, both = proj_size or hidden_size, 2 if bidirectional else 1
+    return {
+        "layer l+1 reads both directions of layer l, [forward, backward]: twice the width (seed 002 gave it only "
+        "one direction's)": input_size if layer == 0 else out,
+        "with proj_size, h is projected to proj_size numbers before the next layer reads it":
+            input_size if layer == 0 else hidden_size * both,
+        "layer 0 reads the input itself: input_size features": out * both}
+
+
+LAYER_INPUT_SIZE = Exercise(
+    "input size of a layer", None, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
+    success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
 @verdict
 def check_layer_input_size(fn) -> Feedback:
     """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
     layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM."""
-    exercise = "input size of a layer"
-    cases = [(layer, 5, 6, bidirectional, proj)
-             for bidirectional in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
-    for layer, input_size, hidden_size, bidirectional, proj_size in cases:
-        value, failure = call_student(exercise, fn, layer, input_size, hidden_size, bidirectional, proj_size)
-        if failure is not None:
-            return failure
-        value = _as_int(exercise, value, "the size")
-        if isinstance(value, Feedback):
-            return value
-        reference = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
-                            proj_size=proj_size, device="meta")
-        expected = getattr(reference, f"weight_ih_l{layer}").shape[1]
-        if value == expected:
-            continue
-        out = proj_size or hidden_size
-        line = (f"layer {layer}, input_size={input_size}, hidden_size={hidden_size}, bidirectional={bidirectional}, "
-                f"proj_size={proj_size}: got {value}, expected {expected}")
-        hints = []
-        if layer == 0:
-            hints.append("layer 0 reads the input itself: input_size features")
-        elif bidirectional and value == out:
-            hints.append("layer l+1 reads both directions of layer l, [forward, backward]: twice the width "
-                         "(seed 002 gave it only one direction's)")
-        elif proj_size and value in (hidden_size, 2 * hidden_size):
-            hints.append("with proj_size, h is projected to proj_size numbers before the next layer reads it")
-        return Feedback(exercise, False, [line, *hints])
-    return Feedback(exercise, True, ["matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without "
-                                     "bidirectional and proj_size"])
+    return run_check(LAYER_INPUT_SIZE, fn)
 
 
 # one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
@@ -328,28 +280,29 @@ check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
+def _mask_cases() -> list[Case]:
+    cases = []
+    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
+        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
+        mask = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
+        mask = torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
+        cases.append(Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), mask))
+    return cases
+
+
+LENGTH_MASK = Exercise(
+    "mask from lengths", None, "mask", cases=_mask_cases, judge="exact",
+    axis_names={"mask": ("time index", "sequence")},
+    mistakes=lambda case: {
+        "each column has one step too many: time index t is a real step when t < length (indices count from 0: "
+        "index t is step t + 1), not t <= length": (torch.arange(case.args[1]).unsqueeze(1) <= case.args[0]).to(F64)},
+    success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
+
+
 @verdict
 def check_length_mask(fn) -> Feedback:
     """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step."""
-    exercise = "mask from lengths"
-    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
-        result, failure = call_student(exercise, fn, lengths.clone(), max_len)
-        if failure is not None:
-            return failure
-        if isinstance(result, Tensor) and result.dtype == torch.bool:
-            result = result.to(F64)
-        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
-        expected = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
-        expected = torch.cat([expected, expected.new_zeros(max_len - expected.shape[0], len(lengths))])
-        steps = torch.arange(max_len).unsqueeze(1)
-        fb = check_value(exercise, result, expected, {
-            "each column has one step too many: time index t is a real step when t < length (indices "
-            "count from 0: index t is step t + 1), not t <= length": (steps <= lengths).to(F64),
-        }, atol=TOLERANCES["exact"], axis_names=("time index", "sequence"), what="your mask")
-        if not fb:
-            fb.lines.insert(0, f"for lengths {lengths.tolist()} and max_len {max_len}:")
-            return fb
-    return Feedback(exercise, True, ["matches the padding torch.nn.utils.rnn.pad_sequence makes"])
+    return run_check(LENGTH_MASK, fn)
 
 
 def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
@@ -368,23 +321,30 @@ def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: 
 check_last_valid_output = _exercises.check_last_valid_output
 
 
+def _reverse_final_cases() -> list[Case]:
+    lengths = torch.tensor([3, 1, 4, 2])
+    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
+    return [Case("a bidirectional torch.nn.LSTM on a packed batch, lengths [3, 1, 4, 2]",
+                 (output, lengths, h_n.shape[-1]), h_n[1], names=("output", "lengths", "hidden_size"))]
+
+
+def _reverse_final_mistakes(case: Case) -> dict:
+    output, lengths, H = case.args
+    return {
+        "that is where the forward direction ends: the reverse direction reads from the last real step back "
+        "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
+        "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
+        "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H]}
+
+
+REVERSE_FINAL = Exercise(
+    "reverse direction's final state", None, "final", cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
+    axis_names={"final": ("sequence", "unit")}, atol=ATOL, gradients=False,
+    success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
+
+
 @verdict
 def check_reverse_final(fn) -> Feedback:
     """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
     state, read from a bidirectional layer's padded output."""
-    exercise = "reverse direction's final state"
-    lengths = torch.tensor([3, 1, 4, 2])
-    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
-    H = h_n.shape[-1]
-    result, failure = call_student(exercise, fn, output.clone(), lengths.clone(), H)
-    if failure is not None:
-        return failure
-    fb = check_value(exercise, result, h_n[1], {
-        "that is where the forward direction ends: the reverse direction reads from the last real step back "
-        "to step 1, so it finishes at step 1 (index 0)": last_output_off_by_one(output, lengths, fixed=True)[:, H:],
-        "that is the last padded step: the reverse direction finishes at step 1 (index 0)": output[-1, :, H:],
-        "that is the forward direction's half: the reverse one is output[..., H:]": output[0, :, :H],
-    }, atol=ATOL, axis_names=("sequence", "unit"))
-    if fb:
-        fb.lines = ["equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch"]
-    return fb
+    return run_check(REVERSE_FINAL, fn)

@@ -1,22 +1,16 @@
 """The exercise is the work: an answer may not call the thing it is asked to write.
 
-While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``) that
-notes every call into a *watched* place:
+While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``: it sees a call
+however the function was reached) that notes every call into a watched place: every module of lstm_lab
+(found by walking the package's files, so a new module is watched unlisted) but ``_NEVER_AN_ANSWER``;
+torch's recurrent modules and cells; torch's fused recurrent kernels (``torch.lstm_cell``, ``_VF``,
+``torch.ops.aten``). The building blocks (``@``, ``torch.sigmoid``, ``torch.cat``, ``chunk``, ...) are not
+watched. An exercise's ``allowed`` names the pieces it hands out (``"lstm_lab.runners.run_layer(reverse=False)"``:
+that function, with that argument only; ``"rnn_layer"``: a helper the notebook defines).
 
-* every module of lstm_lab, found by walking the package's files (a module added later is
-  watched without anyone listing it), except the few in ``_NEVER_AN_ANSWER``;
-* torch's recurrent modules and cells (``torch.nn.LSTM``, ``torch.nn.GRUCell``, the quantizable
-  and quantized ones, ...);
-* torch's fused recurrent kernels: ``torch.lstm_cell``, ``torch.gru_cell``, ``torch._VF.lstm``,
-  ``torch.ops.aten.lstm_cell`` and the like, however they were reached.
-
-A profiler sees the call however the student reached the function (``lstm_lab.lstm_cell``,
-``from lstm_lab.cells import lstm_cell`` long before, ``torch._VF``), which replacing module
-attributes would not. The building blocks a student is expected to use (``@``, ``torch.sigmoid``,
-``torch.tanh``, ``torch.cat``, ``chunk``, ``torch.zeros``, ...) live elsewhere in torch and are
-not watched. Each exercise names, in ``allowed``, the library pieces it hands the student
-(``"lstm_lab.runners.run_layer(reverse=False)"``: that function, with that argument only);
-nothing else passes.
+The notebook's own functions are recorded too: a call into a function of ``__main__`` defined in another
+cell than the student's function (ipykernel compiles each cell under a file name of its own) lands in
+``Watch.helpers`` with what it returned; the engine refuses one that computes the answer (``diagnose``).
 """
 
 from __future__ import annotations
@@ -24,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -115,6 +110,20 @@ def _allowance(entry: str) -> tuple[str, dict]:
     return name, {k.arg: ast.literal_eval(k.value) for k in call.keywords}
 
 
+@dataclass
+class Helper:
+    """A function the notebook defined in another cell than the student's, as the student's function called it."""
+
+    name: str
+    function: object  # the function itself where the notebook's namespace names it, else None
+    results: list = field(default_factory=list)  # what each call returned
+
+    def sentence(self, exercise: str) -> str:
+        return (f"your function calls `{self.name}`, defined in another cell of the notebook, which already computes "
+                f"what {exercise} asks for: write it yourself from the building blocks (@, torch.sigmoid, "
+                f"torch.tanh, torch.cat, chunk, ...)")
+
+
 class Watch:
     """What a student's function called that it may not; filled while ``watching`` is active."""
 
@@ -122,6 +131,9 @@ class Watch:
         self.allowed = dict(_allowance(entry) for entry in allowed)
         self.calls: list[str] = []
         self._inside: list = []  # the frames of watched functions running now (the outermost was noted)
+        self.helpers: dict = {}  # code of a notebook function of another cell -> Helper
+        self._own: str | None = None  # the cell (file name) of the student's function: the first __main__ call
+        self._helper: list = []  # the frame of the outermost notebook helper running now
 
     def _note(self, name: str) -> None:
         if name not in self.calls:
@@ -144,6 +156,8 @@ class Watch:
                     self._judge(frame, name)
                 return
             module = _WATCHED_FILES.get(frame.f_code.co_filename)
+            if module is None and not self._inside and frame.f_globals.get("__name__") == "__main__":
+                self._notebook_call(frame)
             if module is None or frame.f_code in _SEE_THROUGH:
                 return
             # the outermost call is the one to name; what it calls is its business. (A module's body runs
@@ -154,17 +168,33 @@ class Watch:
         elif event == "return":
             if self._inside and self._inside[-1] is frame:
                 self._inside.pop()
+            elif self._helper and self._helper[-1] is frame:
+                self._helper.pop()
+                self.helpers[frame.f_code].results.append(arg)
         elif event == "c_call" and not self._inside:
             name = _fused_name(arg)
             if name is not None:
                 self._judge(frame, name)
+
+    def _notebook_call(self, frame) -> None:
+        """A function of the notebook: the student's own cell, or a helper defined in another cell."""
+        code = frame.f_code
+        if code.co_name == "<module>" or self._helper:
+            return
+        if self._own is None:
+            self._own = code.co_filename
+        elif code.co_filename != self._own and code.co_name not in self.allowed:  # allowed: a helper handed out
+            function = frame.f_globals.get(code.co_name)
+            function = function if getattr(function, "__code__", None) is code else None
+            self.helpers.setdefault(code, Helper(getattr(code, "co_qualname", code.co_name), function))
+            self._helper.append(frame)
 
     def sentence(self, exercise: str) -> str | None:
         if not self.calls:
             return None
         called = ", ".join(f"`{name}`" for name in self.calls)
         allows = ", ".join(f"`{name}`" + (" with " + ", ".join(f"{k}={v!r}" for k, v in arguments.items())
-                                          if arguments else "") for name, arguments in self.allowed.items())
+                                          if arguments else "") for name, arguments in self.allowed.items() if "." in name)
         return (f"your function calls {called}, which is not allowed in this exercise: it computes what "
                 f"{exercise} asks you to write. Write it from the building blocks (@, torch.sigmoid, torch.tanh, "
                 f"torch.cat, chunk, ...)" + (f"; of the library this exercise allows only {allows}" if allows else ""))

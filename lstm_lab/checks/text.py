@@ -1,29 +1,18 @@
-"""Checks for notebook 13's exercises: temperature, sampling, and one pass of truncated BPTT.
-
-==========================  ====================================================================
-exercise                    the student writes
-==========================  ====================================================================
-temperature_probs           softmax(logits / T) over the characters (``diagnose.run_check``)
-sample_next                 one id per row drawn from softmax(logits / T), reproducibly
-tbptt_pass                  chunk after chunk: the state carried, detached, one update per chunk
-==========================  ====================================================================
-
-The usual mistakes each get a sentence: dividing the probabilities after the softmax (the
-temperature then changes nothing), multiplying by T, the argmax where a draw belongs, a state
-that is never detached (the backward pass runs into the previous chunk's freed graph), a state
-reset at every chunk, gradients never zeroed, no clipping.
+"""Notebook 13's exercises: ``temperature_probs`` (judge "close"), ``sample_next`` (judge "statistic":
+the frequencies of 20,000 draws) and ``tbptt_pass`` (judge "trajectory": the losses and the parameters
+after one pass of truncated BPTT). Each catalogue names the usual mistakes: the temperature applied
+after the softmax or multiplied, the argmax, a state never detached or reset every chunk, gradients
+never zeroed, no clipping, a summed loss.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
 
 from .. import sampling, text
 from ..training import fixed_seed
-from .core import TOLERANCES, Feedback, as_tensor, call_student, compare, same, seeded, verdict
+from .core import TOLERANCES, Feedback, seeded, verdict
 from .diagnose import Case, Exercise, run_check
 
 F64 = torch.float64
@@ -58,16 +47,16 @@ TEMPERATURE_PROBS = Exercise(
     success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling.temperature_probs "
              "(softmax(logits / T)), to within 1e-10",
              "gradients with respect to the logits: autograd through the same"),
+    cases=lambda seed=0: [Case(f"logits of shape (3, 6) at temperature {t:g}",
+                               (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t), names=("logits", "temperature"))
+                          for gen in [seeded(seed)] for t in (0.5, 2.0, 1.0)],
 )
 
 
 @verdict
 def check_temperature_probs(fn, seed: int = 0) -> Feedback:
     """``fn(logits (batch, vocab), temperature) -> probs (batch, vocab)``."""
-    gen = seeded(seed)
-    cases = [Case(f"logits of shape (3, 6) at temperature {t:g}", (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t),
-                  names=("logits", "temperature")) for t in (0.5, 2.0, 1.0)]
-    return run_check(TEMPERATURE_PROBS, fn, cases)
+    return run_check(TEMPERATURE_PROBS, fn, seed=seed)
 
 
 # ================================================================ sample_next
@@ -75,73 +64,26 @@ _ROW = (2.0, 1.0, 0.5, 0.0, -1.0)  # one row of logits, repeated: the draws' fre
 _DRAWS = 20_000
 
 
-def _frequencies(ids: Tensor, vocab: int) -> Tensor:
-    return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
-
-
-def _within_sampling_error(freq: Tensor, probs: Tensor) -> bool:
-    # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
-    return bool(((freq - probs).abs() <= 5 * (probs * (1 - probs) / _DRAWS).sqrt() + 2e-3).all())
-
-
-@verdict
-def check_sample_next(fn, seed: int = 0) -> Feedback:
-    """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
-    softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
-    the frequencies of the ids must match the probabilities, and the same seed the same ids."""
-    name = "sample_next"
+def _sample_cases(seed: int = 0) -> list[Case]:
     logits = torch.tensor(_ROW, dtype=F64).expand(_DRAWS, -1).contiguous()
-    vocab = logits.shape[-1]
-    drawn = {}
-    for temperature in (0.5, 1.0, 2.0):
-        ids, failure = call_student(name, fn, logits.clone(), temperature, seeded(seed))
-        if failure is not None:
-            return failure
-        problem = _id_problem(ids, logits.shape[0], vocab)
-        if problem:
-            return Feedback(name, False, [problem])
-        drawn[temperature] = ids.reshape(-1).to(torch.int64)
-    if all(bool((ids == logits.argmax(-1)).all()) for ids in drawn.values()):
-        return Feedback(name, False, [
-            "every id is the most likely one (id 0), at every temperature: that is the argmax, greedy decoding, "
-            "not a draw. Sample from the probabilities: torch.multinomial(probs, 1, generator=generator)"])
-    lines = []
-    for temperature, ids in drawn.items():
-        freq = _frequencies(ids, vocab)
-        want = sampling.temperature_probs(logits[0], temperature)
-        if _within_sampling_error(freq, want):
-            continue
-        if all(_within_sampling_error(_frequencies(i, vocab), torch.softmax(logits[0], -1)) for i in drawn.values()):
-            return Feedback(name, False, [
-                "the ids are drawn from softmax(logits) at every temperature: the temperature changes nothing. "
-                "Divide the logits by it before the softmax; dividing the probabilities after it is undone when "
-                "they are renormalised (torch.multinomial renormalises them itself)"])
-        if _within_sampling_error(freq, torch.softmax(logits[0] * temperature, -1)):
-            return Feedback(name, False, [f"at temperature {temperature:g} the ids follow softmax(logits * T): the "
-                                          "temperature divides the logits, it does not multiply them"])
-        lines.append(f"at temperature {temperature:g}, over {_DRAWS} rows of logits {list(_ROW)}:")
-        lines += [f"  id {k} was drawn {freq[k].item():.3f} of the time, expected {want[k].item():.3f}"
-                  for k in range(vocab) if not _within_sampling_error(freq[k:k + 1], want[k:k + 1])]
-    if lines:
-        return Feedback(name, False, ["the ids do not follow softmax(logits / T):", *lines])
-    again, failure = call_student(name, fn, logits.clone(), 1.0, seeded(seed))
-    if failure is not None:
-        return failure
-    if not torch.equal(again.reshape(-1).to(torch.int64), drawn[1.0]):
-        return Feedback(name, False, [
-            "the frequencies are right, but the same generator gave different ids: pass it on, "
-            "torch.multinomial(probs, 1, generator=generator), so that a seed reproduces the text"])
-    return Feedback(name, True, [
-        f"{_DRAWS} draws at temperatures 0.5, 1 and 2 follow softmax(logits / T) (each frequency within 5 "
-        "standard deviations)", "the same generator seed gives the same ids"])
+    cases = []
+    for t in (0.5, 1.0, 2.0):
+        probs = sampling.temperature_probs(logits[0], t)
+        # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
+        sampling_error = 5 * (probs * (1 - probs) / _DRAWS).sqrt() + TOLERANCES["frequency"]
+        cases.append(Case(f"temperature {t:g}, over {_DRAWS} rows of logits {list(_ROW)}", (logits, t, seeded(seed)),
+                          probs, ("logits", "temperature", "generator"), atol=sampling_error))
+    return cases
 
 
-def _id_problem(ids, rows: int, vocab: int) -> str | None:
+def _frequencies(ids, case: Case):
+    """How often each id was drawn, or the sentence that says why ``ids`` are no draw of ids."""
+    rows, vocab = case.args[0].shape
     if ids is None:
         return "it returned None: did the function forget to `return` the ids?"
     if not isinstance(ids, Tensor):
         return f"it should return a tensor of ids, got a {type(ids).__name__}"
-    if ids.is_floating_point():
+    if ids.is_floating_point() or ids.is_complex():
         if ids.shape == (rows, vocab):
             return ("it returned the probabilities (one row of numbers per input row): draw one id from each row, "
                     "torch.multinomial(probs, 1, generator=generator)")
@@ -153,7 +95,38 @@ def _id_problem(ids, rows: int, vocab: int) -> str | None:
         return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): one id per row of logits"
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab):
         return f"the ids should lie in 0..{vocab - 1}, got {int(ids.min())}..{int(ids.max())}"
-    return None
+    return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
+
+
+def _sample_mistakes(case: Case) -> dict:
+    logits, t, _ = case.args
+    return {
+        "every id is the most likely one (id 0), at every temperature: that is the argmax, greedy decoding, not a "
+        "draw. Sample from the probabilities: torch.multinomial(probs, 1, generator=generator)":
+            torch.nn.functional.one_hot(logits[0].argmax(), logits.shape[-1]).to(F64),
+        "the ids are drawn from softmax(logits) at every temperature: the temperature changes nothing. Divide the "
+        "logits by it before the softmax; dividing the probabilities after it is undone when they are renormalised "
+        "(torch.multinomial renormalises them itself)": torch.softmax(logits[0], -1),
+        "the ids follow softmax(logits * T): the temperature divides the logits, it does not multiply them":
+            torch.softmax(logits[0] * t, -1)}
+
+
+SAMPLE_NEXT = Exercise(
+    "sample_next", None, "frequencies", cases=_sample_cases, judge="statistic", statistic=_frequencies,
+    mistakes=_sample_mistakes, axis_names={"frequencies": ("id",)}, gradients=False,
+    hint=("the ids do not follow softmax(logits / T)",),
+    unrepeatable=("the frequencies are right, but the same generator gave different ids: pass it on, "
+                  "torch.multinomial(probs, 1, generator=generator), so that a seed reproduces the text"),
+    success=(f"{_DRAWS} draws at temperatures 0.5, 1 and 2 follow softmax(logits / T) (each frequency within 5 "
+             "standard deviations)", "the same generator seed gives the same ids"))
+
+
+@verdict
+def check_sample_next(fn, seed: int = 0) -> Feedback:
+    """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
+    softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
+    the frequencies of the ids must match the probabilities, and the same seed the same ids."""
+    return run_check(SAMPLE_NEXT, fn, seed=seed)
 
 
 # ================================================================ tbptt_pass
@@ -173,30 +146,21 @@ class _NoZeroGrad(torch.optim.SGD):
         pass
 
 
-def _reference(seed: int, clip: float, lr: float, mistake: str | None = None):
+def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
+    """The losses of each chunk and the parameters after the pass: lstm_lab's, or with a mistake."""
     model, pieces = _tiny_setup(seed)
     optimizer = (_NoZeroGrad if mistake == "no zero_grad" else torch.optim.SGD)(model.parameters(), lr=lr)
     if mistake == "reset":  # a fresh zero state for every chunk
         losses = [text.train_chunks(model, [piece], optimizer, clip)[0][0] for piece in pieces]
     else:
         losses, _ = text.train_chunks(model, pieces, optimizer, 0.0 if mistake == "no clip" else clip)
-    return losses, model
+    return tuple(losses), _parameters((model,))
 
-
-_TBPTT_MISTAKES = {
-    "reset": "the state starts from zero at every chunk: carry the state returned by one chunk into the next "
-             "(detached), so the model reads the stream as one long text",
-    "no zero_grad": "the gradients are never cleared, so each update adds up the gradients of all chunks so far: "
-                    "call optimizer.zero_grad() before loss.backward()",
-    "no clip": "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) "
-               "between loss.backward() and optimizer.step()",
-}
 
 _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.backward() ran on into the previous "
                  "chunk's graph, which the previous backward pass had already freed (and whose weights the "
                  "optimizer has since changed). Detach it before the forward pass: "
                  "state = tuple(s.detach() for s in state), or lstm_lab.text.detach_state(state)")
-
 
 # What a truncated-BPTT pass legitimately calls of the library: the model it is handed (its forward, and the
 # backward of its LSTM layer, which loss.backward() runs), and the two helpers notebook 13 uses before the
@@ -206,60 +170,53 @@ _TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunct
                   "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
 
 
+def _parameters(args) -> Tensor:
+    """The state a pass leaves behind: the model's parameters, in one vector."""
+    return torch.cat([p.detach().reshape(-1) for p in args[0].parameters()])
+
+
+def _tbptt_cases(seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> list[Case]:
+    model, pieces = _tiny_setup(seed)
+    losses = tuple(f"loss {k + 1}" for k in range(len(pieces)))
+    return [Case(f"{len(pieces)} chunks of a tiny CharLM", (model, pieces, torch.optim.SGD(model.parameters(), lr=lr),
+                                                           clip), _trajectory(seed, clip, lr),
+                 ("model", "pieces", "optimizer", "clip"), returns=(losses, "the parameters after the pass"),
+                 about={"seed": seed, "lr": lr})]
+
+
+def _tbptt_mistakes(case: Case) -> dict:
+    seed, clip, lr = case.about["seed"], case.args[3], case.about["lr"]
+    model, pieces = _tiny_setup(seed)
+    (inputs, targets), rest = pieces[0], (None,) * (len(pieces) - 1)
+    with torch.no_grad():  # the first chunk's loss comes before any update: how a wrong one was computed
+        logits, _ = model(inputs)
+        right = text.chunk_loss(logits, targets).item()
+    return {
+        "the state starts from zero at every chunk: carry the state returned by one chunk into the next (detached), "
+        "so the model reads the stream as one long text": lambda: _trajectory(seed, clip, lr, "reset"),
+        "the gradients are never cleared, so each update adds up the gradients of all chunks so far: call "
+        "optimizer.zero_grad() before loss.backward()": lambda: _trajectory(seed, clip, lr, "no zero_grad"),
+        "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) between "
+        "loss.backward() and optimizer.step()": lambda: _trajectory(seed, clip, lr, "no clip"),
+        "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)":
+            ((right * targets.numel(), *rest), None),
+        "the loss compares the predictions with the inputs: the target of step t is the next character, the "
+        "chunk's targets": ((text.chunk_loss(logits, inputs).item(), *rest), None)}
+
+
+TBPTT_PASS = Exercise(
+    "tbptt_pass", None, (), cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
+    after=_parameters, allowed=_TBPTT_ALLOWED,
+    error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
+    hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
+          "optimizer.step() called after every chunk, the last one included?",),
+    success=("3 chunks of a tiny CharLM: every loss and every parameter after the pass match "
+             "lstm_lab.text.train_chunks to within 1e-10",))
+
+
 @verdict
 def check_tbptt_pass(fn, seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> Feedback:
     """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated BPTT over the chunks
     ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
     state carried and detached, the gradient norm clipped to ``clip``; a list of the chunk losses."""
-    name = "tbptt_pass"
-    model, pieces = _tiny_setup(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    losses, failure = call_student(name, fn, model, pieces, optimizer, clip, allowed=_TBPTT_ALLOWED)
-    if failure is not None:
-        said = " ".join(failure.lines)
-        if "backward through the graph a second time" in said or "modified by an inplace operation" in said:
-            return Feedback(name, False, [_NOT_DETACHED, *failure.lines[:1]])
-        return failure
-    got = as_tensor(losses)
-    if losses is None or got is None or got.shape != (len(pieces),):
-        return Feedback(name, False, [
-            f"it should return a list of {len(pieces)} losses (floats, one per chunk, loss.item()), got "
-            f"{'None: did the function forget to `return` the losses?' if losses is None else repr(losses)[:80]}"])
-    expected, trained = _reference(seed, clip, lr)
-    verdict = compare(name, got, torch.tensor(expected, dtype=F64), atol=TOLERANCES["float64"], axis_names=("chunk",),
-                      what="the losses")
-    if verdict:
-        params = compare(name, torch.cat([p.detach().reshape(-1) for p in model.parameters()]),
-                         torch.cat([p.detach().reshape(-1) for p in trained.parameters()]), atol=TOLERANCES["float64"],
-                         what="the parameters after the pass")
-        if not params:
-            return Feedback(name, False, ["the losses are right, but the parameters after the pass are not: is "
-                                          "optimizer.step() called after every chunk, the last one included?"])
-        return Feedback(name, True, [f"{len(pieces)} chunks of a tiny CharLM: every loss and every parameter after "
-                                     "the pass match lstm_lab.text.train_chunks to within 1e-10"])
-    first = _first_loss_mistake(seed, got[0].item())
-    if first:
-        return Feedback(name, False, [first, *verdict.lines])
-    for mistake, message in _TBPTT_MISTAKES.items():
-        variant, _ = _reference(seed, clip, lr, mistake)
-        if same(got, variant, TOLERANCES["float64"]):
-            return Feedback(name, False, [message, *verdict.lines])
-    return Feedback(name, False, ["the losses differ from lstm_lab.text.train_chunks's:", *verdict.lines])
-
-
-def _first_loss_mistake(seed: int, got: float) -> str | None:
-    """The first chunk's loss comes before any update: say what a wrong one was computed as."""
-    model, pieces = _tiny_setup(seed)
-    inputs, targets = pieces[0]
-    with torch.no_grad():
-        logits, _ = model(inputs)
-        right = text.chunk_loss(logits, targets).item()
-        against_inputs = text.chunk_loss(logits, inputs).item()
-    if math.isclose(got, right, rel_tol=0, abs_tol=TOLERANCES["float64"]):
-        return None
-    if math.isclose(got, right * targets.numel(), rel_tol=TOLERANCES["float64"]):
-        return "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)"
-    if math.isclose(got, against_inputs, rel_tol=0, abs_tol=TOLERANCES["float64"]):
-        return ("the loss compares the predictions with the inputs: the target of step t is the next "
-                "character, the chunk's targets")
-    return None
+    return run_check(TBPTT_PASS, fn, seed=seed, clip=clip, lr=lr)
