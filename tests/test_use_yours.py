@@ -7,7 +7,7 @@ import torch
 import lstm_lab
 from lstm_lab.checks import bptt as check
 from lstm_lab.checks.core import ExerciseFailed
-from lstm_lab.checks.use import yours_or_reference
+from lstm_lab.checks.use import as_an_example, yours_or_reference
 
 
 def right(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -66,3 +66,11 @@ def test_a_reference_adapted_to_the_exercise_is_named_as_told():
     yours_or_reference(stub, check.check_gru_step, lambda *args: lstm_lab.gru_cell(*args), name="lstm_lab.gru_cell",
                        say=said.append)
     assert said == ["using the reference lstm_lab.gru_cell: your stub does not pass its check yet"]
+
+
+def test_an_example_of_a_mistake_is_shown_and_never_raised_even_under_grading(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    feedback = as_an_example(check.check_gru_step, z_swapped)
+    assert not feedback and "not yet" in str(feedback)
+    with pytest.raises(ExerciseFailed):  # outside the example the same check still fails its cell
+        check.check_gru_step(z_swapped)

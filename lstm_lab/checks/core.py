@@ -9,6 +9,7 @@ axes; ``call_student`` runs the student's function in words, with ``shortcuts`` 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -94,6 +95,18 @@ def grading() -> bool:
 
 
 _depth = 0  # checks call checks (check_forget_gate is check_gate): only the outermost verdict is the cell's
+
+
+@contextlib.contextmanager
+def not_graded():
+    """Checks run inside never raise under grading: for a cell that shows what a check says to a mistake
+    (the notebook's example, not the student's answer), which must not fail when a grader runs the notebook."""
+    global _depth
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
 
 
 def verdict(check):

@@ -1,4 +1,5 @@
-"""After an exercise, the notebook goes on with the student's code once it passes, and says so.
+"""After an exercise, the notebook goes on with the student's code once it passes, and says so; and a
+notebook's example of a mistake is shown without failing under grading (``as_an_example``).
 
 A notebook that asks the student to write its central piece (a GRU step, a mask) then uses that piece
 in the cells that follow. ``yours_or_reference`` decides which function those cells get: the
@@ -13,7 +14,7 @@ and the student sees which one ran::
 
 from __future__ import annotations
 
-from .core import ExerciseFailed
+from .core import ExerciseFailed, not_graded
 
 
 def _library_name(fn) -> str:
@@ -44,3 +45,10 @@ def yours_or_reference(yours, check, reference, *, name=None, say=print):
         return yours
     say(f"using the reference {name or _library_name(reference)}: your {mine} does not pass its check yet")
     return reference
+
+
+def as_an_example(check, *args, **kwargs):
+    """What ``check`` says to an answer the notebook hands in as an example of a mistake: its Feedback,
+    shown, and never raised, under grading too (where a failing check raises to fail its graded cell)."""
+    with not_graded():
+        return check(*args, **kwargs)
