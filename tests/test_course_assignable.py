@@ -134,10 +134,9 @@ def test_notebook_07_graded_names_the_mistake_and_the_shortcut(graded_07):
 def test_nbgrader_gives_notebook_07_the_same_points(graded_07, nbgrader, tmp_path):
     """The same submissions, autograded by nbgrader as an assignment of its own: each student's total is
     the one `lstm-lab grade` gave."""
-    import json
     import shutil
 
-    from test_nbgrader_peer import peer_env, peer_python
+    from test_nbgrader_peer import gradebook_scores, peer_env
 
     handed_out, table = graded_07
     root = tmp_path / "course"
@@ -156,12 +155,7 @@ def test_nbgrader_gives_notebook_07_the_same_points(graded_07, nbgrader, tmp_pat
     graded = subprocess.run([str(nbgrader), "autograde", "week07", "--create", *common], capture_output=True,
                             text=True, cwd=root, env=peer_env(nbgrader))
     assert graded.returncode == 0, graded.stdout + graded.stderr
-    scores = json.loads(peer_python(nbgrader, (
-        "import sys, json\n"
-        "from nbgrader.api import Gradebook\n"
-        "with Gradebook('sqlite:///' + sys.argv[1]) as gb:\n"
-        "    print(json.dumps({s: gb.find_submission_notebook(sys.argv[2], 'week07', s).score\n"
-        "                      for s in sys.argv[3:]}))"), root / "gradebook.db", NOTEBOOK_07.stem, *kinds))
+    scores = gradebook_scores(nbgrader, root / "gradebook.db", "week07", NOTEBOOK_07.stem, kinds)
     ours = {kind: sum(float(r["points"]) for (who, _), r in table.items() if who == kind) for kind in kinds}
     assert ours == {"correct": 3, "off_by_one": 2, "shortcut": 2, "untouched": 0}
     assert scores == ours, f"nbgrader: {scores}"

@@ -158,6 +158,16 @@ def test_both_refuse_the_same_broken_sources(name, nbgrader, tmp_path):
 
 
 # ---------------------------------------------------------------- grading: nbgrader and lstm-lab grade agree
+def gradebook_scores(nbgrader: Path, gradebook: Path, assignment: str, notebook: str, students) -> dict:
+    """Each student's score of ``notebook`` in ``assignment``, as nbgrader's gradebook holds it."""
+    return json.loads(peer_python(nbgrader, (
+        "import sys, json\n"
+        "from nbgrader.api import Gradebook\n"
+        "with Gradebook('sqlite:///' + sys.argv[1]) as gb:\n"
+        "    print(json.dumps({s: gb.find_submission_notebook(sys.argv[2], sys.argv[3], s).score\n"
+        "                      for s in sys.argv[4:]}))"), gradebook, notebook, assignment, *students))
+
+
 def peer_env(nbgrader: Path) -> dict:
     """nbgrader runs `jupyter` and the kernel of its own environment: that environment goes first on PATH."""
     return dict(os.environ, PATH=f"{nbgrader.parent}{os.pathsep}{os.environ.get('PATH', '')}")
@@ -244,12 +254,7 @@ def test_nbgrader_and_lstm_lab_grade_give_the_same_points(nbgrader, generated_co
     log = graded.stdout + graded.stderr
     assert graded.returncode == 0, log
     assert "partial credit" not in log.lower(), log
-    scores = json.loads(peer_python(nbgrader, (
-        "import sys, json\n"
-        "from nbgrader.api import Gradebook\n"
-        "with Gradebook('sqlite:///' + sys.argv[1]) as gb:\n"
-        "    print(json.dumps({s: gb.find_submission_notebook(sys.argv[2], 'exercises', s).score\n"
-        "                      for s in sys.argv[3:]}))"), root / "gradebook.db", NOTEBOOK.stem, *POINTS))
+    scores = gradebook_scores(nbgrader, root / "gradebook.db", "exercises", NOTEBOOK.stem, POINTS)
     most = max_points()
     expected = {kind: (most if points == "all" else points) for kind, points in POINTS.items()}
     assert scores == expected, f"nbgrader: {scores}"
