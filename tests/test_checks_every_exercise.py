@@ -17,12 +17,12 @@ from lstm_lab import fixtures, text
 from lstm_lab.checks import by_hand, diagnose, explorer, exercises, sequences
 from lstm_lab.checks import bptt as notebook_checks
 from lstm_lab.checks import seq2seq as notebook14
-from test_checks_shortcuts import _Blind  # a watch that sees nothing
 from lstm_lab.checks import text as notebook13
 from lstm_lab.checks import core
 from lstm_lab.checks.core import Feedback
 from lstm_lab.explorers import compute
 from lstm_lab.layouts import to_convention
+from test_checks_shortcuts import _Blind  # a watch that sees nothing
 from test_checks_diagnose import (bidirectional_rnn, init_lstm_params, last_valid_output, lstm_forward, lstm_step,
                                   lstm_step_backward, rnn_step)
 from test_checks_sequences import bidirectional_layer, fuse, layer_input_size
