@@ -362,31 +362,32 @@ def _within(path: Path, folder: Path) -> bool:
 
 
 def _run(tasks, done_grades, jobs, progress, student_count) -> None:
+    """Grade ``tasks`` ((key, arguments of _task)) into ``done_grades``, ``jobs`` notebooks at once."""
     jobs = max(1, jobs or os.cpu_count() or 1)
-    total, started = len(tasks), time.monotonic()
-    per_student: dict[int, int] = {}
+    left_per_student: dict[int, int] = {}
     for (s_index, _), _ in tasks:
-        per_student[s_index] = per_student.get(s_index, 0) + 1
+        left_per_student[s_index] = left_per_student.get(s_index, 0) + 1
+    real = [(key, args) for key, args in tasks if args[1] is not None]
+    for key, args in tasks:
+        if args[1] is None:  # not submitted: nothing runs
+            done_grades[key] = _task(args)
+            left_per_student[key[0]] -= 1
+    started, count = time.monotonic(), 0
 
-    def finished(key, grades, count):
+    def finished(key, grades):
+        nonlocal count
         done_grades[key] = grades
-        per_student[key[0]] -= 1
+        left_per_student[key[0]] -= 1
+        count += 1
         if progress is not None:
             elapsed = time.monotonic() - started
-            students_done = student_count - sum(1 for v in per_student.values() if v > 0)
-            left = elapsed / count * (total - count)
-            progress(f"graded {students_done} of {student_count} students ({count} of {total} notebooks), "
-                     f"{_eta(elapsed)} so far, about {_eta(left)} left")
+            students_done = student_count - sum(1 for v in left_per_student.values() if v > 0)
+            progress(f"graded {students_done} of {student_count} students ({count} of {len(real)} notebooks run), "
+                     f"{_eta(elapsed)} so far, about {_eta(elapsed / count * (len(real) - count))} left")
 
-    real = [(key, args) for key, args in tasks if args[1] is not None]
-    for count, (key, args) in enumerate([t for t in tasks if t[1][1] is None], 1):  # not submitted: nothing runs
-        done_grades[key] = _task(args)
-        per_student[key[0]] -= 1
-    count = total - len(real)
     if jobs == 1 or len(real) <= 1:
         for key, args in real:
-            count += 1
-            finished(key, _task(args), count)
+            finished(key, _task(args))
         return
     context = multiprocessing.get_context("spawn")  # a clean interpreter: no torch threads inherited by fork
     with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(real)), mp_context=context) as pool:
@@ -400,8 +401,7 @@ def _run(tasks, done_grades, jobs, progress, student_count) -> None:
                 nb = nbformat.read(source, as_version=4)
                 grades = _zero(nb, Path(source), student, f"could not be graded: the grader's worker failed "
                                                           f"({type(error).__name__})", False)
-            count += 1
-            finished(key, grades, count)
+            finished(key, grades)
 
 
 def _fingerprints(notebooks: dict[str, Path]) -> dict[str, str]:

@@ -2,12 +2,18 @@
 mistake) and a feedback file per student out, without nbgrader."""
 
 import csv
+import os
 
 import pytest
 
 from fake_submissions import NOTEBOOK, POINTS, max_points, nbgrader_layout, write_submissions
 from lstm_lab import grade
 from test_student import run_cli
+
+# where no sandbox can be made (macOS, no bubblewrap) these tests grade --unsandboxed; test_the_sandbox_is_there
+# fails instead when the test command requires every tool (run.sh installs bubblewrap)
+NO_SANDBOX = grade.why_no_sandbox()
+SANDBOX = ["--unsandboxed"] if NO_SANDBOX else []
 
 
 @pytest.fixture(scope="module")
@@ -16,14 +22,18 @@ def graded(tmp_path_factory):
     # as nbgrader receives them (its layout and its stub): test_nbgrader_peer gives nbgrader these very
     # submissions and requires the same POINTS
     write_submissions(root / "submitted", layout=nbgrader_layout, stub="nbgrader")
-    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", NOTEBOOK.parent)
+    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", NOTEBOOK.parent, *SANDBOX)
     assert result.returncode == 0, result.stderr
     return root, result
 
 
-def rows(root):
-    with open(root / "grades" / "grades.csv", newline="") as f:
+def table_of(out):
+    with open(out / "grades.csv", newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def rows(root):
+    return table_of(root / "grades")
 
 
 def test_one_row_per_student_and_exercise_with_points_and_the_mistake(graded):
@@ -40,6 +50,7 @@ def test_one_row_per_student_and_exercise_with_points_and_the_mistake(graded):
     assert "your function raised RuntimeError: I ran out of time" in table[("raising", "rnn_step")]["diagnosis"]
     assert "`torch.rnn_tanh_cell`, which is not allowed" in table[("shortcut", "rnn_step")]["diagnosis"]
     assert "random case" in table[("hidden_only", "rnn_step")]["diagnosis"]
+    assert "wrote to stderr while its test ran" in table[("stderr", "rnn_step")]["diagnosis"]
 
 
 def test_notebooks_a_student_did_not_submit_score_zero(graded):
@@ -59,7 +70,7 @@ def test_a_feedback_file_per_student_with_the_whole_message(graded):
 
 def test_grading_again_refuses_to_overwrite_without_force(graded):
     root, _ = graded
-    again = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", NOTEBOOK.parent)
+    again = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", NOTEBOOK.parent, *SANDBOX)
     assert again.returncode == 1 and "grades.csv already exists: pass --force" in again.stderr
 
 
@@ -76,7 +87,7 @@ def test_a_student_cannot_change_the_tests(tmp_path):
             cell.source = "pass"
     (tmp_path / "cheat").mkdir()
     nbformat.write(nb, tmp_path / "cheat" / NOTEBOOK.name)
-    grades = grade.grade_notebook(NOTEBOOK, tmp_path / "cheat" / NOTEBOOK.name, "cheat")
+    grades = grade.grade_notebook(NOTEBOOK, tmp_path / "cheat" / NOTEBOOK.name, "cheat", options=OPTIONS)
     assert [g.points for g in grades] == [0.0]
 
 
@@ -84,17 +95,87 @@ def test_a_sandbox_without_lstm_lab_is_an_error_not_a_grade_of_zero(tmp_path, mo
     write_submissions(tmp_path / "submitted")
     monkeypatch.setattr(grade, "PREFLIGHT", "import lstm_lab_that_is_not_installed")
     with pytest.raises(grade.GradingError, match="cannot run `import lstm_lab_that_is_not_installed`.*every student get 0"):
-        grade.grade(tmp_path / "submitted", tmp_path / "grades", sources=NOTEBOOK.parent)
+        grade.grade(tmp_path / "submitted", tmp_path / "grades", sources=NOTEBOOK.parent, unsandboxed=bool(NO_SANDBOX))
     assert not (tmp_path / "grades").exists()
 
 
-def test_the_grading_kernel_is_told_it_is_grading(tmp_path):
-    """As nbgrader does, so that a check raises on an unfinished exercise rather than print "not yet"."""
+def test_the_students_code_is_told_it_is_grading(tmp_path):
+    """As nbgrader tells its kernel, so that a check raises on an unfinished exercise rather than print "not yet"."""
     import nbformat
 
     from test_student import graded_cell, notebook, solution_cell
 
-    nb = notebook(solution_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "x"),
-                  graded_cell("import os\nassert os.environ['NBGRADER_EXECUTION'] == 'autograde'", "test_x"))
+    nb = notebook(solution_cell("### BEGIN SOLUTION\nimport os\ntold = os.environ.get('NBGRADER_EXECUTION')\n"
+                                "### END SOLUTION\n", "x"),
+                  graded_cell("assert told == 'autograde', told", "test_x"))
     nbformat.write(nb, tmp_path / "told.ipynb")
-    assert [g.points for g in grade.grade_notebook(tmp_path / "told.ipynb", tmp_path / "told.ipynb", "me")] == [1.0]
+    grades = grade.grade_notebook(tmp_path / "told.ipynb", tmp_path / "told.ipynb", "me", options=OPTIONS)
+    assert [g.points for g in grades] == [1.0], grades
+
+
+OPTIONS = grade.Options(timeout=30, notebook_timeout=120, sandboxed=not NO_SANDBOX)
+
+
+def test_the_sandbox_is_there_where_every_tool_is_required():
+    if os.environ.get("LSTM_LAB_REQUIRE_PEERS") == "1":
+        assert NO_SANDBOX is None, f"lstm-lab grade's sandbox is required here: {NO_SANDBOX}"
+    elif NO_SANDBOX:
+        pytest.skip(NO_SANDBOX)
+
+
+def test_without_a_sandbox_grade_refuses_unless_told_and_says_what_that_risks(tmp_path, monkeypatch):
+    write_submissions(tmp_path / "submitted", kinds=["correct", "wrong"])
+    monkeypatch.setattr(grade, "why_no_sandbox", lambda: "bubblewrap (bwrap) is not installed")
+    refused = run_cli("grade", tmp_path / "submitted", "--out", tmp_path / "grades", "--source", NOTEBOOK.parent)
+    assert refused.returncode == 1 and not (tmp_path / "grades").exists()
+    assert "no sandbox for the students' code: bubblewrap (bwrap) is not installed" in refused.stderr
+    assert "can read the solution notebooks and hidden tests" in refused.stderr and "--unsandboxed" in refused.stderr
+    told = run_cli("grade", tmp_path / "submitted", "--out", tmp_path / "grades", "--source", NOTEBOOK.parent,
+                   "--unsandboxed", "--jobs", "1")
+    assert told.returncode == 0, told.stderr
+    assert "--unsandboxed: each notebook runs as a bare process of yours" in told.stderr
+    table = {(r["student"], r["exercise"]): r["points"] for r in rows(tmp_path)}
+    assert table[("correct", "rnn_step")] == "1" and table[("wrong", "rnn_step")] == "0"
+
+
+def test_two_shards_merged_give_the_table_of_one_run(graded, tmp_path):
+    root, _ = graded
+    parts = []
+    for k in (1, 2):
+        part = tmp_path / f"part{k}"
+        result = run_cli("grade", root / "submitted", "--out", part, "--source", NOTEBOOK.parent, "--shard", f"{k}/2",
+                         *SANDBOX)
+        assert result.returncode == 0, result.stderr
+        parts.append(part)
+    shard_students = [{r["student"] for r in table_of(part)} for part in parts]
+    assert shard_students[0] and shard_students[1] and not shard_students[0] & shard_students[1]
+    assert shard_students[0] | shard_students[1] == set(POINTS)
+    merged = run_cli("merge-grades", *parts, "--out", tmp_path / "merged")
+    assert merged.returncode == 0, merged.stderr
+    one = root / "grades"
+    assert (tmp_path / "merged" / "grades.csv").read_bytes() == (one / "grades.csv").read_bytes()
+    assert (tmp_path / "merged" / "grades.json").read_bytes() == (one / "grades.json").read_bytes()
+    for path in (one / "feedback").iterdir():
+        assert (tmp_path / "merged" / "feedback" / path.name).read_bytes() == path.read_bytes(), path.name
+    assert sorted(p.name for p in (tmp_path / "merged" / "feedback").iterdir()) == \
+        sorted(p.name for p in (one / "feedback").iterdir())
+    incomplete = run_cli("merge-grades", parts[0], "--out", tmp_path / "half")
+    assert incomplete.returncode == 1 and "expected shards 1 to 2 once each; given [1] (missing [2])" in incomplete.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--shard", "3/2"], "--shard takes K/N with 1 <= K <= N (this machine grades shard K of N), got '3/2'"),
+    (["--jobs", "0"], "expected a whole number above 0, got '0'"),
+    (["--timeout", "soon"], "expected a number of seconds above 0, got 'soon'"),
+])
+def test_bad_options_say_what_was_expected_and_what_was_given(tmp_path, args, says):
+    write_submissions(tmp_path / "submitted", kinds=["correct"])
+    result = run_cli("grade", tmp_path / "submitted", "--out", tmp_path / "grades", "--source", NOTEBOOK.parent,
+                     *SANDBOX, *args)
+    assert result.returncode != 0 and says in result.stderr, result.stderr
+    assert not (tmp_path / "grades").exists()
+
+
+def test_the_grader_shows_its_progress(graded):
+    _, result = graded
+    assert f"graded {len(POINTS)} of {len(POINTS)} students" in result.stderr and "left" in result.stderr

@@ -15,7 +15,9 @@ random state, and a time limit), ``backward`` (gradients through a call made wit
 from __future__ import annotations
 
 import base64
+import linecache
 import os
+import re
 import signal
 import sys
 import traceback
@@ -26,11 +28,11 @@ from ..checks.shortcuts import Watch
 from .wire import WireError, decode, dumps, encode, loads
 
 MAX_MESSAGE = 2_000  # characters of an error message sent back
-CELL_FILE = "<cell>"
 
 
-class RanPastLimit(Exception):
-    pass
+class RanPastLimit(BaseException):
+    """The time limit of a cell or call, raised in the student's code (a BaseException, as KeyboardInterrupt is,
+    so that an ``except Exception`` in that code does not swallow it)."""
 
 
 def _alarm(seconds: float):
@@ -79,36 +81,48 @@ def _error(error: BaseException) -> dict:
     return {"type": type(error).__name__, "message": _short(message), **line}
 
 
+_NEEDS_IPYTHON = re.compile(r"^\s*[%!]|get_ipython|\bdisplay\(|^\s*\w[\w.]*\?\s*$", re.M)
+
+
 class Runner:
     def __init__(self):
         self.namespace = {"__name__": "__main__", "__builtins__": __builtins__}
         self.shell = None
-        try:
-            from IPython.core.interactiveshell import InteractiveShell
-            self.shell = InteractiveShell.instance()
-            self.namespace = self.shell.user_ns
-        except Exception:  # plain exec without IPython (its magics then are syntax errors)
-            pass
         self.graphs: dict[int, tuple] = {}
-        self.calls = 0
+        self.calls = self.cells = 0
+
+    def _ipython(self):
+        """IPython's shell over the same namespace, made the first time a cell needs it (a magic,
+        ``get_ipython``, ``display``): importing it costs more than most notebooks' cells."""
+        if self.shell is None:
+            try:
+                from IPython.core.interactiveshell import InteractiveShell
+                self.shell = InteractiveShell.instance(user_ns=self.namespace)
+            except Exception:  # no IPython: its syntax is then a syntax error, as in plain Python
+                self.shell = False
+        return self.shell or None
 
     # ------------------------------------------------------------------ cells
     def cell(self, source: str, timeout: float) -> dict:
         try:
             _alarm(timeout)
             try:
-                if self.shell is not None:
-                    result = self.shell.run_cell(source, store_history=False, silent=False)
+                shell = self._ipython() if self.shell is not None or _NEEDS_IPYTHON.search(source) else None
+                if shell is not None:
+                    result = shell.run_cell(source, store_history=False, silent=False)
                     error = result.error_before_exec or result.error_in_exec
                 else:
                     error = None
                     try:
-                        exec(compile(source, CELL_FILE, "exec"), self.namespace)
+                        self.cells += 1
+                        name = f"<cell {self.cells}>"
+                        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+                        exec(compile(source, name, "exec"), self.namespace)
                     except Exception as raised:
                         error = raised
             finally:
                 _no_alarm()
-        except BaseException as raised:  # SystemExit or the alarm outside IPython's own handling
+        except BaseException as raised:  # SystemExit, or the alarm outside IPython's own handling
             error = raised
         return {"ok": error is None} if error is None else {"ok": False, "error": _error(error)}
 
