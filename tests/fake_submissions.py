@@ -83,20 +83,20 @@ def write_class(folder: Path, size: int = 30) -> None:
 
 # ---------------------------------------------------------------- planted submissions: students who try to cheat or harm
 # Each is the source of exercise 01's solution cell (it replaces the whole cell). @NOTEBOOK@, @PACKAGE@, @PORT@
-# are filled in by the test (plant). RIGHT defines a correct rnn_step; STUB one that is not done.
+# are filled in by the test (plant). RIGHT defines a correct rnn_step; NOT_DONE one that is not done.
 RIGHT = f"def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n    {BODIES['correct']}\n"
-STUB = "def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n    raise NotImplementedError()\n"
+NOT_DONE = "def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n    raise NotImplementedError()\n"
 PLANTED = {  # name: (cell source, the points its honest work earns)
-    "rebound_check": (STUB + "class Passed:\n    def assert_ok(self):\n        pass\n"
+    "rebound_check": (NOT_DONE + "class Passed:\n    def assert_ok(self):\n        pass\n"
                       "def check_rnn_step(*args, **kwargs):\n    return Passed()\n"
                       "globals()['check_rnn_step'] = check_rnn_step\n", 0),
-    "patched_assert_ok": (STUB + "import lstm_lab.checks.core as core\ncore.Feedback.assert_ok = lambda self: None\n"
+    "patched_assert_ok": (NOT_DONE + "import lstm_lab.checks.core as core\ncore.Feedback.assert_ok = lambda self: None\n"
                           "core.verdict.__globals__['grading'] = lambda: False\n", 0),
-    "patched_compare": (STUB + "import lstm_lab.checks.core as core, lstm_lab.checks.diagnose as diagnose\n"
+    "patched_compare": (NOT_DONE + "import lstm_lab.checks.core as core, lstm_lab.checks.diagnose as diagnose\n"
                         "ok = lambda *a, **k: core.Feedback('rnn_step', True, [])\n"
                         "core.compare = diagnose.compare = ok\n"
                         "diagnose.run_check = lambda *a, **k: core.Feedback('rnn_step', True, [])\n", 0),
-    "input_transformer": (STUB + "get_ipython().input_transformers_post.append(\n"
+    "input_transformer": (NOT_DONE + "get_ipython().input_transformers_post.append(\n"
                           "    lambda lines: [line for line in lines if 'assert_ok' not in line])\n", 0),
     "tensor_subclass": ("import torch\n"
                         "class Agreeable(torch.Tensor):\n"
@@ -109,7 +109,7 @@ PLANTED = {  # name: (cell source, the points its honest work earns)
                         "def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n"
                         "    return torch.zeros(x.shape[0], weight_hh.shape[0], dtype=x.dtype).as_subclass(Agreeable)\n",
                         0),
-    "silenced_tracebacks": (STUB + "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+    "silenced_tracebacks": (NOT_DONE + "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
                             "ip.set_custom_exc((BaseException,), lambda *a, **k: None)\n", 0),
     "exec_from_disk": ("import json, os\n"
                        "def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n"
@@ -145,7 +145,7 @@ PLANTED = {  # name: (cell source, the points its honest work earns)
                   "        dirs[:] = [d for d in dirs if d not in ('proc', 'sys', 'dev', 'usr', 'site-packages', 'lib')]\n"
                   "        for name in files:\n"
                   "            path = os.path.join(root, name)\n"
-                  "            if name.endswith('.ipynb') and 'classmate' not in path:\n"
+                  "            if name.endswith('.ipynb') and not path.startswith('/submission/'):  # not its own\n"
                   "                try:\n"
                   "                    for cell in json.load(open(path))['cells']:\n"
                   "                        if 'def rnn_step' in ''.join(cell['source']):\n"

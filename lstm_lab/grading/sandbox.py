@@ -155,7 +155,8 @@ class Sandbox:
             command, cwd = [sys.executable, "-m", "lstm_lab.grading.runner"], self.private
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, cwd=cwd, env=environment,
-                                        start_new_session=True, preexec_fn=_limits(memory, cpu))
+                                        start_new_session=os.name == "posix",
+                                        preexec_fn=_limits(memory, cpu) if os.name == "posix" else None)
         self._buffer = b""
         self._stderr = collections.deque(maxlen=64)
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
@@ -223,11 +224,12 @@ class Sandbox:
         return reply
 
     def close(self) -> None:
-        if self.process.poll() is None:
+        if self.process.poll() is None and hasattr(os, "killpg"):
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)  # its session: bwrap, or the bare runner and children
             except (ProcessLookupError, PermissionError):
                 pass
+        if self.process.poll() is None:
             self.process.kill()
         try:
             self.process.wait(timeout=10)
