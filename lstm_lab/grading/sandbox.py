@@ -6,8 +6,8 @@ the runner sees:
 * read-only: the system's ``/usr`` (and its ``/lib``, ``/bin`` links), the Python installation and
   environment the grader runs in, and a copy-free read-only view of the ``lstm_lab`` package at
   ``/opt/lstm_lab/lstm_lab`` (the package only: not the course folder around it);
-* read-write: ``/submission`` (a private temporary folder holding a copy of this one notebook) and
-  a private ``/tmp``, both limited in size;
+* read-write: ``/submission`` (its working folder, holding a read-only copy of this one notebook) and
+  ``/tmp``, both private memory-backed folders of at most 256 MB;
 * a pid namespace of its own (``/proc`` shows only its processes), no network (a namespace with
   only its own loopback), an unprivileged user (65534), a new session, and
   ``--die-with-parent``: when the grader ends it (or dies), every process in it ends.
@@ -44,6 +44,8 @@ PACKAGE = Path(__file__).resolve().parents[1]  # lstm_lab/
 INSIDE_PACKAGE = "/opt/lstm_lab"
 INSIDE_SUBMISSION = "/submission"
 NOBODY = "65534"
+FOLDER_SIZE = 256 * 2**20  # bytes the sandbox may write into /submission, and into /tmp
+NOTEBOOK_COPY = "submission.ipynb"
 
 
 class SandboxGone(BaseException):
@@ -125,8 +127,11 @@ def bwrap_command(private: str, environment: dict[str, str]) -> list[str]:
         command += ["--ro-bind", root, root]
     command += ["--ro-bind", str(PACKAGE), f"{INSIDE_PACKAGE}/lstm_lab",
                 "--proc", "/proc", "--dev", "/dev",
-                "--size", str(256 * 2**20), "--tmpfs", "/tmp",
-                "--bind", private, INSIDE_SUBMISSION, "--chdir", INSIDE_SUBMISSION, "--clearenv"]
+                "--size", str(FOLDER_SIZE), "--tmpfs", "/tmp",
+                "--size", str(FOLDER_SIZE), "--perms", "0700", "--tmpfs", INSIDE_SUBMISSION]
+    if Path(private, NOTEBOOK_COPY).exists():
+        command += ["--ro-bind", str(Path(private, NOTEBOOK_COPY)), f"{INSIDE_SUBMISSION}/{NOTEBOOK_COPY}"]
+    command += ["--chdir", INSIDE_SUBMISSION, "--clearenv"]
     for key, value in environment.items():
         command += ["--setenv", key, value]
     return command + [sys.executable, "-m", "lstm_lab.grading.runner"]
@@ -142,7 +147,7 @@ class Sandbox:
         self.deadline = time.monotonic() + notebook_timeout
         self.private = tempfile.mkdtemp(prefix="lstm-lab-grade-")
         if notebook is not None:
-            shutil.copyfile(notebook, Path(self.private) / "submission.ipynb")
+            shutil.copyfile(notebook, Path(self.private) / NOTEBOOK_COPY)
         cpu = int(max(self.deadline - time.monotonic(), 1)) + 10
         if sandboxed:
             if bwrap() is None:
@@ -175,12 +180,17 @@ class Sandbox:
         return SandboxGone(why)
 
     def _ended(self) -> SandboxGone:
-        code = self.process.wait(timeout=5) if self.process.poll() is None else self.process.returncode
-        if code is not None and code < 0:
-            how = f"killed by signal {-code} ({signal.Signals(-code).name})"
-        else:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
+        # a process killed by a signal: Popen says -N; bwrap passes on its child's death as exit status 128 + N
+        number = -code if code is not None and code < 0 else code - 128 if code is not None and code > 128 else None
+        try:
+            how = f"killed by signal {number} ({signal.Signals(number).name})" if number else f"exit code {code}"
+        except ValueError:
             how = f"exit code {code}"
-        if code in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        if number == signal.SIGKILL:
             how += ": out of memory, or killed"
         return self._gone(f"the notebook's process ended ({how})")
 
