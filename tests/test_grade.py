@@ -179,3 +179,71 @@ def test_bad_options_say_what_was_expected_and_what_was_given(tmp_path, args, sa
 def test_the_grader_shows_its_progress(graded):
     _, result = graded
     assert f"graded {len(POINTS)} of {len(POINTS)} students" in result.stderr and "left" in result.stderr
+
+
+# ---------------------------------------------------------------- what crosses the channel to the sandbox
+BIDIRECTIONAL = NOTEBOOK.parent / "04_bidirectional.ipynb"
+CHANNEL_CASES = {  # student: (notebook, the solution cell, points, what the diagnosis says)
+    "reverse_shortcut": (BIDIRECTIONAL, (
+        "def bidirectional_rnn(x, weights_fwd, weights_bwd):\n"
+        "    h0 = x.new_zeros(x.shape[1], weights_fwd['weight_hh'].shape[1])\n"
+        "    out_f, h_f = run_layer('RNN', x, h0, weights_fwd)\n"
+        "    out_b, h_b = run_layer('RNN', x, h0, weights_bwd, reverse=True)\n"
+        "    return torch.cat([out_f, out_b], dim=-1), torch.stack([h_f, h_b])\n"),
+        0, "`lstm_lab.runners.run_layer(reverse=True)`, which is not allowed"),
+    "detached": (NOTEBOOK, (
+        "def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n"
+        "    return torch.tanh(x @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh).detach()\n"),
+        0, "the numbers are right, but on"),
+    "in_place": (NOTEBOOK, (
+        "def rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n"
+        "    h = torch.tanh(x @ weight_ih.T + bias_ih + h_prev @ weight_hh.T + bias_hh)\n"
+        "    h_prev.zero_()\n"
+        "    return h\n"),
+        0, "your function changed its argument h_prev in place"),
+}
+
+
+@pytest.fixture(scope="module")
+def through_the_channel(tmp_path_factory):
+    """The reference answers of all five assignments submitted by one student (their checks need gradients
+    through the sandbox, torch's random state, dicts, named tuples and the handed-out run_layer), and three
+    students whose mistakes only show through what crosses the channel."""
+    import shutil
+
+    import nbformat
+
+    from fake_submissions import planted_submission
+    from lstm_lab import student
+
+    root = tmp_path_factory.mktemp("channel")
+    (root / "submitted" / "teacher").mkdir(parents=True)
+    for path in sorted(NOTEBOOK.parent.glob("*.ipynb")):
+        shutil.copy(path, root / "submitted" / "teacher" / path.name)
+    for name, (notebook, source, _, _) in CHANNEL_CASES.items():
+        nb = student.student_version(nbformat.read(notebook, as_version=4)) if notebook != NOTEBOOK else \
+            planted_submission(source)
+        for cell in nb.cells:
+            if student.is_solution(cell):
+                cell.source = source
+        (root / "submitted" / name).mkdir()
+        nbformat.write(nb, root / "submitted" / name / notebook.name)
+    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", NOTEBOOK.parent, *SANDBOX)
+    assert result.returncode == 0, result.stderr
+    return {(r["student"], r["notebook"]): r for r in rows(root)}, {(r["student"], r["exercise"]): r for r in rows(root)}
+
+
+def test_the_reference_answers_get_every_point_through_the_channel(through_the_channel):
+    _, by_exercise = through_the_channel
+    mine = {exercise: r for (student_, exercise), r in by_exercise.items() if student_ == "teacher"}
+    assert len(mine) == 7
+    for exercise, row in mine.items():
+        assert row["points"] == row["max_points"] and row["diagnosis"] == "", row
+
+
+@pytest.mark.parametrize("name", CHANNEL_CASES)
+def test_mistakes_seen_only_through_the_channel_are_named(through_the_channel, name):
+    by_notebook, _ = through_the_channel
+    notebook, _, points, says = CHANNEL_CASES[name]
+    row = by_notebook[(name, notebook.name)]
+    assert float(row["points"]) == points and says in row["diagnosis"], row
