@@ -82,6 +82,7 @@ class Options:
     notebook_timeout: float = 600  # seconds a whole notebook may take
     memory: int = 4 * 2**30  # bytes of address space of a notebook's process
     sandboxed: bool = True
+    hidden: tuple = ()  # folders the sandbox must not show (solutions, submissions, output): checked, not bound
 
 
 def _exercise_of(test_cell) -> str:
@@ -177,7 +178,7 @@ def grade_notebook(source_path: Path, submitted_path: Path | None, student: str,
     try:
         with _grading_environment(), Sandbox(Path(submitted_path), sandboxed=options.sandboxed,
                                              cell_timeout=options.timeout, notebook_timeout=options.notebook_timeout,
-                                             memory=options.memory) as sandbox:
+                                             memory=options.memory, hidden=options.hidden) as sandbox:
             trusted = trusted_namespace(instructor)
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
@@ -211,11 +212,13 @@ def preflight(options: Options | None = None) -> None:
     options = options or Options()
     try:
         with Sandbox(None, sandboxed=options.sandboxed, cell_timeout=options.timeout,
-                     notebook_timeout=max(options.timeout, 60), memory=options.memory) as sandbox:
+                     notebook_timeout=max(options.timeout, 60), memory=options.memory, hidden=options.hidden) as sandbox:
             try:
                 reply = sandbox.request({"op": "cell", "source": PREFLIGHT, "timeout": options.timeout})
             except SandboxGone as gone:
                 raise GradingError(f"the grading sandbox stopped ({gone}): {sandbox.stderr_tail()}") from None
+    except NoSandbox as error:
+        raise GradingError(f"no sandbox can be made for the students' code: {error}") from None
     except (SandboxGone, OSError) as error:
         raise GradingError(f"the grading sandbox does not start ({type(error).__name__}: {error})") from None
     if not reply.get("ok"):
@@ -325,7 +328,8 @@ def grade(submissions, out, *, sources=None, course=None, force: bool = False, t
         if submissions.is_dir() and _within(out, inside):
             problems.append(f"--out {out} is inside {what} ({inside}): write the grades elsewhere")
     shard_k, shard_n = parse_shard(shard) if shard else (1, 1)
-    options = Options(timeout=timeout, notebook_timeout=notebook_timeout, memory=memory, sandboxed=not unsandboxed)
+    options = Options(timeout=timeout, notebook_timeout=notebook_timeout, memory=memory, sandboxed=not unsandboxed,
+                      hidden=(str(sources), str(submissions), str(out)))
     if not problems and not unsandboxed:
         refusal = sandbox_refusal()
         if refusal:

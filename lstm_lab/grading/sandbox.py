@@ -76,23 +76,32 @@ def why_no_sandbox() -> str | None:
     return None
 
 
-def _python_roots() -> list[str]:
-    """The folders Python and its packages live in (bound read-only inside; /usr is bound already).
-    A folder that holds the course (its solution notebooks) is never one of them."""
-    import site
+def _python_roots(private: tuple = ()) -> list[str]:
+    """The folders Python and its packages live in (bound read-only inside; /usr is bound already): the
+    installation and environment, and every folder on ``sys.path`` (a ``.pth`` file may add one). A folder that
+    holds one of ``private`` (the solution notebooks, the submissions, the output) or the course's notebooks is
+    left out when it is only on ``sys.path`` (the course folder on PYTHONPATH: lstm_lab is bound on its own), and
+    refused when Python itself lives there (NoSandbox says so)."""
+    course = Path(os.path.realpath(PACKAGE.parent), "notebooks")  # in a clone, the instructor edition beside the package
+    hidden = [Path(os.path.realpath(p)) for p in private] + ([course] if course.exists() else [])
 
-    roots = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+    def holds_hidden(folder: str) -> bool:
+        real = Path(os.path.realpath(folder))
+        return str(real) == "/" or any(h.is_relative_to(real) or real.is_relative_to(h) for h in hidden)
+
+    def system(folder: str) -> bool:
+        return folder == "/usr" or folder.startswith("/usr/")
+
+    needed = {os.path.abspath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
                                            os.path.dirname(os.path.realpath(sys.executable)))}
-    roots |= {os.path.realpath(p) for p in site.getsitepackages() if os.path.isdir(p)}
-    roots = {r for r in roots if r != "/usr" and not r.startswith("/usr/")}
-    roots = {r for r in roots if not any(r != o and r.startswith(o.rstrip("/") + "/") for o in roots)}
-    course = PACKAGE.parent
-    for root in roots:
-        if root == "/" or course.is_relative_to(root):
-            raise NoSandbox(f"the Python environment at {root} holds the course folder {course} (its solution "
-                            "notebooks): the sandbox cannot show one without the other. Grade from an environment "
-                            "outside the course folder, or install lstm_lab (pip install .) there")
-    return sorted(roots)
+    for folder in sorted(needed):
+        if not system(os.path.realpath(folder)) and holds_hidden(folder):
+            raise NoSandbox(f"the Python environment at {folder} holds the course, submissions or output folder: the "
+                            "sandbox cannot show the one without the other. Grade from an environment outside them "
+                            "(or install lstm_lab there: pip install .)")
+    found = needed | {os.path.abspath(p) for p in sys.path if p and os.path.isdir(p) and not holds_hidden(p)}
+    found = {f for f in found if not system(f) and not system(os.path.realpath(f))}
+    return sorted(f for f in found if not any(f != o and f.startswith(o.rstrip("/") + "/") for o in found))
 
 
 def _environment(cwd: str, package_parent: str, timeout: float) -> dict[str, str]:
@@ -112,9 +121,11 @@ def _limits(memory: int, cpu: int):
     return apply
 
 
-def bwrap_command(private: str, environment: dict[str, str]) -> list[str]:
+def bwrap_command(private: str, environment: dict[str, str], hidden: tuple = ()) -> list[str]:
+    # the private folders first: a Python environment under /tmp is then bound on top of the empty /tmp
     command = [bwrap(), "--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY, "--die-with-parent",
-               "--new-session", "--ro-bind", "/usr", "/usr"]
+               "--new-session", "--size", str(FOLDER_SIZE), "--tmpfs", "/tmp",
+               "--size", str(FOLDER_SIZE), "--perms", "0700", "--tmpfs", INSIDE_SUBMISSION, "--ro-bind", "/usr", "/usr"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / name
         if path.is_symlink():
@@ -123,12 +134,10 @@ def bwrap_command(private: str, environment: dict[str, str]) -> list[str]:
             command += ["--ro-bind", str(path), str(path)]
     for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives"):
         command += ["--ro-bind-try", path, path]
-    for root in _python_roots():
+    for root in _python_roots(hidden):
         command += ["--ro-bind", root, root]
     command += ["--ro-bind", str(PACKAGE), f"{INSIDE_PACKAGE}/lstm_lab",
-                "--proc", "/proc", "--dev", "/dev",
-                "--size", str(FOLDER_SIZE), "--tmpfs", "/tmp",
-                "--size", str(FOLDER_SIZE), "--perms", "0700", "--tmpfs", INSIDE_SUBMISSION]
+                "--proc", "/proc", "--dev", "/dev"]
     if Path(private, NOTEBOOK_COPY).exists():
         command += ["--ro-bind", str(Path(private, NOTEBOOK_COPY)), f"{INSIDE_SUBMISSION}/{NOTEBOOK_COPY}"]
     command += ["--chdir", INSIDE_SUBMISSION, "--clearenv"]
@@ -142,7 +151,7 @@ class Sandbox:
     ``deadline`` (time.monotonic()); ``close`` ends every process of it and removes its folder."""
 
     def __init__(self, notebook: Path | None, *, sandboxed: bool = True, cell_timeout: float = 120,
-                 notebook_timeout: float = 600, memory: int = 4 * 2**30):
+                 notebook_timeout: float = 600, memory: int = 4 * 2**30, hidden: tuple = ()):
         self.cell_timeout, self.notebook_timeout = cell_timeout, notebook_timeout
         self.deadline = time.monotonic() + notebook_timeout
         self.private = tempfile.mkdtemp(prefix="lstm-lab-grade-")
@@ -153,7 +162,7 @@ class Sandbox:
             if bwrap() is None:
                 raise NoSandbox(why_no_sandbox() or "no bwrap")
             environment = _environment(INSIDE_SUBMISSION, INSIDE_PACKAGE, cell_timeout)
-            command, cwd = bwrap_command(self.private, environment), self.private
+            command, cwd = bwrap_command(self.private, environment, hidden), self.private
             environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         else:
             environment = _environment(self.private, str(PACKAGE.parent), cell_timeout)
@@ -192,7 +201,9 @@ class Sandbox:
             how = f"exit code {code}"
         if number == signal.SIGKILL:
             how += ": out of memory, or killed"
-        return self._gone(f"the notebook's process ended ({how})")
+        self._drain.join(timeout=2)
+        said = self.stderr_tail(3)[-500:]
+        return self._gone(f"the notebook's process ended ({how})" + (f"; its last words: {said}" if said else ""))
 
     def receive(self, deadline: float, late: str) -> dict:
         with selectors.DefaultSelector() as selector:
