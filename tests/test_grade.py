@@ -144,7 +144,7 @@ def test_two_shards_merged_give_the_table_of_one_run(graded, tmp_path):
     for k in (1, 2):
         part = tmp_path / f"part{k}"
         result = run_cli("grade", root / "submitted", "--out", part, "--source", NOTEBOOK.parent, "--shard", f"{k}/2",
-                         *SANDBOX)
+                         "--jobs", "1", *SANDBOX)  # one notebook at a time in this process: no workers to start
         assert result.returncode == 0, result.stderr
         parts.append(part)
     shard_students = [{r["student"] for r in table_of(part)} for part in parts]
@@ -247,3 +247,19 @@ def test_mistakes_seen_only_through_the_channel_are_named(through_the_channel, n
     notebook, _, points, says = CHANNEL_CASES[name]
     row = by_notebook[(name, notebook.name)]
     assert float(row["points"]) == points and says in row["diagnosis"], row
+
+
+def test_a_notebook_past_its_time_limit_scores_0_and_says_so(tmp_path):
+    """Each call is within the time of a cell, the calls together are not within the notebook's."""
+    import nbformat
+
+    from test_student import graded_cell, notebook, solution_cell
+
+    nb = notebook(solution_cell("### BEGIN SOLUTION\nimport time\ndef slow():\n    time.sleep(2)\n    return 1\n"
+                                "### END SOLUTION\n", "slow"),
+                  graded_cell("for _ in range(8):\n    assert slow() == 1", "test_slow"))
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    options = grade.Options(timeout=5, notebook_timeout=8, sandboxed=not NO_SANDBOX)
+    graded, = grade.grade_notebook(tmp_path / "slow.ipynb", tmp_path / "slow.ipynb", "me", options=options)
+    assert graded.points == 0 and not graded.graded
+    assert graded.diagnosis == "could not be graded: ran past 8 s (the time limit of a notebook)", graded

@@ -281,9 +281,9 @@ def run_test_cell(sandbox: Sandbox, source: str, trusted: dict) -> tuple[bool, s
     except SandboxGone:
         raise
     except Exception as error:
-        return False, f"{type(error).__name__}: {error}"
-    finally:
         sandbox.request({"op": "forget"})
+        return False, f"{type(error).__name__}: {error}"
+    sandbox.request({"op": "forget"})
     if report["stderr"]:
         return False, ("StudentWroteToStderr: the right answer, but the student's code wrote to stderr while its test "
                        "ran (a print(..., file=sys.stderr), a warning): nbgrader scores such a test cell 0, and so "

@@ -171,7 +171,7 @@ class Sandbox:
                                         stderr=subprocess.PIPE, cwd=cwd, env=environment,
                                         start_new_session=os.name == "posix",
                                         preexec_fn=_limits(memory, cpu) if os.name == "posix" else None)
-        self._buffer = b""
+        self._buffer, self.gone = b"", None
         self._stderr = collections.deque(maxlen=64)
         self._drain = threading.Thread(target=self._read_stderr, daemon=True)
         self._drain.start()
@@ -185,8 +185,10 @@ class Sandbox:
         return "".join(list(self._stderr)[-lines:]).strip()
 
     def _gone(self, why: str) -> SandboxGone:
+        """End the sandbox; the first reason it ended is the reason from then on."""
         self.close()
-        return SandboxGone(why)
+        self.gone = self.gone or why
+        return SandboxGone(self.gone)
 
     def _ended(self) -> SandboxGone:
         try:
@@ -227,6 +229,8 @@ class Sandbox:
             raise self._gone(f"it broke the grading protocol ({error})") from None
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
+        if self.gone:
+            raise SandboxGone(self.gone)
         if self.process.poll() is not None:
             raise self._ended()
         try:

@@ -116,7 +116,10 @@ def _decode_tensor(fields) -> torch.Tensor:
         raise WireError("a tensor's shape is a list of at most 16 sizes")
     if not isinstance(data, str):
         raise WireError("a tensor's data is base64 text")
-    raw = base64.b64decode(data.encode("ascii"), validate=True)
+    try:
+        raw = base64.b64decode(data.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):  # binascii.Error is a ValueError
+        raise WireError("a tensor's data is not base64") from None
     dt = DTYPES[dtype]
     numel = math.prod(shape)
     if numel * dt.itemsize != len(raw):
