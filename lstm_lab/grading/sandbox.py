@@ -155,27 +155,33 @@ class Sandbox:
         self.cell_timeout, self.notebook_timeout = cell_timeout, notebook_timeout
         self.deadline = time.monotonic() + notebook_timeout
         self.private = tempfile.mkdtemp(prefix="lstm-lab-grade-")
-        if notebook is not None:
-            shutil.copyfile(notebook, Path(self.private) / NOTEBOOK_COPY)
-        cpu = int(max(self.deadline - time.monotonic(), 1)) + 10
-        if sandboxed:
-            if bwrap() is None:
-                raise NoSandbox(why_no_sandbox() or "no bwrap")
-            environment = _environment(INSIDE_SUBMISSION, INSIDE_PACKAGE, cell_timeout)
-            command, cwd = bwrap_command(self.private, environment, hidden), self.private
-            environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        else:
-            environment = _environment(self.private, str(PACKAGE.parent), cell_timeout)
-            command, cwd = [sys.executable, "-m", "lstm_lab.grading.runner"], self.private
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, cwd=cwd, env=environment,
-                                        start_new_session=os.name == "posix",
-                                        preexec_fn=_limits(memory, cpu) if os.name == "posix" else None)
-        self._buffer, self.gone = b"", None
-        self._stderr = collections.deque(maxlen=64)
-        self._drain = threading.Thread(target=self._read_stderr, daemon=True)
-        self._drain.start()
-        self.hello = self.receive(self.deadline, f"did not start within {notebook_timeout:g} s")
+        try:
+            if notebook is not None:
+                shutil.copyfile(notebook, Path(self.private) / NOTEBOOK_COPY)
+            cpu = int(max(self.deadline - time.monotonic(), 1)) + 10
+            if sandboxed:
+                if bwrap() is None:
+                    raise NoSandbox(why_no_sandbox() or "no bwrap")
+                environment = _environment(INSIDE_SUBMISSION, INSIDE_PACKAGE, cell_timeout)
+                command, cwd = bwrap_command(self.private, environment, hidden), self.private
+                environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            else:
+                environment = _environment(self.private, str(PACKAGE.parent), cell_timeout)
+                command, cwd = [sys.executable, "-m", "lstm_lab.grading.runner"], self.private
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                            stderr=subprocess.PIPE, cwd=cwd, env=environment,
+                                            start_new_session=os.name == "posix",
+                                            preexec_fn=_limits(memory, cpu) if os.name == "posix" else None)
+            self._buffer, self.gone = b"", None
+            self._stderr = collections.deque(maxlen=64)
+            self._drain = threading.Thread(target=self._read_stderr, daemon=True)
+            self._drain.start()
+            self.hello = self.receive(self.deadline, f"did not start within {notebook_timeout:g} s")
+        except BaseException:  # no sandbox made: nothing of it is left behind
+            if hasattr(self, "process"):
+                self.close()
+            shutil.rmtree(self.private, ignore_errors=True)
+            raise
 
     def _read_stderr(self):
         for line in iter(lambda: self.process.stderr.readline(4096), b""):
