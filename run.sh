@@ -180,7 +180,7 @@ test_paths() {
   # pass's workers take files in this order (--no-loadscope-reorder), so no worker is left with a long one
   # at the end while the other waits. The longest were measured; the rest follow in name order.
   local longest="tests/test_student_edition.py notebooks/13_language_model.ipynb tests/test_nbgrader_peer.py
-                 notebooks/14_seq2seq_attention.ipynb tests/test_grade_planted.py tests/test_grade.py notebooks/11_training.ipynb
+                 notebooks/14_seq2seq_attention.ipynb tests/test_grade.py notebooks/11_training.ipynb
                  tests/test_browser.py tests/test_installed.py" seen=" " path
   for path in $longest tests/test_*.py notebooks/*.ipynb notebooks/*/*.ipynb; do
     [ -e "$path" ] || continue

@@ -55,8 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                     "exercise: points and the diagnosed mistake), feedback/<student>.txt and grades.json into --out.")
     grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder holding a folder per student")
     grade.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
-    grade.add_argument("--source", metavar="DIR",
-                       help="the solution notebooks (default: notebooks/exercises of the course)")
+    grade.add_argument("--source", metavar="PATH",
+                       help="the solution notebooks: a folder of them or one notebook (a course notebook such as "
+                            "notebooks/07_variable_length.ipynb; default: notebooks/exercises of the course)")
     grade.add_argument("--course", metavar="DIR", help=COURSE_HELP)
     grade.add_argument("--force", action="store_true", help="overwrite an existing grades.csv")
     grade.add_argument("--timeout", type=_seconds, default=120, metavar="S",

@@ -95,7 +95,7 @@ def _diagnosis(message: str) -> str:
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if lines and re.match(r"^ExerciseFailed: ✗ .*: not yet$", lines[0]) and len(lines) > 1:
         lines = lines[1:]
-    if len(lines) > 1 and lines[0].startswith("on ") and lines[0].endswith(":"):  # "on <case>:" + what happened
+    if len(lines) > 1 and lines[0].endswith(":"):  # "on <case>:" / "for lengths ...:" + what happened
         return f"{lines[0]} {lines[1]}"
     return lines[0] if lines else ""
 
@@ -319,12 +319,16 @@ def grade(submissions, out, *, sources=None, course=None, force: bool = False, t
     problems = []
     if not submissions.is_dir():
         problems.append(f"{submissions}: no such folder (give the folder that holds a folder per student)")
-    solution_notebooks = {p.name: p for p in sorted(sources.glob("*.ipynb"))}
+    if sources.is_file():  # one notebook: a course notebook assigned on its own
+        solution_notebooks = {sources.name: sources} if sources.suffix == ".ipynb" else {}
+    else:
+        solution_notebooks = {p.name: p for p in sorted(sources.glob("*.ipynb"))}
     if not solution_notebooks:
-        problems.append(f"{sources}: no solution notebooks")
+        problems.append(f"{sources}: no solution notebooks (give a folder of .ipynb files or one .ipynb file)")
     if (out / "grades.csv").exists() and not force:
         problems.append(f"{out / 'grades.csv'} already exists: pass --force to overwrite it")
-    for inside, what in ((submissions, "the submissions"), (sources, "the solution notebooks")):
+    for inside, what in ((submissions, "the submissions"), (sources if sources.is_dir() else sources.parent,
+                                                            "the solution notebooks' folder")):
         if submissions.is_dir() and _within(out, inside):
             problems.append(f"--out {out} is inside {what} ({inside}): write the grades elsewhere")
     shard_k, shard_n = parse_shard(shard) if shard else (1, 1)
@@ -413,7 +417,7 @@ def _fingerprints(notebooks: dict[str, Path]) -> dict[str, str]:
 
 
 def solution_folder(sources=None, course=None) -> Path:
-    """The folder of solution notebooks: ``sources`` if given, else the course's notebooks/exercises
+    """The solution notebooks (a folder, or one notebook): ``sources`` if given, else the course's notebooks/exercises
     (the course found as ``student.find_course`` finds it)."""
     if sources is not None:
         return Path(sources)
