@@ -111,6 +111,18 @@ ensure_chromium() {
   fi
 }
 
+ensure_bubblewrap() {
+  # lstm-lab grade runs each submission in a bubblewrap sandbox (its tests plant submissions that try to escape)
+  if command -v bwrap >/dev/null; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's bubblewrap for the grading sandbox ..."
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
+  else
+    echo "the grading tests need bubblewrap (bwrap): run 'sudo apt-get install -y bubblewrap' once" >&2
+    return 1
+  fi
+}
+
 setup_nbgrader_peer() {
   # nbgrader is the instructors' optional peer: the tests compare our student versions and grades with
   # its own. It lives in its own environment so the course's JupyterLab stays free of its menus, and that
@@ -230,6 +242,7 @@ case "${1:-}" in
     # A set-up step that fails stops here (set -e); a test pass that fails does not stop the other.
     begin "set up .venv (the course and its test tools)"; setup test; warm_matplotlib; end ok
     begin "Chromium for the browser test"; ensure_chromium; end ok
+    begin "bubblewrap for the grading sandbox"; ensure_bubblewrap; end ok
     begin "set up .venv-nbgrader (shares .venv's torch)"; setup_nbgrader_peer; end ok
     export LSTM_LAB_REQUIRE_PEERS=1  # the browser and nbgrader tests fail, not skip, without their tools
     export PYTHONHASHSEED=0

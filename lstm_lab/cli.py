@@ -5,6 +5,7 @@
     lstm-lab student notebooks --out student --force   the whole course's student edition
     lstm-lab answer rnn_step                           a reference answer, once you have tried
     lstm-lab grade submitted/ --out grades/            grades.csv and a feedback file per student
+    lstm-lab grade submitted/ --out g1/ --shard 1/2    one half of the class (merge-grades g1 g2 --out grades/)
 
 ``answer`` and ``grade`` read the instructor edition (notebooks/), which a wheel does not hold:
 they find the course from the current folder (or one above it), from --course DIR, or, in a
@@ -49,9 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--course", metavar="DIR", help=COURSE_HELP)
     grade = commands.add_parser(
         "grade", help="grade submitted notebooks with their hidden tests (no nbgrader needed)",
-        description="Run every student's submitted exercise notebooks inside the instructor's solution "
-                    "notebooks (its tests, hidden ones included) and write grades.csv (student x exercise: "
-                    "points and the diagnosed mistake) and feedback/<student>.txt into --out.")
+        description="Run every student's submitted exercise notebooks, each in a sandbox of its own, with the "
+                    "instructor's tests (hidden ones included) run in this process, and write grades.csv (student x "
+                    "exercise: points and the diagnosed mistake), feedback/<student>.txt and grades.json into --out.")
     grade.add_argument("submissions", metavar="SUBMISSIONS", help="a folder holding a folder per student")
     grade.add_argument("--out", required=True, metavar="DIR", help="folder for grades.csv and feedback/")
     grade.add_argument("--source", metavar="PATH",
@@ -59,26 +60,92 @@ def _parser() -> argparse.ArgumentParser:
                             "notebooks/07_variable_length.ipynb; default: notebooks/exercises of the course)")
     grade.add_argument("--course", metavar="DIR", help=COURSE_HELP)
     grade.add_argument("--force", action="store_true", help="overwrite an existing grades.csv")
-    grade.add_argument("--timeout", type=int, default=120, help="seconds a cell may run (default 120)")
+    grade.add_argument("--timeout", type=_seconds, default=120, metavar="S",
+                       help="seconds a cell, or one call of a student's function, may run (default 120)")
+    grade.add_argument("--notebook-timeout", type=_seconds, default=600, metavar="S",
+                       help="seconds a whole notebook may run; past it the notebook scores 0 (default 600)")
+    grade.add_argument("--memory", type=_gigabytes, default=4.0, metavar="GB",
+                       help="memory (address space) of a notebook's process, in GB (default 4)")
+    grade.add_argument("--jobs", type=_count, default=None, metavar="N",
+                       help="notebooks graded at once (default: the number of cores)")
+    grade.add_argument("--shard", metavar="K/N", help="grade only shard K of N of the students (split by a hash of "
+                                                      "their folder names); merge the shards with merge-grades")
+    grade.add_argument("--unsandboxed", action="store_true",
+                       help="grade without a sandbox where none can be made (macOS, Windows, no bubblewrap): the "
+                            "students' code can then read and change your files and reach the network")
+    merge = commands.add_parser(
+        "merge-grades", help="one grades table from the outputs of grade --shard K/N",
+        description="Merge the --out folders of `lstm-lab grade --shard K/N` (every K of one N) into the table, "
+                    "feedback files and grades.json that one run over the whole class writes.")
+    merge.add_argument("shards", nargs="+", metavar="SHARD_OUT", help="the --out folder of each shard")
+    merge.add_argument("--out", required=True, metavar="DIR", help="folder for the merged grades.csv and feedback/")
+    merge.add_argument("--force", action="store_true", help="overwrite an existing grades.csv")
     return parser
 
 
-def _grade(args) -> int:
-    from .grade import GradingError, grade
+def _positive(kind, text: str, what: str) -> float:
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
 
+
+def _seconds(text: str) -> float:
+    return _positive(float, text, "a number of seconds above 0")
+
+
+def _gigabytes(text: str) -> float:
+    return _positive(float, text, "a number of gigabytes above 0 (4, 0.5)")
+
+
+def _count(text: str) -> int:
+    return int(_positive(int, text, "a whole number above 0"))
+
+
+def _refused(command: str, error) -> int:
+    print(f"lstm-lab {command}: nothing graded:", file=sys.stderr)
+    for line in str(error).splitlines():
+        print(f"  {line}", file=sys.stderr)
+    return 1
+
+
+def _grade(args) -> int:
+    from .grade import GradingError, could_not_grade, grade
+
+    if args.unsandboxed:
+        print("lstm-lab grade: --unsandboxed: each notebook runs as a bare process of yours; a submission can read "
+              "and change your files, see the others' and reach the network", file=sys.stderr)
     try:
         grades = grade(args.submissions, args.out, sources=args.source, course=args.course, force=args.force,
-                       timeout=args.timeout)
+                       timeout=args.timeout, notebook_timeout=args.notebook_timeout,
+                       memory=int(args.memory * 2**30), jobs=args.jobs, shard=args.shard,
+                       unsandboxed=args.unsandboxed, progress=lambda line: print(line, file=sys.stderr, flush=True))
     except GradingError as error:
-        print("lstm-lab grade: nothing graded:", file=sys.stderr)
-        for line in str(error).splitlines():
-            print(f"  {line}", file=sys.stderr)
-        return 1
+        return _refused("grade", error)
     students = list(dict.fromkeys(g.student for g in grades))
     for student in students:
         mine = [g for g in grades if g.student == student]
         print(f"{student}: {sum(g.points for g in mine):g} of {sum(g.max_points for g in mine):g}")
+    failed = could_not_grade(grades)
+    if failed:
+        print(f"could not grade {len(failed)} notebook(s) (each scored 0, the reason in grades.csv):")
+        for line in failed:
+            print(f"  {line}")
     print(f"wrote {args.out}/grades.csv and {len(students)} feedback file(s) in {args.out}/feedback/")
+    return 0
+
+
+def _merge(args) -> int:
+    from .grade import GradingError, merge
+
+    try:
+        rows = merge(args.shards, args.out, force=args.force)
+    except GradingError as error:
+        return _refused("merge-grades", error)
+    print(f"wrote {args.out}/grades.csv: {len(rows)} rows from {len(args.shards)} shards")
     return 0
 
 
@@ -115,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         return _answer(args)
     if args.command == "grade":
         return _grade(args)
+    if args.command == "merge-grades":
+        return _merge(args)
     if args.command != "student":
         parser.print_help(sys.stderr)
         return 2
