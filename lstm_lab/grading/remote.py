@@ -27,7 +27,7 @@ import sys
 
 import torch
 
-from ..checks.shortcuts import Watch, see_through
+from ..checks.shortcuts import Helper, Watch, see_through
 from .sandbox import Sandbox, SandboxGone
 from .wire import WireError, _name, decode, encode, opaque
 
@@ -180,6 +180,7 @@ class StudentFunction:
             for name in reply.get("calls", [])[:20]:
                 if isinstance(name, str) and name[:200] not in watch.calls:
                     watch.calls.append(name[:200])
+            self._note_helpers(watch, reply.get("helpers", []))
         if "error" in reply:
             _raise_as_student(reply["error"] if isinstance(reply["error"], dict) else {})
         try:
@@ -194,6 +195,21 @@ class StudentFunction:
             return call.structure
         outputs = _Through.apply(call, *inputs)
         return _rebuild(call.structure, list(outputs))
+
+    def _note_helpers(self, watch: Watch, helpers) -> None:
+        """The notebook functions of other cells that the sandbox's watch saw, noted in the check's watch as its own
+        watch notes them: by name, with their first result, and (when the notebook names one) a proxy that calls it
+        alone, so the engine refuses one that computes the answer as it would in the notebook."""
+        for found in helpers[:10] if isinstance(helpers, list) else []:
+            name = found.get("name") if isinstance(found, dict) else None
+            if not isinstance(name, str) or not name.isidentifier():
+                continue
+            function = StudentFunction(self.sandbox, name, name, self._report) if found.get("named") else None
+            helper = watch.helpers.setdefault(f"the sandbox's {name}", Helper(name, function))
+            try:
+                helper.results += [decode(r) for r in found.get("results", [])[:1]]
+            except (WireError, KeyError, TypeError, ValueError):
+                pass  # no first result: the helper is still judged by name and by calling it alone
 
     @staticmethod
     def _copy_back(args, changed):

@@ -172,7 +172,8 @@ class Runner:
             return {"error": _error(error), "calls": watch.calls[:20], "stderr": tell.written, **self._rng()}
         finally:
             sys.stderr = previous_stderr
-        reply = {"result": encode(result), "calls": watch.calls[:20], "stderr": tell.written, **self._rng()}
+        reply = {"result": encode(result), "calls": watch.calls[:20], "stderr": tell.written,
+                 "helpers": self._helpers(watch), **self._rng()}
         changed = []
         for (k, old), (_, new) in zip(before, _tensors((args, kwargs))):
             if old.shape != new.shape or not torch.equal(old, new.detach()):
@@ -185,6 +186,19 @@ class Runner:
             self.graphs[self.calls] = (inputs, outputs)
             reply["id"] = self.calls
         return reply
+
+    def _helpers(self, watch) -> list:
+        """The notebook's functions of other cells that the call used (``Watch.helpers``): each one's name, whether
+        the notebook names it (the grader may then call it alone), and what its first call returned, where that
+        is data the wire carries. The grader judges them as a notebook's check would."""
+        found = []
+        for helper in list(watch.helpers.values())[:10]:
+            try:
+                first = [encode(helper.results[0])] if helper.results else []
+            except WireError:  # a result the wire does not carry: judged by name and by calling it alone
+                first = []
+            found.append({"name": str(helper.name)[:100], "named": helper.function is not None, "results": first})
+        return found
 
     def _rng(self) -> dict:
         return {"rng": base64.b64encode(torch.random.get_rng_state().numpy().tobytes()).decode("ascii")}

@@ -1,0 +1,82 @@
+"""Through the sandbox's channel too, a function the notebook defined in another cell that computes the
+answer is no answer: ``lstm-lab grade`` refuses it as the notebook's own check does, and a helper of the
+student's own that computes something smaller still passes."""
+
+import csv
+
+import nbformat
+import pytest
+
+from lstm_lab import student
+from test_grade import SANDBOX
+from test_student import run_cli
+
+WORKED = '''import torch
+from lstm_lab.checks import bptt as check
+
+
+def gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh):  # the notebook's worked step, above the exercise
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+    r, z = torch.sigmoid(x_r + h_r), torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return (1 - z) * n + z * h
+
+
+def sigmoid(a):  # a small helper that computes no answer
+    return 1 / (1 + torch.exp(-a))
+'''
+
+ANSWERS = {
+    "own_work": '''def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=-1)
+    h_r, h_z, h_n = (h_prev @ weight_hh.T + bias_hh).chunk(3, dim=-1)
+    r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+    return (1 - z) * torch.tanh(x_n + r * h_n) + z * h_prev''',
+    "calls_the_worked_step": '''def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    return gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)''',
+}
+
+
+def _source() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    solution = nbformat.v4.new_code_cell(
+        "def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n    ### BEGIN SOLUTION\n"
+        "    return gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)\n    ### END SOLUTION",
+        metadata={"nbgrader": {"grade": False, "grade_id": "gru_step", "locked": False, "schema_version": 3,
+                               "solution": True}})
+    test = nbformat.v4.new_code_cell("check.check_gru_step(my_gru_step)", metadata={"nbgrader": {
+        "grade": True, "grade_id": "test_gru_step", "locked": True, "points": 1, "schema_version": 3,
+        "solution": False}})
+    nb.cells = [nbformat.v4.new_code_cell(WORKED), solution, test]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("helpers")
+    source = root / "source" / "gru.ipynb"
+    source.parent.mkdir()
+    nbformat.write(_source(), source)
+    released = student.student_version(_source())
+    for who, answer in ANSWERS.items():
+        nb = nbformat.from_dict(released)
+        for cell in nb.cells:
+            if student.is_solution(cell):
+                cell.source = answer
+        (root / "submitted" / who).mkdir(parents=True)
+        nbformat.write(nb, root / "submitted" / who / "gru.ipynb")
+    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", source, *SANDBOX)
+    assert result.returncode == 0, result.stderr
+    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def test_a_worked_step_from_another_cell_is_refused_through_the_channel(graded):
+    row = graded["calls_the_worked_step"]
+    assert row["points"] == "0" and "`gru_step`, defined in another cell of the notebook" in row["diagnosis"], row
+
+
+def test_a_small_helper_of_ones_own_still_passes(graded):
+    assert graded["own_work"]["points"] == "1", graded["own_work"]
