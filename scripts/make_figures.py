@@ -287,20 +287,20 @@ def stacked_bidirectional(out_dir: Path) -> Path:
         y, colour = y_of[row], bwd if row.endswith("reverse") else fwd
         ax.text(0.15, y, row, fontsize=11, va="center", color=colour, family="monospace")
         for t, x in enumerate(xs):
-            box(ax, (x, y), f"{row}\nstep {t}", colour, width=1.3, height=0.62, fontsize=9)
+            box(ax, (x, y), f"{row}\nstep {t + 1}", colour, width=1.3, height=0.62, fontsize=9)
         for a, b in zip(xs, xs[1:]):
             if colour == fwd:
                 arrow(ax, (a + 0.65, y), (b - 0.65, y), colour=colour, width=1.6)
             else:
                 arrow(ax, (b - 0.65, y), (a + 0.65, y), colour=colour, width=1.6)
-        # the final state of each row: the forward ones end at the last step, the reverse ones at step 0
+        # the final state of each row: the forward ones end at the last step, the reverse ones at step 1
         end = (xs[-1] + 0.65, 9.35) if colour == fwd else (xs[0] - 0.65, 2.3)
         arrow(ax, (end[0], y), (end[1], y), colour=colour, width=1.6)
         ax.text(end[1] + (0.08 if colour == fwd else -0.08), y, f"h_n[{row_index}]", fontsize=10,
                 ha="left" if colour == fwd else "right", va="center", color=colour, family="monospace",
                 bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
     for t, x in enumerate(xs):
-        ax.text(x, 0.35, rf"$x$[{t}]", fontsize=12, ha="center", va="center")
+        ax.text(x, 0.35, rf"$x_{t + 1}$ = X[{t}]", fontsize=12, ha="center", va="center")
         arrow(ax, (x - 0.2, 0.55), (x - 0.2, y_of["l0"] - 0.31), colour="#777777", width=1.1)
         line(ax, [(x + 0.2, 0.55), (x + 0.2, 0.9), (x + 0.8, 0.9), (x + 0.8, 1.95), (x + 0.2, 1.95)],
              colour="#777777", width=1.1)
@@ -320,7 +320,7 @@ def stacked_bidirectional(out_dir: Path) -> Path:
         ax.text(x + 0.25, 5.8, "[l1 | l1_reverse]", fontsize=8, ha="center", va="center", zorder=4,
                 family="monospace")
         ax.text(x + 0.25, 6.3, f"output[{t}]", fontsize=10, ha="center", va="center", family="monospace")
-    ax.text(0.15, 6.2, "output[t, :H] = l1 at step t\noutput[t, H:] = l1_reverse at step t",
+    ax.text(0.15, 6.2, "steps count from 1: step t is at index t - 1\noutput[t - 1, :H] = l1 at step t\noutput[t - 1, H:] = l1_reverse at step t",
             fontsize=8, ha="left", va="center", family="monospace")
     return save(fig, out_dir, "stacked_bidirectional.png")
 
@@ -332,7 +332,7 @@ def packing(out_dir: Path) -> Path:
 
     lengths = torch.tensor([5, 2, 3])  # notebook 07's batch, deliberately not sorted
     steps, batch = int(lengths.max()), len(lengths)
-    ids = torch.arange(1, batch + 1).repeat(steps, 1) * 10 + torch.arange(steps).unsqueeze(1)  # 10*b + t
+    ids = torch.arange(1, batch + 1).repeat(steps, 1) * 10 + torch.arange(1, steps + 1).unsqueeze(1)  # 10*(b+1) + step
     packed = pack_padded_sequence(ids.unsqueeze(-1).double(), lengths, enforce_sorted=False)
     batch_sizes, order = packed.batch_sizes.tolist(), packed.sorted_indices.tolist()
     data = [int(v) for v in packed.data.squeeze(-1).tolist()]
@@ -347,13 +347,13 @@ def packing(out_dir: Path) -> Path:
         ax.text(left + (b + 0.5) * cell, top - steps * cell - 0.3, f"len {int(lengths[b])}", fontsize=9,
                 ha="center", va="center", color=colours[b])
     for t in range(steps):
-        ax.text(left - 0.15, top - (t + 0.5) * cell, f"t={t}", fontsize=9, ha="right", va="center",
+        ax.text(left - 0.15, top - (t + 0.5) * cell, f"t={t + 1}", fontsize=9, ha="right", va="center",
                 family="monospace")
         for b in range(batch):
             real = t < lengths[b]
             ax.add_patch(Rectangle((left + b * cell, top - (t + 1) * cell), cell, cell, zorder=3,
                                    facecolor=colours[b] if real else "#dddddd", edgecolor="white", linewidth=1.5))
-            ax.text(left + (b + 0.5) * cell, top - (t + 0.5) * cell, f"{t}" if real else "pad", zorder=4,
+            ax.text(left + (b + 0.5) * cell, top - (t + 0.5) * cell, f"{t + 1}" if real else "pad", zorder=4,
                     fontsize=9 if real else 7, ha="center", va="center", color="white" if real else "#777777")
     arrow(ax, (left + batch * cell + 0.25, 2.35), (3.55, 2.35))
     ax.text(3.05, 2.65, "pack", fontsize=10, ha="center")
@@ -367,9 +367,9 @@ def packing(out_dir: Path) -> Path:
             b = data[k + j] // 10 - 1
             ax.add_patch(Rectangle((start + j * cell, y_data - cell / 2), cell, cell, facecolor=colours[b],
                                    edgecolor="white", linewidth=1.5, zorder=3))
-            ax.text(start + (j + 0.5) * cell, y_data, f"{t}", fontsize=9, ha="center", va="center",
+            ax.text(start + (j + 0.5) * cell, y_data, f"{t + 1}", fontsize=9, ha="center", va="center",
                     color="white", zorder=4)
-        ax.text(start + size * cell / 2, y_data + 0.6, f"t={t}", fontsize=9, ha="center", family="monospace")
+        ax.text(start + size * cell / 2, y_data + 0.6, f"t={t + 1}", fontsize=9, ha="center", family="monospace")
         line(ax, [(start, y_data - 0.4), (start, y_data - 0.5), (start + size * cell, y_data - 0.5),
                   (start + size * cell, y_data - 0.4)], colour="#777777", width=1.0)
         ax.text(start + size * cell / 2, y_data - 0.8, f"{size}", fontsize=11, ha="center", va="center")

@@ -172,7 +172,8 @@ class LSTMExplorer(_Explorer):
     def slider(self, key: str, column: int = 0) -> w.FloatSlider:
         """The slider for ``params[key][unit, column]`` of the unit being edited (``b_?``: column 0).
 
-        ``column`` indexes the tensor from 0: ``slider("W_xf", 0)`` is the slider labelled w_x1.
+        ``column`` indexes the tensor from 0: ``slider("W_xf", 0)`` is the slider labelled w_x1 (feature 1),
+        ``slider("W_hf", 0)`` the one labelled w_h0 (unit 0, as hidden units count from 0).
         """
         if (key, column) not in self.sliders:
             keys = ", ".join(sorted({k for k, _ in self.sliders}))
@@ -294,9 +295,10 @@ class LSTMExplorer(_Explorer):
         columns = []
         for gate in compute.GATES:
             wx, wh, b = compute.gate_keys(gate)
-            # labels count from 1 like the maths (w_x1 weighs feature 1); keys index the tensors from 0
+            # w_x1 weighs feature 1 of x_t (features count from 1, as in x_t = [1, 2, 3]); w_h0 weighs
+            # unit 0 of h_{t-1} (units count from 0, as h[0] and the "edit unit" buttons do)
             entries = [(wx, k, f"w_x{k + 1}", WEIGHT_RANGE) for k in range(input_size)]
-            entries += [(wh, k, f"w_h{k + 1}", WEIGHT_RANGE) for k in range(hidden_size)]
+            entries += [(wh, k, f"w_h{k}", WEIGHT_RANGE) for k in range(hidden_size)]
             entries += [(b, 0, "bias", BIAS_RANGE)]
             sliders = []
             for key, column, label, (low, high) in entries:
