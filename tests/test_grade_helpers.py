@@ -80,3 +80,55 @@ def test_a_worked_step_from_another_cell_is_refused_through_the_channel(graded):
 
 def test_a_small_helper_of_ones_own_still_passes(graded):
     assert graded["own_work"]["points"] == "1", graded["own_work"]
+
+
+# ---------------------------------------------------------------- what the channel carries, and what it does not
+CHANNEL_IMPORTS = "import torch\nfrom lstm_lab.checks import seq2seq as check14\nfrom lstm_lab.checks import text as check13"
+CHANNEL_EXERCISES = {  # grade_id: (the answer, the test cell)
+    "sample_next": ('''def temperature_probs(logits, temperature):
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def sample_next(logits, temperature, generator):
+    return torch.multinomial(temperature_probs(logits, temperature), 1, generator=generator).squeeze(-1)''',
+                    "check13.check_sample_next(sample_next)"),
+    "decoder_step": ('''def decoder_step(decoder, token, state, memory, attend):
+    h, c = decoder.cell(decoder.embedding(token), state)
+    context, weights = attend(h, memory)
+    return decoder.readout(torch.cat([h, context], dim=-1)), (h, c), weights''',
+                     "check14.check_decoder_step(decoder_step)"),
+}
+
+
+@pytest.fixture(scope="module")
+def through_the_channel(tmp_path_factory):
+    root = tmp_path_factory.mktemp("channel")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(CHANNEL_IMPORTS)]
+    for grade_id, (answer, test) in CHANNEL_EXERCISES.items():
+        nb.cells.append(nbformat.v4.new_code_cell(answer, metadata={"nbgrader": {
+            "grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3, "solution": True}}))
+        nb.cells.append(nbformat.v4.new_code_cell(test, metadata={"nbgrader": {
+            "grade": True, "grade_id": f"test_{grade_id}", "locked": True, "points": 1, "schema_version": 3,
+            "solution": False}}))
+    source = root / "source" / "channel.ipynb"
+    source.parent.mkdir()
+    nbformat.write(nb, source)
+    (root / "submitted" / "right").mkdir(parents=True)
+    nbformat.write(nb, root / "submitted" / "right" / "channel.ipynb")  # the reference answers, handed in
+    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", source, *SANDBOX)
+    assert result.returncode == 0, result.stderr
+    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
+        return {row["exercise"]: row for row in csv.DictReader(f)}
+
+
+def test_a_generator_goes_through_the_channel_as_its_state(through_the_channel):
+    assert through_the_channel["sample_next"]["points"] == "1", through_the_channel["sample_next"]
+
+
+def test_an_exercise_handed_a_model_is_said_not_gradable_here_not_blamed_on_the_student(through_the_channel):
+    row = through_the_channel["decoder_step"]
+    assert row["points"] == "0" and row["diagnosis"].startswith("NotGradedHere: this exercise hands decoder_step a "
+                                                                "Decoder"), row
+    assert "nbgrader" in row["diagnosis"] and "your function raised" not in row["diagnosis"]

@@ -113,3 +113,19 @@ def test_shards_split_the_class_the_same_way_everywhere_and_say_what_they_take()
     for bad in ("0/3", "4/3", "2", "a/b", ""):
         with pytest.raises(grade.GradingError, match="--shard takes K/N with 1 <= K <= N"):
             grade.parse_shard(bad)
+
+
+def test_a_generator_crosses_as_its_state_and_draws_the_same():
+    from lstm_lab.grading.wire import decode, encode
+
+    sent = torch.Generator().manual_seed(7)
+    received = decode(json.loads(json.dumps(encode(sent))))
+    assert isinstance(received, torch.Generator)
+    assert torch.equal(torch.rand(5, generator=received), torch.rand(5, generator=sent))
+
+
+def test_a_generator_state_of_the_wrong_size_is_refused_in_words():
+    from lstm_lab.grading.wire import WireError, decode
+
+    with pytest.raises(WireError, match="a generator's state is .* bytes, got 3"):
+        decode({"$generator": base64.b64encode(b"abc").decode("ascii")})

@@ -34,6 +34,25 @@ from .wire import WireError, _name, decode, encode, opaque
 STUDENT_FILE = "<the student's cell>"
 
 
+class NotCarried(BaseException):
+    """A check hands the student's function something the channel does not carry (a model, an optimizer, a
+    function): this exercise cannot be graded here. A BaseException, so that no check words it as the student's."""
+
+
+def _uncarried(data) -> str | None:
+    """The type of the first value in encoded ``data`` that the channel only names (``{"$object": ...}``)."""
+    if isinstance(data, dict):
+        if "$object" in data:
+            return str(data["$object"])
+        data = list(data.values())
+    if isinstance(data, list):
+        for item in data:
+            found = _uncarried(item)
+            if found is not None:
+                return found
+    return None
+
+
 class StudentCodeError(Exception):
     """Base of the exceptions rebuilt from the sandbox whose type is not one of Python's own."""
 
@@ -163,7 +182,13 @@ class StudentFunction:
         allowed = watch.allowed if isinstance(watch, Watch) else {}
         inputs = _flat((args, kwargs))
         grad = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
-        request = {"op": "call", "name": self._name, "args": encode(args), "kwargs": encode(kwargs), "grad": grad,
+        encoded = {"args": encode(args), "kwargs": encode(kwargs)}
+        missing = _uncarried(encoded)
+        if missing is not None:
+            raise NotCarried(f"this exercise hands {self.__name__} a {missing}, which the grading channel does not carry "
+                             "(it carries numbers, text and tensors): lstm-lab grade cannot grade it; grade this "
+                             "exercise with nbgrader, which runs the check beside the student's code")
+        request = {"op": "call", "name": self._name, **encoded, "grad": grad,
                    "allowed": allowed,
                    "timeout": self.sandbox.cell_timeout,
                    "rng": base64.b64encode(torch.random.get_rng_state().numpy().tobytes()).decode("ascii")}
@@ -296,6 +321,9 @@ def run_test_cell(sandbox: Sandbox, source: str, trusted: dict) -> tuple[bool, s
             exec(compile(source, "<test cell>", "exec"), namespace)
     except SandboxGone:
         raise
+    except NotCarried as error:  # no verdict on the student: the exercise is not gradable through the channel
+        sandbox.request({"op": "forget"})
+        return False, f"NotGradedHere: {error}"
     except Exception as error:
         sandbox.request({"op": "forget"})
         return False, f"{type(error).__name__}: {error}"

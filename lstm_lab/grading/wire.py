@@ -5,6 +5,8 @@ these tagged objects (a dict whose only key starts with ``$``):
 
 * ``{"$tensor": [dtype, shape, base64 of the raw bytes, requires_grad]}``: a dense CPU tensor;
 * ``{"$tuple": [...]}``, ``{"$named": [type name, [field, ...], [value, ...]]}``: tuples, named tuples;
+* ``{"$generator": base64 of its state}``: a CPU ``torch.Generator`` (a draw on the other side is the
+  draw this side would make);
 * ``{"$object": type name}``: anything else, by its type's name only (a check can say "got a Foo").
 
 ``decode`` rebuilds tensors as plain ``torch.Tensor`` from their bytes (a subclass, its
@@ -79,6 +81,10 @@ def encode(value, depth: int = 0):
             return {"$object": f"Tensor of {dtype}"}
         return {"$tensor": [dtype, list(tensor.shape), base64.b64encode(_tensor_bytes(tensor)).decode("ascii"),
                             requires_grad]}
+    if isinstance(value, torch.Generator):  # its state: the same draws on the other side
+        if value.device.type != "cpu":
+            return {"$object": f"Generator ({value.device.type})"}
+        return {"$generator": base64.b64encode(value.get_state().numpy().tobytes()).decode("ascii")}
     if isinstance(value, torch.Size):
         return {"$tuple": [int(v) for v in value]}
     if isinstance(value, tuple) and hasattr(value, "_fields"):
@@ -136,6 +142,19 @@ def _decode_tensor(fields) -> torch.Tensor:
     return tensor
 
 
+def _decode_generator(data) -> torch.Generator:
+    generator = torch.Generator()
+    size = generator.get_state().numel()  # a CPU generator's state: a fixed number of bytes
+    try:
+        raw = base64.b64decode(str(data).encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise WireError("a generator's state is not base64") from None
+    if len(raw) != size:
+        raise WireError(f"a generator's state is {size} bytes, got {len(raw)}")
+    generator.set_state(torch.frombuffer(bytearray(raw), dtype=torch.uint8).clone())
+    return generator
+
+
 def decode(data, depth: int = 0):
     """The value ``encode`` made (tensors always plain ``torch.Tensor``); WireError if it is not one."""
     if depth > MAX_DEPTH:
@@ -170,6 +189,8 @@ def decode(data, depth: int = 0):
         return kind(*values)
     if tag == "$object":
         return opaque(fields)
+    if tag == "$generator":
+        return _decode_generator(fields)
     raise WireError(f"unknown tag {tag[:40]!r}")
 
 
