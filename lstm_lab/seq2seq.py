@@ -134,7 +134,7 @@ def beam_search(model: Seq2Seq, source: Tensor, width: int = 4, length: int | No
     memory, (h, c) = model.encoder(source)
     memory = memory.repeat_interleave(width, dim=1)  # each example once per hypothesis: batch * width
     h, c = h.repeat_interleave(width, dim=0), c.repeat_interleave(width, dim=0)
-    scores = torch.full((batch, width), float("-inf"), device=source.device)
+    scores = torch.full((batch, width), float("-inf"), dtype=memory.dtype, device=source.device)
     scores[:, 0] = 0.0  # one live hypothesis at the start: the empty prefix
     token = torch.full((batch * width,), BOS, dtype=source.dtype, device=source.device)
     prefixes = torch.zeros(0, batch, width, dtype=source.dtype, device=source.device)
