@@ -6,10 +6,16 @@
                        state; with ``attention=True`` each step also reads a weighted average of
                        the encoder's outputs (dot-product attention, Luong et al. 2015)
     Seq2Seq            both, trained with teacher forcing, decoded greedily at test time
+    beam_search        decoding that keeps the ``width`` most probable prefixes instead of one
+    sequence_log_prob  the log-probability the model gives a whole output sequence
 
 Without attention the whole source has to pass through the encoder's final (h, c): a fixed
 number of units for any length, the bottleneck. With attention the decoder can look back at
-every source position, and the weights it gives them can be drawn.
+every source position, and the weights it gives them can be drawn. The attention is Luong et
+al.'s simplest form: global, dot-product scores, the query the decoder's *current* h_t (after the
+cell's step), the context read out beside h_t and not fed back into the next step's input (no
+"input feeding"). Bahdanau et al.'s additive form scores with a small network on the *previous*
+state instead and feeds the context into the cell.
 """
 
 from __future__ import annotations
@@ -79,8 +85,8 @@ class Seq2Seq(nn.Module):
         self.decoder = Decoder(embedding_size, hidden_size, attention)
 
     def forward(self, source: Tensor, target: Tensor) -> Tensor:
-        """Teacher forcing: at step t the decoder reads the true target t - 1 (BOS at t = 0).
-        Returns logits (T, batch, 10)."""
+        """Teacher forcing: at step t (counted from 1, as in the course) the decoder reads the true
+        target t - 1, where target 0 is BOS. Returns logits (T, batch, 10), row t - 1 for step t."""
         memory, state = self.encoder(source)
         inputs = torch.cat([torch.full_like(target[:1], BOS), target[:-1]])
         logits = []
@@ -103,6 +109,46 @@ class Seq2Seq(nn.Module):
             tokens.append(token)
             weights.append(w)
         return torch.stack(tokens), (torch.stack(weights) if self.decoder.attention else None)
+
+
+@torch.no_grad()
+def sequence_log_prob(model: Seq2Seq, source: Tensor, output: Tensor) -> Tensor:
+    """(batch,): the log-probability the model gives ``output`` (T, batch) for ``source``, the sum over
+    its steps of log P(output_t | source, output_1 .. output_{t-1}) (teacher forcing on ``output``)."""
+    logp = torch.log_softmax(model(source, output), dim=-1)
+    return logp.gather(-1, output.unsqueeze(-1)).squeeze(-1).sum(0)
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, source: Tensor, width: int = 4, length: int | None = None) -> tuple[Tensor, Tensor]:
+    """Beam search: ``(tokens (T, batch), log-probabilities (batch,))``.
+
+    Greedy decoding keeps one prefix and extends it by its most likely next digit. Beam search keeps
+    the ``width`` most probable prefixes (their log-probabilities summed over the steps), extends each by
+    every digit, and keeps the ``width`` best of those; at the end, the best one. ``width=1`` is greedy.
+    """
+    if not isinstance(width, int) or not 1 <= width <= DIGITS:
+        raise ValueError(f"beam_search: width should be an int in 1..{DIGITS}, got {width!r}")
+    length = source.shape[0] if length is None else length
+    batch = source.shape[1]
+    memory, (h, c) = model.encoder(source)
+    memory = memory.repeat_interleave(width, dim=1)  # each example once per hypothesis: batch * width
+    h, c = h.repeat_interleave(width, dim=0), c.repeat_interleave(width, dim=0)
+    scores = torch.full((batch, width), float("-inf"), dtype=memory.dtype, device=source.device)
+    scores[:, 0] = 0.0  # one live hypothesis at the start: the empty prefix
+    token = torch.full((batch * width,), BOS, dtype=source.dtype, device=source.device)
+    prefixes = torch.zeros(0, batch, width, dtype=source.dtype, device=source.device)
+    rows = torch.arange(batch, device=source.device).unsqueeze(1) * width
+    for _ in range(length):
+        logits, (h, c), _ = model.decoder.step(token, (h, c), memory)
+        candidates = scores.unsqueeze(-1) + torch.log_softmax(logits, -1).view(batch, width, DIGITS)
+        scores, best = candidates.view(batch, width * DIGITS).topk(width, dim=-1)  # (batch, width)
+        parent, digit = best // DIGITS, best % DIGITS
+        keep = (rows + parent).view(-1)  # which hypothesis each survivor extends
+        h, c = h[keep], c[keep]
+        prefixes = torch.cat([prefixes.gather(2, parent.unsqueeze(0).expand_as(prefixes)), digit.unsqueeze(0)])
+        token = digit.view(-1)
+    return prefixes[:, :, 0], scores[:, 0]
 
 
 @dataclass

@@ -69,3 +69,31 @@ def test_training_leaves_the_callers_random_state_alone():
     again, history_again = seq2seq.train_seq2seq(False, steps=2, max_length=4, hidden_size=8, progress=False)
     assert history_again.loss == history.loss
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_beam_search_of_width_1_is_greedy_and_its_scores_are_the_outputs_log_probabilities(attention):
+    torch.manual_seed(0)
+    model = seq2seq.Seq2Seq(attention, hidden_size=8).double()
+    source, _ = seq2seq.reversal_task(6, 5, torch.Generator().manual_seed(1))
+    greedy, _ = model.greedy(source)
+    one, _ = seq2seq.beam_search(model, source, width=1)
+    assert torch.equal(one, greedy)
+    tokens, log_prob = seq2seq.beam_search(model, source, width=3)
+    assert tokens.shape == (5, 6) and log_prob.shape == (6,)
+    torch.testing.assert_close(log_prob, seq2seq.sequence_log_prob(model, source, tokens), rtol=0, atol=1e-12)
+
+
+def test_beam_search_as_wide_as_the_digits_finds_the_most_probable_output_of_length_2():
+    # width 10 keeps every prefix of length 1, so over 2 steps it searches all 100 outputs
+    torch.manual_seed(0)
+    model = seq2seq.Seq2Seq(True, hidden_size=8).double()
+    source, _ = seq2seq.reversal_task(4, 2, torch.Generator().manual_seed(2))
+    every = torch.cartesian_prod(torch.arange(10), torch.arange(10)).T  # (2, 100)
+    for b in range(4):
+        column = source[:, b:b + 1].expand(2, 100)
+        best = seq2seq.sequence_log_prob(model, column, every).max()
+        tokens, log_prob = seq2seq.beam_search(model, source[:, b:b + 1], width=10)
+        torch.testing.assert_close(log_prob[0], best, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="width should be an int in 1..10, got 0"):
+        seq2seq.beam_search(model, source, width=0)
