@@ -5,6 +5,7 @@ Tried as an instructor would, on notebook 07: released, submitted and graded in 
 """
 
 import csv
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -159,3 +160,15 @@ def test_nbgrader_gives_notebook_07_the_same_points(graded_07, nbgrader, tmp_pat
     ours = {kind: sum(float(r["points"]) for (who, _), r in table.items() if who == kind) for kind in kinds}
     assert ours == {"correct": 3, "off_by_one": 2, "shortcut": 2, "untouched": 0}
     assert scores == ours, f"nbgrader: {scores}"
+
+
+@pytest.mark.parametrize("path", COURSE, ids=lambda p: p.stem)
+def test_a_cell_that_shows_a_mistakes_feedback_does_not_fail_under_grading(path):
+    """A notebook's example of a wrong answer (a check's "not yet" shown on purpose) runs through
+    ``as_an_example``: under grading a failing check raises, and only the exercises' graded cells may fail."""
+    for k, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "code" or student.is_grade(cell):
+            continue
+        shown = "".join(str(o.get("data", {}).get("text/plain", "")) + str(o.get("text", "")) for o in cell.get("outputs", []))
+        if re.search(r"^✗ .+: not yet$", shown, re.M):
+            assert "as_an_example(" in cell.source, f"{path.name} cell {k} shows a failing check without as_an_example"
