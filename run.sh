@@ -100,25 +100,15 @@ setup() {
   { echo "$want course"; [ -z "$extra" ] || echo "$want $extra"; } > "$stamp"
 }
 
-ensure_chromium() {
-  if [ -x /usr/bin/chromium ]; then return 0; fi
+ensure_debian_package() {
+  # ensure_debian_package PACKAGE PROGRAM WHAT: install Debian's PACKAGE (as root) unless PROGRAM is there
+  local package=$1 program=$2 what=$3
+  if command -v "$program" >/dev/null; then return 0; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing Debian's chromium for the browser test ..."
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "installing Debian's $package for $what ..."
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
   else
-    echo "the browser test needs /usr/bin/chromium: run 'sudo apt-get install -y chromium' once" >&2
-    return 1
-  fi
-}
-
-ensure_bubblewrap() {
-  # lstm-lab grade runs each submission in a bubblewrap sandbox (its tests plant submissions that try to escape)
-  if command -v bwrap >/dev/null; then return 0; fi
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "installing Debian's bubblewrap for the grading sandbox ..."
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null
-  else
-    echo "the grading tests need bubblewrap (bwrap): run 'sudo apt-get install -y bubblewrap' once" >&2
+    echo "$what needs $program: run 'sudo apt-get install -y $package' once" >&2
     return 1
   fi
 }
@@ -241,8 +231,9 @@ case "${1:-}" in
     trap 'rm -rf "$LOGS"' EXIT
     # A set-up step that fails stops here (set -e); a test pass that fails does not stop the other.
     begin "set up .venv (the course and its test tools)"; setup test; warm_matplotlib; end ok
-    begin "Chromium for the browser test"; ensure_chromium; end ok
-    begin "bubblewrap for the grading sandbox"; ensure_bubblewrap; end ok
+    begin "Chromium for the browser test"; ensure_debian_package chromium /usr/bin/chromium "the browser test"; end ok
+    # lstm-lab grade runs each submission in a bubblewrap sandbox (its tests plant submissions that try to escape)
+    begin "bubblewrap for the grading sandbox"; ensure_debian_package bubblewrap bwrap "the grading sandbox"; end ok
     begin "set up .venv-nbgrader (shares .venv's torch)"; setup_nbgrader_peer; end ok
     export LSTM_LAB_REQUIRE_PEERS=1  # the browser and nbgrader tests fail, not skip, without their tools
     export PYTHONHASHSEED=0
