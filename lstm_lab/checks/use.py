@@ -14,7 +14,7 @@ and the student sees which one ran::
 
 from __future__ import annotations
 
-from .core import ExerciseFailed, not_graded
+from .core import not_graded
 
 
 def _library_name(fn) -> str:
@@ -25,12 +25,10 @@ def _library_name(fn) -> str:
 
 
 def passes(yours, check) -> bool:
-    """Whether ``check(yours)`` passes. Never raises: under grading a check raises on a wrong answer,
-    and a cell that only chooses a function must not fail for it (the exercise's graded cell does)."""
-    try:
+    """Whether ``check(yours)`` passes. Never raises under grading: a cell that only chooses a function must
+    not fail for a wrong answer (the exercise's graded cell does)."""
+    with not_graded():
         return bool(check(yours))
-    except ExerciseFailed:
-        return False
 
 
 def yours_or_reference(yours, check, reference, *, name=None, say=print):
