@@ -25,3 +25,19 @@ def test_every_course_notebook_is_on_the_start_page():
 def test_every_link_resolves():
     for link in start_page_links():
         assert (NOTEBOOKS / link).exists(), f"the start page links {link}, which does not exist"
+
+
+def markdown_links(path):
+    nb = nbformat.read(path, as_version=4)
+    return re.findall(r"\]\(([^)]+)\)", "\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+
+
+def test_an_appendix_is_linked_from_the_notebook_it_belongs_to_and_back():
+    # NN_name_appendix.ipynb holds optional material taken out of NN_name.ipynb's main path
+    appendices = sorted(NOTEBOOKS.glob("[0-9][0-9]_*_appendix.ipynb"))
+    assert appendices, "no appendix notebook: notebook 06's seed autopsies live in one"
+    for appendix in appendices:
+        main = appendix.with_name(appendix.name.replace("_appendix.ipynb", ".ipynb"))
+        assert main.exists(), f"{appendix.name} belongs to no notebook: {main.name} does not exist"
+        assert appendix.name in markdown_links(main), f"{main.name} does not link its appendix {appendix.name}"
+        assert main.name in markdown_links(appendix), f"{appendix.name} does not link back to {main.name}"
