@@ -499,6 +499,9 @@ def gates_read_cell_state(inputs: Tensor, weights: dict, *, fixed: bool = False)
 #   streams_batch_major             (batch, T) where the LSTM reads (T, batch): the streams lie along the rows
 #   streams_interleaved             reshape(T, batch): stream b reads ids b, b + batch, ... instead of one passage
 #   streams_head_dropped            the ids that do not fill a row are cut from the start instead of the end
+#   chunk_targets_not_shifted       each chunk's targets are its inputs: the model is scored on the character it reads
+#   chunk_targets_shifted_back      the targets one step behind the inputs: the previous character, not the next
+#   chunk_inputs_run_to_the_end     the last chunk's inputs reach the last step, which has no next character
 #   char_lm_softmax                 the read-out's scores put through a softmax: probabilities, not logits
 #   char_lm_log_softmax             ... through a log-softmax: log-probabilities, not the raw scores
 #   char_lm_state_ignored           the state handed in never reaches the recurrent layer
@@ -509,6 +512,9 @@ __all__ += [
     "streams_batch_major",
     "streams_interleaved",
     "streams_head_dropped",
+    "chunk_targets_not_shifted",
+    "chunk_targets_shifted_back",
+    "chunk_inputs_run_to_the_end",
     "char_lm_softmax",
     "char_lm_log_softmax",
     "char_lm_state_ignored",
@@ -548,6 +554,34 @@ def streams_head_dropped(ids: Tensor, batch_size: int, *, fixed: bool = False) -
     if fixed:
         return _streams(ids, batch_size)
     return ids[len(ids) - _full_rows(ids, batch_size):].reshape(batch_size, -1).t()
+
+
+def _chunk_bounds(stream: Tensor, length: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of ``stream`` (T, batch): steps 0 .. T - 2, since the last has no next step."""
+    last = stream.shape[0] - 1
+    return [(t, min(t + length, last)) for t in range(0, last, length)]
+
+
+def chunk_targets_not_shifted(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
+    """``(inputs, targets)`` chunks whose targets are the inputs themselves: the model would learn to copy the
+    character it has just read. ``fixed=True``: the targets one step on, ``stream[start + 1:end + 1]``."""
+    return [(stream[a:b], stream[a + 1:b + 1] if fixed else stream[a:b]) for a, b in _chunk_bounds(stream, length)]
+
+
+def chunk_targets_shifted_back(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
+    """The pair swapped: the inputs one step on and the targets the characters before them, so the model is
+    scored on the character it read one step earlier. ``fixed=True``: inputs first, targets one step on."""
+    pairs = [(stream[a:b], stream[a + 1:b + 1]) for a, b in _chunk_bounds(stream, length)]
+    return pairs if fixed else [(targets, inputs) for inputs, targets in pairs]
+
+
+def chunk_inputs_run_to_the_end(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
+    """Inputs ``stream[start:start + length]`` up to the very end: where the last chunk reaches the last step,
+    it holds one input more than targets, for the last step has no next character. ``fixed=True``: the inputs
+    stop one step before the end."""
+    if fixed:
+        return [(stream[a:b], stream[a + 1:b + 1]) for a, b in _chunk_bounds(stream, length)]
+    return [(stream[a:a + length], stream[a + 1:a + length + 1]) for a, _ in _chunk_bounds(stream, length)]
 
 
 def _char_lm_parts(model: nn.Module, ids: Tensor, state, *, carry: bool = True):

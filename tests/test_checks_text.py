@@ -25,6 +25,28 @@ BATCHIFY_MISTAKES = {  # each written as a student would, not with lstm_lab.mist
 }
 
 
+# ---------------------------------------------------------------- chunk_pairs
+def right_chunk_pairs(stream, length):
+    pairs = []
+    for start in range(0, len(stream) - 1, length):
+        end = min(start + length, len(stream) - 1)  # the last step has no next character
+        pairs.append((stream[start:end], stream[start + 1:end + 1]))
+    return pairs
+
+
+CHUNK_MISTAKES = {
+    "targets not shifted": (lambda s, n: [(x, x) for x, _ in right_chunk_pairs(s, n)], "the targets are the inputs"),
+    "targets behind": (lambda s, n: [(y, x) for x, y in right_chunk_pairs(s, n)], "the targets are one step behind"),
+    "inputs to the end": (lambda s, n: [(s[t:t + n], s[t + 1:t + n + 1]) for t in range(0, len(s) - 1, n)],
+                          "the last chunk's inputs run to the last step"),
+    "a chunk past the end": (lambda s, n: [(s[t:t + n], s[t + 1:t + n + 1]) for t in range(0, len(s), n)],
+                             "inputs 3 has shape (2, 2), expected (1, 2)"),
+    "time and streams swapped": (lambda s, n: [(s[:, t:t + n], s[:, t + 1:t + n + 1]) for t in range(0, len(s) - 1, n)],
+                                 "has shape"),
+    "nothing returned": (lambda s, n: None, "did the function forget to `return`"),
+}
+
+
 # ---------------------------------------------------------------- the character model
 class CharModel(nn.Module):
     """The notebook's class: the three layers given, forward the exercise."""
@@ -189,6 +211,8 @@ TBPTT_MISTAKES = {
 CHECKS = {  # check: (a right answer, what its success line says, the mistakes planted)
     "batchify": (check.check_batchify, right_batchify, "every id where lstm_lab.text.streams puts it",
                  BATCHIFY_MISTAKES),
+    "chunk_pairs": (check.check_chunk_pairs, right_chunk_pairs, "every chunk as lstm_lab.text.chunks cuts it",
+                    CHUNK_MISTAKES),
     "char_model": (check.check_char_model, CharModel, "match lstm_lab.text.CharLM", MODEL_MISTAKES),
     "char_model as a function": (check.check_char_model, right_forward, "match lstm_lab.text.CharLM", {}),
     "temperature_probs": (check.check_temperature_probs, right_probs, "softmax(logits / T)", PROB_MISTAKES),
@@ -272,6 +296,22 @@ def test_the_model_exercise_is_not_gradable_through_the_channel_and_says_so():
 
 
 # ---------------------------------------------------------------- notebook 13's catalogued mistakes (lstm_lab.mistakes)
+def test_chunk_pairs_refuses_lstm_lab_chunks():
+    feedback = check.check_chunk_pairs(lambda stream, length: text.chunks(stream, length))
+    assert not feedback and "calls `lstm_lab.text.chunks`, which is not allowed" in str(feedback)
+
+
+@pytest.mark.parametrize("mistake", [mistakes.chunk_targets_not_shifted, mistakes.chunk_targets_shifted_back,
+                                     mistakes.chunk_inputs_run_to_the_end])
+def test_each_chunk_mistake_differs_and_its_fixed_line_is_lstm_lab_chunks(mistake):
+    stream = torch.arange(20).reshape(10, 2)  # 9 steps to score: the last chunk of 4 is 1 step long
+
+    def flat(pairs):
+        return [t.tolist() for pair in pairs for t in pair]
+    assert flat(mistake(stream, 4)) != flat(text.chunks(stream, 4))
+    assert flat(mistake(stream, 4, fixed=True)) == flat(text.chunks(stream, 4))
+
+
 @pytest.mark.parametrize("mistake", [mistakes.streams_batch_major, mistakes.streams_interleaved,
                                      mistakes.streams_head_dropped])
 def test_each_streams_mistake_differs_and_its_fixed_line_is_lstm_lab_streams(mistake):

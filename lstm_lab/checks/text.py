@@ -1,9 +1,10 @@
 """Notebook 13's exercises, in the order it teaches them: ``batchify`` (judge "exact": the ids cut into
-parallel streams, time-major), the character model's ``forward`` (judge "close": logits and the state it
+parallel streams, time-major), ``chunk_pairs`` (judge "exact": the streams cut along time into inputs and
+next-character targets), the character model's ``forward`` (judge "close": logits and the state it
 leaves, from the zero state and from a state carried in), ``temperature_probs`` (judge "close"), ``sample_next`` (judge "statistic":
 the frequencies of 20,000 draws) and ``tbptt_pass`` (judge "trajectory": the losses and the parameters
 after one pass of truncated BPTT). Each catalogue names the usual mistakes: streams batch-major or
-interleaved, a softmax on the logits, a state ignored or handed back, the temperature applied
+interleaved, targets not shifted, a softmax on the logits, a state ignored or handed back, the temperature applied
 after the softmax or multiplied, the argmax, a state never detached or reset every chunk, gradients
 never zeroed, no clipping, a summed loss.
 """
@@ -20,7 +21,7 @@ from .diagnose import Case, Exercise, run_check
 
 F64 = torch.float64
 
-__all__ = ["check_batchify", "check_char_model", "check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
+__all__ = ["check_batchify", "check_chunk_pairs", "check_char_model", "check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
 
 
 # ================================================================ batchify
@@ -64,6 +65,56 @@ def check_batchify(fn, seed: int = 0) -> Feedback:
     """``fn(ids (N,), batch_size) -> streams (N // batch_size, batch_size)``: column b is the b-th consecutive
     piece of the ids, the ids that do not fill a whole row dropped from the end."""
     return run_check(BATCHIFY, fn, seed=seed)
+
+
+# ================================================================ chunk_pairs
+_MOST_CHUNKS = 4  # the cases' largest number of chunks: each returned tensor gets a name and axis names
+
+
+def _numbered(steps: int, streams: int) -> Tensor:
+    """Streams whose every id says where it is: step t of stream b holds 100 * b + t."""
+    return torch.arange(steps).unsqueeze(1) + 100 * torch.arange(streams)
+
+
+def _chunk_names(count: int) -> tuple:
+    return tuple((f"inputs {k}", f"targets {k}") for k in range(1, count + 1))
+
+
+def _chunk_cases(seed: int = 0) -> list[Case]:
+    cases = []
+    for stream, length, label in (
+            (_numbered(9, 2), 4, "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
+            (_numbered(10, 2), 4, "10 steps of 2 numbered streams, chunks of 4 (the last chunk is 1 step long)"),
+            (torch.randint(74, (8, 3), generator=seeded(seed)), 3, "8 steps of 3 streams of random ids, chunks of 3")):
+        count = len(range(0, stream.shape[0] - 1, length))
+        cases.append(Case(label, (stream, length), names=("stream", "length"), returns=_chunk_names(count)))
+    return cases
+
+
+CHUNK_PAIRS = Exercise(
+    "chunk_pairs", text.chunks, _chunk_names(1), cases=_chunk_cases, judge="exact",
+    mistakes=lambda case: {
+        "the targets are the inputs themselves: the model would be scored on the character it has just read. The "
+        "target of step t is the next character, the chunk one step on: stream[start + 1:end + 1]":
+            mistakes.chunk_targets_not_shifted(*case.args),
+        "the targets are one step behind the inputs: the target of step t is the character after it, so the "
+        "inputs are stream[start:end] and the targets stream[start + 1:end + 1]":
+            mistakes.chunk_targets_shifted_back(*case.args),
+        "the last chunk's inputs run to the last step of the stream, which has no next character to be its target: "
+        "stop every chunk's inputs one step before the end, end = min(start + length, T - 1)":
+            mistakes.chunk_inputs_run_to_the_end(*case.args)},
+    axis_names={name: ("step", "stream") for pair in _chunk_names(_MOST_CHUNKS) for name in pair},
+    hint=("the chunks start at steps 0, length, 2 * length, ... and stop one step before the end of the stream: "
+          "the last step has no next character to be scored on",),
+    success=("3 cases, numbered streams (each id says where it came from) and random ids: every chunk as "
+             "lstm_lab.text.chunks cuts it, the short last one included",))
+
+
+@verdict
+def check_chunk_pairs(fn, seed: int = 0) -> Feedback:
+    """``fn(stream (T, batch), length) -> [(inputs, targets), ...]``: the steps 0 .. T - 2 cut into consecutive
+    chunks of ``length`` (the last may be shorter), each with the targets one step on."""
+    return run_check(CHUNK_PAIRS, fn, seed=seed)
 
 
 # ================================================================ the character model's forward pass
