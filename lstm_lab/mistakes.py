@@ -489,3 +489,140 @@ def gates_read_cell_state(inputs: Tensor, weights: dict, *, fixed: bool = False)
         steps.append(step)
         h, c = step.h, step.c
     return steps
+
+
+# ================================================================ notebook 13: streams and the character model
+# Not a seed's bug: the usual mistakes of a student writing notebook 13's stream batching (``text.streams``) and
+# its character model's forward pass (``text.CharLM.forward``), in the same pattern (``fixed=True``: the right
+# line). The checks of ``lstm_lab.checks.text`` name each one.
+#
+#   streams_batch_major             (batch, T) where the LSTM reads (T, batch): the streams lie along the rows
+#   streams_interleaved             reshape(T, batch): stream b reads ids b, b + batch, ... instead of one passage
+#   streams_head_dropped            the ids that do not fill a row are cut from the start instead of the end
+#   chunk_targets_not_shifted       each chunk's targets are its inputs: the model is scored on the character it reads
+#   chunk_targets_shifted_back      the targets one step behind the inputs: the previous character, not the next
+#   chunk_inputs_run_to_the_end     the last chunk's inputs reach the last step, which has no next character
+#   char_lm_softmax                 the read-out's scores put through a softmax: probabilities, not logits
+#   char_lm_log_softmax             ... through a log-softmax: log-probabilities, not the raw scores
+#   char_lm_state_ignored           the state handed in never reaches the recurrent layer
+#   char_lm_state_handed_back       the state handed in is returned instead of the one the chunk leaves
+#   char_lm_no_readout              the recurrent layer's outputs returned: no linear read-out to the vocabulary
+
+__all__ += [
+    "streams_batch_major",
+    "streams_interleaved",
+    "streams_head_dropped",
+    "chunk_targets_not_shifted",
+    "chunk_targets_shifted_back",
+    "chunk_inputs_run_to_the_end",
+    "char_lm_softmax",
+    "char_lm_log_softmax",
+    "char_lm_state_ignored",
+    "char_lm_state_handed_back",
+    "char_lm_no_readout",
+]
+
+
+def _full_rows(ids: Tensor, batch_size: int) -> int:
+    """How many ids fill whole rows of ``batch_size`` streams: the rest is dropped."""
+    return len(ids) // batch_size * batch_size
+
+
+def _streams(ids: Tensor, batch_size: int) -> Tensor:
+    """The right streams: stream b is the b-th consecutive piece of the text, time along the rows."""
+    return ids[:_full_rows(ids, batch_size)].reshape(batch_size, -1).t()
+
+
+def streams_batch_major(ids: Tensor, batch_size: int, *, fixed: bool = False) -> Tensor:
+    """Each stream a row, ``(batch, T)``: the pieces are right, but the LSTM reads time along the first axis.
+    ``fixed=True``: the same pieces as columns, ``(T, batch)``."""
+    rows = ids[:_full_rows(ids, batch_size)].reshape(batch_size, -1)  # the mistake: no .t()
+    return rows.t() if fixed else rows
+
+
+def streams_interleaved(ids: Tensor, batch_size: int, *, fixed: bool = False) -> Tensor:
+    """``reshape(T, batch)`` straight away: row t holds ids t*batch ... t*batch + batch - 1, so stream b reads
+    every batch-th character of the whole text, no passage of it. ``fixed=True``: reshape(batch, T), then .t()."""
+    if fixed:
+        return _streams(ids, batch_size)
+    return ids[:_full_rows(ids, batch_size)].reshape(-1, batch_size)  # the mistake: the text runs across the row
+
+
+def streams_head_dropped(ids: Tensor, batch_size: int, *, fixed: bool = False) -> Tensor:
+    """The ids that do not fill a whole row dropped from the start of the text (``ids[len(ids) % batch:]``): the
+    streams start in the middle of a word. ``fixed=True``: the tail dropped."""
+    if fixed:
+        return _streams(ids, batch_size)
+    return ids[len(ids) - _full_rows(ids, batch_size):].reshape(batch_size, -1).t()
+
+
+def _chunk_bounds(stream: Tensor, length: int) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of ``stream`` (T, batch): steps 0 .. T - 2, since the last has no next step."""
+    last = stream.shape[0] - 1
+    return [(t, min(t + length, last)) for t in range(0, last, length)]
+
+
+def chunk_targets_not_shifted(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
+    """``(inputs, targets)`` chunks whose targets are the inputs themselves: the model would learn to copy the
+    character it has just read. ``fixed=True``: the targets one step on, ``stream[start + 1:end + 1]``."""
+    return [(stream[a:b], stream[a + 1:b + 1] if fixed else stream[a:b]) for a, b in _chunk_bounds(stream, length)]
+
+
+def chunk_targets_shifted_back(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
+    """The pair swapped: the inputs one step on and the targets the characters before them, so the model is
+    scored on the character it read one step earlier. ``fixed=True``: inputs first, targets one step on."""
+    pairs = [(stream[a:b], stream[a + 1:b + 1]) for a, b in _chunk_bounds(stream, length)]
+    return pairs if fixed else [(targets, inputs) for inputs, targets in pairs]
+
+
+def chunk_inputs_run_to_the_end(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
+    """Inputs ``stream[start:start + length]`` up to the very end: where the last chunk reaches the last step,
+    it holds one input more than targets, for the last step has no next character. ``fixed=True``: the inputs
+    stop one step before the end."""
+    if fixed:
+        return [(stream[a:b], stream[a + 1:b + 1]) for a, b in _chunk_bounds(stream, length)]
+    return [(stream[a:a + length], stream[a + 1:a + length + 1]) for a, _ in _chunk_bounds(stream, length)]
+
+
+def _char_lm_parts(model: nn.Module, ids: Tensor, state, *, carry: bool = True):
+    """(the recurrent layer's outputs, the state it leaves): ``model.embedding`` then ``model.rnn``."""
+    return model.rnn(model.embedding(ids), state if carry else None)
+
+
+def char_lm_softmax(model: nn.Module, ids: Tensor, state=None, *, fixed: bool = False):
+    """A character model (``embedding``, ``rnn``, ``readout``, as ``text.CharLM``) whose forward returns
+    softmax(read-out): probabilities. ``cross_entropy`` takes logits and applies log-softmax itself, so
+    the loss would be computed on a softmax of a softmax. Returns ``(logits (T, B, V), state)``.
+    ``fixed=True``: the read-out's raw scores."""
+    outputs, state = _char_lm_parts(model, ids, state)
+    scores = model.readout(outputs)
+    return (scores if fixed else torch.softmax(scores, dim=-1)), state
+
+
+def char_lm_log_softmax(model: nn.Module, ids: Tensor, state=None, *, fixed: bool = False):
+    """As ``char_lm_softmax`` with a log-softmax: log-probabilities (the loss would be the same, but the
+    model is asked for its raw scores). ``fixed=True``: the raw scores."""
+    outputs, state = _char_lm_parts(model, ids, state)
+    scores = model.readout(outputs)
+    return (scores if fixed else torch.log_softmax(scores, dim=-1)), state
+
+
+def char_lm_state_ignored(model: nn.Module, ids: Tensor, state=None, *, fixed: bool = False):
+    """The state handed in never reaches the recurrent layer (``self.rnn(x)``): every chunk starts from zeros,
+    which truncated BPTT must not do. ``fixed=True``: ``self.rnn(x, state)``."""
+    outputs, state = _char_lm_parts(model, ids, state, carry=fixed)
+    return model.readout(outputs), state
+
+
+def char_lm_state_handed_back(model: nn.Module, ids: Tensor, state=None, *, fixed: bool = False):
+    """The logits are right, but the state returned is the one handed in: the next chunk starts from the
+    previous one's start. ``fixed=True``: the state the recurrent layer leaves."""
+    outputs, new_state = _char_lm_parts(model, ids, state)
+    return model.readout(outputs), (new_state if fixed else state)
+
+
+def char_lm_no_readout(model: nn.Module, ids: Tensor, state=None, *, fixed: bool = False):
+    """The recurrent layer's outputs returned as they are, (T, B, H): no linear read-out to one score per
+    character. ``fixed=True``: ``self.readout(outputs)``, (T, B, V)."""
+    outputs, state = _char_lm_parts(model, ids, state)
+    return (model.readout(outputs) if fixed else outputs), state

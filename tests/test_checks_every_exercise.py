@@ -29,7 +29,7 @@ from test_checks_sequences import bidirectional_layer, fuse, layer_input_size
 from test_checks_sequences import fused_step as fused_step_pair
 from test_checks_sequences import lstm_step as per_gate_step
 from test_checks_seq2seq import attention, decoder_step
-from test_checks_text import right_probs, right_sample, tbptt
+from test_checks_text import right_batchify, right_chunk_pairs, right_forward, right_probs, right_sample, tbptt
 
 GOLDEN = fixtures.golden()
 
@@ -88,6 +88,9 @@ FUNCTIONS = {
                    lambda steps, f, i, g, c0: f ** steps * c0 + i * g * (1 - f ** steps) / (1 - f)),
     "clip_grad_norm": (notebook_checks.check_clip_grad_norm, clip),
     "memory_targets": (notebook_checks.check_memory_targets, lambda inputs, n: inputs[0].argmax(-1)),
+    "batchify": (notebook13.check_batchify, right_batchify),
+    "chunk_pairs": (notebook13.check_chunk_pairs, right_chunk_pairs),
+    "char_model": (notebook13.check_char_model, right_forward),  # the class's forward, as a function of the model
     "temperature_probs": (notebook13.check_temperature_probs, right_probs),
     "sample_next": (notebook13.check_sample_next, right_sample),
     "tbptt_pass": (notebook13.check_tbptt_pass, tbptt()),
@@ -125,7 +128,7 @@ def test_every_check_of_the_course_is_here():
         "check_rnn_hidden", "check_labelling_probs", "check_birnn_output", "check_gate", "check_forget_gate",
         "check_cell_state", "check_hidden_state", "check_input_weights", "check_bias", "check_forget_bias_for_0_9",
         "check_steps_to_vanish", "check_gate_by_hand", "check_keep_first_input", "check_forget_bias"}
-    assert public == named and len(FUNCTIONS) + len(VALUES) == 41
+    assert public == named and len(FUNCTIONS) + len(VALUES) == 44
 
 
 def said(feedback) -> str:

@@ -1,6 +1,10 @@
-"""Notebook 13's exercises: ``temperature_probs`` (judge "close"), ``sample_next`` (judge "statistic":
+"""Notebook 13's exercises, in the order it teaches them: ``batchify`` (judge "exact": the ids cut into
+parallel streams, time-major), ``chunk_pairs`` (judge "exact": the streams cut along time into inputs and
+next-character targets), the character model's ``forward`` (judge "close": logits and the state it
+leaves, from the zero state and from a state carried in), ``temperature_probs`` (judge "close"), ``sample_next`` (judge "statistic":
 the frequencies of 20,000 draws) and ``tbptt_pass`` (judge "trajectory": the losses and the parameters
-after one pass of truncated BPTT). Each catalogue names the usual mistakes: the temperature applied
+after one pass of truncated BPTT). Each catalogue names the usual mistakes: streams batch-major or
+interleaved, targets not shifted, a softmax on the logits, a state ignored or handed back, the temperature applied
 after the softmax or multiplied, the argmax, a state never detached or reset every chunk, gradients
 never zeroed, no clipping, a summed loss.
 """
@@ -8,16 +12,184 @@ never zeroed, no clipping, a summed loss.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from .. import sampling, text
+from .. import mistakes, sampling, text
 from ..training import fixed_seed
 from .core import TOLERANCES, Feedback, seeded, verdict
 from .diagnose import Case, Exercise, run_check
 
 F64 = torch.float64
 
-__all__ = ["check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
+__all__ = ["check_batchify", "check_chunk_pairs", "check_char_model", "check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
+
+
+# ================================================================ batchify
+def _batchify_cases(seed: int = 0) -> list[Case]:
+    # ids 0, 1, 2, ... make every mistake visible: each number says where in the text it came from
+    counting = [Case(f"the ids 0..{n - 1} in {b} streams" + (f" ({n % b} left over)" if n % b else ""),
+                     (torch.arange(n), b), names=("ids", "batch_size")) for n, b in ((24, 4), (23, 4), (17, 3))]
+    text_like = torch.randint(74, (50,), generator=seeded(seed))
+    return [*counting, Case("50 random ids of a 74-character vocabulary in 3 streams", (text_like, 3),
+                            names=("ids", "batch_size"))]
+
+
+def _batchify_mistakes(case: Case) -> dict:
+    ids, batch_size = case.args
+    return {
+        "the streams lie along the rows, (batch_size, T): the LSTM reads time along the first axis, so each "
+        "stream must be a column, (T, batch_size). Transpose the (batch_size, T) pieces, .t()":
+            mistakes.streams_batch_major(ids, batch_size),
+        "the streams are interleaved: stream b holds ids b, b + batch_size, b + 2 * batch_size, ..., every "
+        "batch_size-th character of the whole text. Stream b should be the b-th consecutive piece: "
+        "reshape(batch_size, T) first, then transpose": mistakes.streams_interleaved(ids, batch_size),
+        "the ids that do not fill a whole row were dropped from the start of the text: drop them from the end, "
+        "ids[:T * batch_size], so that stream 0 starts where the text does": mistakes.streams_head_dropped(ids, batch_size),
+    }
+
+
+BATCHIFY = Exercise(
+    "batchify", text.streams, "streams", cases=_batchify_cases, judge="exact", mistakes=_batchify_mistakes,
+    axis_names={"streams": ("step", "stream")},
+    error_hints={"is invalid for input of size": "the ids do not divide evenly into batch_size streams: first drop "
+                                                 "the ids that do not fill a whole row, ids[:T * batch_size] with "
+                                                 "T = len(ids) // batch_size"},
+    hint=("column b should be the b-th consecutive piece of the text, len(ids) // batch_size ids long, read top to "
+          "bottom",),
+    success=("4 cases, the ids 0, 1, 2, ... (so each number says where it came from) and random ids: every id "
+             "where lstm_lab.text.streams puts it",))
+
+
+@verdict
+def check_batchify(fn, seed: int = 0) -> Feedback:
+    """``fn(ids (N,), batch_size) -> streams (N // batch_size, batch_size)``: column b is the b-th consecutive
+    piece of the ids, the ids that do not fill a whole row dropped from the end."""
+    return run_check(BATCHIFY, fn, seed=seed)
+
+
+# ================================================================ chunk_pairs
+_MOST_CHUNKS = 4  # the cases' largest number of chunks: each returned tensor gets a name and axis names
+
+
+def _numbered(steps: int, streams: int) -> Tensor:
+    """Streams whose every id says where it is: step t of stream b holds 100 * b + t."""
+    return torch.arange(steps).unsqueeze(1) + 100 * torch.arange(streams)
+
+
+def _chunk_names(count: int) -> tuple:
+    return tuple((f"inputs {k}", f"targets {k}") for k in range(1, count + 1))
+
+
+def _chunk_cases(seed: int = 0) -> list[Case]:
+    cases = []
+    for stream, length, label in (
+            (_numbered(9, 2), 4, "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
+            (_numbered(10, 2), 4, "10 steps of 2 numbered streams, chunks of 4 (the last chunk is 1 step long)"),
+            (torch.randint(74, (8, 3), generator=seeded(seed)), 3, "8 steps of 3 streams of random ids, chunks of 3")):
+        count = len(range(0, stream.shape[0] - 1, length))
+        cases.append(Case(label, (stream, length), names=("stream", "length"), returns=_chunk_names(count)))
+    return cases
+
+
+CHUNK_PAIRS = Exercise(
+    "chunk_pairs", text.chunks, _chunk_names(1), cases=_chunk_cases, judge="exact",
+    mistakes=lambda case: {
+        "the targets are the inputs themselves: the model would be scored on the character it has just read. The "
+        "target of step t is the next character, the chunk one step on: stream[start + 1:end + 1]":
+            mistakes.chunk_targets_not_shifted(*case.args),
+        "the targets are one step behind the inputs: the target of step t is the character after it, so the "
+        "inputs are stream[start:end] and the targets stream[start + 1:end + 1]":
+            mistakes.chunk_targets_shifted_back(*case.args),
+        "the last chunk's inputs run to the last step of the stream, which has no next character to be its target: "
+        "stop every chunk's inputs one step before the end, end = min(start + length, T - 1)":
+            mistakes.chunk_inputs_run_to_the_end(*case.args)},
+    axis_names={name: ("step", "stream") for pair in _chunk_names(_MOST_CHUNKS) for name in pair},
+    hint=("the chunks start at steps 0, length, 2 * length, ... and stop one step before the end of the stream: "
+          "the last step has no next character to be scored on",),
+    success=("3 cases, numbered streams (each id says where it came from) and random ids: every chunk as "
+             "lstm_lab.text.chunks cuts it, the short last one included",))
+
+
+@verdict
+def check_chunk_pairs(fn, seed: int = 0) -> Feedback:
+    """``fn(stream (T, batch), length) -> [(inputs, targets), ...]``: the steps 0 .. T - 2 cut into consecutive
+    chunks of ``length`` (the last may be shorter), each with the targets one step on."""
+    return run_check(CHUNK_PAIRS, fn, seed=seed)
+
+
+# ================================================================ the character model's forward pass
+_LM_VOCAB, _LM_EMBEDDING, _LM_HIDDEN = 7, 3, 4  # a vocabulary wider than the hidden state: a missing read-out shows
+
+
+def _tiny_lm(seed: int) -> nn.Module:
+    """The three layers of a character model (as ``text.CharLM`` names them), float64, from ``seed``: the ``self``
+    the student's forward is run on. Its recurrent layer is ``torch.nn.LSTM``, which the exercise hands out."""
+    with fixed_seed(seed):  # the student's global random state is left alone
+        return text.CharLM(_LM_VOCAB, _LM_EMBEDDING, _LM_HIDDEN, rnn=nn.LSTM).double()
+
+
+def _char_model_cases(seed: int = 0) -> list[Case]:
+    model, gen = _tiny_lm(seed), seeded(seed + 1)
+    first, second = torch.randint(_LM_VOCAB, (2, 5, 2), generator=gen)
+    with torch.no_grad():
+        _, carried = model(first)  # the state the first chunk leaves: what truncated BPTT hands the next
+    random_state = tuple(torch.randn(1, 3, _LM_HIDDEN, dtype=F64, generator=gen) for _ in range(2))
+    names = ("model", "ids", ("h", "c"))
+    return [Case("5 characters in 2 streams, from the zero state (state=None)", (model, first, None), names=names,
+                 zero_state=True),
+            Case("the next 5 characters of the same 2 streams, from the state the first 5 left", (model, second, carried),
+                 names=names),
+            Case("4 characters in 3 streams, from a random state",
+                 (model, torch.randint(_LM_VOCAB, (4, 3), generator=gen), random_state), names=names)]
+
+
+def _char_model_mistakes(case: Case) -> dict:
+    args = case.args
+    return {
+        "the logits went through a softmax: return the read-out's raw scores. cross_entropy applies the "
+        "(log-)softmax itself, and sampling divides the logits by the temperature before one":
+            lambda: mistakes.char_lm_softmax(*args),
+        "the logits went through a log-softmax: the loss would be the same, but the model returns the read-out's "
+        "raw scores (no softmax of any kind in forward)": lambda: mistakes.char_lm_log_softmax(*args),
+        "the state handed in never reaches the LSTM, so every chunk starts from zeros: pass it on, "
+        "self.rnn(vectors, state)": lambda: mistakes.char_lm_state_ignored(*args),
+        "the state returned is the one handed in: return the state the LSTM leaves after the chunk, so that the "
+        "next chunk starts where this one ended": lambda: (None, mistakes.char_lm_state_handed_back(*args)[1]),
+        "these are the LSTM's outputs, one vector of hidden_size per step: the read-out turns each into one score "
+        "per character, self.readout(outputs)": lambda: (mistakes.char_lm_no_readout(*args)[0], None),
+    }
+
+
+CHAR_MODEL = Exercise(
+    "CharModel.forward", text.CharLM.forward, ("logits", ("h", "c")), cases=_char_model_cases,
+    mistakes=_char_model_mistakes, allowed=("torch.nn.LSTM",), time_axis={"logits": 0},
+    axis_names={"logits": ("step", "stream", "character"), "h": ("layer", "stream", "unit"),
+                "c": ("layer", "stream", "unit")},
+    hint=("the logits at step t are the read-out of the LSTM's output at step t: embedding, then LSTM, then "
+          "read-out, in that order",),
+    success=("3 chunks of a tiny model (from the zero state, from the state the chunk before left, from a random "
+             "state): the logits and the state match lstm_lab.text.CharLM to within 1e-10",
+             "gradients with respect to the state handed in: autograd through the same"))
+
+
+@verdict
+def check_char_model(model_class, seed: int = 0) -> Feedback:
+    """``model_class``: the class whose ``forward(self, ids (T, B), state) -> (logits (T, B, V), state)`` is the
+    exercise (its ``__init__`` gives ``self.embedding``, ``self.rnn``, ``self.readout`` as ``text.CharLM`` does),
+    or that forward as a function of (model, ids, state). It is run on a tiny model's three layers, and its
+    logits and state compared with ``text.CharLM``'s."""
+    if isinstance(model_class, nn.Module):
+        return Feedback(CHAR_MODEL.name, False, [
+            f"check_char_model takes the class, {type(model_class).__name__}, not a model made from it"])
+    if isinstance(model_class, type):
+        if not issubclass(model_class, nn.Module):
+            return Feedback(CHAR_MODEL.name, False, [
+                f"{model_class.__name__} should be a torch.nn.Module (class {model_class.__name__}(torch.nn.Module))"])
+        forward = model_class.forward
+        if forward is nn.Module.forward:
+            return Feedback(CHAR_MODEL.name, False, [f"{model_class.__name__} has no forward method: write one"])
+        return run_check(CHAR_MODEL, forward, seed=seed)
+    return run_check(CHAR_MODEL, model_class, seed=seed)
 
 
 # ================================================================ temperature_probs
