@@ -96,7 +96,7 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
     for k, (S, B, H) in enumerate(_SIZES):
         with fixed_seed(1460 + seed + k):  # the decoder's own weights; the caller's random state is left alone
             decoder = seq2seq.Decoder(embedding_size=3, hidden_size=H, attention=True).double()
-        token = torch.randint(seq2seq.DIGITS + 1, (B,), generator=gen)
+        token = torch.randint(seq2seq.VOCAB, (B,), generator=gen)
         state = (torch.tanh(randn(gen, B, H)), randn(gen, B, H))
         cases.append(Case(f"a random decoder (source length {S}, batch {B}, hidden size {H})",
                           (decoder, token, state, randn(gen, S, B, H), seq2seq.dot_attention),
@@ -106,7 +106,7 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
 
 DECODER_STEP = Exercise(
     "decoder_step", _decoder_reference, ("logits", ("h", "c"), "weights"),
-    axis_names={"logits": ("example", "digit"), "h": ("example", "unit"), "c": ("example", "unit"),
+    axis_names={"logits": ("example", "output token"), "h": ("example", "unit"), "c": ("example", "unit"),
                 "weights": ("example", "source position")},
     mistakes=_decoder_mistakes, batch_args=(), cases=_decoder_cases, allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
     success=(f"{len(_SIZES)} random decoders: lstm_lab.seq2seq.Decoder.step (the cell, then attention with the "
@@ -115,6 +115,6 @@ DECODER_STEP = Exercise(
 
 @verdict
 def check_decoder_step(decoder_step, *, seed: int = 0) -> Feedback:
-    """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 10), (h, c),
+    """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 11), (h, c),
     weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for the attention."""
     return run_check(DECODER_STEP, decoder_step, seed=seed)
