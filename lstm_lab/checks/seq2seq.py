@@ -20,7 +20,7 @@ _SIZES = ((5, 2, 3), (7, 3, 4), (4, 1, 2))  # (source length S, batch B, hidden 
 
 
 def _scores(query, keys):
-    return torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨o_s, h⟩ for every example and position
+    return torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨k_s, h⟩ for every example and position
 
 
 def _weighted(weights, keys):
@@ -40,7 +40,7 @@ def _attention_mistakes(case: Case) -> dict:
             (_weighted(scores, keys), scores),
         "the scores were divided by √H (the transformer's scaled dot product): this exercise asks for "
         "Luong's plain dot product": (_weighted(scaled, keys), scaled),
-        "the context is the plain average of the encoder's outputs: weight each o_s by its attention weight":
+        "the context is the plain average of the keys: weight each k_s by its attention weight":
             (_weighted(uniform, keys), torch.softmax(scores, dim=-1)),
     }
 
@@ -58,7 +58,7 @@ ATTENTION = Exercise(
     axis_names={"context": ("example", "unit"), "weights": ("example", "source position")},
     mistakes=_attention_mistakes, batch_args=(0,), cases=_attention_cases,
     success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
-             "⟨o_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
+             "⟨k_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
 
 
 @verdict
