@@ -118,3 +118,55 @@ def check_decoder_step(decoder_step, *, seed: int = 0) -> Feedback:
     """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 11), (h, c),
     weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for the attention."""
     return run_check(DECODER_STEP, decoder_step, seed=seed)
+
+
+# ---------------------------------------------------------------- the masked loss
+def _per_position(logits, target, mask):
+    real = target.masked_fill(~mask, 0)  # a class the loss accepts where the target is PAD
+    return torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), real, reduction="none") * mask  # (T, B)
+
+
+def _masked_loss_mistakes(case: Case) -> dict:
+    logits, target, mask = case.args
+    every = torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), target.masked_fill(~mask, 0), reduction="none")
+    kept = _per_position(logits, target, mask)
+    return {
+        "the mean ran over every position, padding included: divide the masked sum by the number of real "
+        "positions (mask.sum()), not by T × B": kept.sum() / mask.numel(),
+        "the padded positions' losses were counted: multiply each position's loss by the mask before summing":
+            every.sum() / mask.sum(),
+        "each string's mean, then their mean: notebook 07's mean gives every real position the same weight, "
+        "whatever the length of its string": (kept.sum(0) / mask.sum(0)).mean(),
+        "the sum over the real positions, not their mean: divide it by their number, mask.sum()": kept.sum(),
+    }
+
+
+def _masked_loss_cases(seed: int = 0) -> list[Case]:
+    gen, cases = seeded(1480 + seed), []
+    for lengths in ([2, 5, 3], [4, 1], [3, 3, 6, 2]):
+        T, B = max(lengths) + 1, len(lengths)
+        target = torch.full((T, B), seq2seq.PAD)
+        for b, n in enumerate(lengths):  # n digits, then EOS, then PAD
+            target[:n, b] = torch.randint(seq2seq.DIGITS, (n,), generator=gen)
+            target[n, b] = seq2seq.EOS
+        mask = seq2seq.target_mask(target)
+        cases.append(Case(f"a random padded batch (strings of {', '.join(map(str, lengths))} digits)",
+                          (randn(gen, T, B, seq2seq.OUTPUTS), target, mask), names=("logits", "target", "mask")))
+    return cases
+
+
+MASKED_LOSS = Exercise(
+    "masked_loss", seq2seq.masked_loss, "loss", axis_names={"loss": ()},
+    mistakes=_masked_loss_mistakes, cases=_masked_loss_cases,
+    error_hints={"out of bounds": "a padded position's target is PAD (12), which is no class of the 11 the logits "
+                                  "score: give the padded positions any class (target.masked_fill(~mask, 0)) before "
+                                  "the loss reads them; the mask then zeroes their terms"},
+    success=(f"3 random padded batches: lstm_lab.seq2seq.masked_loss (the mean cross-entropy over the real "
+             "positions)", "gradients with respect to the logits"))
+
+
+@verdict
+def check_masked_loss(masked_loss, *, seed: int = 0) -> Feedback:
+    """``masked_loss(logits (T, B, 11), target (T, B), mask (T, B)) -> loss ()``: the mean cross-entropy over
+    the positions where the mask is True (notebook 07's masked mean), whatever the padded targets hold."""
+    return run_check(MASKED_LOSS, masked_loss, seed=seed)
