@@ -3,6 +3,9 @@
     reversal_task      a batch of random digit strings of one length and the same strings reversed
     padded_batch       strings of mixed lengths as one batch: sources padded, targets reversed, ended
                        by ``EOS`` and padded
+    source_mask, target_mask   notebook 07's mask (``runners.valid_steps``) for the lengths read off the padding
+    masked_loss        the mean cross-entropy over the real positions (notebook 07's masked mean)
+    bucketed_lengths   the lengths of the next few batches, sorted into batches of neighbours (bucketing)
     Encoder            embedding -> a bidirectional lstm_lab.LSTM over the (packed) source; its outputs
                        and its two final states, each projected by a Linear to the decoder's size
     Decoder            one lstm_lab.LSTMCell step per target position, started from that projected
@@ -13,6 +16,7 @@
                        ``EOS`` at test time
     beam_search        decoding that keeps the ``width`` most probable prefixes instead of one
     sequence_log_prob  the log-probability the model gives a whole output sequence, up to its ``EOS``
+    train_seq2seq, reversal_accuracy   training on bucketed padded batches; exact matches and right stops
 
 Without attention the whole source has to pass through the decoder's initial (h, c): a fixed
 number of units for any length, the bottleneck. With attention the decoder can look back at

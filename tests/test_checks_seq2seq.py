@@ -1,5 +1,5 @@
-"""Notebook 14's exercises: the attention step and the decoder step. A right answer passes; each mistake
-the notebook warns about, a library shortcut and a stub each get their sentence."""
+"""Notebook 14's exercises: the attention step, the decoder step and the masked loss. A right answer
+passes; each mistake the notebook warns about, a library shortcut and a stub each get their sentence."""
 
 import math
 

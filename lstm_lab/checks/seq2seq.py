@@ -1,6 +1,6 @@
-"""Checks for notebook 14: the attention step and the decoder step that uses it.
+"""Checks for notebook 14: the attention step, the decoder step that uses it, and the masked loss.
 
-Both are exercises run by the one route (``diagnose.run_check``): a reference from ``lstm_lab.seq2seq``,
+All three are exercises run by the one route (``diagnose.run_check``): a reference from ``lstm_lab.seq2seq``,
 seeded random cases in float64, and the mistakes the notebook warns about, each named when an answer
 makes it.
 """
