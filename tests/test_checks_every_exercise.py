@@ -28,7 +28,7 @@ from test_checks_diagnose import (bidirectional_rnn, init_lstm_params, last_vali
 from test_checks_sequences import bidirectional_layer, fuse, layer_input_size
 from test_checks_sequences import fused_step as fused_step_pair
 from test_checks_sequences import lstm_step as per_gate_step
-from test_checks_seq2seq import attention, decoder_step
+from test_checks_seq2seq import attention, decoder_step, masked_loss
 from test_checks_text import right_batchify, right_chunk_pairs, right_forward, right_probs, right_sample, tbptt
 
 GOLDEN = fixtures.golden()
@@ -96,6 +96,7 @@ FUNCTIONS = {
     "tbptt_pass": (notebook13.check_tbptt_pass, tbptt()),
     "attention": (notebook14.check_attention, attention),
     "decoder_step": (notebook14.check_decoder_step, decoder_step),
+    "masked_loss": (notebook14.check_masked_loss, masked_loss),
 }
 
 # value exercises: the check with its arguments bound, and a right answer
@@ -128,7 +129,7 @@ def test_every_check_of_the_course_is_here():
         "check_rnn_hidden", "check_labelling_probs", "check_birnn_output", "check_gate", "check_forget_gate",
         "check_cell_state", "check_hidden_state", "check_input_weights", "check_bias", "check_forget_bias_for_0_9",
         "check_steps_to_vanish", "check_gate_by_hand", "check_keep_first_input", "check_forget_bias"}
-    assert public == named and len(FUNCTIONS) + len(VALUES) == 44
+    assert public == named and len(FUNCTIONS) + len(VALUES) == 45
 
 
 def said(feedback) -> str:

@@ -1,5 +1,5 @@
-"""Notebook 14's exercises: the attention step and the decoder step. A right answer passes; each mistake
-the notebook warns about, a library shortcut and a stub each get their sentence."""
+"""Notebook 14's exercises: the attention step, the decoder step and the masked loss. A right answer
+passes; each mistake the notebook warns about, a library shortcut and a stub each get their sentence."""
 
 import math
 
@@ -106,3 +106,45 @@ def test_the_checks_leave_the_callers_random_state_alone():
     before = torch.get_rng_state()
     check.check_decoder_step(decoder_step)
     assert torch.equal(torch.get_rng_state(), before)
+
+
+def masked_loss(logits, target, mask):  # with log_softmax and gather, as a student might
+    logp = torch.log_softmax(logits, dim=-1)
+    picked = logp.gather(-1, target.masked_fill(~mask, 0).unsqueeze(-1)).squeeze(-1)  # (T, B)
+    return -(picked * mask).sum() / mask.sum()
+
+
+def per_position(logits, target, mask):
+    return torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), target.masked_fill(~mask, 0), reduction="none")
+
+
+MASKED_LOSS_MISTAKES = {
+    "the mean ran over every position, padding included": lambda l, t, m: (per_position(l, t, m) * m).mean(),
+    "the padded positions' losses were counted": lambda l, t, m: per_position(l, t, m).sum() / m.sum(),
+    "each string's mean, then their mean": lambda l, t, m: ((per_position(l, t, m) * m).sum(0) / m.sum(0)).mean(),
+    "the sum over the real positions, not their mean": lambda l, t, m: (per_position(l, t, m) * m).sum(),
+}
+
+
+def test_a_right_masked_loss_passes():
+    feedback = check.check_masked_loss(masked_loss)
+    assert feedback, str(feedback)
+
+
+@pytest.mark.parametrize("mistake", MASKED_LOSS_MISTAKES)
+def test_each_masked_loss_mistake_is_named(mistake):
+    feedback = check.check_masked_loss(MASKED_LOSS_MISTAKES[mistake])
+    assert not feedback and mistake in str(feedback), str(feedback)
+
+
+def test_a_loss_that_reads_the_padded_targets_is_told_to_replace_them():
+    def reads_pad(logits, target, mask):
+        return (torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), target, reduction="none") * mask).sum() \
+            / mask.sum()
+    feedback = check.check_masked_loss(reads_pad)
+    assert not feedback and "PAD (12), which is no class of the 11" in str(feedback), str(feedback)
+
+
+def test_the_librarys_masked_loss_is_no_answer():
+    feedback = check.check_masked_loss(lambda logits, target, mask: seq2seq.masked_loss(logits, target, mask))
+    assert not feedback and "`lstm_lab.seq2seq.masked_loss`" in str(feedback), str(feedback)

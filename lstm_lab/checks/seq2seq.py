@@ -1,6 +1,6 @@
-"""Checks for notebook 14: the attention step and the decoder step that uses it.
+"""Checks for notebook 14: the attention step, the decoder step that uses it, and the masked loss.
 
-Both are exercises run by the one route (``diagnose.run_check``): a reference from ``lstm_lab.seq2seq``,
+All three are exercises run by the one route (``diagnose.run_check``): a reference from ``lstm_lab.seq2seq``,
 seeded random cases in float64, and the mistakes the notebook warns about, each named when an answer
 makes it.
 """
@@ -20,7 +20,7 @@ _SIZES = ((5, 2, 3), (7, 3, 4), (4, 1, 2))  # (source length S, batch B, hidden 
 
 
 def _scores(query, keys):
-    return torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨o_s, h⟩ for every example and position
+    return torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨k_s, h⟩ for every example and position
 
 
 def _weighted(weights, keys):
@@ -40,7 +40,7 @@ def _attention_mistakes(case: Case) -> dict:
             (_weighted(scores, keys), scores),
         "the scores were divided by √H (the transformer's scaled dot product): this exercise asks for "
         "Luong's plain dot product": (_weighted(scaled, keys), scaled),
-        "the context is the plain average of the encoder's outputs: weight each o_s by its attention weight":
+        "the context is the plain average of the keys: weight each k_s by its attention weight":
             (_weighted(uniform, keys), torch.softmax(scores, dim=-1)),
     }
 
@@ -58,7 +58,7 @@ ATTENTION = Exercise(
     axis_names={"context": ("example", "unit"), "weights": ("example", "source position")},
     mistakes=_attention_mistakes, batch_args=(0,), cases=_attention_cases,
     success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
-             "⟨o_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
+             "⟨k_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
 
 
 @verdict
@@ -96,7 +96,7 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
     for k, (S, B, H) in enumerate(_SIZES):
         with fixed_seed(1460 + seed + k):  # the decoder's own weights; the caller's random state is left alone
             decoder = seq2seq.Decoder(embedding_size=3, hidden_size=H, attention=True).double()
-        token = torch.randint(seq2seq.DIGITS + 1, (B,), generator=gen)
+        token = torch.randint(seq2seq.VOCAB, (B,), generator=gen)
         state = (torch.tanh(randn(gen, B, H)), randn(gen, B, H))
         cases.append(Case(f"a random decoder (source length {S}, batch {B}, hidden size {H})",
                           (decoder, token, state, randn(gen, S, B, H), seq2seq.dot_attention),
@@ -106,7 +106,7 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
 
 DECODER_STEP = Exercise(
     "decoder_step", _decoder_reference, ("logits", ("h", "c"), "weights"),
-    axis_names={"logits": ("example", "digit"), "h": ("example", "unit"), "c": ("example", "unit"),
+    axis_names={"logits": ("example", "output token"), "h": ("example", "unit"), "c": ("example", "unit"),
                 "weights": ("example", "source position")},
     mistakes=_decoder_mistakes, batch_args=(), cases=_decoder_cases, allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
     success=(f"{len(_SIZES)} random decoders: lstm_lab.seq2seq.Decoder.step (the cell, then attention with the "
@@ -115,6 +115,58 @@ DECODER_STEP = Exercise(
 
 @verdict
 def check_decoder_step(decoder_step, *, seed: int = 0) -> Feedback:
-    """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 10), (h, c),
+    """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 11), (h, c),
     weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for the attention."""
     return run_check(DECODER_STEP, decoder_step, seed=seed)
+
+
+# ---------------------------------------------------------------- the masked loss
+def _per_position(logits, target, mask):
+    real = target.masked_fill(~mask, 0)  # a class the loss accepts where the target is PAD
+    return torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), real, reduction="none") * mask  # (T, B)
+
+
+def _masked_loss_mistakes(case: Case) -> dict:
+    logits, target, mask = case.args
+    every = torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), target.masked_fill(~mask, 0), reduction="none")
+    kept = _per_position(logits, target, mask)
+    return {
+        "the mean ran over every position, padding included: divide the masked sum by the number of real "
+        "positions (mask.sum()), not by T × B": kept.sum() / mask.numel(),
+        "the padded positions' losses were counted: multiply each position's loss by the mask before summing":
+            every.sum() / mask.sum(),
+        "each string's mean, then their mean: notebook 07's mean gives every real position the same weight, "
+        "whatever the length of its string": (kept.sum(0) / mask.sum(0)).mean(),
+        "the sum over the real positions, not their mean: divide it by their number, mask.sum()": kept.sum(),
+    }
+
+
+def _masked_loss_cases(seed: int = 0) -> list[Case]:
+    gen, cases = seeded(1480 + seed), []
+    for lengths in ([2, 5, 3], [4, 1], [3, 3, 6, 2]):
+        T, B = max(lengths) + 1, len(lengths)
+        target = torch.full((T, B), seq2seq.PAD)
+        for b, n in enumerate(lengths):  # n digits, then EOS, then PAD
+            target[:n, b] = torch.randint(seq2seq.DIGITS, (n,), generator=gen)
+            target[n, b] = seq2seq.EOS
+        mask = seq2seq.target_mask(target)
+        cases.append(Case(f"a random padded batch (strings of {', '.join(map(str, lengths))} digits)",
+                          (randn(gen, T, B, seq2seq.OUTPUTS), target, mask), names=("logits", "target", "mask")))
+    return cases
+
+
+MASKED_LOSS = Exercise(
+    "masked_loss", seq2seq.masked_loss, "loss", axis_names={"loss": ()},
+    mistakes=_masked_loss_mistakes, cases=_masked_loss_cases,
+    error_hints={"out of bounds": "a padded position's target is PAD (12), which is no class of the 11 the logits "
+                                  "score: give the padded positions any class (target.masked_fill(~mask, 0)) before "
+                                  "the loss reads them; the mask then zeroes their terms"},
+    success=(f"3 random padded batches: lstm_lab.seq2seq.masked_loss (the mean cross-entropy over the real "
+             "positions)", "gradients with respect to the logits"))
+
+
+@verdict
+def check_masked_loss(masked_loss, *, seed: int = 0) -> Feedback:
+    """``masked_loss(logits (T, B, 11), target (T, B), mask (T, B)) -> loss ()``: the mean cross-entropy over
+    the positions where the mask is True (notebook 07's masked mean), whatever the padded targets hold."""
+    return run_check(MASKED_LOSS, masked_loss, seed=seed)
