@@ -14,7 +14,7 @@ from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
 from .core import TOLERANCES, Feedback, randn, verdict
-from .diagnose import Case, Exercise, check_value, run_check
+from .diagnose import Case, Exercise, check_value, checker, run_check
 
 
 # ================================================================ notebooks 09, 11, 12: declared elsewhere
@@ -54,10 +54,7 @@ CLIP_GRAD_NORM = Exercise(
              "gradients, already small; one gradient, max_norm 0.5",))
 
 
-@verdict
-def check_clip_grad_norm(fn) -> Feedback:
-    """``fn(grads: list of tensors, max_norm) -> list of clipped tensors`` (new tensors, inputs untouched)."""
-    return run_check(CLIP_GRAD_NORM, fn)
+check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, max_norm) -> list of clipped tensors`` (new tensors, inputs untouched).""", "check_clip_grad_norm")
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -101,10 +98,7 @@ MEMORY_TARGETS = Exercise(
     success=("the targets of both batches (lag 3 and lag 10) match",))
 
 
-@verdict
-def check_memory_targets(fn) -> Feedback:
-    """``fn(inputs, num_symbols) -> targets (batch,)``: read a memory-task batch's answers from its inputs."""
-    return run_check(MEMORY_TARGETS, fn)
+check_memory_targets = checker(MEMORY_TARGETS, """``fn(inputs, num_symbols) -> targets (batch,)``: read a memory-task batch's answers from its inputs.""", "check_memory_targets")
 
 
 # ================================================================ notebook 12: the GRU

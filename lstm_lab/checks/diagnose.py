@@ -12,6 +12,7 @@ answer ignores (from autograd); when every number is right it compares the gradi
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,9 @@ import torch
 from torch import Tensor
 
 from ..gates import GATE_WORDS
+from ..training import fixed_seed
 from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
-                   error_hints, same, shape_message)
+                   error_hints, same, shape_message, verdict)
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -45,8 +47,10 @@ class Case:
 # "statistic": a random draw, judged by ``Exercise.statistic`` of it (the frequencies of the ids drawn) against
 # the case's expected statistic within the case's tolerance (its sampling error), and drawn again from the same
 # generator state it must repeat itself; "trajectory": an answer that trains, judged as "close" on what it returns
-# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters).
-JUDGES = ("close", "exact", "statistic", "trajectory")
+# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters); "property":
+# no one right answer (weights drawn at random, a bias large enough): the answer is measured (``Exercise.statistic``)
+# on every case and held to ``Exercise.properties`` on the last, in order; the first that fails names the mistake.
+JUDGES = ("close", "exact", "statistic", "trajectory", "property")
 
 
 @dataclass
@@ -59,7 +63,8 @@ class Exercise:
     cases: Callable | None = None  # (**options) -> the Case list: the fixed X with golden numbers, random batches
     judge: str = "close"  # one of JUDGES
     hint: tuple = ()  # lines under a wrong answer that no catalogued mistake explains
-    statistic: Callable | None = None  # judge "statistic": (result, case) -> the statistic, or why there is none
+    statistic: Callable | None = None  # judges "statistic", "property": (result, case) -> what is judged, or why none
+    properties: tuple = ()  # judge "property": each (measured, case, again) -> None where it holds, else its lines
     unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
     after: Callable | None = None  # judge "trajectory": (the arguments, after the call) -> the state left behind
     answer: str = "function"  # "value": the answer is the value itself (a number worked by hand), one case
@@ -242,8 +247,13 @@ def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
 def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
     """The one route of a check: ``fn`` on ``cases`` (by default the exercise's, made with ``options``); a
     Feedback that says what is wrong, or what was checked."""
+    count = options.get("random_cases", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {count!r}")
     if cases is None:
         cases = ex.cases(**options)
+    if ex.judge == "property":
+        return _judge_property(ex, fn, cases)
     if ex.answer == "value":
         return _judge_value(ex, fn, cases[0])
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
@@ -259,9 +269,47 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
             failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
             if failure is not None:
                 return failure
-        # success lines may name the case count and the options: "{random_cases} random batches"
-        return Feedback(ex.name, True, [line.format(cases=len(cases), **options) for line in ex.success])
+        # success lines may name the case count and the options, given or default: "{random_cases} random batches"
+        told = {k: p.default for k, p in (inspect.signature(ex.cases).parameters.items() if ex.cases else ())
+                if p.default is not p.empty}
+        return Feedback(ex.name, True, [line.format(cases=len(cases), **{**told, **options}) for line in ex.success])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
+
+
+def checker(ex: Exercise, doc: str = "", name: str = "", **fixed) -> Callable:
+    """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict`` (``fixed``:
+    options it always passes). It carries its declaration, ``check.exercise``: ``use.yours_or_reference`` takes
+    the reference from there."""
+    def check(fn, **options):
+        return run_check(ex, fn, **fixed, **options)
+    check.__name__ = check.__qualname__ = name or f"check_{ex.name}"
+    check.__doc__, check.exercise = doc, ex
+    return verdict(check)
+
+
+def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
+    """Judge "property": the answer (the value, or what the function returns, called under the case's seed,
+    ``about["seed"]``, the caller's random stream left alone) measured on every case, then ``ex.properties`` on
+    the last (the largest: a statistic needs many numbers). ``again(seed)`` calls it anew: None if that fails."""
+    for case in cases:
+        def again(seed=case.about.get("seed", 0), case=case):
+            if ex.answer == "value":
+                return ex.statistic(answer, case), None
+            with fixed_seed(seed):
+                result, failure = call_student(ex.name, answer, *clone(case.args), allowed=ex.allowed)
+            return (None, failure.lines) if failure is not None else (ex.statistic(result, case), None)
+
+        measured, lines = again()
+        if isinstance(measured, (str, list)):
+            lines = [measured] if isinstance(measured, str) else measured
+        if lines:
+            where = [f"for {case.label}:"] if case.label and "not implemented yet" not in lines[0] else []
+            return Feedback(ex.name, False, [*where, *lines])
+    for holds in ex.properties:
+        lines = holds(measured, case, lambda seed: again(seed)[0])
+        if lines:
+            return Feedback(ex.name, False, list(lines))
+    return Feedback(ex.name, True, [line.format(**measured) for line in ex.success])
 
 
 # ---------------------------------------------------------------- a value

@@ -7,8 +7,6 @@ and ``catalogue``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import Tensor
 
@@ -20,8 +18,8 @@ from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
 from ..training import fixed_seed
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, shape_message, verdict
-from .diagnose import ATOL, Case, Exercise, run_check, split
+from .core import TOLERANCES, as_tensor, call_student, randn, same, seeded, shape_message
+from .diagnose import ATOL, Case, Exercise, checker, run_check, split
 
 F64 = torch.float64
 
@@ -30,13 +28,6 @@ __all__ = [
     "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn", "check_rnn_step_backward",
     "check_gru_step", "check_bidirectional_layer",
 ]
-
-
-def _count(random_cases) -> int:
-    """``random_cases`` as the number of random batches a check draws (0 or more)."""
-    if isinstance(random_cases, bool) or not isinstance(random_cases, int) or random_cases < 0:
-        raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {random_cases!r}")
-    return random_cases
 
 
 def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
@@ -98,10 +89,7 @@ RNN_STEP = Exercise(
     cases=_rnn_step_cases)
 
 
-@verdict
-def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
-    return run_check(RNN_STEP, rnn_step, seed=seed, random_cases=_count(random_cases))
+check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H).""")
 
 
 # ================================================================ LSTM step
@@ -221,11 +209,8 @@ LSTM_STEP = Exercise(
     cases=_lstm_step_cases)
 
 
-@verdict
-def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
-    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
-    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
-    return run_check(replace(LSTM_STEP, name=name), lstm_step, seed=seed, random_cases=_count(random_cases))
+check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) ->
+    (h_t, c_t)``, torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o.""")
 
 
 # ================================================================ LSTM step, backwards
@@ -309,12 +294,9 @@ LSTM_STEP_BACKWARD = Exercise(
     cases=_lstm_step_backward_cases)
 
 
-@verdict
-def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
+check_lstm_step_backward = checker(LSTM_STEP_BACKWARD, """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
     ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
-    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
-    return run_check(LSTM_STEP_BACKWARD, lstm_step_backward, seed=seed, random_cases=_count(random_cases))
+    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias.""")
 
 
 # ================================================================ parameter initialisation (seed 003)
@@ -346,24 +328,23 @@ def _shape_problem(name: str, value, input_size: int, hidden_size: int) -> str |
     return None if value.shape == want else shape_message(value.shape, want, name, advice=_SHAPE_ADVICE[name[:-1]])
 
 
-def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, list[str]]:
-    params, failure = call_student("init_lstm_params", fn, input_size, hidden_size)
-    if failure is not None:
-        return None, failure.lines
+def _init_reference(input_size: int, hidden_size: int) -> dict:
+    draw = {"W_x": (input_size, hidden_size), "W_h": (hidden_size, hidden_size)}
+    return {n: torch.randn(*draw[n[:3]]) * INIT_SCALE if n[:3] in draw else torch.zeros(hidden_size) for n in PARAM_NAMES}
+
+
+def _init_params(params, case: Case) -> dict | list:
+    """The answer as the dict of 12 tensors of the right shapes, or the lines that say why it is not."""
     if params is None:
-        return None, ["it returned None: did the function forget to `return` the dict of parameters?"]
+        return ["it returned None: did the function forget to `return` the dict of parameters?"]
     if not isinstance(params, dict):
-        return None, [f"it should return a dict {{'W_xi': ..., 'W_hi': ..., 'b_i': ..., ...}}, "
-                      f"got a {type(params).__name__}"]
+        return [f"it should return a dict {{'W_xi': ..., 'W_hi': ..., 'b_i': ..., ...}}, got a {type(params).__name__}"]
     missing = [n for n in PARAM_NAMES if n not in params]
     extra = sorted(str(n) for n in params if n not in PARAM_NAMES)
     lines = [f"{what}: {', '.join(names)}" for what, names in (("missing", missing), ("not expected", extra)) if names]
     if any(n.endswith("c") for n in extra):
         lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
-    if lines:
-        return None, lines
-    problems = [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], input_size, hidden_size))]
-    return (None, problems) if problems else (params, [])
+    return lines or [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], *case.args))] or params
 
 
 def _spread_problem(name: str, value: Tensor) -> str | None:
@@ -387,51 +368,48 @@ def _spread_problem(name: str, value: Tensor) -> str | None:
     return None
 
 
-@verdict
-def check_init_lstm_params(init_lstm_params, *, seed: int = 0) -> Feedback:
-    """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi, b_i, ...}`` as seed 003 asks:
-    ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size, hidden_size) * 0.1``,
-    ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was."""
-    name = "init_lstm_params"
-
-    def draw(k: int, input_size: int = 3, hidden_size: int = 2):  # each call under a seed of its own
-        with fixed_seed(seed + k):
-            return _get_params(init_lstm_params, input_size, hidden_size)
-
-    small, lines = draw(0)
-    if small is None:
-        where = [] if "not implemented yet" in lines[0] else ["for input_size=3, hidden_size=2:"]
-        return Feedback(name, False, [*where, *lines])
-    params, lines = draw(1, 64, 96)
-    if params is None:
-        return Feedback(name, False, ["for input_size=64, hidden_size=96:", *lines])
+def _biases_zero(params: dict, case: Case, again) -> list | None:
     nonzero = [n for n in PARAM_NAMES if n.startswith("b_") and params[n].abs().max() > 0]
-    if nonzero:
-        return Feedback(name, False, [f"{', '.join(nonzero)} not zero: seed 003 starts every bias at 0 "
-                                      "(torch.zeros(hidden_size))"])
+    return nonzero and [f"{', '.join(nonzero)} not zero: seed 003 starts every bias at 0 (torch.zeros(hidden_size))"]
+
+
+def _spread(params: dict, case: Case, again) -> list | None:
+    problems = [p for n in PARAM_NAMES if not n.startswith("b_") and (p := _spread_problem(n, params[n]))]
+    more = [f"(and {len(problems) - 1} more of the 8 weight matrices)"] if len(problems) > 1 else []
+    return problems and [f"for {case.label}:", problems[0], *more]
+
+
+def _no_twins(params: dict, case: Case, again) -> list | None:
     weights = [n for n in PARAM_NAMES if not n.startswith("b_")]
-    problems = [p for n in weights if (p := _spread_problem(n, params[n]))]
-    if problems:
-        more = [f"(and {len(problems) - 1} more of the 8 weight matrices)"] if len(problems) > 1 else []
-        return Feedback(name, False, ["for input_size=64, hidden_size=96:", problems[0], *more])
-    for k, a in enumerate(weights):
-        for b in weights[k + 1:]:
-            if params[a].shape == params[b].shape and torch.equal(params[a], params[b]):
-                return Feedback(name, False, [f"{a} and {b} hold the same numbers: draw each with its own "
-                                              "torch.randn call, or the two gates start as twins"])
-    (first, _), (again, _), (other, _) = draw(2), draw(2), draw(3)
-    if first is None or again is None or other is None:
-        return Feedback(name, False, ["a second call failed: the function should give a new set each call"])
-    if not all(torch.equal(first[n], again[n]) for n in PARAM_NAMES):
-        return Feedback(name, False, ["two calls after the same torch.manual_seed gave different weights: draw "
-                                      "them with torch.randn (torch's generator), not numpy or random"])
+    return next(([f"{a} and {b} hold the same numbers: draw each with its own torch.randn call, or the two gates "
+                  "start as twins"] for k, a in enumerate(weights) for b in weights[k + 1:]
+                 if params[a].shape == params[b].shape and torch.equal(params[a], params[b])), None)
+
+
+def _seeded_by_the_caller(params: dict, case: Case, again) -> list | None:
+    seed = case.about["seed"]
+    first, again_, other = again(seed + 1), again(seed + 1), again(seed + 2)
+    if not all(isinstance(p, dict) for p in (first, again_, other)):
+        return ["a second call failed: the function should give a new set each call"]
+    if not all(torch.equal(first[n], again_[n]) for n in PARAM_NAMES):
+        return ["two calls after the same torch.manual_seed gave different weights: draw them with torch.randn "
+                "(torch's generator), not numpy or random"]
     if all(torch.equal(first[n], other[n]) for n in PARAM_NAMES):
-        return Feedback(name, False, ["calls after different seeds gave the same weights: does the function call "
-                                      "torch.manual_seed itself? Leave seeding to the caller"])
-    return Feedback(name, True, [
-        "12 tensors shaped for x @ W: W_x? (input_size, hidden_size), W_h? (hidden_size, hidden_size), b_? "
-        "(hidden_size,)",
-        "biases 0; weights drawn from N(0, 0.1²), each on its own, with torch's generator"])
+        return ["calls after different seeds gave the same weights: does the function call torch.manual_seed "
+                "itself? Leave seeding to the caller"]
+    return None
+
+
+INIT_LSTM_PARAMS = Exercise(
+    "init_lstm_params", _init_reference, "params", judge="property", statistic=_init_params, gradients=False,
+    properties=(_biases_zero, _spread, _no_twins, _seeded_by_the_caller),
+    cases=lambda seed=0: [Case(f"input_size={d}, hidden_size={h}", (d, h), about={"seed": seed + k})
+                          for k, (d, h) in enumerate(((3, 2), (64, 96)))],
+    success=("12 tensors shaped for x @ W: W_x? (input_size, hidden_size), W_h? (hidden_size, hidden_size), b_? "
+             "(hidden_size,)", "biases 0; weights drawn from N(0, 0.1²), each on its own, with torch's generator"))
+check_init_lstm_params = checker(INIT_LSTM_PARAMS, """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi,
+    b_i, ...}`` as seed 003 asks: ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size,
+    hidden_size) * 0.1``, ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was.""")
 
 
 # ================================================================ LSTM over a sequence (seed 003)
@@ -493,39 +471,35 @@ LSTM_FORWARD = Exercise(
     cases=_lstm_forward_cases)
 
 
-@verdict
-def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
-    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
-    return run_check(LSTM_FORWARD, lstm_forward, seed=seed, random_cases=_count(random_cases))
+check_lstm_forward = checker(LSTM_FORWARD, """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
+    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``).""")
 
 
 # ================================================================ last valid output
-def _last_valid_mistakes(batch_first: bool):
-    def mistakes(case: Case) -> dict:
-        given, lengths = case.args
-        outputs = given if batch_first else given.transpose(0, 1)  # (N, T, H) from here on
-        rows = torch.arange(outputs.shape[0])
-        layout = ("batch-first here, (N, T, H), so the sequence index comes first" if batch_first else
-                  "time-major here, (T, B, H), so the step index comes first")
-        last, first = ("outputs[:, -1]", "outputs[:, 0]") if batch_first else ("output[-1]", "output[0]")
-        every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
-            "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
-        return {
-            "one step past the end: a sequence of length L has its last real output at index L - 1 (step L), not L (seed "
-            "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
-            "one step too early: the last real output of a sequence of length L is at index L - 1 (step L)":
-                lambda: outputs[rows, lengths - 2],
-            f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
-                lambda: outputs[:, -1],
-            f"that is the first step, {first}": lambda: outputs[:, 0],
-            f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
-            f"{every[1]}":
-                lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
-            f"the axes are swapped: the output is {layout}":
-                lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
-        }
-    return mistakes
+def _last_valid_mistakes(case: Case) -> dict:
+    given, lengths = case.args
+    batch_first = case.about.get("batch_first", True)
+    outputs = given if batch_first else given.transpose(0, 1)  # (N, T, H) from here on
+    rows = torch.arange(outputs.shape[0])
+    layout = ("batch-first here, (N, T, H), so the sequence index comes first" if batch_first else
+              "time-major here, (T, B, H), so the step index comes first")
+    last, first = ("outputs[:, -1]", "outputs[:, 0]") if batch_first else ("output[-1]", "output[0]")
+    every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
+        "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
+    return {
+        "one step past the end: a sequence of length L has its last real output at index L - 1 (step L), not L (seed "
+        "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
+        "one step too early: the last real output of a sequence of length L is at index L - 1 (step L)":
+            lambda: outputs[rows, lengths - 2],
+        f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
+            lambda: outputs[:, -1],
+        f"that is the first step, {first}": lambda: outputs[:, 0],
+        f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
+        f"{every[1]}":
+            lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
+        f"the axes are swapped: the output is {layout}":
+            lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
+    }
 
 
 def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
@@ -555,13 +529,14 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
         cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
     if not batch_first:  # the same cases, time-major
-        cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names) for c in cases]
+        cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names,
+                      about={"batch_first": False}) for c in cases]
     return cases
 
 
 LAST_VALID_OUTPUT = Exercise(
-    "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
-    mistakes=_last_valid_mistakes(True), gradients=False,
+    "last_valid_output", lambda outputs, lengths: outputs[torch.arange(len(lengths)), lengths - 1], "last",
+    axis_names={"last": ("sequence", "unit")}, mistakes=_last_valid_mistakes, gradients=False,
     error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
                                "output of a sequence of length L is at index L - 1 (step L)"},
     success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
@@ -570,13 +545,8 @@ LAST_VALID_OUTPUT = Exercise(
     cases=_last_valid_output_cases)
 
 
-@verdict
-def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
-                            batch_first: bool = True) -> Feedback:
-    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
-    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
-    exercise = LAST_VALID_OUTPUT if batch_first else replace(LAST_VALID_OUTPUT, mistakes=_last_valid_mistakes(False))
-    return run_check(exercise, last_valid_output, seed=seed, random_cases=_count(random_cases), batch_first=batch_first)
+check_last_valid_output = checker(LAST_VALID_OUTPUT, """``last_valid_output(outputs, lengths) -> (N, H)``: outputs
+    (N, T, H) batch-first (the assignment), or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,).""")
 
 
 # ================================================================ bidirectional RNN
@@ -654,11 +624,8 @@ BIDIRECTIONAL_RNN = Exercise(
     cases=_bidirectional_rnn_cases)
 
 
-@verdict
-def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
-    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
-    return run_check(BIDIRECTIONAL_RNN, bidirectional_rnn, seed=seed, random_cases=_count(random_cases))
+check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
+    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states.""")
 
 
 # ================================================================ RNN step, backwards (notebook 09)
@@ -709,11 +676,8 @@ RNN_STEP_BACKWARD = Exercise(
     cases=_rnn_step_backward_cases)
 
 
-@verdict
-def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
-    for one sample (1-D) or a batch (2-D, a row per sample)."""
-    return run_check(RNN_STEP_BACKWARD, rnn_step_backward, seed=seed, random_cases=_count(random_cases))
+check_rnn_step_backward = checker(RNN_STEP_BACKWARD, """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
+    for one sample (1-D) or a batch (2-D, a row per sample).""")
 
 
 # ================================================================ GRU step (notebook 12)
@@ -767,11 +731,8 @@ GRU_STEP = Exercise(
     cases=_gru_step_cases)
 
 
-@verdict
-def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
-    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
-    return run_check(GRU_STEP, gru_step, seed=seed, random_cases=_count(random_cases))
+check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
+    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch.""")
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
@@ -813,8 +774,5 @@ BIDIRECTIONAL_LAYER = Exercise(
     cases=_bidirectional_layer_cases)
 
 
-@verdict
-def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
-    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
-    return run_check(BIDIRECTIONAL_LAYER, bidirectional_layer, seed=seed, random_cases=_count(random_cases))
+check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
+    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``.""")

@@ -24,7 +24,7 @@ from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
-from .diagnose import Case, Exercise, check_value, run_check, split
+from .diagnose import Case, Exercise, check_value, checker, run_check, split
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -134,12 +134,9 @@ LSTM_STEP_PER_GATE = Exercise(
     success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
 
 
-@verdict
-def check_lstm_step_per_gate(fn) -> Feedback:
-    """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
+check_lstm_step_per_gate = checker(LSTM_STEP_PER_GATE, """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
     (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on seed 001's fixed X
-    and a random batch."""
-    return run_check(LSTM_STEP_PER_GATE, fn)
+    and a random batch.""", "check_lstm_step_per_gate")
 
 
 # ================================================================ notebook 05: the efficient LSTM
@@ -167,10 +164,7 @@ FUSE = Exercise(
     success=("weight_ih and weight_hh match torch's layout (blocks i, f, g, o)",))
 
 
-@verdict
-def check_fuse(fn) -> Feedback:
-    """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout."""
-    return run_check(FUSE, fn)
+check_fuse = checker(FUSE, """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout.""", "check_fuse")
 
 
 def _projection_cases() -> list[Case]:
@@ -210,13 +204,13 @@ def check_input_projection(fn) -> Feedback:
 @verdict
 def check_fused_step(fn) -> Feedback:
     """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)``: the assignment's LSTM step
-    (``exercises.check_lstm_step``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
+    (``exercises.LSTM_STEP``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
     @see_through  # the adapter is the check's: what it calls is the student's function
     def as_the_assignment_calls_it(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
         return fn(x, (h_prev, c_prev), weight_ih, weight_hh, bias_ih, bias_hh)
 
     as_the_assignment_calls_it.__name__ = getattr(fn, "__name__", "fused_step")
-    return _exercises.check_lstm_step(as_the_assignment_calls_it, name="fused_step")
+    return run_check(replace(_exercises.LSTM_STEP, name="fused_step"), as_the_assignment_calls_it)
 
 
 # ================================================================ notebook 06: stacked and bidirectional
@@ -236,10 +230,7 @@ H_N_INDEX = Exercise(
     success=("right for 1 to 3 layers, one or two directions",))
 
 
-@verdict
-def check_h_n_index(fn) -> Feedback:
-    """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
-    return run_check(H_N_INDEX, fn)
+check_h_n_index = checker(H_N_INDEX, """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state.""", "check_h_n_index")
 
 
 def _input_size_cases() -> list[Case]:
@@ -268,11 +259,8 @@ LAYER_INPUT_SIZE = Exercise(
     success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
-@verdict
-def check_layer_input_size(fn) -> Feedback:
-    """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
-    layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM."""
-    return run_check(LAYER_INPUT_SIZE, fn)
+check_layer_input_size = checker(LAYER_INPUT_SIZE, """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
+    layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM.""", "check_layer_input_size")
 
 
 # one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
@@ -299,10 +287,7 @@ LENGTH_MASK = Exercise(
     success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
 
 
-@verdict
-def check_length_mask(fn) -> Feedback:
-    """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step."""
-    return run_check(LENGTH_MASK, fn)
+check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step.""", "check_length_mask")
 
 
 def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
@@ -343,8 +328,5 @@ REVERSE_FINAL = Exercise(
     success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
 
 
-@verdict
-def check_reverse_final(fn) -> Feedback:
-    """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
-    state, read from a bidirectional layer's padded output."""
-    return run_check(REVERSE_FINAL, fn)
+check_reverse_final = checker(REVERSE_FINAL, """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
+    state, read from a bidirectional layer's padded output.""", "check_reverse_final")
