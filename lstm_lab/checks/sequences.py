@@ -44,9 +44,13 @@ def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[s
 
 
 # ================================================================ notebook 04: one gate at a time
+def _parameter_count(kind: str, input_size: int, hidden_size: int) -> int:
+    return sum(p.numel() for p in getattr(nn, kind)(input_size, hidden_size, device="meta").parameters())
+
+
 def _count_cases(kind: str | None = None) -> list[Case]:
     return [Case(f"{each}, input_size={D}, hidden_size={H}", (D, H) if kind else (each, D, H),
-                 sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters()))
+                 _parameter_count(each, D, H))
             for each in ((kind,) if kind else ("RNN", "LSTM", "GRU")) for D, H in ((3, 2), (10, 20), (1, 7))]
 
 
@@ -63,7 +67,7 @@ def _count_mistakes(case: Case) -> dict:
             "with its own W_x, W_h and biases": H * D + H * H + 2 * H}
 
 
-PARAMETER_COUNT = Exercise("parameter count", None, "count", cases=_count_cases, judge="exact",
+PARAMETER_COUNT = Exercise("parameter count", _parameter_count, "count", cases=_count_cases, judge="exact",
                            mistakes=_count_mistakes,
                            success=("RNN, LSTM and GRU all match torch.nn's counts for three sizes",))
 
@@ -182,7 +186,8 @@ def _projection_mistakes(case: Case) -> dict:
 
 
 INPUT_PROJECTION = Exercise(
-    "input projection for all steps", None, "projection", cases=_projection_cases, mistakes=_projection_mistakes,
+    "input projection for all steps", lambda inputs, weight_ih, bias_ih, bias_hh: input_projection(
+        "LSTM", inputs, {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}), "projection", cases=_projection_cases, mistakes=_projection_mistakes,
     axis_names={"projection": ("step", "batch", "unit")}, atol=ATOL, gradients=False,
     success=(f"matches to within {ATOL:g}",))
 
@@ -221,7 +226,7 @@ def _row_cases() -> list[Case]:
 
 
 H_N_INDEX = Exercise(
-    "row of h_n", None, "row", cases=_row_cases, judge="exact",
+    "row of h_n", lambda layer, direction, num_layers, num_directions: layer * num_directions + direction, "row", cases=_row_cases, judge="exact",
     mistakes=lambda case: {
         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and overwrites it":
             overwritten_row(*case.args[:2]),
@@ -233,13 +238,15 @@ H_N_INDEX = Exercise(
 check_h_n_index = checker(H_N_INDEX, """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state.""", "check_h_n_index")
 
 
+def _features_read(layer, input_size, hidden_size, bidirectional, proj_size) -> int:
+    model = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional, proj_size=proj_size,
+                    device="meta")
+    return getattr(model, f"weight_ih_l{layer}").shape[1]
+
+
 def _input_size_cases() -> list[Case]:
-    def width(layer, input_size, hidden_size, bidirectional, proj_size):
-        model = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
-                        proj_size=proj_size, device="meta")
-        return getattr(model, f"weight_ih_l{layer}").shape[1]
     return [Case(f"layer {layer}, input_size=5, hidden_size=6, bidirectional={bi}, proj_size={proj}",
-                 (layer, 5, 6, bi, proj), width(layer, 5, 6, bi, proj))
+                 (layer, 5, 6, bi, proj), _features_read(layer, 5, 6, bi, proj))
             for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
 
 
@@ -255,7 +262,7 @@ def _input_size_mistakes(case: Case) -> dict:
 
 
 LAYER_INPUT_SIZE = Exercise(
-    "input size of a layer", None, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
+    "input size of a layer", _features_read, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
     success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
@@ -268,18 +275,19 @@ check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
+def _mask(lengths: Tensor, max_len: int) -> Tensor:
+    """torch's own padding of all-ones sequences: 1 on real steps, 0 on padding, (max_len, B)."""
+    mask = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
+    return torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
+
+
 def _mask_cases() -> list[Case]:
-    cases = []
-    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
-        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
-        mask = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
-        mask = torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
-        cases.append(Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), mask))
-    return cases
+    return [Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), _mask(lengths, max_len))
+            for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6))]
 
 
 LENGTH_MASK = Exercise(
-    "mask from lengths", None, "mask", cases=_mask_cases, judge="exact",
+    "mask from lengths", _mask, "mask", cases=_mask_cases, judge="exact",
     axis_names={"mask": ("time index", "sequence")},
     mistakes=lambda case: {
         "each column has one step too many: time index t is a real step when t < length (indices count from 0: "
@@ -323,7 +331,7 @@ def _reverse_final_mistakes(case: Case) -> dict:
 
 
 REVERSE_FINAL = Exercise(
-    "reverse direction's final state", None, "final", cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
+    "reverse direction's final state", lambda output, lengths, hidden_size: output[0, :, hidden_size:], "final", cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
     axis_names={"final": ("sequence", "unit")}, atol=ATOL, gradients=False,
     success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
 
