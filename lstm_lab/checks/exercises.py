@@ -23,15 +23,36 @@ from .diagnose import ATOL, Case, Exercise, checker, run_check, split
 
 F64 = torch.float64
 
-__all__ = [
-    "check_rnn_step", "check_lstm_step", "check_lstm_step_backward", "check_init_lstm_params",
-    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn", "check_rnn_step_backward",
-    "check_gru_step", "check_bidirectional_layer",
-]
-
 
 def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
     return table[(k + seed) % len(table)]
+
+
+def _layer_weights(gen, rows: int, D: int, H: int, ih=1.0, hh=1.0, bias=1.0) -> dict:
+    """Random weights in torch's layout (``rows``: gate blocks × H), drawn in the order torch lists them."""
+    return {"weight_ih": randn(gen, rows, D, scale=ih), "weight_hh": randn(gen, rows, H, scale=hh),
+            "bias_ih": randn(gen, rows, scale=bias), "bias_hh": randn(gen, rows, scale=bias)}
+
+
+def _random_case(k: int, B: int, D: int, H: int, args: tuple, names: tuple) -> Case:
+    return Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names)
+
+
+def _step_cases(names, weights, golden, gen, random_cases, seed, sizes, blocks) -> list[Case]:
+    """The fixed X's first three steps, each from the golden state before it, then random batches (x, the
+    ``golden`` states, weights of ``blocks`` gate blocks at scale 0.5)."""
+    X, cases = fixtures.fixed_x(), []
+    for t in range(3):
+        before = tuple(g[t - 1:t] if t else torch.zeros(1, 2, dtype=F64) for g in golden)
+        after = tuple(g[t:t + 1] for g in golden)
+        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], *before, *weights.values()),
+                          after if len(after) > 1 else after[0], names, zero_state=t == 0))
+    for k in range(random_cases):
+        B, D, H = _sizes(sizes, k, seed)
+        states = tuple(randn(gen, B, H) for _ in golden)
+        cases.append(_random_case(k, B, D, H, (randn(gen, B, D), *states,  # x first
+                                              *_layer_weights(gen, blocks * H, D, H, 0.5, 0.5, 0.5).values()), names))
+    return cases
 
 
 # ================================================================ RNN step
@@ -63,30 +84,15 @@ def _rnn_mistakes(case: Case) -> dict:
     }
 
 
-def _rnn_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
-    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
-    cases, h = [], torch.zeros(1, 2, dtype=F64)
-    for t in range(3):
-        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
-                          zero_state=t == 0))
-        h = golden[t:t + 1]
-    gen = seeded(100 + seed)
-    for k in range(random_cases):
-        B, D, H = _sizes(_RNN_SIZES, k, seed)
-        args = (randn(gen, B, D), randn(gen, B, H), randn(gen, H, D, scale=0.5), randn(gen, H, H, scale=0.5),
-                randn(gen, H, scale=0.5), randn(gen, H, scale=0.5))
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    return cases
-
-
 RNN_STEP = Exercise(
     "rnn_step", rnn_cell, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
     state_args=(1,), batch_args=(0, 1),
     success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
              "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"),
-    cases=_rnn_step_cases)
+    cases=lambda seed=0, random_cases=2: _step_cases(
+        ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.rnn_weights(),
+        (fixtures.golden()["rnn"]["h"],), seeded(100 + seed), random_cases, seed, _RNN_SIZES, 1))
 
 
 check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H).""")
@@ -179,24 +185,6 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     return lines
 
 
-def _lstm_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
-    names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
-    cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
-    for t in range(3):
-        expected = (golden["h"][t:t + 1], golden["c"][t:t + 1])
-        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
-                          zero_state=t == 0))
-        h, c = expected
-    gen = seeded(200 + seed)
-    for k in range(random_cases):
-        B, D, H = _sizes(_LSTM_SIZES, k, seed)
-        args = (randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), randn(gen, 4 * H, D, scale=0.5),
-                randn(gen, 4 * H, H, scale=0.5), randn(gen, 4 * H, scale=0.5), randn(gen, 4 * H, scale=0.5))
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    return cases
-
-
 LSTM_STEP = Exercise(
     "lstm_step", _lstm_reference, ("h_t", "c_t"),
     axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
@@ -206,7 +194,10 @@ LSTM_STEP = Exercise(
     success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
              "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"),
-    cases=_lstm_step_cases)
+    cases=lambda seed=0, random_cases=2: _step_cases(
+        ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.lstm_weights(bias=True),
+        (fixtures.golden()["lstm_bias"]["h"], fixtures.golden()["lstm_bias"]["c"]), seeded(200 + seed), random_cases,
+        seed, _LSTM_SIZES, 4))
 
 
 check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) ->
@@ -277,8 +268,7 @@ def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case
                             dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
     for k in range(random_cases):
         B, D, H = _sizes(_LSTM_SIZES, k, seed)
-        weights = {"weight_ih": randn(gen, 4 * H, D, scale=0.5), "weight_hh": randn(gen, 4 * H, H, scale=0.5),
-                   "bias_ih": randn(gen, 4 * H, scale=0.5), "bias_hh": randn(gen, 4 * H, scale=0.5)}
+        weights = _layer_weights(gen, 4 * H, D, H, 0.5, 0.5, 0.5)
         cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
                                     randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
     return cases
@@ -519,8 +509,7 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
         lengths = torch.randint(1, T + k % 2 * -1 + 1, (N,), generator=gen)
         lengths[0] = T if k % 2 == 0 else T - 1
         lengths[1] = 1
-        weights = {"weight_ih": randn(gen, 4 * H, D), "weight_hh": randn(gen, 4 * H, H),
-                   "bias_ih": randn(gen, 4 * H), "bias_hh": randn(gen, 4 * H)}
+        weights = _layer_weights(gen, 4 * H, D, H)
         x, zeros = randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
         # the LSTM reads the padding too (as seed 003's does); the masked run stops at each length, and
         # its final state is the answer, computed without any indexing
@@ -604,13 +593,9 @@ def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale
     cases = []
     for k in range(count):
         T, B, D, H = _sizes(_BI_SIZES, k, seed)
-
-        def weights():
-            return {"weight_ih": randn(gen, blocks * H, D), "weight_hh": randn(gen, blocks * H, H, scale=scale),
-                    "bias_ih": randn(gen, blocks * H, scale=scale), "bias_hh": randn(gen, blocks * H, scale=scale)}
-
+        x, forward = randn(gen, T, B, D), _layer_weights(gen, blocks * H, D, H, 1.0, scale, scale)
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (randn(gen, T, B, D), weights(), weights()), None, names))
+                          (x, forward, _layer_weights(gen, blocks * H, D, H, 1.0, scale, scale)), None, names))
     return cases
 
 
@@ -658,13 +643,11 @@ def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]
                                                              w["weight_hh"]), None, names)]
     for k in range(random_cases):
         B, D, H = _sizes(_RNN_SIZES, k, seed)
-        weights = {"weight_ih": randn(gen, H, D), "weight_hh": randn(gen, H, H, scale=0.3),
-                   "bias_ih": randn(gen, H), "bias_hh": randn(gen, H)}
+        weights = _layer_weights(gen, H, D, H, hh=0.3)
         x_k, h_k = randn(gen, B, D), torch.tanh(randn(gen, B, H))
         h_next = rnn_cell_trace(x_k, h_k, **weights).h
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
-                          (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
-                          names))
+        cases.append(_random_case(k, B, D, H, (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"],
+                                               weights["weight_hh"]), names))
     return cases
 
 
@@ -681,10 +664,6 @@ check_rnn_step_backward = checker(RNN_STEP_BACKWARD, """``rnn_step_backward(dh, 
 
 
 # ================================================================ GRU step (notebook 12)
-def _gru_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    return gru_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
-
-
 def _gru_mistakes(case: Case) -> dict:
     x, h, w_ih, w_hh, b_ih, b_hh = case.args
     step = gru_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh)
@@ -714,12 +693,12 @@ def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
         B, D, H = _sizes(_RNN_SIZES, k, seed)
         args = (randn(gen, B, D), torch.tanh(randn(gen, B, H)), randn(gen, 3 * H, D), randn(gen, 3 * H, H),
                 randn(gen, 3 * H), randn(gen, 3 * H))
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
+        cases.append(_random_case(k, B, D, H, args, names))
     return cases
 
 
 GRU_STEP = Exercise(
-    "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
+    "gru_step", gru_cell, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
     state_args=(1,), batch_args=(0, 1),
     error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
                                ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
