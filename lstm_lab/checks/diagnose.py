@@ -413,8 +413,7 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
             if shown > 2:  # the first two wrong values in detail, the rest by name only
                 differences = differences[:1]
             lines += ["  " + line for line in differences]
-            lines += ["  " + line for line in _safely(_where_in_time, [], ex, name, first)]
-            lines += ["  " + line for line in _safely(_which_blocks, [], ex, name, first)]
+            lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
     if ex.locate is not None and not mistake:
         lines += _safely(ex.locate, [], fn, first.case, first.result)
     if not mistake:
@@ -464,27 +463,25 @@ def _answers_right(ex: Exercise, fn, case: Case, expected: list | None = None) -
         with torch.no_grad():
             expected = split(ex.reference(*clone(case.args)), returns)
     result, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
-    leaves = None if failure else split(result, returns)
-    if leaves is None or isinstance(leaves, str):
-        return False
-    return all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+    leaves = None if failure is not None else split(result, returns)
+    return isinstance(leaves, list) and all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+
+
+def _right_with(ex: Exercise, fn, case: Case, positions: tuple, change) -> bool:
+    """Is ``fn`` right on ``case`` with the arguments at ``positions`` changed (every tensor inside: ``change``)?"""
+    args = list(case.args)
+    for k in positions:
+        args[k] = tree_map(args[k], lambda _, t: change(t))
+    return _answers_right(ex, fn, Case(case.label, tuple(args)))
 
 
 def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
     """Each example of a wrong batch on its own: right one by one but wrong together means the
     code mixes the examples of a batch (and says nothing about the recurrence)."""
-    if not ex.batch_args or ex.reference is None:
-        return []
-    first = run.case.args[ex.batch_args[0]]
+    first = run.case.args[ex.batch_args[0]] if ex.batch_args and ex.reference is not None else None
     size = first.shape[0] if isinstance(first, Tensor) and first.dim() > 1 else 0
-    if size < 2:
+    if size < 2 or not all(_right_with(ex, fn, run.case, ex.batch_args, lambda t, b=b: t[b:b + 1]) for b in range(size)):
         return []
-    for b in range(size):
-        args = list(run.case.args)
-        for k in ex.batch_args:
-            args[k] = tree_map(args[k], lambda _, t, b=b: t[b:b + 1])
-        if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
-            return []
     return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
             f"{size} together does not: your code mixes the examples of a batch (an index or a sum over axis 0, a "
             "reshape, a bias that broadcasts along the batch). Each row must be computed on its own"]
@@ -492,12 +489,8 @@ def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
 
 def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
     """The same wrong case with a zero state: right there means the mistake is in the recurrence."""
-    if not ex.state_args or ex.reference is None or run.case.zero_state:
-        return []
-    args = list(run.case.args)
-    for k in ex.state_args:
-        args[k] = tree_map(args[k], lambda _, t: torch.zeros_like(t))
-    if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
+    if (not ex.state_args or ex.reference is None or run.case.zero_state
+            or not _right_with(ex, fn, run.case, ex.state_args, torch.zeros_like)):
         return []
     return [f"on {run.case.label} with the state set to zero your answer is right: the mistake is in the "
             "recurrent part, how h_{t-1} (or c_{t-1}) enters the step"]
@@ -556,35 +549,24 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     return None
 
 
-def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
-    """'steps 1 to 2 are right; the first difference is at step 3 (index 2)'.
-
-    Time steps count from 1 in every message, as in the notebooks' maths (x_1 is x[0]).
-    """
-    axis = ex.time_axis.get(name)
+def _located(ex: Exercise, name: str, run: _Run) -> list[str]:
+    """Where a returned value of the right shape goes wrong: the first step that differs ('steps 1 to 2 are right;
+    the first difference is at step 3 (index 2)': steps count from 1 in every message, as in the notebooks' maths,
+    x_1 is x[0]), and for a result stacked by gate (a gradient of weight_ih) the gate blocks that differ."""
     k = flat_names(run.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
-    if axis is None or got is None or got.shape != want.shape or want.shape[axis] < 2:
+    axis, gates, lines = ex.time_axis.get(name), ex.gate_blocks.get(name), []
+    if got is None or got.shape != want.shape:
         return []
-    bad = [t for t in range(want.shape[axis]) if not same(got.select(axis, t), want.select(axis, t), ex.atol)]
-    if not bad or bad[0] == 0:
-        return ["it is wrong from the first step on"] if bad else []
-    right = "step 1 is" if bad[0] == 1 else f"steps 1 to {bad[0]} are"
-    return [f"{right} right; the first difference is at step {bad[0] + 1} (index {bad[0]})"]
-
-
-def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
-    """For a result stacked by gate (e.g. a gradient of weight_ih): the gate blocks that differ."""
-    gates = ex.gate_blocks.get(name)
-    k = flat_names(run.returns).index(name)
-    got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
-    if not gates or got is None or got.shape != want.shape or want.shape[0] % len(gates):
-        return []
-    bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates)))
-           if not same(a, b, ex.atol)]
-    return [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
-
-
+    if axis is not None and want.shape[axis] >= 2:
+        bad = [t for t in range(want.shape[axis]) if not same(got.select(axis, t), want.select(axis, t), ex.atol)]
+        right = "step 1 is" if bad[:1] == [1] else f"steps 1 to {bad[0]} are" if bad else ""
+        lines += (["it is wrong from the first step on"] if bad[:1] == [0] else
+                  [f"{right} right; the first difference is at step {bad[0] + 1} (index {bad[0]})"] if bad else [])
+    if gates and want.shape[0] % len(gates) == 0:
+        bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates))) if not same(a, b, ex.atol)]
+        lines += [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
+    return lines
 
 
 def block_holders(t, per_gate: dict, dim: int = 0, atol: float = ATOL) -> list:
