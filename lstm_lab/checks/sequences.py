@@ -15,11 +15,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 
 from .. import fixtures
 from ..costs import CallCounter
-from ..cells import lstm_cell
+from ..cells import input_projection, lstm_cell
 from ..gates import TORCH_ORDER as GATES
 from ..layouts import fuse_gates
 from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwritten_row
-from ..cells import input_projection
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
@@ -34,13 +33,8 @@ ATOL = TOLERANCES["sequence"]
 # ---------------------------------------------------------------- helpers
 def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, Tensor]:
     """Per-gate weights, every matrix different, so that any mix-up of two gates shows."""
-    gen = seeded(seed)
-    out = {}
-    for gate in GATES:
-        out[f"W_x{gate}"] = randn(gen, hidden_size, input_size)
-        out[f"W_h{gate}"] = randn(gen, hidden_size, hidden_size)
-        out[f"b_{gate}"] = randn(gen, hidden_size)
-    return out
+    gen, shapes = seeded(seed), {"W_x": (hidden_size, input_size), "W_h": (hidden_size, hidden_size), "b_": (hidden_size,)}
+    return {f"{prefix}{gate}": randn(gen, *shape) for gate in GATES for prefix, shape in shapes.items()}
 
 
 # ================================================================ notebook 04: one gate at a time
@@ -298,25 +292,18 @@ LENGTH_MASK = Exercise(
 check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step.""", "check_length_mask")
 
 
-def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
-    """A seeded torch.nn.LSTM over a packed batch: (output padded to (total_length, B, dirs*H), h_n)."""
-    T, D, H = total_length, 3, 2
-    with fixed_seed(seed):  # the notebook's own random stream is left alone
-        model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
-    x = randn(seed + 1, T, len(lengths), D)
-    with torch.no_grad():
-        out, (h_n, _) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
-        output, _ = pad_packed_sequence(out, total_length=T)
-    return output, h_n
-
-
 # one exercise: notebook 07's last valid output is the assignment's, called time-major (batch_first=False)
 check_last_valid_output = _exercises.check_last_valid_output
 
 
 def _reverse_final_cases() -> list[Case]:
+    """A seeded bidirectional torch.nn.LSTM over a packed batch: its output padded to (5, B, 2H), and h_n."""
     lengths = torch.tensor([3, 1, 4, 2])
-    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
+    with fixed_seed(80):  # the notebook's own random stream is left alone
+        model = nn.LSTM(3, 2, bidirectional=True, dtype=F64)
+    with torch.no_grad():
+        out, (h_n, _) = model(pack_padded_sequence(randn(81, 5, len(lengths), 3), lengths, enforce_sorted=False))
+        output, _ = pad_packed_sequence(out, total_length=5)
     return [Case("a bidirectional torch.nn.LSTM on a packed batch, lengths [3, 1, 4, 2]",
                  (output, lengths, h_n.shape[-1]), h_n[1], names=("output", "lengths", "hidden_size"))]
 

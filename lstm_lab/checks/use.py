@@ -2,16 +2,8 @@
 notebook's example of a mistake is shown without failing under grading (``as_an_example``).
 
 A notebook that asks the student to write its central piece (a GRU step, a mask) then uses that piece
-in the cells that follow. ``yours_or_reference`` decides which function those cells get: the
-student's when its check passes, the reference until then, so that Run All reaches the end either way
-and the student sees which one ran::
-
-    gru_step = yours_or_reference(my_gru_step, check.check_gru_step, lstm_lab.gru_cell)
-    # using your my_gru_step (its check passes)
-    # -- or --
-    # using the reference lstm_lab.gru_cell: your my_gru_step does not pass its check yet
-
-Without a reference, the check's own is used: ``yours_or_reference(my_targets, check.check_memory_targets)``.
+in the cells that follow, the student's once its check passes and the check's reference until then
+(``yours_or_reference``), so that Run All reaches the end either way and the student sees which one ran.
 """
 
 from __future__ import annotations
