@@ -31,30 +31,26 @@ def _keep_trace(answer, case) -> dict | list:
         trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
     except (TypeError, ValueError, RuntimeError) as error:  # lstm_lab's checks of the weights say what is off
         return [str(error)]
-    c, f, i, g = (getattr(trace, k)[:, 0] for k in "cfig")  # the first hidden unit
-    return {"c": c, "f": f, "i": i, "g": g, "c1": c[0].item(), "cT": c[-1].item(), "steps": len(c),
-            "fmin": f.min().item()}
+    c, f, i, g = (getattr(trace, k)[:, 0].tolist() for k in "cfig")  # the first hidden unit
+    return {"c": c, "f": f, "i": i, "g": g, "c1": c[0], "cT": c[-1], "steps": len(c), "fmin": min(f)}
 
 
 def _written(m: dict, case, again) -> list | None:
-    if abs(m["c1"]) >= MIN_WRITTEN:
-        return None
-    return [f"after step 1 the memory holds c_1 = {m['c1']:.4f}: the first input was not written in "
-            f"(|c_1| should be at least {MIN_WRITTEN})",
-            f"c_1 = i_1·g_1 with the input gate i_1 = {m['i'][0].item():.4f} and the candidate g_1 = "
-            f"{m['g'][0].item():.4f}"]
+    return None if abs(m["c1"]) >= MIN_WRITTEN else [
+        f"after step 1 the memory holds c_1 = {m['c1']:.4f}: the first input was not written in (|c_1| should be at "
+        f"least {MIN_WRITTEN})", f"c_1 = i_1·g_1 with the input gate i_1 = {m['i'][0]:.4f} and the candidate g_1 = "
+        f"{m['g'][0]:.4f}"]
 
 
 def _kept(m: dict, case, again) -> list | None:
     c, f, i, g, first = m["c"], m["f"], m["i"], m["g"], m["c1"]
-    drifted = [t for t in range(len(c)) if abs(c[t].item() - first) > KEEP_TOLERANCE]
-    if not drifted:
-        return None
-    lines = [f"{len(drifted)} of {len(c)} steps drift more than {KEEP_TOLERANCE} from c_1 = {first:.4f}:"]
-    lines += [f"step {t + 1}: c_{t + 1} = {c[t].item():.4f}" for t in drifted[:3]]
-    t = drifted[0]
-    return [*lines, f"at step {t + 1}: c_{t + 1} = f·c_{t} + i·g with f = {f[t].item():.4f}, i = {i[t].item():.4f}, "
-                    f"g = {g[t].item():.4f}; the memory keeps a fraction f of itself and takes in i·g"]
+    drifted = [t for t in range(len(c)) if abs(c[t] - first) > KEEP_TOLERANCE]
+    t = drifted[0] if drifted else None
+    return drifted and [
+        f"{len(drifted)} of {len(c)} steps drift more than {KEEP_TOLERANCE} from c_1 = {first:.4f}:",
+        *(f"step {t + 1}: c_{t + 1} = {c[t]:.4f}" for t in drifted[:3]),
+        f"at step {t + 1}: c_{t + 1} = f·c_{t} + i·g with f = {f[t]:.4f}, i = {i[t]:.4f}, g = {g[t]:.4f}; the memory "
+        "keeps a fraction f of itself and takes in i·g"]
 
 
 KEEP_FIRST_INPUT = Exercise(
