@@ -545,37 +545,45 @@ _ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)", "rnn_layer")
 _BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
 
 
-def _bidirectional_reference(x, weights_fwd, weights_bwd):
-    B, H = x.shape[1], weights_fwd["weight_hh"].shape[1]
-    return run_stack("RNN", x, x.new_zeros(2, B, H), [[weights_fwd, weights_bwd]])
+def _bidirectional(kind: str):
+    """``kind``'s bidirectional layer from zero states, [forward, backward] (``run_stack``): the RNN exercise returns
+    (output, h_n), the LSTM one the output alone."""
+    def reference(x, forward, backward):
+        zeros = x.new_zeros(2, x.shape[1], forward["weight_hh"].shape[1])
+        output, h_n = run_stack(kind, x, zeros if kind == "RNN" else (zeros, zeros), [[forward, backward]])
+        return (output, h_n) if kind == "RNN" else output
+    return reference
 
 
-def _bidirectional_mistakes(case: Case) -> dict:
-    x, wf, wb = case.args
-    h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
-    fwd, h_f = run_layer("RNN", x, h0, wf)
-    read_backwards, h_b = run_layer("RNN", x.flip(0), h0, wb)  # in reading order: step T-1 first
-    bwd = read_backwards.flip(0)
-    return {
-        "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
-        "pairs the forward and the backward state of step t": lambda: (torch.cat([fwd, read_backwards], -1), None),
-        "the backward direction read the sequence from the start: reverse the input before running it":
-            lambda: (torch.cat([fwd, run_layer("RNN", x, h0, wb)[0]], -1), None),
-        "the halves of output are swapped: torch puts [forward, backward], forward first":
-            lambda: (torch.cat([bwd, fwd], -1), None),
-        "the rows of h_n are swapped: h_n[0] is the forward direction's final state, h_n[1] the backward one's":
-            lambda: (None, torch.stack([h_b, h_f])),
-        "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
-        "output[0, :, H:], not output[-1, :, H:]": lambda: (None, torch.stack([h_f, bwd[-1]])),
-        "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
-            lambda: (None, torch.cat([h_f, h_b], -1)),
-        "both directions use weights_fwd": lambda: (torch.cat([fwd, run_layer("RNN", x.flip(0), h0, wf)[0].flip(0)],
-                                                              -1), None),
-        "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
-            lambda: (torch.cat([fwd, bwd], 0), None),
-        "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
-            lambda: (torch.cat([fwd, bwd], 1), None),
-    }
+def _paired_wrongly(kind: str):
+    """The mistakes of pairing two directions of ``kind``: the output's, and for the RNN exercise h_n's."""
+    def mistakes(case: Case) -> dict:
+        x, wf, wb = case.args
+        h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
+        h0 = h0 if kind == "RNN" else (h0, h0)
+        (fwd, h_f), (read_backwards, h_b) = run_layer(kind, x, h0, wf), run_layer(kind, x.flip(0), h0, wb)
+        bwd = read_backwards.flip(0)  # read_backwards is in reading order: step T-1 first
+        outputs = {
+            "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
+            "pairs the forward and the backward state of step t": torch.cat([fwd, read_backwards], -1),
+            "the backward direction read the sequence from the start: reverse the input before running it":
+                torch.cat([fwd, run_layer(kind, x, h0, wb)[0]], -1),
+            "the halves of output are swapped: torch puts [forward, backward], forward first": torch.cat([bwd, fwd], -1),
+            f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), h0, wf)[0].flip(0)], -1),
+            "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
+                torch.cat([fwd, bwd], 0),
+            "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
+                torch.cat([fwd, bwd], 1)}
+        if kind != "RNN":
+            return outputs
+        return {**{message: (output, None) for message, output in outputs.items()},
+                "the rows of h_n are swapped: h_n[0] is the forward direction's final state, h_n[1] the backward one's":
+                    (None, torch.stack([h_b, h_f])),
+                "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
+                "output[0, :, H:], not output[-1, :, H:]": (None, torch.stack([h_f, bwd[-1]])),
+                "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
+                    (None, torch.cat([h_f, h_b], -1))}
+    return mistakes
 
 
 def _bidirectional_rnn_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
@@ -600,9 +608,9 @@ def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale
 
 
 BIDIRECTIONAL_RNN = Exercise(
-    "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
+    "bidirectional_rnn", _bidirectional("RNN"), ("output", "h_n"), allowed=_ONE_DIRECTION,
     axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
-    time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
+    time_axis={"output": 0}, mistakes=_paired_wrongly("RNN"),
     success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
              "gradients with respect to x and both directions' weights: autograd through lstm_lab"),
@@ -715,38 +723,15 @@ check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
-def _bidirectional_layer_reference(inputs, forward_weights, backward_weights):
-    B, H = inputs.shape[1], forward_weights["weight_hh"].shape[1]
-    zeros = inputs.new_zeros(2, B, H)
-    return run_stack("LSTM", inputs, (zeros, zeros), [[forward_weights, backward_weights]])[0]
-
-
-def _bidirectional_layer_mistakes(case: Case) -> dict:
-    x, wf, wb = case.args
-    zeros = (x.new_zeros(x.shape[1], wf["weight_hh"].shape[1]),) * 2
-    fwd = run_layer("LSTM", x, zeros, wf)[0]
-    read_backwards = run_layer("LSTM", x.flip(0), zeros, wb)[0]  # in reading order: step T-1 first
-    return {
-        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
-        "directions' states for step t": lambda: torch.cat([fwd, read_backwards], -1),
-        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
-            lambda: torch.cat([read_backwards.flip(0), fwd], -1),
-        "the backward cell read the sequence from the start: flip the input before running it":
-            lambda: torch.cat([fwd, run_layer("LSTM", x, zeros, wb)[0]], -1),
-        "both directions use forward_weights": lambda: torch.cat([fwd, run_layer("LSTM", x.flip(0), zeros, wf)[0]
-                                                                  .flip(0)], -1),
-    }
-
-
 def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("inputs", "forward_weights", "backward_weights")
     return _two_directions(seeded(900 + seed), max(random_cases, 1), seed, names, 4, 1.0)
 
 
 BIDIRECTIONAL_LAYER = Exercise(
-    "bidirectional_layer", _bidirectional_layer_reference, "output",
+    "bidirectional_layer", _bidirectional("LSTM"), "output",
     axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
-    mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
+    mistakes=_paired_wrongly("LSTM"), allowed=_ONE_DIRECTION,  # the exercise is the pairing
     success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
              f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
              "gradients with respect to the inputs and both directions' weights"),
