@@ -593,27 +593,18 @@ def _precision_hint(run: _Run) -> list[str]:
 def _loss(leaves: list, seed: int = 2024) -> Tensor | None:
     """A random weighted sum of every returned value, so that each number gets its own gradient."""
     gen = torch.Generator().manual_seed(seed)
-    total = None
-    for leaf in leaves:
-        if not isinstance(leaf, Tensor) or not leaf.is_floating_point():
-            continue
-        weights = torch.randn(leaf.shape, dtype=torch.float64, generator=gen).to(leaf.dtype)
-        term = (leaf * weights).sum()
-        total = term if total is None else total + term
-    return total
+    terms = [(leaf * torch.randn(leaf.shape, dtype=torch.float64, generator=gen).to(leaf.dtype)).sum()
+             for leaf in leaves if isinstance(leaf, Tensor) and leaf.is_floating_point()]
+    return sum(terms[1:], terms[0]) if terms else None
 
 
-def _gradients(fn, case: Case, returns, student: bool, allowed: tuple = ()):
-    """(named inputs, their gradients or None, error sentence or None) for one call."""
+def _gradients(ex: Exercise, fn, case: Case, student: bool = True):
+    """(named inputs, their gradients or None, error sentence or None) for one call: the student's (watched) or
+    the reference's."""
     args = clone(case.args, requires_grad=True)
     named = [(n, t) for n, t in named_tensors(args, case.names) if t.requires_grad]
-    if student:
-        result, failure = call_student("gradient", fn, *args, allowed=allowed)
-        if failure is not None:
-            return named, None, failure.lines[0]
-    else:
-        result = fn(*args)
-    leaves = split(result, returns)
+    result, failure = call_student("gradient", fn, *args, allowed=ex.allowed) if student else (fn(*args), None)
+    leaves = failure.lines[0] if failure is not None else split(result, ex.returns)
     if isinstance(leaves, str):
         return named, None, leaves
     loss = _loss(leaves)
@@ -630,10 +621,10 @@ def _gradients(fn, case: Case, returns, student: bool, allowed: tuple = ()):
 def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
     """None when the student's gradients match the reference's on the first case, else why not."""
     case = cases[0]
-    named, mine, problem = _gradients(fn, case, ex.returns, student=True, allowed=ex.allowed)
+    named, mine, problem = _gradients(ex, fn, case)
     if problem:
         return Feedback(ex.name, False, [f"the numbers are right, but on {case.label} the gradient fails: {problem}"])
-    _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+    _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
     if theirs is None:  # the reference's answer carries no gradient (whole numbers, say): nothing to compare
         return None
     for (name, tensor), g_mine, g_ref in zip(named, mine, theirs):
@@ -657,10 +648,10 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
     if not ex.gradients:
         return []
     try:
-        named, mine, problem = _gradients(fn, case, ex.returns, student=True, allowed=ex.allowed)
+        named, mine, problem = _gradients(ex, fn, case)
         if problem or mine is None:
             return []
-        _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+        _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
     except Exception:  # a hint, never a reason to fail differently
         return []
     unused = []
@@ -675,7 +666,5 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
             for gate, a, b in zip(gates, g_mine.chunk(len(gates)), g_ref.chunk(len(gates))):
                 if a.abs().max() == 0 and b.abs().max() > 0:
                     unused.append(f"the {GATE_WORDS.get(gate, gate)} rows of {name}")
-    if not unused:
-        return []
     return [f"your answer does not depend on {', '.join(unused)} at all (autograd finds no gradient there): "
-            "is it missing from your computation, or is another tensor used in its place?"]
+            "is it missing from your computation, or is another tensor used in its place?"] if unused else []
