@@ -360,8 +360,6 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
     return Feedback(exercise, False, located or [*verdict.lines, *ex.hint])  # where it locates, that says more
 
 
-
-
 def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
                 lenient: bool = False, reshape=None, note: str | None = None, judge: str = "close",
                 success: tuple = (), advice=None, locate=None) -> Feedback:
@@ -497,8 +495,8 @@ def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
 
 
 def _safely(hint, default, *args):
-    """A hint is extra help: if making it fails on a strange answer, leave it out rather than
-    show the student a traceback from lstm_lab."""
+    """A hint is extra help: if making it fails on a strange answer, leave it out rather than show the student a
+    traceback from lstm_lab."""
     try:
         return hint(*args)
     except Exception:
@@ -523,12 +521,8 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     """The first catalogued mistake that reproduces every answer the student gave (to 1e-8)."""
     if ex.mistakes is None:
         return None
-    catalogues = []
-    for run in answered:
-        try:
-            catalogues.append(ex.mistakes(run.case))
-        except Exception:  # a mistake that cannot even be computed here matches nothing
-            catalogues.append({})
+    # a catalogue that cannot even be computed on a case matches nothing there
+    catalogues = [_safely(ex.mistakes, {}, run.case) for run in answered]
     names = list(dict.fromkeys(name for catalogue in catalogues for name in catalogue))  # some fit only some cases
     for message in names:
         matched_any_wrong = False

@@ -158,7 +158,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
 
     def student_c(*args):
         out, failure = call_student("probe", fn, *(a.clone() for a in args))
-        parts = None if failure else split(out, ("h_t", "c_t"))
+        parts = None if failure is not None else split(out, ("h_t", "c_t"))
         return None if parts is None or isinstance(parts, str) else as_tensor(parts[1])
 
     moved = student_c(x, h, c + 1, w_ih, w_hh, b_ih, b_hh)
@@ -167,10 +167,8 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     if not same(moved - c_s, ref.f, TOLERANCES["float64, longer"]):
         return ["the forget gate is where it goes wrong: raising c_{t-1} by 1 should raise c_t by exactly f "
                 "(c_t = f ⊙ c_{t-1} + i ⊙ g), and yours changes by something else"]
-    lines = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"]
-    H = h.shape[-1]
-    b_shifted = b_ih.clone()
-    b_shifted[:H] += 1  # the input gate's bias block
+    lines, b_shifted = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"], b_ih.clone()
+    b_shifted[:h.shape[-1]] += 1  # the input gate's bias block
     ref_shifted = lstm_cell_trace(x, (h, c), w_ih, w_hh, b_shifted, b_hh)
     shifted = student_c(x, h, c, w_ih, w_hh, b_shifted, b_hh)
     if shifted is not None and shifted.shape == c_s.shape:
@@ -295,11 +293,7 @@ PARAM_NAMES = tuple(f"{prefix}{gate}" for gate in GATES for prefix in ("W_x", "W
 
 
 def _expected_shape(name: str, input_size: int, hidden_size: int) -> tuple:
-    if name.startswith("W_x"):
-        return (input_size, hidden_size)
-    if name.startswith("W_h"):
-        return (hidden_size, hidden_size)
-    return (hidden_size,)
+    return {"W_x": (input_size, hidden_size), "W_h": (hidden_size, hidden_size)}.get(name[:3], (hidden_size,))
 
 
 _SHAPE_ADVICE = {  # what seed 003's init asks of each kind of tensor
@@ -319,8 +313,8 @@ def _shape_problem(name: str, value, input_size: int, hidden_size: int) -> str |
 
 
 def _init_reference(input_size: int, hidden_size: int) -> dict:
-    draw = {"W_x": (input_size, hidden_size), "W_h": (hidden_size, hidden_size)}
-    return {n: torch.randn(*draw[n[:3]]) * INIT_SCALE if n[:3] in draw else torch.zeros(hidden_size) for n in PARAM_NAMES}
+    return {n: torch.randn(*_expected_shape(n, input_size, hidden_size)) * INIT_SCALE if n[0] == "W" else
+            torch.zeros(hidden_size) for n in PARAM_NAMES}
 
 
 def _init_params(params, case: Case) -> dict | list:
