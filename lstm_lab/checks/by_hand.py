@@ -16,7 +16,7 @@ from torch import Tensor
 from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
-from ..layouts import CONVENTIONS, to_convention
+from ..layouts import CONVENTIONS, SHAPES, to_convention
 from .core import TOLERANCES, Feedback, same, shape_message, verdict
 from .diagnose import block_holders, check_value
 
@@ -216,10 +216,9 @@ def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
 
 
 # ---------------------------------------------------------------- 03: the same weights in other layouts
-_COLUMN_BLOCKS = {"cs231n", "keras"}  # (D, 4H): x @ W, one column block per gate
 _DISPLAY = {"torch": "torch", "cs231n": "CS231n", "keras": "Keras", "onnx": "ONNX", "seed002": "seed 002"}
-_INPUT_NAME = {"torch": "weight_ih", "cs231n": "Wx", "keras": "kernel", "onnx": "W", "seed002": "W_x"}
-_BIAS_NAME = {"torch": "bias_ih", "cs231n": "b", "keras": "bias", "onnx": "B", "seed002": "b_x"}
+# each convention's tensors are listed input matrix, recurrent matrix, (input) bias (layouts.SHAPES)
+_INPUT_NAME, _BIAS_NAME = ({c: list(SHAPES[c])[k] for c in SHAPES} for k in (0, 2))
 
 
 def _layout(convention, answer, names: dict, bias: bool, locate, advice=None) -> Feedback:
@@ -254,7 +253,7 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    column = convention in _COLUMN_BLOCKS
+    column = convention in SHAPES and SHAPES[convention][_INPUT_NAME[convention]].startswith("D")  # x @ W: (D, 4H)
 
     def locate(got, expected):
         gates = fixtures.lstm_gate_weights()

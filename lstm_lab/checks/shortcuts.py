@@ -204,6 +204,4 @@ class Watch:
         sys.setprofile(self._previous)
 
 
-def watching(allowed: tuple[str, ...] = ()) -> Watch:
-    """``with watching() as watch:`` notes every watched call made inside the block that ``allowed`` does not name."""
-    return Watch(allowed)
+watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls made inside that ``allowed`` does not name
