@@ -252,12 +252,12 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
         raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {count!r}")
     if cases is None:
         cases = ex.cases(**options)
+    if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
+        return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     if ex.judge == "property":
         return _judge_property(ex, fn, cases)
     if ex.answer == "value":
         return _judge_value(ex, fn, cases[0])
-    if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
-        return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
     runs = [_run_case(ex, fn, case) for case in cases]
     helper = _safely(_helper_answering, None, ex, runs)
     if helper is not None:
