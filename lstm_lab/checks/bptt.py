@@ -58,7 +58,8 @@ CLIP_GRAD_NORM = Exercise(
              "gradients, already small; one gradient, max_norm 0.5",))
 
 
-check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, max_norm) -> list of clipped tensors`` (new tensors, inputs untouched).""", "check_clip_grad_norm")
+check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, max_norm) -> list of clipped
+    tensors`` (new tensors, inputs untouched).""", "check_clip_grad_norm")
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -97,12 +98,14 @@ def _memory_cases() -> list[Case]:
 
 
 MEMORY_TARGETS = Exercise(
-    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets", cases=_memory_cases, judge="exact", axis_names={"targets": ("sequence",)},
+    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets", cases=_memory_cases,
+    judge="exact", axis_names={"targets": ("sequence",)},
     hint=("hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)",),
     success=("the targets of both batches (lag 3 and lag 10) match",))
 
 
-check_memory_targets = checker(MEMORY_TARGETS, """``fn(inputs, num_symbols) -> targets (batch,)``: read a memory-task batch's answers from its inputs.""", "check_memory_targets")
+check_memory_targets = checker(MEMORY_TARGETS, """``fn(inputs, num_symbols) -> targets (batch,)``: read a
+    memory-task batch's answers from its inputs.""", "check_memory_targets")
 
 
 # ================================================================ notebook 12: the GRU

@@ -58,30 +58,24 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
     out["the input blocks of weight_ih are used transposed (x @ W without .T): torch keeps a row per gate "
         "unit, so each block is applied as x @ W.T"] = (
         lambda: run(dict(weights, weight_ih=transposed_blocks(weights["weight_ih"]))))
+    def swapped(t: str, s: str, keys: tuple):  # gate t reads gate s's block of each of ``keys``
+        return lambda: run({**weights, **{k: with_block(weights[k], t, s) for k in keys}})
+
     for target, source, seed in _swaps():
-        out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_hh instead of its "
-            f"own{seed}"] = (
-            (lambda: run(with_W_hf_for_W_hi(weights))) if seed else
-            lambda t=target, s=source: run(dict(weights, weight_hh=with_block(weights["weight_hh"], t, s))))
-        out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_ih instead of its own"] = (
-            lambda t=target, s=source: run(dict(weights, weight_ih=with_block(weights["weight_ih"], t, s))))
-        out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s bias block instead of its own"] = (
-            lambda t=target, s=source: run(dict(weights, bias_ih=with_block(weights["bias_ih"], t, s),
-                                                bias_hh=with_block(weights["bias_hh"], t, s))))
+        for keys, block in ((("weight_hh",), "block of weight_hh"), (("weight_ih",), "block of weight_ih"),
+                            (("bias_ih", "bias_hh"), "bias block")):
+            typo = seed if keys == ("weight_hh",) else ""
+            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s {block} instead of its own{typo}"] = (
+                (lambda: run(with_W_hf_for_W_hi(weights))) if typo else swapped(target, source, keys))
     out.update(missing_biases(weights, run))
     return out
 
 
 def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
-    zero = torch.zeros_like
-    return {
-        "bias_hh is missing: torch adds both biases, bias_ih and bias_hh":
-            lambda: run(dict(weights, bias_hh=zero(weights["bias_hh"]))),
-        "bias_ih is missing: torch adds both biases, bias_ih and bias_hh":
-            lambda: run(dict(weights, bias_ih=zero(weights["bias_ih"]))),
-        "both biases are missing":
-            lambda: run(dict(weights, bias_ih=zero(weights["bias_ih"]), bias_hh=zero(weights["bias_hh"]))),
-    }
+    def without(keys):
+        return lambda: run({**weights, **{k: torch.zeros_like(weights[k]) for k in keys}})
+    return {f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh" if len(keys) == 1 else
+            "both biases are missing": without(keys) for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih"))}
 
 
 # ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)

@@ -478,7 +478,8 @@ def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
     code mixes the examples of a batch (and says nothing about the recurrence)."""
     first = run.case.args[ex.batch_args[0]] if ex.batch_args and ex.reference is not None else None
     size = first.shape[0] if isinstance(first, Tensor) and first.dim() > 1 else 0
-    if size < 2 or not all(_right_with(ex, fn, run.case, ex.batch_args, lambda t, b=b: t[b:b + 1]) for b in range(size)):
+    one_by_one = (_right_with(ex, fn, run.case, ex.batch_args, lambda t, b=b: t[b:b + 1]) for b in range(size))
+    if size < 2 or not all(one_by_one):
         return []
     return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
             f"{size} together does not: your code mixes the examples of a batch (an index or a sum over axis 0, a "

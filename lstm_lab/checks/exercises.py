@@ -95,7 +95,8 @@ RNN_STEP = Exercise(
         (fixtures.golden()["rnn"]["h"],), seeded(100 + seed), random_cases, seed, _RNN_SIZES, 1))
 
 
-check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H).""")
+check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B,
+    D), h (B, H).""")
 
 
 # ================================================================ LSTM step
@@ -282,8 +283,8 @@ LSTM_STEP_BACKWARD = Exercise(
     cases=_lstm_step_backward_cases)
 
 
-check_lstm_step_backward = checker(LSTM_STEP_BACKWARD, """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
-    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
+check_lstm_step_backward = checker(LSTM_STEP_BACKWARD, """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step,
+    weight_ih, weight_hh)`` -> ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
     ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias.""")
 
 
@@ -455,8 +456,8 @@ LSTM_FORWARD = Exercise(
     cases=_lstm_forward_cases)
 
 
-check_lstm_forward = checker(LSTM_FORWARD, """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
-    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``).""")
+check_lstm_forward = checker(LSTM_FORWARD, """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N,
+    T, D) batch-first, params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``).""")
 
 
 # ================================================================ last valid output
@@ -562,7 +563,8 @@ def _paired_wrongly(kind: str):
             "pairs the forward and the backward state of step t": torch.cat([fwd, read_backwards], -1),
             "the backward direction read the sequence from the start: reverse the input before running it":
                 torch.cat([fwd, run_layer(kind, x, h0, wb)[0]], -1),
-            "the halves of output are swapped: torch puts [forward, backward], forward first": torch.cat([bwd, fwd], -1),
+            "the halves of output are swapped: torch puts [forward, backward], forward first":
+                torch.cat([bwd, fwd], -1),
             f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), h0, wf)[0].flip(0)], -1),
             "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
                 torch.cat([fwd, bwd], 0),
@@ -611,8 +613,8 @@ BIDIRECTIONAL_RNN = Exercise(
     cases=_bidirectional_rnn_cases)
 
 
-check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
-    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states.""")
+check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output,
+    h_n)``: x (T, B, D), output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states.""")
 
 
 # ================================================================ RNN step, backwards (notebook 09)
@@ -661,8 +663,8 @@ RNN_STEP_BACKWARD = Exercise(
     cases=_rnn_step_backward_cases)
 
 
-check_rnn_step_backward = checker(RNN_STEP_BACKWARD, """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
-    for one sample (1-D) or a batch (2-D, a row per sample).""")
+check_rnn_step_backward = checker(RNN_STEP_BACKWARD, """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
+    -> (dx, dh_prev, dW_ih, dW_hh, db)`` for one sample (1-D) or a batch (2-D, a row per sample).""")
 
 
 # ================================================================ GRU step (notebook 12)
@@ -712,8 +714,8 @@ GRU_STEP = Exercise(
     cases=_gru_step_cases)
 
 
-check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
-    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch.""")
+check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU
+    step in torch's layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch.""")
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
@@ -732,5 +734,6 @@ BIDIRECTIONAL_LAYER = Exercise(
     cases=_bidirectional_layer_cases)
 
 
-check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
-    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``.""")
+check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights,
+    backward_weights)`` -> ``output (T, B, 2H)`` of one bidirectional torch.nn.LSTM layer (zero initial states),
+    built from ``lstm_lab.run_layer``.""")

@@ -126,6 +126,6 @@ FORGET_BIAS = Exercise(
     properties=(lambda m, case, again: None if m["reach"] >= REACH_TARGET else [
         _REACH_SAID.format(**m), f"it should be at least {REACH_TARGET}: the first input's influence fades by the "
         "forget gate at every step, so a forget gate nearer 1 keeps more of it"],), success=(_REACH_SAID,))
-check_forget_bias = checker(FORGET_BIAS, """With ``forget_bias`` added to the LSTM's forget gate (T = 20, sequence 0),
-    the first input reaches the last state at least a tenth as strongly as the last: ‖∂h_T/∂x_1‖ / ‖∂h_T/∂x_20‖ >= 0.1.""",
-                            "check_forget_bias")
+check_forget_bias = checker(FORGET_BIAS, """With ``forget_bias`` added to the LSTM's forget gate (T = 20, sequence
+    0), the first input reaches the last state at least a tenth as strongly as the last: ‖∂h_T/∂x_1‖ / ‖∂h_T/∂x_20‖
+    >= 0.1.""", "check_forget_bias")

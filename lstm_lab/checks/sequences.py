@@ -33,7 +33,8 @@ ATOL = TOLERANCES["sequence"]
 # ---------------------------------------------------------------- helpers
 def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, Tensor]:
     """Per-gate weights, every matrix different, so that any mix-up of two gates shows."""
-    gen, shapes = seeded(seed), {"W_x": (hidden_size, input_size), "W_h": (hidden_size, hidden_size), "b_": (hidden_size,)}
+    gen, H = seeded(seed), hidden_size
+    shapes = {"W_x": (H, input_size), "W_h": (H, H), "b_": (H,)}
     return {f"{prefix}{gate}": randn(gen, *shape) for gate in GATES for prefix, shape in shapes.items()}
 
 
@@ -132,9 +133,9 @@ LSTM_STEP_PER_GATE = Exercise(
     success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
 
 
-check_lstm_step_per_gate = checker(LSTM_STEP_PER_GATE, """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
-    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on seed 001's fixed X
-    and a random batch.""", "check_lstm_step_per_gate")
+check_lstm_step_per_gate = checker(LSTM_STEP_PER_GATE, """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step
+    from per-gate weights ``p`` (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on
+    seed 001's fixed X and a random batch.""", "check_lstm_step_per_gate")
 
 
 # ================================================================ notebook 05: the efficient LSTM
@@ -162,7 +163,8 @@ FUSE = Exercise(
     success=("weight_ih and weight_hh match torch's layout (blocks i, f, g, o)",))
 
 
-check_fuse = checker(FUSE, """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout.""", "check_fuse")
+check_fuse = checker(FUSE, """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's
+    layout.""", "check_fuse")
 
 
 def _projection_cases() -> list[Case]:
@@ -181,7 +183,8 @@ def _projection_mistakes(case: Case) -> dict:
 
 INPUT_PROJECTION = Exercise(
     "input projection for all steps", lambda inputs, weight_ih, bias_ih, bias_hh: input_projection(
-        "LSTM", inputs, {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}), "projection", cases=_projection_cases, mistakes=_projection_mistakes,
+        "LSTM", inputs, {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}), "projection",
+    cases=_projection_cases, mistakes=_projection_mistakes,
     axis_names={"projection": ("step", "batch", "unit")}, atol=ATOL, gradients=False,
     success=(f"matches to within {ATOL:g}",))
 
@@ -220,7 +223,8 @@ def _row_cases() -> list[Case]:
 
 
 H_N_INDEX = Exercise(
-    "row of h_n", lambda layer, direction, num_layers, num_directions: layer * num_directions + direction, "row", cases=_row_cases, judge="exact",
+    "row of h_n", lambda layer, direction, num_layers, num_directions: layer * num_directions + direction, "row",
+    cases=_row_cases, judge="exact",
     mistakes=lambda case: {
         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and overwrites it":
             overwritten_row(*case.args[:2]),
@@ -229,7 +233,8 @@ H_N_INDEX = Exercise(
     success=("right for 1 to 3 layers, one or two directions",))
 
 
-check_h_n_index = checker(H_N_INDEX, """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state.""", "check_h_n_index")
+check_h_n_index = checker(H_N_INDEX, """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n``
+    holding that state.""", "check_h_n_index")
 
 
 def _features_read(layer, input_size, hidden_size, bidirectional, proj_size) -> int:
@@ -260,8 +265,9 @@ LAYER_INPUT_SIZE = Exercise(
     success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
-check_layer_input_size = checker(LAYER_INPUT_SIZE, """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
-    layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM.""", "check_layer_input_size")
+check_layer_input_size = checker(LAYER_INPUT_SIZE, """``fn(layer, input_size, hidden_size, bidirectional,
+    proj_size)`` -> the number of features layer ``layer`` reads (the columns of its ``weight_ih``), as in
+    torch.nn.LSTM.""", "check_layer_input_size")
 
 
 # one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
@@ -289,7 +295,8 @@ LENGTH_MASK = Exercise(
     success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
 
 
-check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step.""", "check_length_mask")
+check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t
+    is a real step.""", "check_length_mask")
 
 
 # one exercise: notebook 07's last valid output is the assignment's, called time-major (batch_first=False)
@@ -318,10 +325,11 @@ def _reverse_final_mistakes(case: Case) -> dict:
 
 
 REVERSE_FINAL = Exercise(
-    "reverse direction's final state", lambda output, lengths, hidden_size: output[0, :, hidden_size:], "final", cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
+    "reverse direction's final state", lambda output, lengths, hidden_size: output[0, :, hidden_size:], "final",
+    cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
     axis_names={"final": ("sequence", "unit")}, atol=ATOL, gradients=False,
     success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
 
 
-check_reverse_final = checker(REVERSE_FINAL, """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
-    state, read from a bidirectional layer's padded output.""", "check_reverse_final")
+check_reverse_final = checker(REVERSE_FINAL, """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the
+    reverse direction's final state, read from a bidirectional layer's padded output.""", "check_reverse_final")

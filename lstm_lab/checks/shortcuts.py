@@ -204,4 +204,4 @@ class Watch:
         sys.setprofile(self._previous)
 
 
-watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls made inside that ``allowed`` does not name
+watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls inside that ``allowed`` does not name
