@@ -552,3 +552,18 @@ def test_a_mistake_is_named_only_where_its_catalogue_explains_every_wrong_answer
                   mistakes=lambda case: {"multiplied by 4": 4 * case.args[0]} if case.label == "case two" else {})
     assert "multiplied by 4" in failing(run_check(ex, lambda x: 4 * x if len(x) == 2 else 2 * x, cases))
     assert "multiplied by 4" not in failing(run_check(ex, lambda x: 4 * x if len(x) == 2 else 3 * x, cases))
+
+
+# ================================================================ the property judge
+def test_the_property_judge_names_the_first_property_that_fails():
+    between = Exercise(
+        "between", None, "x", answer="value", judge="property", cases=lambda: [Case("", ())],
+        statistic=lambda value, case: {"x": float(value)} if isinstance(value, (int, float)) else "a number, please",
+        properties=(lambda m, case, again: None if m["x"] > 0 else ["it should be above 0"],
+                    lambda m, case, again: None if m["x"] < 10 else ["it should be below 10"]),
+        success=("{x:g} lies between 0 and 10",))
+    assert str(run_check(between, 3)) == "✓ between: correct\n   3 lies between 0 and 10"
+    assert run_check(between, -1).lines == ["it should be above 0"]
+    assert run_check(between, 12).lines == ["it should be below 10"]
+    assert run_check(between, "3").lines == ["a number, please"]
+    assert "there is no case" in str(run_check(between, 3, []))

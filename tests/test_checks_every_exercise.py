@@ -246,6 +246,20 @@ def test_every_function_exercise_is_a_declaration_with_its_cases():
     assert len(DECLARED) >= 23 and all(ex.cases is not None for ex in DECLARED.values())
 
 
+# the notebooks 13 and 14 declarations are another session's work at the time of writing: these are this file's
+OWN_REFERENCES = {key: ex for key, ex in DECLARED.items() if ex.answer == "function" and key.split(".")[0] not in
+                  ("text", "seq2seq")}
+
+
+@pytest.mark.parametrize("key", OWN_REFERENCES)
+def test_every_function_exercise_declares_a_reference_that_passes_it(monkeypatch, key):
+    """The reference a notebook falls back on (``use.yours_or_reference``) is the declaration's, and it is right."""
+    monkeypatch.setattr(core, "watching", lambda allowed=(): _Blind())  # the reference is lstm_lab's own code
+    ex = OWN_REFERENCES[key]
+    assert ex.reference is not None, f"{key} declares no reference"
+    assert diagnose.run_check(ex, ex.reference), str(diagnose.run_check(ex, ex.reference))
+
+
 def _same(a, b) -> bool:
     ta, tb = diagnose.named_tensors(a), diagnose.named_tensors(b)
     plain = (int, float, str)  # not a generator (a copy of the case's), a model, an optimizer (the case's own)

@@ -256,8 +256,8 @@ def test_bidirectional_layer_right():
 
 
 @pytest.mark.parametrize("kwargs, phrases", [
-    (dict(flip_back=False), ["reading order", "flip it back"]),
-    (dict(swap=True), ["halves are swapped"]),
+    (dict(flip_back=False), ["reading order", "flip them back"]),
+    (dict(swap=True), ["halves of output are swapped"]),
     (dict(flip_input=False, flip_back=False), ["read the sequence from the start"]),
 ])
 def test_bidirectional_layer_mistakes(kwargs, phrases):

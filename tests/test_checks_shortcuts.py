@@ -173,10 +173,10 @@ def lstm_via_aten_overload(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bia
     return torch.ops.aten.lstm_cell.default(x, [h_prev, c_prev], weight_ih, weight_hh, bias_ih, bias_hh)
 
 
-def gru_via_check_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+def lstm_via_check_reference(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
     from lstm_lab.checks import exercises  # the check's own reference is an answer too
 
-    return exercises._gru_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
+    return exercises._lstm_reference(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh)
 
 
 def gru_via_gru_function(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
@@ -218,7 +218,7 @@ SHORTCUTS = [
     (sequences.check_bidirectional_layer, bidirectional_layer_via_reverse, "lstm_lab.runners.run_layer(reverse=True)"),
     # a module nobody listed, the checks' own references, and torch's operator objects
     (notebook_checks.check_gru_step, gru_via_gru_function, "lstm_lab.gru_function.GRULayerFunction"),
-    (notebook_checks.check_gru_step, gru_via_check_reference, "lstm_lab.checks.exercises._gru_reference"),
+    (check_lstm_step, lstm_via_check_reference, "lstm_lab.checks.exercises._lstm_reference"),
     (check_lstm_step, lstm_via_aten_overload, "torch.ops.aten.lstm_cell"),
 ]
 IDS = [f"{c.__name__}-{s.__name__}" for c, s, _ in SHORTCUTS]

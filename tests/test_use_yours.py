@@ -74,3 +74,21 @@ def test_an_example_of_a_mistake_is_shown_and_never_raised_even_under_grading(mo
     assert not feedback and "not yet" in str(feedback)
     with pytest.raises(ExerciseFailed):  # outside the example the same check still fails its cell
         check.check_gru_step(z_swapped)
+
+
+def test_without_a_reference_the_checks_own_is_used():
+    """The notebook need not write the answer out as a reference: the check's declaration holds one."""
+    said = []
+    chosen = yours_or_reference(stub, check.check_gru_step, say=said.append)
+    assert chosen is check.check_gru_step.exercise.reference
+    assert said == ["using the reference answer of check_gru_step: your stub does not pass its check yet"]
+    h = chosen(torch.zeros(1, 2, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64),
+               *(torch.ones(6, 2, dtype=torch.float64),) * 2, *(torch.ones(6, dtype=torch.float64),) * 2)
+    assert torch.allclose(h, right(torch.zeros(1, 2, dtype=torch.float64), torch.zeros(1, 2, dtype=torch.float64),
+                                   *(torch.ones(6, 2, dtype=torch.float64),) * 2, *(torch.ones(6, dtype=torch.float64),) * 2),
+                          atol=1e-12, rtol=0)
+
+
+def test_a_check_without_a_declaration_needs_its_reference():
+    with pytest.raises(TypeError, match="reference should be the function to use until yours passes, got NoneType"):
+        yours_or_reference(right, lambda fn: check.check_gru_step(fn))

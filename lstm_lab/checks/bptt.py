@@ -14,7 +14,7 @@ from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
 from .core import TOLERANCES, Feedback, randn, verdict
-from .diagnose import Case, Exercise, check_value, run_check
+from .diagnose import Case, Exercise, check_value, checker, run_check
 
 
 # ================================================================ notebooks 09, 11, 12: declared elsewhere
@@ -25,18 +25,22 @@ check_parameter_count = _sequences.check_parameter_count  # notebook 04's for th
 
 
 # ================================================================ notebook 10: clipping, vanishing
+def _clip_reference(grads, max_norm):
+    """torch's clip_grad_norm_ on copies (it divides by (norm + 1e-6): within TOLERANCES["clipping"])."""
+    params = [torch.nn.Parameter(g.clone()) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = g.clone()
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params]
+
+
 def _clip_cases() -> list[Case]:
-    cases = []
-    for label, grads, max_norm in (("three gradients, large", [randn(31, 4, 3) * 10, randn(32, 4), randn(33, 2, 2) * 5], 1.0),
-                                   ("three gradients, already small", [randn(34, 3) * 0.01, randn(35, 2) * 0.01], 1.0),
-                                   ("one gradient, max_norm 0.5", [randn(36, 5, 5)], 0.5)):
-        params = [torch.nn.Parameter(g.clone()) for g in grads]
-        for p, g in zip(params, grads):
-            p.grad = g.clone()
-        torch.nn.utils.clip_grad_norm_(params, max_norm)  # torch divides by (norm + 1e-6): within TOLERANCES["clipping"]
-        cases.append(Case(label, (grads, max_norm), tuple(p.grad for p in params), ("grads", "max_norm"),
-                          returns=tuple(f"gradient {k}" for k in range(len(grads)))))
-    return cases
+    return [Case(label, (grads, max_norm), _clip_reference(grads, max_norm), ("grads", "max_norm"),
+                 returns=tuple(f"gradient {k}" for k in range(len(grads))))
+            for label, grads, max_norm in (
+                ("three gradients, large", [randn(31, 4, 3) * 10, randn(32, 4), randn(33, 2, 2) * 5], 1.0),
+                ("three gradients, already small", [randn(34, 3) * 0.01, randn(35, 2) * 0.01], 1.0),
+                ("one gradient, max_norm 0.5", [randn(36, 5, 5)], 0.5))]
 
 
 def _clip_mistakes(case: Case) -> dict:
@@ -48,16 +52,14 @@ def _clip_mistakes(case: Case) -> dict:
 
 
 CLIP_GRAD_NORM = Exercise(
-    "clip by the global norm", None, "clipped", cases=_clip_cases, mistakes=_clip_mistakes, gradients=False,
+    "clip by the global norm", _clip_reference, "clipped", cases=_clip_cases, mistakes=_clip_mistakes, gradients=False,
     atol=TOLERANCES["clipping"],
     success=(f"all 6 results match (tolerance {TOLERANCES['clipping']:g}) on: three gradients, large; three "
              "gradients, already small; one gradient, max_norm 0.5",))
 
 
-@verdict
-def check_clip_grad_norm(fn) -> Feedback:
-    """``fn(grads: list of tensors, max_norm) -> list of clipped tensors`` (new tensors, inputs untouched)."""
-    return run_check(CLIP_GRAD_NORM, fn)
+check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, max_norm) -> list of clipped
+    tensors`` (new tensors, inputs untouched).""", "check_clip_grad_norm")
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
@@ -96,15 +98,14 @@ def _memory_cases() -> list[Case]:
 
 
 MEMORY_TARGETS = Exercise(
-    "memory-task targets", None, "targets", cases=_memory_cases, judge="exact", axis_names={"targets": ("sequence",)},
+    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets", cases=_memory_cases,
+    judge="exact", axis_names={"targets": ("sequence",)},
     hint=("hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)",),
     success=("the targets of both batches (lag 3 and lag 10) match",))
 
 
-@verdict
-def check_memory_targets(fn) -> Feedback:
-    """``fn(inputs, num_symbols) -> targets (batch,)``: read a memory-task batch's answers from its inputs."""
-    return run_check(MEMORY_TARGETS, fn)
+check_memory_targets = checker(MEMORY_TARGETS, """``fn(inputs, num_symbols) -> targets (batch,)``: read a
+    memory-task batch's answers from its inputs.""", "check_memory_targets")
 
 
 # ================================================================ notebook 12: the GRU

@@ -16,19 +16,13 @@ from torch import Tensor
 from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
-from ..layouts import CONVENTIONS, to_convention
+from ..layouts import CONVENTIONS, SHAPES, to_convention
 from .core import TOLERANCES, Feedback, same, shape_message, verdict
 from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE
 ATOL = TOLERANCES["by hand"]
-
-__all__ = [
-    "check_rnn_hidden", "check_labelling_probs", "check_birnn_output",
-    "check_gate", "check_forget_gate",
-    "check_cell_state", "check_hidden_state", "check_input_weights", "check_bias",
-]
 
 
 # ---------------------------------------------------------------- shared machinery
@@ -49,13 +43,14 @@ _SWAPPED = ("the two units are swapped: unit 0 holds unit 1's number and the oth
             "(a row of a weight matrix belongs to one unit)")
 
 
-def _diagnose(exercise: str, answer, expected: Tensor, suspects=(), *, axis_names=("unit",), reshape=None,
-              note=None) -> Feedback:
-    """The engine's value check for a number worked by hand: ``suspects`` are pairs of explanation and
-    the numbers that mistake gives; two units swapped is always one."""
+def _diagnose(exercise: str, answer, values: Tensor, step: int, what: str, suspects=(), *, axis_names=("unit",),
+              reshape=None, note=None) -> Feedback:
+    """The engine's value check for a number worked by hand, ``values[step - 1]``: ``suspects`` are pairs of
+    explanation and the numbers that mistake gives; another step's ``values`` and two units swapped always are."""
+    expected = values[step - 1]
     swapped = [(_SWAPPED, expected.flip(-1))] if expected.shape[-1] == 2 else []
-    return check_value(exercise, answer, expected, [*suspects, *swapped], atol=ATOL, axis_names=axis_names,
-                       lenient=True, reshape=reshape, note=note)
+    return check_value(exercise, answer, expected, [*suspects, *_other_steps(values, step, what), *swapped], atol=ATOL,
+                       axis_names=axis_names, lenient=True, reshape=reshape, note=note)
 
 
 def _x(step: int) -> Tensor:
@@ -63,10 +58,6 @@ def _x(step: int) -> Tensor:
 
 
 # ---------------------------------------------------------------- 01: the RNN by hand
-def _rnn_previous(step: int) -> Tensor:
-    return torch.zeros(H, dtype=torch.float64) if step == 1 else _golden()["rnn"]["h"][step - 2]
-
-
 def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor]]:
     return [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
              f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
@@ -75,9 +66,8 @@ def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor
 @verdict
 def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
-    step = _step(step, "check_rnn_hidden")
-    rnn, w = _golden()["rnn"], fixtures.rnn_weights()
-    h_prev = _rnn_previous(step)
+    step, rnn, w = _step(step, "check_rnn_hidden"), _golden()["rnn"], fixtures.rnn_weights()
+    h_prev = torch.zeros(H, dtype=torch.float64) if step == 1 else rnn["h"][step - 2]
     suspects = [
         ("this is the pre-activation: h_t is tanh of it", rnn["pre"][step - 1]),
         ("the recurrent term W_hh h_{t-1} is missing: h_t depends on the previous state",
@@ -85,16 +75,14 @@ def check_rnn_hidden(step: int, answer) -> Feedback:
         ("only one of the two biases is in: torch adds both b_ih and b_hh",
          rnn_cell(_x(step), h_prev, w["weight_ih"], w["weight_hh"], w["bias_ih"])),
         ("the sigmoid was used: this RNN's nonlinearity is tanh", torch.sigmoid(rnn["pre"][step - 1])),
-        *_other_steps(rnn["h"], step, "h_t"),
     ]
-    return _diagnose(f"h_{step}", answer, rnn["h"][step - 1], suspects)
+    return _diagnose(f"h_{step}", answer, rnn["h"], step, "h_t", suspects)
 
 
 @verdict
 def check_labelling_probs(step: int, answer) -> Feedback:
     """The softmax over the two labels at ``step`` of the sequence-labelling head."""
-    step = _step(step, "check_labelling_probs")
-    rnn = _golden()["rnn"]
+    step, rnn = _step(step, "check_labelling_probs"), _golden()["rnn"]
     logits = rnn["labelling_logits"]
     suspects = [
         ("these are the logits, before the softmax", logits[step - 1]),
@@ -102,20 +90,17 @@ def check_labelling_probs(step: int, answer) -> Feedback:
          torch.softmax(logits, dim=0)[step - 1]),
         ("this is the hidden state h_t: the labelling head W_out h_t + b_out comes first, then the softmax",
          rnn["h"][step - 1]),
-        *_other_steps(rnn["labelling_probs"], step, "the label probabilities"),
     ]
-    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"][step - 1], suspects,
-                     axis_names=("label",))
+    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"], step,
+                     "the label probabilities", suspects, axis_names=("label",))
 
 
 @verdict
 def check_birnn_output(step: int, answer) -> Feedback:
     """What ``torch.nn.RNN(bidirectional=True)`` puts in ``output`` at ``step``: four numbers,
     the forward state then the backward state of that same step."""
-    step = _step(step, "check_birnn_output")
-    birnn = _golden()["birnn"]
-    out = birnn["output"]
-    mirror = STEPS + 1 - step
+    step, birnn = _step(step, "check_birnn_output"), _golden()["birnn"]
+    out, mirror = birnn["output"], STEPS + 1 - step
     suspects = [
         (f"this pairs the forward state of step {step} with the backward state of step {mirror}, as seed 001 "
          f"does; torch pairs the two states of the same step", torch.cat([out[step - 1, :H], out[mirror - 1, H:]])),
@@ -123,9 +108,8 @@ def check_birnn_output(step: int, answer) -> Feedback:
          birnn["h_n"].reshape(-1)),
         ("the halves are swapped: the forward state comes first, then the backward one",
          torch.cat([out[step - 1, H:], out[step - 1, :H]])),
-        *_other_steps(out, step, "output"),
     ]
-    return _diagnose(f"bidirectional output at step {step}", answer, out[step - 1], suspects,
+    return _diagnose(f"bidirectional output at step {step}", answer, out, step, "output", suspects,
                      axis_names=("direction", "unit"), reshape=(2, H),
                      note="direction 0 is the forward state (output[t, :H]), direction 1 the backward one")
 
@@ -150,11 +134,8 @@ def _lstm(bias: bool) -> dict:
 
 
 def _lstm_previous(step: int, bias: bool) -> tuple[Tensor, Tensor]:
-    if step == 1:
-        zeros = torch.zeros(H, dtype=torch.float64)
-        return zeros, zeros
-    gold = _lstm(bias)
-    return gold["h"][step - 2], gold["c"][step - 2]
+    gold, zeros = _lstm(bias), torch.zeros(H, dtype=torch.float64)
+    return (zeros, zeros) if step == 1 else (gold["h"][step - 2], gold["c"][step - 2])
 
 
 def _lstm_step(step: int, bias: bool, h_prev: Tensor, c_prev: Tensor):
@@ -183,9 +164,7 @@ def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
 @verdict
 def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     """One gate's activation at ``step`` for seed 001's LSTM (``bias=True``: our biased variant)."""
-    letter = _gate_letter(gate)
-    step = _step(step, "check_gate")
-    gold = _lstm(bias)
+    letter, step, gold = _gate_letter(gate), _step(step, "check_gate"), _lstm(bias)
     name = GATE_NAMES[letter]
     pre = gold["pre"][step - 1].chunk(4)["ifgo".index(letter)]
     wrong_fn = torch.tanh(pre) if letter != "g" else torch.sigmoid(pre)
@@ -196,9 +175,9 @@ def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
         *[(f"this is the {GATE_NAMES[other]} gate's value: the {name} gate uses W_x{letter} and W_h{letter}",
            gold[other][step - 1]) for other in "ifgo" if other != letter],
         *_lstm_suspects(step, bias, lambda traced: getattr(traced, letter)),
-        *_other_steps(gold[letter], step, f"the {name} gate"),
     ]
-    return _diagnose(f"step {step} {name} gate ({letter}_{step})", answer, gold[letter][step - 1], suspects)
+    return _diagnose(f"step {step} {name} gate ({letter}_{step})", answer, gold[letter], step, f"the {name} gate",
+                     suspects)
 
 
 @verdict
@@ -209,10 +188,8 @@ def check_forget_gate(step: int, answer, *, bias: bool = False) -> Feedback:
 @verdict
 def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The cell state c_t = f_t * c_{t-1} + i_t * g_t at ``step``."""
-    step = _step(step, "check_cell_state")
-    gold = _lstm(bias)
-    t = step - 1
-    _, c_prev = _lstm_previous(step, bias)
+    step, gold = _step(step, "check_cell_state"), _lstm(bias)
+    t, (_, c_prev) = step - 1, _lstm_previous(step, bias)
     suspects = [
         ("this is h_t: the cell state is c_t = f_t * c_{t-1} + i_t * g_t", gold["h"][t]),
         ("the memory kept from c_{t-1} (f_t * c_{t-1}) is missing", gold["i"][t] * gold["g"][t]),
@@ -220,32 +197,28 @@ def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
         ("the forget gate and the input gate are swapped: f_t scales c_{t-1}, i_t scales g_t",
          gold["i"][t] * c_prev + gold["f"][t] * gold["g"][t]),
         *_lstm_suspects(step, bias, lambda traced: traced.c),
-        *_other_steps(gold["c"], step, "c_t"),
     ]
-    return _diagnose(f"c_{step}", answer, gold["c"][t], suspects)
+    return _diagnose(f"c_{step}", answer, gold["c"], step, "c_t", suspects)
 
 
 @verdict
 def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The hidden state h_t = o_t * tanh(c_t) at ``step``."""
-    step = _step(step, "check_hidden_state")
-    gold = _lstm(bias)
+    step, gold = _step(step, "check_hidden_state"), _lstm(bias)
     t = step - 1
     suspects = [
         ("this is the cell state c_t: h_t = o_t * tanh(c_t)", gold["c"][t]),
         ("the tanh is missing: h_t = o_t * tanh(c_t), not o_t * c_t", gold["o"][t] * gold["c"][t]),
         ("the output gate is missing: h_t = o_t * tanh(c_t)", torch.tanh(gold["c"][t])),
         *_lstm_suspects(step, bias, lambda traced: traced.h),
-        *_other_steps(gold["h"], step, "h_t"),
     ]
-    return _diagnose(f"h_{step}", answer, gold["h"][t], suspects)
+    return _diagnose(f"h_{step}", answer, gold["h"], step, "h_t", suspects)
 
 
 # ---------------------------------------------------------------- 03: the same weights in other layouts
-_COLUMN_BLOCKS = {"cs231n", "keras"}  # (D, 4H): x @ W, one column block per gate
 _DISPLAY = {"torch": "torch", "cs231n": "CS231n", "keras": "Keras", "onnx": "ONNX", "seed002": "seed 002"}
-_INPUT_NAME = {"torch": "weight_ih", "cs231n": "Wx", "keras": "kernel", "onnx": "W", "seed002": "W_x"}
-_BIAS_NAME = {"torch": "bias_ih", "cs231n": "b", "keras": "bias", "onnx": "B", "seed002": "b_x"}
+# each convention's tensors are listed input matrix, recurrent matrix, (input) bias (layouts.SHAPES)
+_INPUT_NAME, _BIAS_NAME = ({c: list(SHAPES[c])[k] for c in SHAPES} for k in (0, 2))
 
 
 def _layout(convention, answer, names: dict, bias: bool, locate, advice=None) -> Feedback:
@@ -255,10 +228,6 @@ def _layout(convention, answer, names: dict, bias: bool, locate, advice=None) ->
     expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[names[convention]]
     return check_value(f"{_DISPLAY[convention]} {names[convention]}", answer, expected, atol=ATOL,
                        advice=advice, locate=lambda fn, case, got: locate(got, expected))
-
-
-def _order_text(convention: str) -> str:
-    return ", ".join(CONVENTIONS[convention])
 
 
 def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str, dim: int, what: str) -> list:
@@ -272,13 +241,10 @@ def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str,
             continue
         span = f"block {k} ({kind} {k * size}-{(k + 1) * size - 1})"
         want = f"the {GATE_NAMES[letters[k]]} gate's {what}{letters[k]}"
-        if found:
-            lines.append(f"{span} holds the {GATE_NAMES[found]} gate's {what}{found}; "
-                         f"{_DISPLAY[convention]} expects {want} there")
-        else:
-            lines.append(f"{span} matches none of the four gates' {what}i, {what}f, {what}g, {what}o: "
-                         f"expected {want}")
-    lines.append(f"{_DISPLAY[convention]}'s gate order is {_order_text(convention)}")
+        lines.append(f"{span} holds the {GATE_NAMES[found]} gate's {what}{found}; {_DISPLAY[convention]} expects "
+                     f"{want} there" if found else
+                     f"{span} matches none of the four gates' {what}i, {what}f, {what}g, {what}o: expected {want}")
+    lines.append(f"{_DISPLAY[convention]}'s gate order is {', '.join(CONVENTIONS[convention])}")
     return lines
 
 
@@ -287,7 +253,7 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    column = convention in _COLUMN_BLOCKS
+    column = convention in SHAPES and SHAPES[convention][_INPUT_NAME[convention]].startswith("D")  # x @ W: (D, 4H)
 
     def locate(got, expected):
         gates = fixtures.lstm_gate_weights()

@@ -35,6 +35,11 @@ def transposed_blocks(t: Tensor) -> Tensor:
     return torch.cat([b.t() for b in blocks])
 
 
+def _swaps():
+    """Every (gate, the gate whose weights it reads instead, seed 003's note where that is its typo)."""
+    return [(t, s, SEED_003 if (t, s) == ("i", "f") else "") for t in GATES for s in GATES if s != t]
+
+
 # ---------------------------------------------------------------- fused weights (torch's layout)
 def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
     """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``.
@@ -42,9 +47,7 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
     ``run(weights)`` is the reference on (altered) weights.
     """
     out = {}
-    for order in ("".join(p) for p in permutations(GATES)):
-        if order == GATES:
-            continue
+    for order in ("".join(p) for p in permutations(GATES) if "".join(p) != GATES):
         known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
         out[f"you split the gate blocks in the order {', '.join(order)}{known}: torch stacks them i, f, g, o "
             f"(input, forget, candidate, output)"] = (
@@ -55,34 +58,24 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
     out["the input blocks of weight_ih are used transposed (x @ W without .T): torch keeps a row per gate "
         "unit, so each block is applied as x @ W.T"] = (
         lambda: run(dict(weights, weight_ih=transposed_blocks(weights["weight_ih"]))))
-    for target in GATES:
-        for source in GATES:
-            if source == target:
-                continue
-            seed = SEED_003 if (target, source) == ("i", "f") else ""
-            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_hh instead of its "
-                f"own{seed}"] = (
-                (lambda: run(with_W_hf_for_W_hi(weights))) if seed else
-                lambda t=target, s=source: run(dict(weights, weight_hh=with_block(weights["weight_hh"], t, s))))
-            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s block of weight_ih instead of its own"] = (
-                lambda t=target, s=source: run(dict(weights, weight_ih=with_block(weights["weight_ih"], t, s))))
-            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s bias block instead of its own"] = (
-                lambda t=target, s=source: run(dict(weights, bias_ih=with_block(weights["bias_ih"], t, s),
-                                                    bias_hh=with_block(weights["bias_hh"], t, s))))
+    def swapped(t: str, s: str, keys: tuple):  # gate t reads gate s's block of each of ``keys``
+        return lambda: run({**weights, **{k: with_block(weights[k], t, s) for k in keys}})
+
+    for target, source, seed in _swaps():
+        for keys, block in ((("weight_hh",), "block of weight_hh"), (("weight_ih",), "block of weight_ih"),
+                            (("bias_ih", "bias_hh"), "bias block")):
+            typo = seed if keys == ("weight_hh",) else ""
+            out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s {block} instead of its own{typo}"] = (
+                (lambda: run(with_W_hf_for_W_hi(weights))) if typo else swapped(target, source, keys))
     out.update(missing_biases(weights, run))
     return out
 
 
 def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
-    zero = torch.zeros_like
-    return {
-        "bias_hh is missing: torch adds both biases, bias_ih and bias_hh":
-            lambda: run(dict(weights, bias_hh=zero(weights["bias_hh"]))),
-        "bias_ih is missing: torch adds both biases, bias_ih and bias_hh":
-            lambda: run(dict(weights, bias_ih=zero(weights["bias_ih"]))),
-        "both biases are missing":
-            lambda: run(dict(weights, bias_ih=zero(weights["bias_ih"]), bias_hh=zero(weights["bias_hh"]))),
-    }
+    def without(keys):
+        return lambda: run({**weights, **{k: torch.zeros_like(weights[k]) for k in keys}})
+    return {f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh" if len(keys) == 1 else
+            "both biases are missing": without(keys) for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih"))}
 
 
 # ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)
@@ -91,17 +84,13 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
     """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention,
     ``transposed``) or as ``x @ W.T`` (torch's rows, notebook 04)."""
     out = {}
-    for target in GATES:
-        for source in GATES:
-            if source == target:
-                continue
-            seed = SEED_003 if (target, source) == ("i", "f") else ""
-            for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
-                typo = seed and prefix == "W_h"
-                out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "
-                    f"of {prefix}{target}{seed if typo else ''}"] = (
-                    (lambda: run(with_W_hf_for_W_hi(params))) if typo else
-                    lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
+    for target, source, seed in _swaps():
+        for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
+            typo = seed and prefix == "W_h"
+            out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "
+                f"of {prefix}{target}{seed if typo else ''}"] = (
+                (lambda: run(with_W_hf_for_W_hi(params))) if typo else
+                lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
     wrong, right = ("W?.T", "W?") if transposed else ("W?", "W?.T")
     shapes = ("shape (input_size, hidden_size)" if transposed else
               "torch keeps a row per unit, shape (hidden_size, input_size)")

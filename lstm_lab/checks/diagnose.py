@@ -12,6 +12,7 @@ answer ignores (from autograd); when every number is right it compares the gradi
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -20,8 +21,9 @@ import torch
 from torch import Tensor
 
 from ..gates import GATE_WORDS
+from ..training import fixed_seed
 from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
-                   error_hints, same, shape_message)
+                   error_hints, same, shape_message, verdict)
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -45,8 +47,10 @@ class Case:
 # "statistic": a random draw, judged by ``Exercise.statistic`` of it (the frequencies of the ids drawn) against
 # the case's expected statistic within the case's tolerance (its sampling error), and drawn again from the same
 # generator state it must repeat itself; "trajectory": an answer that trains, judged as "close" on what it returns
-# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters).
-JUDGES = ("close", "exact", "statistic", "trajectory")
+# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters); "property":
+# no one right answer (weights drawn at random, a bias large enough): the answer is measured (``Exercise.statistic``)
+# on every case and held to ``Exercise.properties`` on the last, in order; the first that fails names the mistake.
+JUDGES = ("close", "exact", "statistic", "trajectory", "property")
 
 
 @dataclass
@@ -59,7 +63,8 @@ class Exercise:
     cases: Callable | None = None  # (**options) -> the Case list: the fixed X with golden numbers, random batches
     judge: str = "close"  # one of JUDGES
     hint: tuple = ()  # lines under a wrong answer that no catalogued mistake explains
-    statistic: Callable | None = None  # judge "statistic": (result, case) -> the statistic, or why there is none
+    statistic: Callable | None = None  # judges "statistic", "property": (result, case) -> what is judged, or why none
+    properties: tuple = ()  # judge "property": each (measured, case, again) -> None where it holds, else its lines
     unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
     after: Callable | None = None  # judge "trajectory": (the arguments, after the call) -> the state left behind
     answer: str = "function"  # "value": the answer is the value itself (a number worked by hand), one case
@@ -242,12 +247,17 @@ def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
 def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
     """The one route of a check: ``fn`` on ``cases`` (by default the exercise's, made with ``options``); a
     Feedback that says what is wrong, or what was checked."""
+    count = options.get("random_cases", 0)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {count!r}")
     if cases is None:
         cases = ex.cases(**options)
-    if ex.answer == "value":
-        return _judge_value(ex, fn, cases[0])
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
         return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
+    if ex.judge == "property":
+        return _judge_property(ex, fn, cases)
+    if ex.answer == "value":
+        return _judge_value(ex, fn, cases[0])
     runs = [_run_case(ex, fn, case) for case in cases]
     helper = _safely(_helper_answering, None, ex, runs)
     if helper is not None:
@@ -259,9 +269,47 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
             failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
             if failure is not None:
                 return failure
-        # success lines may name the case count and the options: "{random_cases} random batches"
-        return Feedback(ex.name, True, [line.format(cases=len(cases), **options) for line in ex.success])
+        # success lines may name the case count and the options, given or default: "{random_cases} random batches"
+        told = {k: p.default for k, p in (inspect.signature(ex.cases).parameters.items() if ex.cases else ())
+                if p.default is not p.empty}
+        return Feedback(ex.name, True, [line.format(cases=len(cases), **{**told, **options}) for line in ex.success])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
+
+
+def checker(ex: Exercise, doc: str = "", name: str = "", **fixed) -> Callable:
+    """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict`` (``fixed``:
+    options it always passes). It carries its declaration, ``check.exercise``: ``use.yours_or_reference`` takes
+    the reference from there."""
+    def check(fn, **options):
+        return run_check(ex, fn, **fixed, **options)
+    check.__name__ = check.__qualname__ = name or f"check_{ex.name}"
+    check.__doc__, check.exercise = doc, ex
+    return verdict(check)
+
+
+def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
+    """Judge "property": the answer (the value, or what the function returns, called under the case's seed,
+    ``about["seed"]``, the caller's random stream left alone) measured on every case, then ``ex.properties`` on
+    the last (the largest: a statistic needs many numbers). ``again(seed)`` calls it anew: None if that fails."""
+    for case in cases:
+        def again(seed=case.about.get("seed", 0), case=case):
+            if ex.answer == "value":
+                return ex.statistic(answer, case), None
+            with fixed_seed(seed):
+                result, failure = call_student(ex.name, answer, *clone(case.args), allowed=ex.allowed)
+            return (None, failure.lines) if failure is not None else (ex.statistic(result, case), None)
+
+        measured, lines = again()
+        if isinstance(measured, (str, list)):
+            lines = [measured] if isinstance(measured, str) else measured
+        if lines:
+            where = [f"for {case.label}:"] if case.label and "not implemented yet" not in lines[0] else []
+            return Feedback(ex.name, False, [*where, *lines])
+    for holds in ex.properties:
+        lines = holds(measured, case, lambda seed: again(seed)[0])
+        if lines:
+            return Feedback(ex.name, False, list(lines))
+    return Feedback(ex.name, True, [line.format(**measured) for line in ex.success])
 
 
 # ---------------------------------------------------------------- a value
@@ -310,8 +358,6 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
         return Feedback(exercise, False, [mistake, *differences(verdict)])
     located = _safely(ex.locate, [], None, case, given) if ex.locate and given is not None else []
     return Feedback(exercise, False, located or [*verdict.lines, *ex.hint])  # where it locates, that says more
-
-
 
 
 def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
@@ -365,8 +411,7 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
             if shown > 2:  # the first two wrong values in detail, the rest by name only
                 differences = differences[:1]
             lines += ["  " + line for line in differences]
-            lines += ["  " + line for line in _safely(_where_in_time, [], ex, name, first)]
-            lines += ["  " + line for line in _safely(_which_blocks, [], ex, name, first)]
+            lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
     if ex.locate is not None and not mistake:
         lines += _safely(ex.locate, [], fn, first.case, first.result)
     if not mistake:
@@ -416,27 +461,26 @@ def _answers_right(ex: Exercise, fn, case: Case, expected: list | None = None) -
         with torch.no_grad():
             expected = split(ex.reference(*clone(case.args)), returns)
     result, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
-    leaves = None if failure else split(result, returns)
-    if leaves is None or isinstance(leaves, str):
-        return False
-    return all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+    leaves = None if failure is not None else split(result, returns)
+    return isinstance(leaves, list) and all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+
+
+def _right_with(ex: Exercise, fn, case: Case, positions: tuple, change) -> bool:
+    """Is ``fn`` right on ``case`` with the arguments at ``positions`` changed (every tensor inside: ``change``)?"""
+    args = list(case.args)
+    for k in positions:
+        args[k] = tree_map(args[k], lambda _, t: change(t))
+    return _answers_right(ex, fn, Case(case.label, tuple(args)))
 
 
 def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
     """Each example of a wrong batch on its own: right one by one but wrong together means the
     code mixes the examples of a batch (and says nothing about the recurrence)."""
-    if not ex.batch_args or ex.reference is None:
-        return []
-    first = run.case.args[ex.batch_args[0]]
+    first = run.case.args[ex.batch_args[0]] if ex.batch_args and ex.reference is not None else None
     size = first.shape[0] if isinstance(first, Tensor) and first.dim() > 1 else 0
-    if size < 2:
+    one_by_one = (_right_with(ex, fn, run.case, ex.batch_args, lambda t, b=b: t[b:b + 1]) for b in range(size))
+    if size < 2 or not all(one_by_one):
         return []
-    for b in range(size):
-        args = list(run.case.args)
-        for k in ex.batch_args:
-            args[k] = tree_map(args[k], lambda _, t, b=b: t[b:b + 1])
-        if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
-            return []
     return [f"each example of {run.case.label} on its own (a batch of 1) gives the right answer; the batch of "
             f"{size} together does not: your code mixes the examples of a batch (an index or a sum over axis 0, a "
             "reshape, a bias that broadcasts along the batch). Each row must be computed on its own"]
@@ -444,20 +488,16 @@ def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
 
 def _probe_state(ex: Exercise, fn, run: _Run) -> list[str]:
     """The same wrong case with a zero state: right there means the mistake is in the recurrence."""
-    if not ex.state_args or ex.reference is None or run.case.zero_state:
-        return []
-    args = list(run.case.args)
-    for k in ex.state_args:
-        args[k] = tree_map(args[k], lambda _, t: torch.zeros_like(t))
-    if not _answers_right(ex, fn, Case(run.case.label, tuple(args))):
+    if (not ex.state_args or ex.reference is None or run.case.zero_state
+            or not _right_with(ex, fn, run.case, ex.state_args, torch.zeros_like)):
         return []
     return [f"on {run.case.label} with the state set to zero your answer is right: the mistake is in the "
             "recurrent part, how h_{t-1} (or c_{t-1}) enters the step"]
 
 
 def _safely(hint, default, *args):
-    """A hint is extra help: if making it fails on a strange answer, leave it out rather than
-    show the student a traceback from lstm_lab."""
+    """A hint is extra help: if making it fails on a strange answer, leave it out rather than show the student a
+    traceback from lstm_lab."""
     try:
         return hint(*args)
     except Exception:
@@ -482,12 +522,8 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     """The first catalogued mistake that reproduces every answer the student gave (to 1e-8)."""
     if ex.mistakes is None:
         return None
-    catalogues = []
-    for run in answered:
-        try:
-            catalogues.append(ex.mistakes(run.case))
-        except Exception:  # a mistake that cannot even be computed here matches nothing
-            catalogues.append({})
+    # a catalogue that cannot even be computed on a case matches nothing there
+    catalogues = [_safely(ex.mistakes, {}, run.case) for run in answered]
     names = list(dict.fromkeys(name for catalogue in catalogues for name in catalogue))  # some fit only some cases
     for message in names:
         matched_any_wrong = False
@@ -508,35 +544,24 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
     return None
 
 
-def _where_in_time(ex: Exercise, name: str, run: _Run) -> list[str]:
-    """'steps 1 to 2 are right; the first difference is at step 3 (index 2)'.
-
-    Time steps count from 1 in every message, as in the notebooks' maths (x_1 is x[0]).
-    """
-    axis = ex.time_axis.get(name)
+def _located(ex: Exercise, name: str, run: _Run) -> list[str]:
+    """Where a returned value of the right shape goes wrong: the first step that differs ('steps 1 to 2 are right;
+    the first difference is at step 3 (index 2)': steps count from 1 in every message, as in the notebooks' maths,
+    x_1 is x[0]), and for a result stacked by gate (a gradient of weight_ih) the gate blocks that differ."""
     k = flat_names(run.returns).index(name)
     got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
-    if axis is None or got is None or got.shape != want.shape or want.shape[axis] < 2:
+    axis, gates, lines = ex.time_axis.get(name), ex.gate_blocks.get(name), []
+    if got is None or got.shape != want.shape:
         return []
-    bad = [t for t in range(want.shape[axis]) if not same(got.select(axis, t), want.select(axis, t), ex.atol)]
-    if not bad or bad[0] == 0:
-        return ["it is wrong from the first step on"] if bad else []
-    right = "step 1 is" if bad[0] == 1 else f"steps 1 to {bad[0]} are"
-    return [f"{right} right; the first difference is at step {bad[0] + 1} (index {bad[0]})"]
-
-
-def _which_blocks(ex: Exercise, name: str, run: _Run) -> list[str]:
-    """For a result stacked by gate (e.g. a gradient of weight_ih): the gate blocks that differ."""
-    gates = ex.gate_blocks.get(name)
-    k = flat_names(run.returns).index(name)
-    got, want = as_tensor(run.leaves[k]), as_tensor(run.expected[k])
-    if not gates or got is None or got.shape != want.shape or want.shape[0] % len(gates):
-        return []
-    bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates)))
-           if not same(a, b, ex.atol)]
-    return [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
-
-
+    if axis is not None and want.shape[axis] >= 2:
+        bad = [t for t in range(want.shape[axis]) if not same(got.select(axis, t), want.select(axis, t), ex.atol)]
+        right = "step 1 is" if bad[:1] == [1] else f"steps 1 to {bad[0]} are" if bad else ""
+        lines += (["it is wrong from the first step on"] if bad[:1] == [0] else
+                  [f"{right} right; the first difference is at step {bad[0] + 1} (index {bad[0]})"] if bad else [])
+    if gates and want.shape[0] % len(gates) == 0:
+        bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates))) if not same(a, b, ex.atol)]
+        lines += [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
+    return lines
 
 
 def block_holders(t, per_gate: dict, dim: int = 0, atol: float = ATOL) -> list:
@@ -563,27 +588,18 @@ def _precision_hint(run: _Run) -> list[str]:
 def _loss(leaves: list, seed: int = 2024) -> Tensor | None:
     """A random weighted sum of every returned value, so that each number gets its own gradient."""
     gen = torch.Generator().manual_seed(seed)
-    total = None
-    for leaf in leaves:
-        if not isinstance(leaf, Tensor) or not leaf.is_floating_point():
-            continue
-        weights = torch.randn(leaf.shape, dtype=torch.float64, generator=gen).to(leaf.dtype)
-        term = (leaf * weights).sum()
-        total = term if total is None else total + term
-    return total
+    terms = [(leaf * torch.randn(leaf.shape, dtype=torch.float64, generator=gen).to(leaf.dtype)).sum()
+             for leaf in leaves if isinstance(leaf, Tensor) and leaf.is_floating_point()]
+    return sum(terms[1:], terms[0]) if terms else None
 
 
-def _gradients(fn, case: Case, returns, student: bool, allowed: tuple = ()):
-    """(named inputs, their gradients or None, error sentence or None) for one call."""
+def _gradients(ex: Exercise, fn, case: Case, student: bool = True):
+    """(named inputs, their gradients or None, error sentence or None) for one call: the student's (watched) or
+    the reference's."""
     args = clone(case.args, requires_grad=True)
     named = [(n, t) for n, t in named_tensors(args, case.names) if t.requires_grad]
-    if student:
-        result, failure = call_student("gradient", fn, *args, allowed=allowed)
-        if failure is not None:
-            return named, None, failure.lines[0]
-    else:
-        result = fn(*args)
-    leaves = split(result, returns)
+    result, failure = call_student("gradient", fn, *args, allowed=ex.allowed) if student else (fn(*args), None)
+    leaves = failure.lines[0] if failure is not None else split(result, ex.returns)
     if isinstance(leaves, str):
         return named, None, leaves
     loss = _loss(leaves)
@@ -600,10 +616,10 @@ def _gradients(fn, case: Case, returns, student: bool, allowed: tuple = ()):
 def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
     """None when the student's gradients match the reference's on the first case, else why not."""
     case = cases[0]
-    named, mine, problem = _gradients(fn, case, ex.returns, student=True, allowed=ex.allowed)
+    named, mine, problem = _gradients(ex, fn, case)
     if problem:
         return Feedback(ex.name, False, [f"the numbers are right, but on {case.label} the gradient fails: {problem}"])
-    _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+    _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
     if theirs is None:  # the reference's answer carries no gradient (whole numbers, say): nothing to compare
         return None
     for (name, tensor), g_mine, g_ref in zip(named, mine, theirs):
@@ -627,10 +643,10 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
     if not ex.gradients:
         return []
     try:
-        named, mine, problem = _gradients(fn, case, ex.returns, student=True, allowed=ex.allowed)
+        named, mine, problem = _gradients(ex, fn, case)
         if problem or mine is None:
             return []
-        _, theirs, _ = _gradients(ex.reference, case, ex.returns, student=False)
+        _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
     except Exception:  # a hint, never a reason to fail differently
         return []
     unused = []
@@ -645,7 +661,5 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
             for gate, a, b in zip(gates, g_mine.chunk(len(gates)), g_ref.chunk(len(gates))):
                 if a.abs().max() == 0 and b.abs().max() > 0:
                     unused.append(f"the {GATE_WORDS.get(gate, gate)} rows of {name}")
-    if not unused:
-        return []
     return [f"your answer does not depend on {', '.join(unused)} at all (autograd finds no gradient there): "
-            "is it missing from your computation, or is another tensor used in its place?"]
+            "is it missing from your computation, or is another tensor used in its place?"] if unused else []

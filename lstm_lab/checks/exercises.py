@@ -7,8 +7,6 @@ and ``catalogue``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import Tensor
 
@@ -20,27 +18,41 @@ from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
 from ..training import fixed_seed
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, shape_message, verdict
-from .diagnose import ATOL, Case, Exercise, run_check, split
+from .core import TOLERANCES, as_tensor, call_student, randn, same, seeded, shape_message
+from .diagnose import ATOL, Case, Exercise, checker, run_check, split
 
 F64 = torch.float64
-
-__all__ = [
-    "check_rnn_step", "check_lstm_step", "check_lstm_step_backward", "check_init_lstm_params",
-    "check_lstm_forward", "check_last_valid_output", "check_bidirectional_rnn", "check_rnn_step_backward",
-    "check_gru_step", "check_bidirectional_layer",
-]
-
-
-def _count(random_cases) -> int:
-    """``random_cases`` as the number of random batches a check draws (0 or more)."""
-    if isinstance(random_cases, bool) or not isinstance(random_cases, int) or random_cases < 0:
-        raise ValueError(f"random_cases should be a whole number of random batches, 0 or more, got {random_cases!r}")
-    return random_cases
 
 
 def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
     return table[(k + seed) % len(table)]
+
+
+def _layer_weights(gen, rows: int, D: int, H: int, ih=1.0, hh=1.0, bias=1.0) -> dict:
+    """Random weights in torch's layout (``rows``: gate blocks × H), drawn in the order torch lists them."""
+    return {"weight_ih": randn(gen, rows, D, scale=ih), "weight_hh": randn(gen, rows, H, scale=hh),
+            "bias_ih": randn(gen, rows, scale=bias), "bias_hh": randn(gen, rows, scale=bias)}
+
+
+def _random_case(k: int, B: int, D: int, H: int, args: tuple, names: tuple) -> Case:
+    return Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names)
+
+
+def _step_cases(names, weights, golden, gen, random_cases, seed, sizes, blocks) -> list[Case]:
+    """The fixed X's first three steps, each from the golden state before it, then random batches (x, the
+    ``golden`` states, weights of ``blocks`` gate blocks at scale 0.5)."""
+    X, cases = fixtures.fixed_x(), []
+    for t in range(3):
+        before = tuple(g[t - 1:t] if t else torch.zeros(1, 2, dtype=F64) for g in golden)
+        after = tuple(g[t:t + 1] for g in golden)
+        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], *before, *weights.values()),
+                          after if len(after) > 1 else after[0], names, zero_state=t == 0))
+    for k in range(random_cases):
+        B, D, H = _sizes(sizes, k, seed)
+        states = tuple(randn(gen, B, H) for _ in golden)
+        cases.append(_random_case(k, B, D, H, (randn(gen, B, D), *states,  # x first
+                                              *_layer_weights(gen, blocks * H, D, H, 0.5, 0.5, 0.5).values()), names))
+    return cases
 
 
 # ================================================================ RNN step
@@ -72,36 +84,19 @@ def _rnn_mistakes(case: Case) -> dict:
     }
 
 
-def _rnn_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
-    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    w, X, golden = fixtures.rnn_weights(), fixtures.fixed_x(), fixtures.golden()["rnn"]["h"]
-    cases, h = [], torch.zeros(1, 2, dtype=F64)
-    for t in range(3):
-        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, *w.values()), golden[t:t + 1], names,
-                          zero_state=t == 0))
-        h = golden[t:t + 1]
-    gen = seeded(100 + seed)
-    for k in range(random_cases):
-        B, D, H = _sizes(_RNN_SIZES, k, seed)
-        args = (randn(gen, B, D), randn(gen, B, H), randn(gen, H, D, scale=0.5), randn(gen, H, H, scale=0.5),
-                randn(gen, H, scale=0.5), randn(gen, H, scale=0.5))
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    return cases
-
-
 RNN_STEP = Exercise(
     "rnn_step", rnn_cell, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_rnn_mistakes,
     state_args=(1,), batch_args=(0, 1),
     success=(f"the fixed X, steps 1 to 3: torch.nn.RNN's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
              "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"),
-    cases=_rnn_step_cases)
+    cases=lambda seed=0, random_cases=2: _step_cases(
+        ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.rnn_weights(),
+        (fixtures.golden()["rnn"]["h"],), seeded(100 + seed), random_cases, seed, _RNN_SIZES, 1))
 
 
-@verdict
-def check_rnn_step(rnn_step, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B, D), h (B, H)."""
-    return run_check(RNN_STEP, rnn_step, seed=seed, random_cases=_count(random_cases))
+check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B,
+    D), h (B, H).""")
 
 
 # ================================================================ LSTM step
@@ -164,7 +159,7 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
 
     def student_c(*args):
         out, failure = call_student("probe", fn, *(a.clone() for a in args))
-        parts = None if failure else split(out, ("h_t", "c_t"))
+        parts = None if failure is not None else split(out, ("h_t", "c_t"))
         return None if parts is None or isinstance(parts, str) else as_tensor(parts[1])
 
     moved = student_c(x, h, c + 1, w_ih, w_hh, b_ih, b_hh)
@@ -173,10 +168,8 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     if not same(moved - c_s, ref.f, TOLERANCES["float64, longer"]):
         return ["the forget gate is where it goes wrong: raising c_{t-1} by 1 should raise c_t by exactly f "
                 "(c_t = f ⊙ c_{t-1} + i ⊙ g), and yours changes by something else"]
-    lines = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"]
-    H = h.shape[-1]
-    b_shifted = b_ih.clone()
-    b_shifted[:H] += 1  # the input gate's bias block
+    lines, b_shifted = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"], b_ih.clone()
+    b_shifted[:h.shape[-1]] += 1  # the input gate's bias block
     ref_shifted = lstm_cell_trace(x, (h, c), w_ih, w_hh, b_shifted, b_hh)
     shifted = student_c(x, h, c, w_ih, w_hh, b_shifted, b_hh)
     if shifted is not None and shifted.shape == c_s.shape:
@@ -191,24 +184,6 @@ def _locate_lstm_step(fn, case: Case, result) -> list[str]:
     return lines
 
 
-def _lstm_step_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
-    names = ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    w, X, golden = fixtures.lstm_weights(bias=True), fixtures.fixed_x(), fixtures.golden()["lstm_bias"]
-    cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
-    for t in range(3):
-        expected = (golden["h"][t:t + 1], golden["c"][t:t + 1])
-        cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], h, c, *w.values()), expected, names,
-                          zero_state=t == 0))
-        h, c = expected
-    gen = seeded(200 + seed)
-    for k in range(random_cases):
-        B, D, H = _sizes(_LSTM_SIZES, k, seed)
-        args = (randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), randn(gen, 4 * H, D, scale=0.5),
-                randn(gen, 4 * H, H, scale=0.5), randn(gen, 4 * H, scale=0.5), randn(gen, 4 * H, scale=0.5))
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
-    return cases
-
-
 LSTM_STEP = Exercise(
     "lstm_step", _lstm_reference, ("h_t", "c_t"),
     axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
@@ -218,14 +193,14 @@ LSTM_STEP = Exercise(
     success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
              "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"),
-    cases=_lstm_step_cases)
+    cases=lambda seed=0, random_cases=2: _step_cases(
+        ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.lstm_weights(bias=True),
+        (fixtures.golden()["lstm_bias"]["h"], fixtures.golden()["lstm_bias"]["c"]), seeded(200 + seed), random_cases,
+        seed, _LSTM_SIZES, 4))
 
 
-@verdict
-def check_lstm_step(lstm_step, *, seed: int = 0, random_cases: int = 2, name: str = "lstm_step") -> Feedback:
-    """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> (h_t, c_t)``,
-    torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o."""
-    return run_check(replace(LSTM_STEP, name=name), lstm_step, seed=seed, random_cases=_count(random_cases))
+check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) ->
+    (h_t, c_t)``, torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o.""")
 
 
 # ================================================================ LSTM step, backwards
@@ -292,8 +267,7 @@ def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case
                             dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
     for k in range(random_cases):
         B, D, H = _sizes(_LSTM_SIZES, k, seed)
-        weights = {"weight_ih": randn(gen, 4 * H, D, scale=0.5), "weight_hh": randn(gen, 4 * H, H, scale=0.5),
-                   "bias_ih": randn(gen, 4 * H, scale=0.5), "bias_hh": randn(gen, 4 * H, scale=0.5)}
+        weights = _layer_weights(gen, 4 * H, D, H, 0.5, 0.5, 0.5)
         cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
                                     randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
     return cases
@@ -309,12 +283,9 @@ LSTM_STEP_BACKWARD = Exercise(
     cases=_lstm_step_backward_cases)
 
 
-@verdict
-def check_lstm_step_backward(lstm_step_backward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh)`` ->
-    ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
-    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias."""
-    return run_check(LSTM_STEP_BACKWARD, lstm_step_backward, seed=seed, random_cases=_count(random_cases))
+check_lstm_step_backward = checker(LSTM_STEP_BACKWARD, """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step,
+    weight_ih, weight_hh)`` -> ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
+    ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias.""")
 
 
 # ================================================================ parameter initialisation (seed 003)
@@ -323,11 +294,7 @@ PARAM_NAMES = tuple(f"{prefix}{gate}" for gate in GATES for prefix in ("W_x", "W
 
 
 def _expected_shape(name: str, input_size: int, hidden_size: int) -> tuple:
-    if name.startswith("W_x"):
-        return (input_size, hidden_size)
-    if name.startswith("W_h"):
-        return (hidden_size, hidden_size)
-    return (hidden_size,)
+    return {"W_x": (input_size, hidden_size), "W_h": (hidden_size, hidden_size)}.get(name[:3], (hidden_size,))
 
 
 _SHAPE_ADVICE = {  # what seed 003's init asks of each kind of tensor
@@ -346,24 +313,23 @@ def _shape_problem(name: str, value, input_size: int, hidden_size: int) -> str |
     return None if value.shape == want else shape_message(value.shape, want, name, advice=_SHAPE_ADVICE[name[:-1]])
 
 
-def _get_params(fn, input_size: int, hidden_size: int) -> tuple[dict | None, list[str]]:
-    params, failure = call_student("init_lstm_params", fn, input_size, hidden_size)
-    if failure is not None:
-        return None, failure.lines
+def _init_reference(input_size: int, hidden_size: int) -> dict:
+    return {n: torch.randn(*_expected_shape(n, input_size, hidden_size)) * INIT_SCALE if n[0] == "W" else
+            torch.zeros(hidden_size) for n in PARAM_NAMES}
+
+
+def _init_params(params, case: Case) -> dict | list:
+    """The answer as the dict of 12 tensors of the right shapes, or the lines that say why it is not."""
     if params is None:
-        return None, ["it returned None: did the function forget to `return` the dict of parameters?"]
+        return ["it returned None: did the function forget to `return` the dict of parameters?"]
     if not isinstance(params, dict):
-        return None, [f"it should return a dict {{'W_xi': ..., 'W_hi': ..., 'b_i': ..., ...}}, "
-                      f"got a {type(params).__name__}"]
+        return [f"it should return a dict {{'W_xi': ..., 'W_hi': ..., 'b_i': ..., ...}}, got a {type(params).__name__}"]
     missing = [n for n in PARAM_NAMES if n not in params]
     extra = sorted(str(n) for n in params if n not in PARAM_NAMES)
     lines = [f"{what}: {', '.join(names)}" for what, names in (("missing", missing), ("not expected", extra)) if names]
     if any(n.endswith("c") for n in extra):
         lines.append("this course calls the candidate g (W_xg, W_hg, b_g); seed 003 calls it c")
-    if lines:
-        return None, lines
-    problems = [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], input_size, hidden_size))]
-    return (None, problems) if problems else (params, [])
+    return lines or [p for n in PARAM_NAMES if (p := _shape_problem(n, params[n], *case.args))] or params
 
 
 def _spread_problem(name: str, value: Tensor) -> str | None:
@@ -387,51 +353,48 @@ def _spread_problem(name: str, value: Tensor) -> str | None:
     return None
 
 
-@verdict
-def check_init_lstm_params(init_lstm_params, *, seed: int = 0) -> Feedback:
-    """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi, b_i, ...}`` as seed 003 asks:
-    ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size, hidden_size) * 0.1``,
-    ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was."""
-    name = "init_lstm_params"
-
-    def draw(k: int, input_size: int = 3, hidden_size: int = 2):  # each call under a seed of its own
-        with fixed_seed(seed + k):
-            return _get_params(init_lstm_params, input_size, hidden_size)
-
-    small, lines = draw(0)
-    if small is None:
-        where = [] if "not implemented yet" in lines[0] else ["for input_size=3, hidden_size=2:"]
-        return Feedback(name, False, [*where, *lines])
-    params, lines = draw(1, 64, 96)
-    if params is None:
-        return Feedback(name, False, ["for input_size=64, hidden_size=96:", *lines])
+def _biases_zero(params: dict, case: Case, again) -> list | None:
     nonzero = [n for n in PARAM_NAMES if n.startswith("b_") and params[n].abs().max() > 0]
-    if nonzero:
-        return Feedback(name, False, [f"{', '.join(nonzero)} not zero: seed 003 starts every bias at 0 "
-                                      "(torch.zeros(hidden_size))"])
+    return nonzero and [f"{', '.join(nonzero)} not zero: seed 003 starts every bias at 0 (torch.zeros(hidden_size))"]
+
+
+def _spread(params: dict, case: Case, again) -> list | None:
+    problems = [p for n in PARAM_NAMES if not n.startswith("b_") and (p := _spread_problem(n, params[n]))]
+    more = [f"(and {len(problems) - 1} more of the 8 weight matrices)"] if len(problems) > 1 else []
+    return problems and [f"for {case.label}:", problems[0], *more]
+
+
+def _no_twins(params: dict, case: Case, again) -> list | None:
     weights = [n for n in PARAM_NAMES if not n.startswith("b_")]
-    problems = [p for n in weights if (p := _spread_problem(n, params[n]))]
-    if problems:
-        more = [f"(and {len(problems) - 1} more of the 8 weight matrices)"] if len(problems) > 1 else []
-        return Feedback(name, False, ["for input_size=64, hidden_size=96:", problems[0], *more])
-    for k, a in enumerate(weights):
-        for b in weights[k + 1:]:
-            if params[a].shape == params[b].shape and torch.equal(params[a], params[b]):
-                return Feedback(name, False, [f"{a} and {b} hold the same numbers: draw each with its own "
-                                              "torch.randn call, or the two gates start as twins"])
-    (first, _), (again, _), (other, _) = draw(2), draw(2), draw(3)
-    if first is None or again is None or other is None:
-        return Feedback(name, False, ["a second call failed: the function should give a new set each call"])
-    if not all(torch.equal(first[n], again[n]) for n in PARAM_NAMES):
-        return Feedback(name, False, ["two calls after the same torch.manual_seed gave different weights: draw "
-                                      "them with torch.randn (torch's generator), not numpy or random"])
+    return next(([f"{a} and {b} hold the same numbers: draw each with its own torch.randn call, or the two gates "
+                  "start as twins"] for k, a in enumerate(weights) for b in weights[k + 1:]
+                 if params[a].shape == params[b].shape and torch.equal(params[a], params[b])), None)
+
+
+def _seeded_by_the_caller(params: dict, case: Case, again) -> list | None:
+    seed = case.about["seed"]
+    first, again_, other = again(seed + 1), again(seed + 1), again(seed + 2)
+    if not all(isinstance(p, dict) for p in (first, again_, other)):
+        return ["a second call failed: the function should give a new set each call"]
+    if not all(torch.equal(first[n], again_[n]) for n in PARAM_NAMES):
+        return ["two calls after the same torch.manual_seed gave different weights: draw them with torch.randn "
+                "(torch's generator), not numpy or random"]
     if all(torch.equal(first[n], other[n]) for n in PARAM_NAMES):
-        return Feedback(name, False, ["calls after different seeds gave the same weights: does the function call "
-                                      "torch.manual_seed itself? Leave seeding to the caller"])
-    return Feedback(name, True, [
-        "12 tensors shaped for x @ W: W_x? (input_size, hidden_size), W_h? (hidden_size, hidden_size), b_? "
-        "(hidden_size,)",
-        "biases 0; weights drawn from N(0, 0.1²), each on its own, with torch's generator"])
+        return ["calls after different seeds gave the same weights: does the function call torch.manual_seed "
+                "itself? Leave seeding to the caller"]
+    return None
+
+
+INIT_LSTM_PARAMS = Exercise(
+    "init_lstm_params", _init_reference, "params", judge="property", statistic=_init_params, gradients=False,
+    properties=(_biases_zero, _spread, _no_twins, _seeded_by_the_caller),
+    cases=lambda seed=0: [Case(f"input_size={d}, hidden_size={h}", (d, h), about={"seed": seed + k})
+                          for k, (d, h) in enumerate(((3, 2), (64, 96)))],
+    success=("12 tensors shaped for x @ W: W_x? (input_size, hidden_size), W_h? (hidden_size, hidden_size), b_? "
+             "(hidden_size,)", "biases 0; weights drawn from N(0, 0.1²), each on its own, with torch's generator"))
+check_init_lstm_params = checker(INIT_LSTM_PARAMS, """``init_lstm_params(input_size, hidden_size) -> {W_xi, W_hi,
+    b_i, ...}`` as seed 003 asks: ``W_x? = randn(input_size, hidden_size) * 0.1``, ``W_h? = randn(hidden_size,
+    hidden_size) * 0.1``, ``b_? = zeros(hidden_size)``. The notebook's random stream is left as it was.""")
 
 
 # ================================================================ LSTM over a sequence (seed 003)
@@ -493,39 +456,35 @@ LSTM_FORWARD = Exercise(
     cases=_lstm_forward_cases)
 
 
-@verdict
-def check_lstm_forward(lstm_forward, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N, T, D) batch-first,
-    params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``)."""
-    return run_check(LSTM_FORWARD, lstm_forward, seed=seed, random_cases=_count(random_cases))
+check_lstm_forward = checker(LSTM_FORWARD, """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N,
+    T, D) batch-first, params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``).""")
 
 
 # ================================================================ last valid output
-def _last_valid_mistakes(batch_first: bool):
-    def mistakes(case: Case) -> dict:
-        given, lengths = case.args
-        outputs = given if batch_first else given.transpose(0, 1)  # (N, T, H) from here on
-        rows = torch.arange(outputs.shape[0])
-        layout = ("batch-first here, (N, T, H), so the sequence index comes first" if batch_first else
-                  "time-major here, (T, B, H), so the step index comes first")
-        last, first = ("outputs[:, -1]", "outputs[:, 0]") if batch_first else ("output[-1]", "output[0]")
-        every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
-            "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
-        return {
-            "one step past the end: a sequence of length L has its last real output at index L - 1 (step L), not L (seed "
-            "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
-            "one step too early: the last real output of a sequence of length L is at index L - 1 (step L)":
-                lambda: outputs[rows, lengths - 2],
-            f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
-                lambda: outputs[:, -1],
-            f"that is the first step, {first}": lambda: outputs[:, 0],
-            f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
-            f"{every[1]}":
-                lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
-            f"the axes are swapped: the output is {layout}":
-                lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
-        }
-    return mistakes
+def _last_valid_mistakes(case: Case) -> dict:
+    given, lengths = case.args
+    batch_first = case.about.get("batch_first", True)
+    outputs = given if batch_first else given.transpose(0, 1)  # (N, T, H) from here on
+    rows = torch.arange(outputs.shape[0])
+    layout = ("batch-first here, (N, T, H), so the sequence index comes first" if batch_first else
+              "time-major here, (T, B, H), so the step index comes first")
+    last, first = ("outputs[:, -1]", "outputs[:, 0]") if batch_first else ("output[-1]", "output[0]")
+    every = ("outputs[:, lengths - 1]", "outputs[torch.arange(N), lengths - 1]") if batch_first else (
+        "output[lengths - 1]", "output[lengths - 1, torch.arange(B)]")
+    return {
+        "one step past the end: a sequence of length L has its last real output at index L - 1 (step L), not L (seed "
+        "003 indexes with src_len itself)": lambda: last_output_off_by_one(outputs.transpose(0, 1), lengths),
+        "one step too early: the last real output of a sequence of length L is at index L - 1 (step L)":
+            lambda: outputs[rows, lengths - 2],
+        f"that is the last step of the padded tensor, {last}: for a shorter sequence it comes after its end":
+            lambda: outputs[:, -1],
+        f"that is the first step, {first}": lambda: outputs[:, 0],
+        f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
+        f"{every[1]}":
+            lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
+        f"the axes are swapped: the output is {layout}":
+            lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
+    }
 
 
 def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
@@ -545,8 +504,7 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
         lengths = torch.randint(1, T + k % 2 * -1 + 1, (N,), generator=gen)
         lengths[0] = T if k % 2 == 0 else T - 1
         lengths[1] = 1
-        weights = {"weight_ih": randn(gen, 4 * H, D), "weight_hh": randn(gen, 4 * H, H),
-                   "bias_ih": randn(gen, 4 * H), "bias_hh": randn(gen, 4 * H)}
+        weights = _layer_weights(gen, 4 * H, D, H)
         x, zeros = randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
         # the LSTM reads the padding too (as seed 003's does); the masked run stops at each length, and
         # its final state is the answer, computed without any indexing
@@ -555,13 +513,14 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
         cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
     if not batch_first:  # the same cases, time-major
-        cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names) for c in cases]
+        cases = [Case(c.label, (c.args[0].transpose(0, 1).contiguous(), c.args[1]), c.expected, c.names,
+                      about={"batch_first": False}) for c in cases]
     return cases
 
 
 LAST_VALID_OUTPUT = Exercise(
-    "last_valid_output", None, "last", axis_names={"last": ("sequence", "unit")},
-    mistakes=_last_valid_mistakes(True), gradients=False,
+    "last_valid_output", lambda outputs, lengths: outputs[torch.arange(len(lengths)), lengths - 1], "last",
+    axis_names={"last": ("sequence", "unit")}, mistakes=_last_valid_mistakes, gradients=False,
     error_hints={"IndexError": "an index equal to a sequence's length is one past its end: the last real "
                                "output of a sequence of length L is at index L - 1 (step L)"},
     success=("the fixed X: the golden h at each sequence's last step, for lengths [3, 2] and [2, 1]",
@@ -570,13 +529,8 @@ LAST_VALID_OUTPUT = Exercise(
     cases=_last_valid_output_cases)
 
 
-@verdict
-def check_last_valid_output(last_valid_output, *, seed: int = 0, random_cases: int = 2,
-                            batch_first: bool = True) -> Feedback:
-    """``last_valid_output(outputs, lengths) -> (N, H)``: outputs (N, T, H) batch-first (the assignment),
-    or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,)."""
-    exercise = LAST_VALID_OUTPUT if batch_first else replace(LAST_VALID_OUTPUT, mistakes=_last_valid_mistakes(False))
-    return run_check(exercise, last_valid_output, seed=seed, random_cases=_count(random_cases), batch_first=batch_first)
+check_last_valid_output = checker(LAST_VALID_OUTPUT, """``last_valid_output(outputs, lengths) -> (N, H)``: outputs
+    (N, T, H) batch-first (the assignment), or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,).""")
 
 
 # ================================================================ bidirectional RNN
@@ -586,37 +540,46 @@ _ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)", "rnn_layer")
 _BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
 
 
-def _bidirectional_reference(x, weights_fwd, weights_bwd):
-    B, H = x.shape[1], weights_fwd["weight_hh"].shape[1]
-    return run_stack("RNN", x, x.new_zeros(2, B, H), [[weights_fwd, weights_bwd]])
+def _bidirectional(kind: str):
+    """``kind``'s bidirectional layer from zero states, [forward, backward] (``run_stack``): the RNN exercise returns
+    (output, h_n), the LSTM one the output alone."""
+    def reference(x, forward, backward):
+        zeros = x.new_zeros(2, x.shape[1], forward["weight_hh"].shape[1])
+        output, h_n = run_stack(kind, x, zeros if kind == "RNN" else (zeros, zeros), [[forward, backward]])
+        return (output, h_n) if kind == "RNN" else output
+    return reference
 
 
-def _bidirectional_mistakes(case: Case) -> dict:
-    x, wf, wb = case.args
-    h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
-    fwd, h_f = run_layer("RNN", x, h0, wf)
-    read_backwards, h_b = run_layer("RNN", x.flip(0), h0, wb)  # in reading order: step T-1 first
-    bwd = read_backwards.flip(0)
-    return {
-        "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
-        "pairs the forward and the backward state of step t": lambda: (torch.cat([fwd, read_backwards], -1), None),
-        "the backward direction read the sequence from the start: reverse the input before running it":
-            lambda: (torch.cat([fwd, run_layer("RNN", x, h0, wb)[0]], -1), None),
-        "the halves of output are swapped: torch puts [forward, backward], forward first":
-            lambda: (torch.cat([bwd, fwd], -1), None),
-        "the rows of h_n are swapped: h_n[0] is the forward direction's final state, h_n[1] the backward one's":
-            lambda: (None, torch.stack([h_b, h_f])),
-        "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
-        "output[0, :, H:], not output[-1, :, H:]": lambda: (None, torch.stack([h_f, bwd[-1]])),
-        "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
-            lambda: (None, torch.cat([h_f, h_b], -1)),
-        "both directions use weights_fwd": lambda: (torch.cat([fwd, run_layer("RNN", x.flip(0), h0, wf)[0].flip(0)],
-                                                              -1), None),
-        "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
-            lambda: (torch.cat([fwd, bwd], 0), None),
-        "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
-            lambda: (torch.cat([fwd, bwd], 1), None),
-    }
+def _paired_wrongly(kind: str):
+    """The mistakes of pairing two directions of ``kind``: the output's, and for the RNN exercise h_n's."""
+    def mistakes(case: Case) -> dict:
+        x, wf, wb = case.args
+        h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
+        h0 = h0 if kind == "RNN" else (h0, h0)
+        (fwd, h_f), (read_backwards, h_b) = run_layer(kind, x, h0, wf), run_layer(kind, x.flip(0), h0, wb)
+        bwd = read_backwards.flip(0)  # read_backwards is in reading order: step T-1 first
+        outputs = {
+            "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
+            "pairs the forward and the backward state of step t": torch.cat([fwd, read_backwards], -1),
+            "the backward direction read the sequence from the start: reverse the input before running it":
+                torch.cat([fwd, run_layer(kind, x, h0, wb)[0]], -1),
+            "the halves of output are swapped: torch puts [forward, backward], forward first":
+                torch.cat([bwd, fwd], -1),
+            f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), h0, wf)[0].flip(0)], -1),
+            "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
+                torch.cat([fwd, bwd], 0),
+            "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
+                torch.cat([fwd, bwd], 1)}
+        if kind != "RNN":
+            return outputs
+        return {**{message: (output, None) for message, output in outputs.items()},
+                "the rows of h_n are swapped: h_n[0] is the forward direction's final state, h_n[1] the backward one's":
+                    (None, torch.stack([h_b, h_f])),
+                "h_n's backward row should be the backward direction's final state, after it has read x_0: that is "
+                "output[0, :, H:], not output[-1, :, H:]": (None, torch.stack([h_f, bwd[-1]])),
+                "h_n should stack the two final states, shape (2, batch, H), not concatenate them":
+                    (None, torch.cat([h_f, h_b], -1))}
+    return mistakes
 
 
 def _bidirectional_rnn_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
@@ -634,31 +597,24 @@ def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale
     cases = []
     for k in range(count):
         T, B, D, H = _sizes(_BI_SIZES, k, seed)
-
-        def weights():
-            return {"weight_ih": randn(gen, blocks * H, D), "weight_hh": randn(gen, blocks * H, H, scale=scale),
-                    "bias_ih": randn(gen, blocks * H, scale=scale), "bias_hh": randn(gen, blocks * H, scale=scale)}
-
+        x, forward = randn(gen, T, B, D), _layer_weights(gen, blocks * H, D, H, 1.0, scale, scale)
         cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (randn(gen, T, B, D), weights(), weights()), None, names))
+                          (x, forward, _layer_weights(gen, blocks * H, D, H, 1.0, scale, scale)), None, names))
     return cases
 
 
 BIDIRECTIONAL_RNN = Exercise(
-    "bidirectional_rnn", _bidirectional_reference, ("output", "h_n"), allowed=_ONE_DIRECTION,
+    "bidirectional_rnn", _bidirectional("RNN"), ("output", "h_n"), allowed=_ONE_DIRECTION,
     axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
-    time_axis={"output": 0}, mistakes=_bidirectional_mistakes,
+    time_axis={"output": 0}, mistakes=_paired_wrongly("RNN"),
     success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
              "gradients with respect to x and both directions' weights: autograd through lstm_lab"),
     cases=_bidirectional_rnn_cases)
 
 
-@verdict
-def check_bidirectional_rnn(bidirectional_rnn, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output, h_n)``: x (T, B, D),
-    output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states."""
-    return run_check(BIDIRECTIONAL_RNN, bidirectional_rnn, seed=seed, random_cases=_count(random_cases))
+check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output,
+    h_n)``: x (T, B, D), output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states.""")
 
 
 # ================================================================ RNN step, backwards (notebook 09)
@@ -691,13 +647,11 @@ def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]
                                                              w["weight_hh"]), None, names)]
     for k in range(random_cases):
         B, D, H = _sizes(_RNN_SIZES, k, seed)
-        weights = {"weight_ih": randn(gen, H, D), "weight_hh": randn(gen, H, H, scale=0.3),
-                   "bias_ih": randn(gen, H), "bias_hh": randn(gen, H)}
+        weights = _layer_weights(gen, H, D, H, hh=0.3)
         x_k, h_k = randn(gen, B, D), torch.tanh(randn(gen, B, H))
         h_next = rnn_cell_trace(x_k, h_k, **weights).h
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})",
-                          (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"], weights["weight_hh"]), None,
-                          names))
+        cases.append(_random_case(k, B, D, H, (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"],
+                                               weights["weight_hh"]), names))
     return cases
 
 
@@ -709,18 +663,11 @@ RNN_STEP_BACKWARD = Exercise(
     cases=_rnn_step_backward_cases)
 
 
-@verdict
-def check_rnn_step_backward(rnn_step_backward, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh) -> (dx, dh_prev, dW_ih, dW_hh, db)``
-    for one sample (1-D) or a batch (2-D, a row per sample)."""
-    return run_check(RNN_STEP_BACKWARD, rnn_step_backward, seed=seed, random_cases=_count(random_cases))
+check_rnn_step_backward = checker(RNN_STEP_BACKWARD, """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
+    -> (dx, dh_prev, dW_ih, dW_hh, db)`` for one sample (1-D) or a batch (2-D, a row per sample).""")
 
 
 # ================================================================ GRU step (notebook 12)
-def _gru_reference(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):
-    return gru_cell(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)
-
-
 def _gru_mistakes(case: Case) -> dict:
     x, h, w_ih, w_hh, b_ih, b_hh = case.args
     step = gru_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh)
@@ -750,12 +697,12 @@ def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
         B, D, H = _sizes(_RNN_SIZES, k, seed)
         args = (randn(gen, B, D), torch.tanh(randn(gen, B, H)), randn(gen, 3 * H, D), randn(gen, 3 * H, H),
                 randn(gen, 3 * H), randn(gen, 3 * H))
-        cases.append(Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names))
+        cases.append(_random_case(k, B, D, H, args, names))
     return cases
 
 
 GRU_STEP = Exercise(
-    "gru_step", _gru_reference, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
+    "gru_step", gru_cell, "h_t", axis_names={"h_t": ("batch", "unit")}, mistakes=_gru_mistakes,
     state_args=(1,), batch_args=(0, 1),
     error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
                                ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
@@ -767,54 +714,26 @@ GRU_STEP = Exercise(
     cases=_gru_step_cases)
 
 
-@verdict
-def check_gru_step(gru_step, *, seed: int = 0, random_cases: int = 1) -> Feedback:
-    """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU step in torch's
-    layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch."""
-    return run_check(GRU_STEP, gru_step, seed=seed, random_cases=_count(random_cases))
+check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU
+    step in torch's layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch.""")
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
-def _bidirectional_layer_reference(inputs, forward_weights, backward_weights):
-    B, H = inputs.shape[1], forward_weights["weight_hh"].shape[1]
-    zeros = inputs.new_zeros(2, B, H)
-    return run_stack("LSTM", inputs, (zeros, zeros), [[forward_weights, backward_weights]])[0]
-
-
-def _bidirectional_layer_mistakes(case: Case) -> dict:
-    x, wf, wb = case.args
-    zeros = (x.new_zeros(x.shape[1], wf["weight_hh"].shape[1]),) * 2
-    fwd = run_layer("LSTM", x, zeros, wf)[0]
-    read_backwards = run_layer("LSTM", x.flip(0), zeros, wb)[0]  # in reading order: step T-1 first
-    return {
-        "the backward half is in reading order (last step first): flip it back so that output[t] pairs both "
-        "directions' states for step t": lambda: torch.cat([fwd, read_backwards], -1),
-        "the halves are swapped: torch puts the forward direction first, [forward, backward]":
-            lambda: torch.cat([read_backwards.flip(0), fwd], -1),
-        "the backward cell read the sequence from the start: flip the input before running it":
-            lambda: torch.cat([fwd, run_layer("LSTM", x, zeros, wb)[0]], -1),
-        "both directions use forward_weights": lambda: torch.cat([fwd, run_layer("LSTM", x.flip(0), zeros, wf)[0]
-                                                                  .flip(0)], -1),
-    }
-
-
 def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("inputs", "forward_weights", "backward_weights")
     return _two_directions(seeded(900 + seed), max(random_cases, 1), seed, names, 4, 1.0)
 
 
 BIDIRECTIONAL_LAYER = Exercise(
-    "bidirectional_layer", _bidirectional_layer_reference, "output",
+    "bidirectional_layer", _bidirectional("LSTM"), "output",
     axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
-    mistakes=_bidirectional_layer_mistakes, allowed=_ONE_DIRECTION,  # the exercise is the pairing
+    mistakes=_paired_wrongly("LSTM"), allowed=_ONE_DIRECTION,  # the exercise is the pairing
     success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
              f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
              "gradients with respect to the inputs and both directions' weights"),
     cases=_bidirectional_layer_cases)
 
 
-@verdict
-def check_bidirectional_layer(bidirectional_layer, *, seed: int = 0, random_cases: int = 2) -> Feedback:
-    """``bidirectional_layer(inputs (T, B, D), forward_weights, backward_weights)`` -> ``output (T, B, 2H)``
-    of one bidirectional torch.nn.LSTM layer (zero initial states), built from ``lstm_lab.run_layer``."""
-    return run_check(BIDIRECTIONAL_LAYER, bidirectional_layer, seed=seed, random_cases=_count(random_cases))
+check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights,
+    backward_weights)`` -> ``output (T, B, 2H)`` of one bidirectional torch.nn.LSTM layer (zero initial states),
+    built from ``lstm_lab.run_layer``.""")

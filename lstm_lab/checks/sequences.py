@@ -15,16 +15,15 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 
 from .. import fixtures
 from ..costs import CallCounter
-from ..cells import lstm_cell
+from ..cells import input_projection, lstm_cell
 from ..gates import TORCH_ORDER as GATES
 from ..layouts import fuse_gates
 from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwritten_row
-from ..cells import input_projection
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
-from .diagnose import Case, Exercise, check_value, run_check, split
+from .diagnose import Case, Exercise, check_value, checker, run_check, split
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -34,19 +33,19 @@ ATOL = TOLERANCES["sequence"]
 # ---------------------------------------------------------------- helpers
 def _random_gate_weights(input_size: int, hidden_size: int, seed: int) -> dict[str, Tensor]:
     """Per-gate weights, every matrix different, so that any mix-up of two gates shows."""
-    gen = seeded(seed)
-    out = {}
-    for gate in GATES:
-        out[f"W_x{gate}"] = randn(gen, hidden_size, input_size)
-        out[f"W_h{gate}"] = randn(gen, hidden_size, hidden_size)
-        out[f"b_{gate}"] = randn(gen, hidden_size)
-    return out
+    gen, H = seeded(seed), hidden_size
+    shapes = {"W_x": (H, input_size), "W_h": (H, H), "b_": (H,)}
+    return {f"{prefix}{gate}": randn(gen, *shape) for gate in GATES for prefix, shape in shapes.items()}
 
 
 # ================================================================ notebook 04: one gate at a time
+def _parameter_count(kind: str, input_size: int, hidden_size: int) -> int:
+    return sum(p.numel() for p in getattr(nn, kind)(input_size, hidden_size, device="meta").parameters())
+
+
 def _count_cases(kind: str | None = None) -> list[Case]:
     return [Case(f"{each}, input_size={D}, hidden_size={H}", (D, H) if kind else (each, D, H),
-                 sum(p.numel() for p in getattr(nn, each)(D, H, device="meta").parameters()))
+                 _parameter_count(each, D, H))
             for each in ((kind,) if kind else ("RNN", "LSTM", "GRU")) for D, H in ((3, 2), (10, 20), (1, 7))]
 
 
@@ -63,7 +62,7 @@ def _count_mistakes(case: Case) -> dict:
             "with its own W_x, W_h and biases": H * D + H * H + 2 * H}
 
 
-PARAMETER_COUNT = Exercise("parameter count", None, "count", cases=_count_cases, judge="exact",
+PARAMETER_COUNT = Exercise("parameter count", _parameter_count, "count", cases=_count_cases, judge="exact",
                            mistakes=_count_mistakes,
                            success=("RNN, LSTM and GRU all match torch.nn's counts for three sizes",))
 
@@ -134,12 +133,9 @@ LSTM_STEP_PER_GATE = Exercise(
     success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
 
 
-@verdict
-def check_lstm_step_per_gate(fn) -> Feedback:
-    """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step from per-gate weights ``p``
-    (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on seed 001's fixed X
-    and a random batch."""
-    return run_check(LSTM_STEP_PER_GATE, fn)
+check_lstm_step_per_gate = checker(LSTM_STEP_PER_GATE, """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step
+    from per-gate weights ``p`` (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on
+    seed 001's fixed X and a random batch.""", "check_lstm_step_per_gate")
 
 
 # ================================================================ notebook 05: the efficient LSTM
@@ -167,10 +163,8 @@ FUSE = Exercise(
     success=("weight_ih and weight_hh match torch's layout (blocks i, f, g, o)",))
 
 
-@verdict
-def check_fuse(fn) -> Feedback:
-    """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's layout."""
-    return run_check(FUSE, fn)
+check_fuse = checker(FUSE, """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's
+    layout.""", "check_fuse")
 
 
 def _projection_cases() -> list[Case]:
@@ -188,7 +182,9 @@ def _projection_mistakes(case: Case) -> dict:
 
 
 INPUT_PROJECTION = Exercise(
-    "input projection for all steps", None, "projection", cases=_projection_cases, mistakes=_projection_mistakes,
+    "input projection for all steps", lambda inputs, weight_ih, bias_ih, bias_hh: input_projection(
+        "LSTM", inputs, {"weight_ih": weight_ih, "bias_ih": bias_ih, "bias_hh": bias_hh}), "projection",
+    cases=_projection_cases, mistakes=_projection_mistakes,
     axis_names={"projection": ("step", "batch", "unit")}, atol=ATOL, gradients=False,
     success=(f"matches to within {ATOL:g}",))
 
@@ -210,13 +206,13 @@ def check_input_projection(fn) -> Feedback:
 @verdict
 def check_fused_step(fn) -> Feedback:
     """``fn(x, (h, c), weight_ih, weight_hh, bias_ih, bias_hh)`` -> ``(h, c)``: the assignment's LSTM step
-    (``exercises.check_lstm_step``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
+    (``exercises.LSTM_STEP``), called with the state as one pair, as torch.nn.LSTMCell takes it."""
     @see_through  # the adapter is the check's: what it calls is the student's function
     def as_the_assignment_calls_it(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
         return fn(x, (h_prev, c_prev), weight_ih, weight_hh, bias_ih, bias_hh)
 
     as_the_assignment_calls_it.__name__ = getattr(fn, "__name__", "fused_step")
-    return _exercises.check_lstm_step(as_the_assignment_calls_it, name="fused_step")
+    return run_check(replace(_exercises.LSTM_STEP, name="fused_step"), as_the_assignment_calls_it)
 
 
 # ================================================================ notebook 06: stacked and bidirectional
@@ -227,7 +223,8 @@ def _row_cases() -> list[Case]:
 
 
 H_N_INDEX = Exercise(
-    "row of h_n", None, "row", cases=_row_cases, judge="exact",
+    "row of h_n", lambda layer, direction, num_layers, num_directions: layer * num_directions + direction, "row",
+    cases=_row_cases, judge="exact",
     mistakes=lambda case: {
         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and overwrites it":
             overwritten_row(*case.args[:2]),
@@ -236,19 +233,19 @@ H_N_INDEX = Exercise(
     success=("right for 1 to 3 layers, one or two directions",))
 
 
-@verdict
-def check_h_n_index(fn) -> Feedback:
-    """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n`` holding that state."""
-    return run_check(H_N_INDEX, fn)
+check_h_n_index = checker(H_N_INDEX, """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n``
+    holding that state.""", "check_h_n_index")
+
+
+def _features_read(layer, input_size, hidden_size, bidirectional, proj_size) -> int:
+    model = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional, proj_size=proj_size,
+                    device="meta")
+    return getattr(model, f"weight_ih_l{layer}").shape[1]
 
 
 def _input_size_cases() -> list[Case]:
-    def width(layer, input_size, hidden_size, bidirectional, proj_size):
-        model = nn.LSTM(input_size, hidden_size, num_layers=layer + 1, bidirectional=bidirectional,
-                        proj_size=proj_size, device="meta")
-        return getattr(model, f"weight_ih_l{layer}").shape[1]
     return [Case(f"layer {layer}, input_size=5, hidden_size=6, bidirectional={bi}, proj_size={proj}",
-                 (layer, 5, 6, bi, proj), width(layer, 5, 6, bi, proj))
+                 (layer, 5, 6, bi, proj), _features_read(layer, 5, 6, bi, proj))
             for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
 
 
@@ -264,15 +261,13 @@ def _input_size_mistakes(case: Case) -> dict:
 
 
 LAYER_INPUT_SIZE = Exercise(
-    "input size of a layer", None, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
+    "input size of a layer", _features_read, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
     success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
-@verdict
-def check_layer_input_size(fn) -> Feedback:
-    """``fn(layer, input_size, hidden_size, bidirectional, proj_size)`` -> the number of features
-    layer ``layer`` reads (the columns of its ``weight_ih``), as in torch.nn.LSTM."""
-    return run_check(LAYER_INPUT_SIZE, fn)
+check_layer_input_size = checker(LAYER_INPUT_SIZE, """``fn(layer, input_size, hidden_size, bidirectional,
+    proj_size)`` -> the number of features layer ``layer`` reads (the columns of its ``weight_ih``), as in
+    torch.nn.LSTM.""", "check_layer_input_size")
 
 
 # one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
@@ -280,18 +275,19 @@ check_bidirectional_layer = _exercises.check_bidirectional_layer
 
 
 # ================================================================ notebook 07: variable lengths
+def _mask(lengths: Tensor, max_len: int) -> Tensor:
+    """torch's own padding of all-ones sequences: 1 on real steps, 0 on padding, (max_len, B)."""
+    mask = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
+    return torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
+
+
 def _mask_cases() -> list[Case]:
-    cases = []
-    for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6)):
-        # torch's own padding of all-ones sequences: 1 on real steps, 0 on padding
-        mask = pad_sequence([torch.ones(int(n), dtype=F64) for n in lengths])
-        mask = torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
-        cases.append(Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), mask))
-    return cases
+    return [Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), _mask(lengths, max_len))
+            for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6))]
 
 
 LENGTH_MASK = Exercise(
-    "mask from lengths", None, "mask", cases=_mask_cases, judge="exact",
+    "mask from lengths", _mask, "mask", cases=_mask_cases, judge="exact",
     axis_names={"mask": ("time index", "sequence")},
     mistakes=lambda case: {
         "each column has one step too many: time index t is a real step when t < length (indices count from 0: "
@@ -299,22 +295,8 @@ LENGTH_MASK = Exercise(
     success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
 
 
-@verdict
-def check_length_mask(fn) -> Feedback:
-    """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t is a real step."""
-    return run_check(LENGTH_MASK, fn)
-
-
-def _packed_lstm(lengths: Tensor, total_length: int, bidirectional: bool, seed: int) -> tuple[Tensor, Tensor]:
-    """A seeded torch.nn.LSTM over a packed batch: (output padded to (total_length, B, dirs*H), h_n)."""
-    T, D, H = total_length, 3, 2
-    with fixed_seed(seed):  # the notebook's own random stream is left alone
-        model = nn.LSTM(D, H, bidirectional=bidirectional, dtype=F64)
-    x = randn(seed + 1, T, len(lengths), D)
-    with torch.no_grad():
-        out, (h_n, _) = model(pack_padded_sequence(x, lengths, enforce_sorted=False))
-        output, _ = pad_packed_sequence(out, total_length=T)
-    return output, h_n
+check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t
+    is a real step.""", "check_length_mask")
 
 
 # one exercise: notebook 07's last valid output is the assignment's, called time-major (batch_first=False)
@@ -322,8 +304,13 @@ check_last_valid_output = _exercises.check_last_valid_output
 
 
 def _reverse_final_cases() -> list[Case]:
+    """A seeded bidirectional torch.nn.LSTM over a packed batch: its output padded to (5, B, 2H), and h_n."""
     lengths = torch.tensor([3, 1, 4, 2])
-    output, h_n = _packed_lstm(lengths, 5, bidirectional=True, seed=80)
+    with fixed_seed(80):  # the notebook's own random stream is left alone
+        model = nn.LSTM(3, 2, bidirectional=True, dtype=F64)
+    with torch.no_grad():
+        out, (h_n, _) = model(pack_padded_sequence(randn(81, 5, len(lengths), 3), lengths, enforce_sorted=False))
+        output, _ = pad_packed_sequence(out, total_length=5)
     return [Case("a bidirectional torch.nn.LSTM on a packed batch, lengths [3, 1, 4, 2]",
                  (output, lengths, h_n.shape[-1]), h_n[1], names=("output", "lengths", "hidden_size"))]
 
@@ -338,13 +325,11 @@ def _reverse_final_mistakes(case: Case) -> dict:
 
 
 REVERSE_FINAL = Exercise(
-    "reverse direction's final state", None, "final", cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
+    "reverse direction's final state", lambda output, lengths, hidden_size: output[0, :, hidden_size:], "final",
+    cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
     axis_names={"final": ("sequence", "unit")}, atol=ATOL, gradients=False,
     success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
 
 
-@verdict
-def check_reverse_final(fn) -> Feedback:
-    """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the reverse direction's final
-    state, read from a bidirectional layer's padded output."""
-    return run_check(REVERSE_FINAL, fn)
+check_reverse_final = checker(REVERSE_FINAL, """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the
+    reverse direction's final state, read from a bidirectional layer's padded output.""", "check_reverse_final")

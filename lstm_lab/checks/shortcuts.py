@@ -35,14 +35,10 @@ _NEVER_AN_ANSWER = {
     "lstm_lab.checks.shortcuts",  # the watch itself: its __exit__ runs while it watches
 }
 
-# torch's recurrent modules and cells, by the file that defines them -> the name a student knows them by
-_TORCH_RECURRENT = {
-    "nn/modules/rnn.py": "torch.nn",
-    "ao/nn/quantizable/modules/rnn.py": "torch.ao.nn.quantizable",
-    "ao/nn/quantized/modules/rnn.py": "torch.ao.nn.quantized",
-    "ao/nn/quantized/dynamic/modules/rnn.py": "torch.ao.nn.quantized.dynamic",
-    "ao/nn/quantized/reference/modules/rnn.py": "torch.ao.nn.quantized.reference",
-}
+# torch's recurrent modules and cells, every .../modules/rnn.py it has (nn, ao.nn.quantized.dynamic, ...) -> the name
+# a student knows them by (nn/modules/rnn.py -> torch.nn)
+_TORCH_RECURRENT = {path: ".".join(("torch", *path.relative_to(Path(torch.__file__).parent).parts[:-2]))
+                    for path in Path(torch.__file__).parent.rglob("modules/rnn.py")}
 
 
 def _module_name(path: Path) -> str:
@@ -59,7 +55,7 @@ def _as_python_names_it(files: dict[Path, str]) -> dict[str, str]:
 _WATCHED_FILES = _as_python_names_it({
     **{path: _module_name(path) for path in sorted(_PACKAGE.rglob("*.py"))
        if _module_name(path) not in _NEVER_AN_ANSWER},
-    **{Path(torch.__file__).parent / file: name for file, name in _TORCH_RECURRENT.items()},
+    **_TORCH_RECURRENT,
 })
 
 # torch's fused recurrent kernels, by name: every one torch has, found the same way in each version
@@ -208,6 +204,4 @@ class Watch:
         sys.setprofile(self._previous)
 
 
-def watching(allowed: tuple[str, ...] = ()) -> Watch:
-    """``with watching() as watch:`` notes every watched call made inside the block that ``allowed`` does not name."""
-    return Watch(allowed)
+watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls inside that ``allowed`` does not name

@@ -2,14 +2,8 @@
 notebook's example of a mistake is shown without failing under grading (``as_an_example``).
 
 A notebook that asks the student to write its central piece (a GRU step, a mask) then uses that piece
-in the cells that follow. ``yours_or_reference`` decides which function those cells get: the
-student's when its check passes, the reference until then, so that Run All reaches the end either way
-and the student sees which one ran::
-
-    gru_step = yours_or_reference(my_gru_step, check.check_gru_step, lstm_lab.gru_cell)
-    # using your my_gru_step (its check passes)
-    # -- or --
-    # using the reference lstm_lab.gru_cell: your my_gru_step does not pass its check yet
+in the cells that follow, the student's once its check passes and the check's reference until then
+(``yours_or_reference``), so that Run All reaches the end either way and the student sees which one ran.
 """
 
 from __future__ import annotations
@@ -31,10 +25,13 @@ def passes(yours, check) -> bool:
         return bool(check(yours))
 
 
-def yours_or_reference(yours, check, reference, *, name=None, say=print):
+def yours_or_reference(yours, check, reference=None, *, name=None, say=print):
     """``yours`` when ``check(yours)`` passes, else ``reference``; ``say`` is told which, in a sentence.
-    ``name``: what to call the reference (default: where it lives, ``lstm_lab.gru_cell``), for one
-    adapted to the exercise's signature."""
+    ``reference`` defaults to the one the check's declaration holds (``check.exercise.reference``: the
+    answer is not written in the notebook); ``name``: what to call it (default: where it lives,
+    ``lstm_lab.gru_cell``, or the check's reference answer)."""
+    if reference is None and getattr(getattr(check, "exercise", None), "reference", None) is not None:
+        reference, name = check.exercise.reference, name or f"answer of {check.__name__}"
     if not callable(reference):
         raise TypeError(f"reference should be the function to use until yours passes, got {type(reference).__name__}")
     mine = getattr(yours, "__name__", "function")  # the student's: by the name they gave it
