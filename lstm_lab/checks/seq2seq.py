@@ -13,8 +13,8 @@ import torch
 
 from .. import seq2seq
 from ..training import fixed_seed
-from .core import Feedback, randn, seeded, verdict
-from .diagnose import Case, Exercise, run_check
+from .core import randn, seeded
+from .diagnose import Case, Exercise, checker
 
 _SIZES = ((5, 2, 3), (7, 3, 4), (4, 1, 2))  # (source length S, batch B, hidden H) of the random cases
 
@@ -61,11 +61,8 @@ ATTENTION = Exercise(
              "⟨k_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
 
 
-@verdict
-def check_attention(attention, *, seed: int = 0) -> Feedback:
-    """``attention(query (B, H), keys (S, B, H)) -> (context (B, H), weights (B, S))``: dot-product
-    attention as notebook 14 defines it (Luong et al. 2015)."""
-    return run_check(ATTENTION, attention, seed=seed)
+check_attention = checker(ATTENTION, """``attention(query (B, H), keys (S, B, H)) -> (context (B, H), weights (B,
+    S))``: dot-product attention as notebook 14 defines it (Luong et al. 2015).""")
 
 
 # ---------------------------------------------------------------- the decoder step
@@ -113,11 +110,9 @@ DECODER_STEP = Exercise(
              "new h_t, then the read-out of [h_t; context])", "gradients with respect to the state and the memory"))
 
 
-@verdict
-def check_decoder_step(decoder_step, *, seed: int = 0) -> Feedback:
-    """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend) -> (logits (B, 11), (h, c),
-    weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for the attention."""
-    return run_check(DECODER_STEP, decoder_step, seed=seed)
+check_decoder_step = checker(DECODER_STEP, """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend)
+    -> (logits (B, 11), (h, c), weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for
+    the attention.""")
 
 
 # ---------------------------------------------------------------- the masked loss
@@ -165,8 +160,6 @@ MASKED_LOSS = Exercise(
              "positions)", "gradients with respect to the logits"))
 
 
-@verdict
-def check_masked_loss(masked_loss, *, seed: int = 0) -> Feedback:
-    """``masked_loss(logits (T, B, 11), target (T, B), mask (T, B)) -> loss ()``: the mean cross-entropy over
-    the positions where the mask is True (notebook 07's masked mean), whatever the padded targets hold."""
-    return run_check(MASKED_LOSS, masked_loss, seed=seed)
+check_masked_loss = checker(MASKED_LOSS, """``masked_loss(logits (T, B, 11), target (T, B), mask (T, B)) -> loss
+    ()``: the mean cross-entropy over the positions where the mask is True (notebook 07's masked mean), whatever the
+    padded targets hold.""")

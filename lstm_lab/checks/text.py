@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from .. import mistakes, sampling, text
 from ..training import fixed_seed
 from .core import TOLERANCES, Feedback, seeded, verdict
-from .diagnose import Case, Exercise, run_check
+from .diagnose import Case, Exercise, checker, run_check
 
 F64 = torch.float64
 
@@ -60,11 +60,8 @@ BATCHIFY = Exercise(
              "where lstm_lab.text.streams puts it",))
 
 
-@verdict
-def check_batchify(fn, seed: int = 0) -> Feedback:
-    """``fn(ids (N,), batch_size) -> streams (N // batch_size, batch_size)``: column b is the b-th consecutive
-    piece of the ids, the ids that do not fill a whole row dropped from the end."""
-    return run_check(BATCHIFY, fn, seed=seed)
+check_batchify = checker(BATCHIFY, """``fn(ids (N,), batch_size) -> streams (N // batch_size, batch_size)``: column
+    b is the b-th consecutive piece of the ids, the ids that do not fill a whole row dropped from the end.""")
 
 
 # ================================================================ chunk_pairs
@@ -110,11 +107,9 @@ CHUNK_PAIRS = Exercise(
              "lstm_lab.text.chunks cuts it, the short last one included",))
 
 
-@verdict
-def check_chunk_pairs(fn, seed: int = 0) -> Feedback:
-    """``fn(stream (T, batch), length) -> [(inputs, targets), ...]``: the steps 0 .. T - 2 cut into consecutive
-    chunks of ``length`` (the last may be shorter), each with the targets one step on."""
-    return run_check(CHUNK_PAIRS, fn, seed=seed)
+check_chunk_pairs = checker(CHUNK_PAIRS, """``fn(stream (T, batch), length) -> [(inputs, targets), ...]``: the steps
+    0 .. T - 2 cut into consecutive chunks of ``length`` (the last may be shorter), each with the targets one step
+    on.""")
 
 
 # ================================================================ the character model's forward pass
@@ -192,6 +187,9 @@ def check_char_model(model_class, seed: int = 0) -> Feedback:
     return run_check(CHAR_MODEL, model_class, seed=seed)
 
 
+check_char_model.exercise = CHAR_MODEL  # use.yours_or_reference reads the reference from here
+
+
 # ================================================================ temperature_probs
 def _probs_mistakes(case: Case) -> dict:
     logits, temperature = case.args
@@ -225,10 +223,8 @@ TEMPERATURE_PROBS = Exercise(
 )
 
 
-@verdict
-def check_temperature_probs(fn, seed: int = 0) -> Feedback:
-    """``fn(logits (batch, vocab), temperature) -> probs (batch, vocab)``."""
-    return run_check(TEMPERATURE_PROBS, fn, seed=seed)
+check_temperature_probs = checker(TEMPERATURE_PROBS, """``fn(logits (batch, vocab), temperature) -> probs (batch,
+    vocab)``.""")
 
 
 # ================================================================ sample_next
@@ -283,8 +279,12 @@ def _sample_mistakes(case: Case) -> dict:
             torch.softmax(logits[0] * t, -1)}
 
 
+def _sample_reference(logits: Tensor, temperature: float, generator: torch.Generator) -> Tensor:
+    return sampling.next_ids(logits, temperature, generator=generator)
+
+
 SAMPLE_NEXT = Exercise(
-    "sample_next", None, "frequencies", cases=_sample_cases, judge="statistic", statistic=_frequencies,
+    "sample_next", _sample_reference, "frequencies", cases=_sample_cases, judge="statistic", statistic=_frequencies,
     mistakes=_sample_mistakes, axis_names={"frequencies": ("id",)}, gradients=False,
     hint=("the ids do not follow softmax(logits / T)",),
     unrepeatable=("the frequencies are right, but the same generator gave different ids: pass it on, "
@@ -293,12 +293,9 @@ SAMPLE_NEXT = Exercise(
              "standard deviations)", "the same generator seed gives the same ids"))
 
 
-@verdict
-def check_sample_next(fn, seed: int = 0) -> Feedback:
-    """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``, drawn from
-    softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2:
-    the frequencies of the ids must match the probabilities, and the same seed the same ids."""
-    return run_check(SAMPLE_NEXT, fn, seed=seed)
+check_sample_next = checker(SAMPLE_NEXT, """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``,
+    drawn from softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2: the
+    frequencies of the ids must match the probabilities, and the same seed the same ids.""")
 
 
 # ================================================================ tbptt_pass
@@ -376,8 +373,12 @@ def _tbptt_mistakes(case: Case) -> dict:
         "chunk's targets": ((text.chunk_loss(logits, inputs).item(), *rest), None)}
 
 
+def _tbptt_reference(model, pieces, optimizer, clip: float) -> list[float]:
+    return text.train_chunks(model, pieces, optimizer, clip)[0]
+
+
 TBPTT_PASS = Exercise(
-    "tbptt_pass", None, (), cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
+    "tbptt_pass", _tbptt_reference, (), cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
     after=_parameters, allowed=_TBPTT_ALLOWED,
     error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
     hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
@@ -386,9 +387,7 @@ TBPTT_PASS = Exercise(
              "lstm_lab.text.train_chunks to within 1e-10",))
 
 
-@verdict
-def check_tbptt_pass(fn, seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> Feedback:
-    """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated BPTT over the chunks
-    ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
-    state carried and detached, the gradient norm clipped to ``clip``; a list of the chunk losses."""
-    return run_check(TBPTT_PASS, fn, seed=seed, clip=clip, lr=lr)
+check_tbptt_pass = checker(TBPTT_PASS, """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated
+    BPTT over the chunks ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
+    state carried and detached, the gradient norm clipped to ``clip``; a list of the chunk losses. The check's options:
+    ``seed``, ``clip`` (0.05) and ``lr`` (0.5).""")
