@@ -47,7 +47,7 @@ EXPECTED = {
     ("02_lstm_by_hand.ipynb", "cell_state_by_hand"): lambda: _golden()["lstm"]["c"][2],
     ("02_lstm_by_hand.ipynb", "hidden_state_with_bias_by_hand"): lambda: _golden()["lstm_bias"]["h"][0],
     ("03_gate_layouts.ipynb", "cs231n_input_weights"): lambda: _layout("cs231n", "Wx"),
-    ("03_gate_layouts.ipynb", "torch_weights_from_onnx"): lambda: fixtures.lstm_weights()["weight_ih"],
+    ("03_gate_layouts.ipynb", "onnx_input_weights"): lambda: _layout("onnx", "W"),
     ("03_gate_layouts.ipynb", "onnx_bias"): lambda: _layout("onnx", "B", bias=True),
     # sigmoid(b) = 0.9 <=> b = log(0.9 / 0.1), as check_forget_bias_for_0_9 states it
     ("04_lstm_one_gate_at_a_time.ipynb", "forget_bias_for_0_9"): lambda: torch.tensor([math.log(9.0)]),
