@@ -260,6 +260,7 @@ def _main(jobs: str) -> None:
         _fresh_torch_state()
         instructor = nbformat.read(ROOT / "notebooks" / notebook, as_version=4).cells
         cells = nbformat.read(STUDENT / notebook, as_version=4).cells
+        assert len(cells) == len(instructor), f"student/{notebook} is not the edition of notebooks/{notebook}: regenerate it"
         exercises = [e for e in function_exercises(instructor) + value_exercises(instructor)
                      if (notebook, e["name"]) not in NOT_RUN]
         if planted:  # a test's planted leak: a cell inserted just above the exercise named ``above``
