@@ -1,17 +1,24 @@
-"""Try, then see: nothing callable above a function exercise passes its check.
+"""Try, then see: nothing the notebook holds above an exercise passes its check.
 
-For every function exercise, the student edition's cells above it are run as a student runs them (a fresh
-namespace named ``__main__``, one compiled cell after another, the earlier exercises still stubs), and the
-exercise's own graded cell is then run with each callable the notebook holds at that point handed in as the
-answer: every function the notebook defines, every name it imports from lstm_lab, and the functions of the
-lstm_lab modules it imports — those whose signature takes the exercise's arguments. None may pass: a helper
-that already computes the answer would let the student copy instead of build (the engine's watch refuses
-lstm_lab's own implementations; a helper of the notebook it must refuse too, or the notebook must not define it
-above the exercise). A planted helper proves the test finds one.
+For every exercise, the student edition's cells above it are run as a student runs them (a fresh namespace
+named ``__main__``, one compiled cell after another, the earlier exercises still stubs), and the exercise's own
+graded cell is then run with each thing the notebook holds at that point handed in as the answer:
+
+* a **function exercise** gets every callable whose signature takes its arguments: each function, class or
+  callable object the notebook defines or imports (from lstm_lab or elsewhere), and the functions of the
+  lstm_lab modules it imports. The engine's watch refuses lstm_lab's own implementations; a helper of the
+  notebook that computes the answer it must refuse too, or the notebook must not define it above the exercise.
+* a **value exercise** (``answer_1 = ...``) gets every number and tensor the notebook holds, by the expression a
+  student would copy it with: a variable, what its dicts, lists and tuples hold, a tensor's rows and entries
+  (``golden['rnn']['h'][1]``, ``params['onnx']['W']``), of the answer's size.
+
+None may pass. Planted leaks (a helper computing the answer, the golden numbers in a variable, 03's converted
+layouts above its exercises) prove the test finds each kind, and a planted import of the library's step that
+the watch refuses.
 
 The notebooks run in a subprocess of their own (this file, run as a script), so their seeds, print options and
-figures stay out of the test process. Notebooks 11 and 13 train models above their exercises and are not run
-here above the exercises that come after the training (see ``NOT_RUN``); their first exercises are.
+figures stay out of the test process. Exercises below cells that train models (in 11 and 13) are not run, and
+08's forget-bias reach, which a range of numbers passes, is not looked for: ``NOT_RUN`` says why for each.
 """
 
 from __future__ import annotations
@@ -293,9 +300,7 @@ PLANTED_PARAMS = "params = {name: layouts.to_convention(torch_weights, name) for
 RUN = _notebooks()
 
 
-@pytest.fixture(scope="module")
-def results() -> dict:
-    """Every notebook's run and the planted ones, in one subprocess (one import of torch, not one per notebook)."""
+def _run_all() -> dict:
     jobs = [[n, None, None] for n in RUN] + [["12_gru.ipynb", PLANTED_GRU, "my_gru_step"],
                                                ["12_gru.ipynb", PLANTED_IMPORT, "my_gru_step"],
                                                ["01_rnn_by_hand.ipynb", PLANTED_GOLDEN, "answer_1"],
@@ -306,6 +311,21 @@ def results() -> dict:
                           cwd=ROOT / "notebooks", timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, worker_id) -> dict:
+    """Every notebook's run and the planted ones, in one subprocess (one import of torch, not one per notebook);
+    under xdist, once for all workers of this session (their shared temporary directory, as xdist's docs do it)."""
+    if worker_id == "master":
+        return _run_all()
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "try_then_see_helpers.json"
+    with FileLock(f"{shared}.lock"):
+        if not shared.exists():
+            shared.write_text(json.dumps(_run_all()))
+        return json.loads(shared.read_text())
 
 
 @pytest.mark.parametrize("notebook", RUN)
