@@ -314,10 +314,10 @@ def _run_all() -> dict:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, worker_id) -> dict:
+def results(request, tmp_path_factory) -> dict:
     """Every notebook's run and the planted ones, in one subprocess (one import of torch, not one per notebook);
     under xdist, once for all workers of this session (their shared temporary directory, as xdist's docs do it)."""
-    if worker_id == "master":
+    if not hasattr(request.config, "workerinput"):  # no xdist worker: this process alone
         return _run_all()
     from filelock import FileLock
 
