@@ -10,7 +10,9 @@ graded cell is then run with each thing the notebook holds at that point handed 
   notebook that computes the answer it must refuse too, or the notebook must not define it above the exercise.
 * a **value exercise** (``answer_1 = ...``) gets every number and tensor the notebook holds, by the expression a
   student would copy it with: a variable, what its dicts, lists and tuples hold, a tensor's rows and entries
-  (``golden['rnn']['h'][1]``, ``params['onnx']['W']``), of the answer's size.
+  (``golden['rnn']['h'][1]``, ``params['onnx']['W']``), of the answer's size; and what the notebook's own
+  functions return when a call shown above is made again with other arguments it holds
+  (``rnn_step_on_paper(1, X[0], h_prev)`` as ``rnn_step_on_paper(2, X[1], h_1)``).
 
 None may pass. Planted leaks (a helper computing the answer, the golden numbers in a variable, 03's converted
 layouts above its exercises) prove the test finds each kind, and a planted import of the library's step that
@@ -206,6 +208,65 @@ def _values(namespace: dict, size: tuple[int | None, bool] = (None, False)) -> d
     return {path: found[path] for path in distinct.values()}
 
 
+MAX_REPLAYS = 3000  # calls of one shown call with other arguments: more would be a search, not a copy
+
+
+def _replayed(sources: list[str], namespace: dict, size) -> dict:
+    """What the notebook's own functions give when a call shown above is made again with other arguments the
+    notebook holds (``rnn_step_on_paper(1, X[0], h_prev)`` as ``rnn_step_on_paper(2, X[1], h_1)``): each
+    argument replaced by a value of its kind (a whole number from 1 to 3 for a whole number, a tensor of its
+    shape, a dict of its keys). Every number and tensor of each result is a candidate, by the call that gave it."""
+    import itertools
+
+    import torch
+
+    held = _values(namespace)  # every value the notebook holds, by name, of any size
+    found = {}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for call in [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]:
+            fn = namespace.get(call.func.id)
+            if not (inspect.isfunction(fn) and fn.__module__ == "__main__") or call.keywords:
+                continue
+            try:
+                shown = [eval(compile(ast.Expression(arg), "<argument>", "eval"), dict(namespace)) for arg in call.args]
+            except Exception:  # noqa: BLE001 - an argument that only exists inside its cell (a loop variable)
+                continue
+            options = [_alike(value, ast.unparse(arg), held, namespace) for value, arg in zip(shown, call.args)]
+            for combination in itertools.islice(itertools.product(*options), MAX_REPLAYS):
+                names, args = zip(*combination) if combination else ((), ())
+                try:
+                    with contextlib.redirect_stdout(io.StringIO()):
+                        result = fn(*args)
+                except Exception:  # noqa: BLE001 - arguments that do not fit
+                    continue
+                for path, value in _values({"r": result}, size).items():
+                    key = (tuple(value.shape), tuple(value.flatten().tolist())) if isinstance(value, torch.Tensor) \
+                        else ((), (float(value),))
+                    found.setdefault(key, (f"{call.func.id}({', '.join(names)}){path[1:]}", value))
+    return dict(found.values())  # one call for each value it gives: the check would say the same of the others
+
+
+def _alike(value, name: str, held: dict, namespace: dict) -> list:
+    """``(name, value)`` pairs the notebook holds of the kind of ``value``: the value itself first."""
+    import torch
+
+    pairs = [(name, value)]
+    if isinstance(value, int) and not isinstance(value, bool):
+        pairs += [(str(k), k) for k in (1, 2, 3) if k != value]
+    elif isinstance(value, torch.Tensor):
+        pairs += [(path, other) for path, other in held.items()  # a variable, or one index into it (X[1])
+                  if path.count("[") <= 1 and isinstance(other, torch.Tensor) and other.shape == value.shape
+                  and other.dtype == value.dtype and not torch.equal(other, value)]
+    elif isinstance(value, dict):
+        pairs += [(path, other) for path, other in namespace.items()
+                  if isinstance(other, dict) and other is not value and other.keys() >= value.keys()]
+    return pairs
+
+
 def _passes(graded_source: str, namespace: dict, name: str, candidate) -> bool:
     """Does the graded cell accept ``candidate`` as the answer ``name``? (Its last expression: a Feedback.)"""
     scope = dict(namespace)
@@ -238,7 +299,9 @@ def run_notebook(path: Path, exercises: list[dict], cells) -> dict:
                 errors.append(f"cell {k}: {type(error).__name__}: {error}")
         done = exercise["cell"]
         if exercise["arity"] is None:
-            candidates = _values(namespace, _size_of_answer(exercise, namespace))
+            size = _size_of_answer(exercise, namespace)
+            candidates = {**_values(namespace, size),
+                          **_replayed([c.source for c in cells[:exercise["cell"]] if c.cell_type == "code"], namespace, size)}
         else:
             candidates = _candidates(namespace, exercise["arity"])
         passing = [name for name, fn in candidates.items()
@@ -334,10 +397,20 @@ def test_no_callable_above_a_function_exercise_passes_its_check(results, noteboo
     assert result["errors"] == [], f"the student edition's cells raised: {result['errors']}"
     assert result["exercises"], "no exercise was run"
     passing = {name: r["passing"] for name, r in result["exercises"].items() if r["passing"]}
-    assert passing == KNOWN.get(notebook, {}), f"{notebook}: these pass the exercise's check: {passing}"
+    assert passing == KNOWN.get(notebook, {}), (f"{notebook}: these pass the exercise's check: {passing}"
+                                                + (f" (known: {KNOWN[notebook]})" if notebook in KNOWN else ""))
 
 
-KNOWN: dict = {}
+# Leaks this test finds that are not fixed yet, each with why: the test fails when one disappears, so that it is
+# taken off this list. Notebooks 01 and 02 work step 1 with a function of their own (the working printed on paper's
+# terms), which computes any step it is given: called with step 2's inputs it gives the by-hand exercise's answer.
+# The fix is a design choice for these notebooks (step 1 worked without a reusable function, or the prediction
+# asked before the function is shown), left to the lead.
+KNOWN: dict = {
+    "01_rnn_by_hand.ipynb": {"answer_1@10": ["rnn_step_on_paper(1, X[1], h_1)[1]"]},
+    "02_lstm_by_hand.ipynb": {"answer_1@12": ["lstm_step_by_hand(X[1], step_1['h'], zeros, gate_weights)['f']"],
+                              "answer_3@35": ["lstm_step_by_hand(X[0], zeros, zeros, biased_weights)['h']"]},
+}
 
 
 def test_the_exercises_not_run_are_exercises_of_the_course():
@@ -358,8 +431,13 @@ def test_a_planted_import_of_the_library_step_is_refused_by_the_watch(results):
 
 def test_a_planted_variable_that_holds_the_answer_is_found(results):
     found = results[f"01_rnn_by_hand.ipynb|{PLANTED_GOLDEN}"]["exercises"]
-    assert found["answer_1@11"]["passing"] == ["golden['rnn']['h'][1]"]
+    assert "golden['rnn']['h'][1]" in found["answer_1@11"]["passing"]  # beside 01's known leak (KNOWN)
     assert found["answer_3@35"]["passing"] == ["golden['birnn']['output'][0]"]
+
+
+def test_a_call_shown_above_made_again_with_the_exercise_inputs_is_found(results):
+    """01's step function, shown on step 1, gives step 2 (the exercise) when called with x_2 and h_1."""
+    assert results["01_rnn_by_hand.ipynb|"]["exercises"]["answer_1@10"]["passing"] == ["rnn_step_on_paper(1, X[1], h_1)[1]"]
 
 
 def test_the_converted_weights_above_03s_exercises_would_be_found(results):
