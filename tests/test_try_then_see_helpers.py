@@ -410,15 +410,11 @@ def test_no_callable_above_a_function_exercise_passes_its_check(results, noteboo
                                                 + (f" (known: {KNOWN[notebook]})" if notebook in KNOWN else ""))
 
 
-# Leaks this test finds that are not fixed yet, each with why: the test fails when one disappears, so that it is
-# taken off this list. Notebook 02 works step 1 with a function of its own (the six equations, biases included if
-# the weights have them), which computes any step it is given: called with step 2's inputs it gives f_2, and with
-# the biased weights h_1 with bias. (01 had the same; its step 1 is now worked without a function, which is
-# defined after the exercise.) How 02 should work step 1 is left to the lead.
-KNOWN: dict = {
-    "02_lstm_by_hand.ipynb": {"answer_1@12": ["lstm_step_by_hand(X[1], step_1['h'], zeros, gate_weights)['f']"],
-                              "answer_3@35": ["lstm_step_by_hand(X[0], zeros, zeros, biased_weights)['h']"]},
-}
+# Leaks this test finds that are not fixed yet, by notebook and exercise, each with why (the test fails when one
+# disappears, so that it is taken off): none now. 01 and 02 worked step 1 with a function of their own that computes
+# any step (called with step 2's inputs it gave the by-hand answers, with the biased weights 02's h_1 with bias);
+# their step 1 is now worked without it, and the function is defined after the exercises it would answer.
+KNOWN: dict = {}
 
 
 def test_the_exercises_not_run_are_exercises_of_the_course():
@@ -444,10 +440,8 @@ def test_a_planted_variable_that_holds_the_answer_is_found(results):
 
 
 def test_a_call_shown_above_made_again_with_the_exercise_inputs_is_found(results):
-    """02's step function, shown on step 1, gives step 2's forget gate (the exercise) when called with x_2 and h_1;
-    01's did the same before its step 1 was worked without it."""
-    found = results["02_lstm_by_hand.ipynb|"]["exercises"]["answer_1@12"]["passing"]
-    assert found == ["lstm_step_by_hand(X[1], step_1['h'], zeros, gate_weights)['f']"]
+    """01's step function, as it once worked step 1 above the exercise, gives step 2 (the exercise) when called
+    with x_2 and h_1."""
     assert results[f"01_rnn_by_hand.ipynb|{PLANTED_STEP}"]["exercises"]["answer_1@11"]["passing"] == [
         "rnn_step_on_paper(1, X[1], h_1)[1]"]
 
