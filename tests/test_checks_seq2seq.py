@@ -38,12 +38,6 @@ def test_a_right_attention_passes():
     assert feedback, str(feedback)
 
 
-@pytest.mark.parametrize("mistake", ATTENTION_MISTAKES)
-def test_each_attention_mistake_is_named(mistake):
-    feedback = check.check_attention(ATTENTION_MISTAKES[mistake])
-    assert not feedback and mistake in str(feedback), str(feedback)
-
-
 def test_the_librarys_attention_is_no_answer():
     feedback = check.check_attention(lambda query, keys: seq2seq.dot_attention(query, keys))
     assert not feedback and "`lstm_lab.seq2seq.dot_attention`" in str(feedback), str(feedback)
@@ -131,9 +125,11 @@ def test_a_right_masked_loss_passes():
     assert feedback, str(feedback)
 
 
-@pytest.mark.parametrize("mistake", MASKED_LOSS_MISTAKES)
-def test_each_masked_loss_mistake_is_named(mistake):
-    feedback = check.check_masked_loss(MASKED_LOSS_MISTAKES[mistake])
+@pytest.mark.parametrize("run, mistake", [(check.check_attention, fn) for fn in ATTENTION_MISTAKES]
+                         + [(check.check_masked_loss, fn) for fn in MASKED_LOSS_MISTAKES])
+def test_each_catalogued_mistake_is_named(run, mistake):
+    """The attention's and the masked loss's mistakes, each written as a student would: named by its check."""
+    feedback = run({**ATTENTION_MISTAKES, **MASKED_LOSS_MISTAKES}[mistake])
     assert not feedback and mistake in str(feedback), str(feedback)
 
 

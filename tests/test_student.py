@@ -36,15 +36,7 @@ def run_command(*args):
 
 def regions(source: str, begin: str, end: str) -> list[str]:
     """The lines strictly inside begin..end regions, stripped, blank ones left out."""
-    out, inside = [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside and line.strip():
-            out.append(line.strip())
-    return out
+    return [line.strip() for line in student.solution_lines(source, begin, end) if line.strip()]
 
 
 def outside(source: str, *pairs) -> list[str]:

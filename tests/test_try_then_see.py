@@ -29,18 +29,6 @@ MIN_TOKENS = 10  # a line's shape (names replaced) counts only when it is this l
 SIMILAR = 0.75  # two shapes this alike (difflib's ratio) are one expression written with other names
 
 
-def _region(source: str) -> list[str]:
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if student.BEGIN_SOLUTION in line:
-            inside = True
-        elif student.END_SOLUTION in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
-
-
 _SKIP = (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
 _HEADERS = {"def", "class", "for", "while", "if", "elif", "with", "import", "from"}
 
@@ -112,7 +100,7 @@ def _shown(cell) -> list[str]:
     the student writes), and the text of its outputs. Markdown is the exercises' statement, not their code."""
     if cell.cell_type != "code":
         return []
-    solution = set(_region(cell.source)) if student.is_solution(cell) else set()
+    solution = set(student.solution_lines(cell.source)) if student.is_solution(cell) else set()
     lines = [line for line in cell.source.split("\n") if line not in solution]
     for output in cell.get("outputs", []):  # printed text, and every text form of a result (show_source: markdown)
         texts = [output.get("text", "")] + [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
@@ -123,7 +111,7 @@ def _shown(cell) -> list[str]:
 
 def leaks(cells, index: int) -> list[str]:
     """What the cells above ``cells[index]`` show of its solution, one sentence each."""
-    answer = [line for line in _region(cells[index].source) if len(_code(line)) >= MIN_CHARS]
+    answer = [line for line in student.solution_lines(cells[index].source) if len(_code(line)) >= MIN_CHARS]
     if not answer:
         return []
     exact = {_code(line): line.strip() for line in answer}

@@ -95,22 +95,10 @@ def value_exercises(cells) -> list[dict]:
             continue
         graded = next((k for k in range(index + 1, len(cells)) if student.is_grade(cells[k])
                        and cells[k].cell_type == "code"), None)
-        region = "\n".join(line for line in _region_text(cell.source))
+        region = "\n".join(student.solution_lines(cell.source))
         for name in student.answer_names(region, cells[graded].source) if graded is not None else []:
             found.append({"name": name, "cell": index, "graded": graded, "arity": None, "solution": cell.source})
     return found
-
-
-def _region_text(source: str) -> list[str]:
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if "BEGIN SOLUTION" in line:
-            inside = True
-        elif "END SOLUTION" in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
 
 
 # ---------------------------------------------------------------- run in a subprocess: this file as a script

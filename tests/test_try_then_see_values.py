@@ -112,25 +112,13 @@ def _texts(cell) -> list[str]:
         return [cell.source]
     source = cell.source
     if student.is_solution(cell):
-        hidden = set(_region(cell.source))
+        hidden = set(student.solution_lines(cell.source))
         source = "\n".join(line for line in cell.source.split("\n") if line not in hidden)
     texts = [source]
     for output in cell.get("outputs", []):
         for text in [output.get("text", "")] + [v for k, v in output.get("data", {}).items() if k.startswith("text/")]:
             texts.append("".join(text) if isinstance(text, list) else text)
     return texts
-
-
-def _region(source: str) -> list[str]:
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if student.BEGIN_SOLUTION in line:
-            inside = True
-        elif student.END_SOLUTION in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
 
 
 def value_leaks(cells, index: int, expected: torch.Tensor, whole: bool = False) -> list[str]:
@@ -157,7 +145,7 @@ def test_every_value_exercise_of_the_course_is_in_the_table():
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         cells = nbformat.read(path, as_version=4).cells
         for k, cell in enumerate(cells):
-            if student.is_solution(cell) and student.answer_names("\n".join(_region(cell.source)),
+            if student.is_solution(cell) and student.answer_names("\n".join(student.solution_lines(cell.source)),
                                                                    "\n".join(c.source for c in cells[k + 1:k + 3])):
                 value_exercises.add((path.name, student._meta(cell)["grade_id"]))
     assert value_exercises - set(EXPECTED) - NOT_A_NUMBER == set()
