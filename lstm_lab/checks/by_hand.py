@@ -17,7 +17,7 @@ from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
 from ..layouts import CONVENTIONS, SHAPES, to_convention
-from .core import TOLERANCES, Feedback, same, shape_message, verdict
+from .core import TOLERANCES, Feedback, same, verdict
 from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
@@ -39,17 +39,16 @@ def _step(step, where: str) -> int:
     return step
 
 
-_SWAPPED = ("the two units are swapped: unit 0 holds unit 1's number and the other way round "
-            "(a row of a weight matrix belongs to one unit)")
-
-
 def _diagnose(exercise: str, answer, values: Tensor, step: int, what: str, suspects=(), *, axis_names=("unit",),
               reshape=None, note=None) -> Feedback:
     """The engine's value check for a number worked by hand, ``values[step - 1]``: ``suspects`` are pairs of
     explanation and the numbers that mistake gives; another step's ``values`` and two units swapped always are."""
     expected = values[step - 1]
-    swapped = [(_SWAPPED, expected.flip(-1))] if expected.shape[-1] == 2 else []
-    return check_value(exercise, answer, expected, [*suspects, *_other_steps(values, step, what), *swapped], atol=ATOL,
+    other_steps = [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
+                    f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
+    swapped = [("the two units are swapped: unit 0 holds unit 1's number and the other way round (a row of a weight "
+                "matrix belongs to one unit)", expected.flip(-1))] if expected.shape[-1] == 2 else []
+    return check_value(exercise, answer, expected, [*suspects, *other_steps, *swapped], atol=ATOL,
                        axis_names=axis_names, lenient=True, reshape=reshape, note=note)
 
 
@@ -58,11 +57,6 @@ def _x(step: int) -> Tensor:
 
 
 # ---------------------------------------------------------------- 01: the RNN by hand
-def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor]]:
-    return [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
-             f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
-
-
 @verdict
 def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""

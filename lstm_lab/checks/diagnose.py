@@ -130,9 +130,7 @@ def named_tensors(args: tuple, names: tuple = ()) -> list[tuple[str, Tensor]]:
 
 
 def flat_names(spec) -> list[str]:
-    if isinstance(spec, str):
-        return [spec]
-    return [name for part in spec for name in flat_names(part)]
+    return [spec] if isinstance(spec, str) else [name for part in spec for name in flat_names(part)]
 
 
 def spec_text(spec) -> str:
@@ -220,10 +218,9 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     run.leaves = leaves
     run.verdicts = [_judge(ex, name, got, want, case.atol) for name, got, want in
                     zip(flat_names(returns), leaves, run.expected)]
-    originals = named_tensors(case.args, case.names)
-    for (name, before), (_, after) in zip(originals, named_tensors(args, case.names)):
-        if before.shape != after.shape or not torch.equal(before, after):
-            run.changed.append(name)
+    run.changed = [name for (name, before), (_, after) in zip(named_tensors(case.args, case.names),
+                                                               named_tensors(args, case.names))
+                   if before.shape != after.shape or not torch.equal(before, after)]
     return run
 
 
@@ -240,8 +237,8 @@ def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
 
 def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
     """Does the answer give the same draw again from the same arguments (the same generator state)?"""
-    again, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
-    return failure is None and isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
+    again = _run_case(ex, fn, case).result
+    return isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
 
 
 def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
@@ -276,12 +273,11 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     return Feedback(ex.name, False, _explain(ex, fn, runs))
 
 
-def checker(ex: Exercise, doc: str = "", name: str = "", **fixed) -> Callable:
-    """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict`` (``fixed``:
-    options it always passes). It carries its declaration, ``check.exercise``: ``use.yours_or_reference`` takes
-    the reference from there."""
+def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
+    """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict``. It carries
+    its declaration, ``check.exercise``: ``use.yours_or_reference`` takes the reference from there."""
     def check(fn, **options):
-        return run_check(ex, fn, **fixed, **options)
+        return run_check(ex, fn, **options)
     check.__name__ = check.__qualname__ = name or f"check_{ex.name}"
     check.__doc__, check.exercise = doc, ex
     return verdict(check)
@@ -448,21 +444,15 @@ def _helper_answering(ex: Exercise, runs: list[_Run]):
             first = [t for r in getattr(run.helpers.get(code), "results", [])[:1] for _, t in named_tensors((r,))]
             if answers and all(any(same(t, w, ex.atol) for t in first) for w in answers):
                 return helper
-        if helper.function is not None and all(_answers_right(ex, helper.function, run.case, run.expected)
-                                               for run in runs):
+        if helper.function is not None and all(_answers_right(ex, helper.function, run.case) for run in runs):
             return helper
     return None
 
 
-def _answers_right(ex: Exercise, fn, case: Case, expected: list | None = None) -> bool:
-    """Does ``fn`` give the reference's answer on ``case``? (A probe: False on any failure.)"""
-    returns = case.returns or ex.returns
-    if expected is None:
-        with torch.no_grad():
-            expected = split(ex.reference(*clone(case.args)), returns)
-    result, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
-    leaves = None if failure is not None else split(result, returns)
-    return isinstance(leaves, list) and all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+def _answers_right(ex: Exercise, fn, case: Case) -> bool:
+    """Does ``fn`` give the right answer on ``case``? (A probe: False on any failure.)"""
+    run = _run_case(ex, fn, case)
+    return run.leaves is not None and all(run.verdicts)
 
 
 def _right_with(ex: Exercise, fn, case: Case, positions: tuple, change) -> bool:
@@ -642,13 +632,10 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
     """Inputs (or gate blocks of them) the reference depends on and the student's answer does not."""
     if not ex.gradients:
         return []
-    try:
-        named, mine, problem = _gradients(ex, fn, case)
-        if problem or mine is None:
-            return []
-        _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
-    except Exception:  # a hint, never a reason to fail differently
+    named, mine, problem = _gradients(ex, fn, case)  # _explain runs this hint _safely
+    if problem or mine is None:
         return []
+    _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
     unused = []
     for (name, _), g_mine, g_ref in zip(named, mine, theirs):
         if g_ref is None or g_ref.abs().max() == 0:
