@@ -1,7 +1,5 @@
-"""Exercises of notebooks 09-12: clipping, steps to vanish, memory-task targets, the GRU by hand.
-The backward steps (09), the GRU step (12) and the parameter count (11) are declared in ``exercises``
-and ``sequences``; their names here are the same checks.
-"""
+"""Exercises of notebooks 09-12: clipping, steps to vanish, memory-task targets, the GRU by hand. The backward
+steps (09), the GRU step (12) and the parameter count (11) are declared in ``exercises`` and ``sequences``."""
 
 from __future__ import annotations
 
@@ -63,11 +61,9 @@ check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, m
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
-    """The fewest steps back after which ‖∂L/∂h‖ is below ``factor`` times its size at the end, in an
-    RNN whose W_hh is ``radius`` times an orthogonal matrix and whose states stay near 0 (tanh' ≈ 1).
-
-    Measured with ``bptt.rnn_backward`` on such an RNN, not from the formula.
-    """
+    """The fewest steps back after which ‖∂L/∂h‖ is below ``factor`` times its size at the end, in an RNN whose
+    W_hh is ``radius`` times an orthogonal matrix and whose states stay near 0 (tanh' ≈ 1). Measured with
+    ``bptt.rnn_backward`` on such an RNN, not from the formula."""
     size, steps = 8, int(math.ceil(math.log(factor) / math.log(radius))) + 5
     w = {"weight_ih": randn(41, size, 1) * 1e-9,
          "weight_hh": bptt.orthogonal_with_radius(size, radius, torch.Generator().manual_seed(42))}

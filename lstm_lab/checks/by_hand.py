@@ -1,10 +1,6 @@
-"""Value exercises of the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
-
-Each compares a number worked on paper with ``fixtures.golden()`` (float64, from torch.nn) and names
-the mistakes people make on paper: another step's or another gate's numbers, the pre-activation, two
-units swapped, seed 001's c_{t-1} for h_{t-1}, a gate block in another library's order. Steps count
-from 1 as in the maths; units from 0 as in Python; a batch of one, (1, H), is accepted for (H,).
-"""
+"""Value exercises of the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03), against
+``fixtures.golden()`` (float64, from torch.nn), naming the mistakes people make on paper. Steps count from 1 as
+in the maths, units from 0 as in Python; a batch of one, (1, H), is accepted for (H,)."""
 
 from __future__ import annotations
 

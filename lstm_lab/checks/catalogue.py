@@ -1,7 +1,6 @@
 """Known mistakes, made by altering the *weights* the reference runs on (a gate reading another gate's
 matrix, weights used transposed, gate blocks in another order): no equation is written twice. Each builder
-returns ``{message: thunk}``; a thunk that cannot run on a case matches nothing there.
-"""
+returns ``{message: thunk}``; a thunk that cannot run on a case matches nothing there."""
 
 from __future__ import annotations
 
@@ -42,10 +41,8 @@ def _swaps():
 
 # ---------------------------------------------------------------- fused weights (torch's layout)
 def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
-    """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``.
-
-    ``run(weights)`` is the reference on (altered) weights.
-    """
+    """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``; ``run(weights)`` is the
+    reference on (altered) weights."""
     out = {}
     for order in ("".join(p) for p in permutations(GATES) if "".join(p) != GATES):
         known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""

@@ -1,11 +1,6 @@
-"""What a check says, and how a student's answer is run and compared.
-
-A check never shows a traceback from lstm_lab: it returns a ``Feedback`` (plain text in the notebook,
-truthy when right; ``assert_ok()`` raises ``ExerciseFailed`` for autograders). Each check is a
-``@verdict``: a wrong or unfinished answer prints "not yet" in a notebook a student runs, and raises
-under grading (``NBGRADER_EXECUTION`` set). ``compare`` says which number is off, with names for the
-axes; ``call_student`` runs the student's function in words, with ``shortcuts`` watching.
-"""
+"""What a check says, and how a student's answer is run and compared: a ``Feedback`` (truthy when right), never a
+traceback from lstm_lab. A ``@verdict`` check prints "not yet" in a notebook and raises under grading
+(``NBGRADER_EXECUTION`` set); ``compare`` names the number that is off; ``call_student`` runs the answer, watched."""
 
 from __future__ import annotations
 
@@ -51,12 +46,9 @@ def _is_library_frame(filename: str) -> bool:
 
 
 class ExerciseFailed(AssertionError):
-    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet.
-
-    In a notebook it is shown as its message alone: IPython calls ``_render_traceback_``
-    instead of printing a traceback through lstm_lab's code, which would only distract.
-    An autograder (nbgrader) still sees an error in the cell, so the test counts as failed.
-    """
+    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet. A notebook shows its message
+    alone (IPython calls ``_render_traceback_``: a traceback through lstm_lab would only distract); an autograder
+    still sees an error in the cell, so the test counts as failed."""
 
     def _render_traceback_(self) -> list[str]:
         first, *rest = str(self).splitlines() or [""]
@@ -180,8 +172,7 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
     """Compare a student's numbers with the expected ones and say precisely what differs."""
     if given is None:
         return Feedback(exercise, False, [f"{what} is None: did the function forget to `return` its result?"])
-    got = as_tensor(given)
-    want = as_tensor(expected)
+    got, want = as_tensor(given), as_tensor(expected)
     if isinstance(given, torch.Tensor) and given.is_complex():
         return Feedback(exercise, False, [f"{what} is a complex tensor (dtype {given.dtype}): the answer is real "
                                           f"numbers, float64 like the inputs. Where did a complex number come "
@@ -267,11 +258,8 @@ FORWARD_MATMUL = "torch keeps a weight row per output unit, so going forwards it
 
 
 def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL) -> list[str]:
-    """What a common torch error usually means in an exercise, in a student's words.
-
-    ``matmul_advice`` says which way round this exercise's products go (forwards x @ W.T;
-    a backward pass differs): it is added to the shape arithmetic of a failed ``@``.
-    """
+    """What a common torch error usually means in an exercise, in a student's words; ``matmul_advice`` (which way
+    round this exercise's products go: a backward pass differs) is added to the shape arithmetic of a failed ``@``."""
     text = str(error)
     hints = []
     matmul = _MATMUL.search(text)
@@ -300,14 +288,10 @@ def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
                  matmul_advice: str | None = FORWARD_MATMUL, helpers: dict | None = None):
-    """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
-
-    The feedback names the exception and the line of *the student's* code that raised it,
-    never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
-    implementation (see ``shortcuts``; ``allowed`` names what the exercise hands the student) fails
-    with a sentence that names the call, whatever numbers it returns. ``helpers`` receives the functions
-    of other notebook cells that it called (``shortcuts.Helper``), for the engine to judge.
-    """
+    """Run a student's function: ``(result, None)``, or ``(None, Feedback)`` naming the exception and the line of
+    *the student's* code that raised it (never a frame of lstm_lab), or the call of lstm_lab's or torch's own
+    implementation it made that ``allowed`` does not hand out (``shortcuts``), whatever it returned. ``helpers``
+    receives the functions of other notebook cells it called (``shortcuts.Helper``), for the engine to judge."""
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
     watch = watching(allowed)

@@ -1,13 +1,10 @@
 """The exercise engine: every check is an ``Exercise`` declaration run by ``run_check``.
 
-A declaration names its **reference** (lstm_lab's function with the student's signature, tested against
-torch.nn elsewhere), its **cases** (the fixed X with golden numbers, seeded random batches), its
-**catalogue of mistakes** (per case, the answer a known mistake gives, built on ``lstm_lab.mistakes`` and
-``catalogue``: no equation written twice), the library calls it **allows**, and its **judge** (``JUDGES``).
-``run_check`` calls the answer on copies of every case, refuses a shortcut (a library call, or a function
-of another notebook cell that computes the answer), judges each returned value, and when something is off
-says which case, which number, at which step, which catalogued mistake reproduces it, and which inputs the
-answer ignores (from autograd); when every number is right it compares the gradients too.
+A declaration names its reference, its cases (the fixed X with golden numbers, seeded random batches), its
+catalogue of mistakes (built on ``lstm_lab.mistakes`` and ``catalogue``), the library calls it allows and its
+judge (``JUDGES``). ``run_check`` runs the answer on copies of every case, refuses a shortcut, judges each returned
+value and, when something is off, says which case, number and step, which catalogued mistake reproduces it and
+which inputs the answer ignores (from autograd); right numbers must give the reference's gradients too.
 """
 
 from __future__ import annotations
@@ -390,28 +387,19 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     if precision:  # right up to float32 rounding: that is the whole story
         return [*precision, f"on {first.case.label}:",
                 *("  " + line for v in first.verdicts if not v for line in v.lines[:3])]
-    lines = []
     mistake = _safely(_known_mistake, None, ex, answered)
-    if mistake:
-        lines.append(mistake)
+    lines = [mistake] if mistake else []
     raised = next((r for r in runs if r.error is not None), None)
     if raised is not None:  # the exception is the clearest evidence: it comes first, in full
-        lines += raised.error.lines
-        lines.append("where it runs, it gives wrong numbers:")
+        lines += [*raised.error.lines, "where it runs, it gives wrong numbers:"]
     lines.append(f"on {first.case.label}:")
-    shown = 0
-    for name, verdict, got, want in zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected):
-        if not verdict:
-            differences = _differences(name, verdict, got, want, ex.atol)
-            shown += 1
-            if shown > 2:  # the first two wrong values in detail, the rest by name only
-                differences = differences[:1]
-            lines += ["  " + line for line in differences]
-            lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
-    if ex.locate is not None and not mistake:
-        lines += _safely(ex.locate, [], fn, first.case, first.result)
+    values = zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected)
+    for k, (name, verdict, got, want) in enumerate([value for value in values if not value[1]]):
+        shown = _differences(name, verdict, got, want, ex.atol)
+        lines += ["  " + line for line in (shown if k < 2 else shown[:1])]  # the first two in detail, then names
+        lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
     if not mistake:
-        lines += ex.hint
+        lines += [*(_safely(ex.locate, [], fn, first.case, first.result) if ex.locate else []), *ex.hint]
     lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)

@@ -1,7 +1,5 @@
-"""Exercises of notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and bidirectional
-layers, variable-length sequences. References come from torch.nn where torch has the answer (counts,
-sizes, packed sequences), otherwise from lstm_lab's cells, runners and layouts.
-"""
+"""Exercises of notebooks 04-07: the per-gate and the efficient LSTM, stacked and bidirectional layers,
+variable-length sequences; references from torch.nn where torch has the answer, else from lstm_lab."""
 
 from __future__ import annotations
 

@@ -68,14 +68,14 @@ def _chunk_names(count: int) -> tuple:
 
 
 def _chunk_cases(seed: int = 0) -> list[Case]:
-    cases = []
-    for stream, length, label in (
-            (_numbered(9, 2), 4, "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
-            (_numbered(10, 2), 4, "10 steps of 2 numbered streams, chunks of 4 (the last chunk is 1 step long)"),
-            (torch.randint(74, (8, 3), generator=seeded(seed)), 3, "8 steps of 3 streams of random ids, chunks of 3")):
-        count = len(range(0, stream.shape[0] - 1, length))
-        cases.append(Case(label, (stream, length), names=("stream", "length"), returns=_chunk_names(count)))
-    return cases
+    return [Case(label, (stream, length), names=("stream", "length"),
+                 returns=_chunk_names(len(range(0, stream.shape[0] - 1, length))))  # a pair per chunk
+            for stream, length, label in (
+                (_numbered(9, 2), 4,
+                 "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
+                (_numbered(10, 2), 4, "10 steps of 2 numbered streams, chunks of 4 (the last chunk is 1 step long)"),
+                (torch.randint(74, (8, 3), generator=seeded(seed)), 3,
+                 "8 steps of 3 streams of random ids, chunks of 3"))]
 
 
 CHUNK_PAIRS = Exercise(

@@ -1,10 +1,6 @@
-"""After an exercise, the notebook goes on with the student's code once it passes, and says so; and a
-notebook's example of a mistake is shown without failing under grading (``as_an_example``).
-
-A notebook that asks the student to write its central piece (a GRU step, a mask) then uses that piece
-in the cells that follow, the student's once its check passes and the check's reference until then
-(``yours_or_reference``), so that Run All reaches the end either way and the student sees which one ran.
-"""
+"""After an exercise the notebook goes on with the student's code once its check passes, with the check's
+reference until then, and says which ran (``yours_or_reference``): Run All reaches the end either way. A
+notebook's example of a mistake is shown without failing under grading (``as_an_example``)."""
 
 from __future__ import annotations
 
