@@ -11,7 +11,7 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
-from .core import TOLERANCES, Feedback, randn, verdict
+from .core import TOLERANCES, Feedback, randn, seeded, verdict
 from .diagnose import Case, Exercise, check_value, checker, run_check
 
 
@@ -87,14 +87,11 @@ def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> 
 
 
 # ================================================================ notebook 11: training
-def _memory_cases() -> list[Case]:
-    return [Case(f"lag {lag}, {symbols} symbols", (inputs, symbols), targets, ("inputs", "num_symbols"))
-            for lag, symbols in ((3, 4), (10, 6))
-            for inputs, targets in [memory_task(8, lag, num_symbols=symbols, generator=torch.Generator().manual_seed(lag))]]
-
-
 MEMORY_TARGETS = Exercise(
-    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets", cases=_memory_cases,
+    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets",
+    cases=lambda: [Case(f"lag {lag}, {symbols} symbols", (inputs, symbols), targets, ("inputs", "num_symbols"))
+                   for lag, symbols in ((3, 4), (10, 6))
+                   for inputs, targets in [memory_task(8, lag, num_symbols=symbols, generator=seeded(lag))]],
     judge="exact", axis_names={"targets": ("sequence",)},
     hint=("hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)",),
     success=("the targets of both batches (lag 3 and lag 10) match",))

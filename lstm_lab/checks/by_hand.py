@@ -110,13 +110,6 @@ _GATE_ALIASES = {"i": "i", "input": "i", "add": "i", "f": "f", "forget": "f", "g
 _ACTIVATION = {"i": "the sigmoid", "f": "the sigmoid", "g": "tanh", "o": "the sigmoid"}
 
 
-def _gate_letter(gate) -> str:
-    if not isinstance(gate, str) or gate.lower() not in _GATE_ALIASES:
-        raise ValueError(f"gate should be one of 'i' (input), 'f' (forget), 'g' (candidate, 'c' in seed 001) "
-                         f"or 'o' (output), got {gate!r}")
-    return _GATE_ALIASES[gate.lower()]
-
-
 def _lstm(bias: bool) -> dict:
     if not isinstance(bias, bool):
         raise TypeError(f"bias should be True or False, got {type(bias).__name__}")
@@ -154,7 +147,10 @@ def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
 @verdict
 def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     """One gate's activation at ``step`` for seed 001's LSTM (``bias=True``: our biased variant)."""
-    letter, step, gold = _gate_letter(gate), _step(step, "check_gate"), _lstm(bias)
+    if not isinstance(gate, str) or gate.lower() not in _GATE_ALIASES:
+        raise ValueError(f"gate should be one of 'i' (input), 'f' (forget), 'g' (candidate, 'c' in seed 001) "
+                         f"or 'o' (output), got {gate!r}")
+    letter, step, gold = _GATE_ALIASES[gate.lower()], _step(step, "check_gate"), _lstm(bias)
     name = GATE_NAMES[letter]
     pre = gold["pre"][step - 1].chunk(4)["ifgo".index(letter)]
     wrong_fn = torch.tanh(pre) if letter != "g" else torch.sigmoid(pre)

@@ -260,30 +260,26 @@ FORWARD_MATMUL = "torch keeps a weight row per output unit, so going forwards it
 def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL) -> list[str]:
     """What a common torch error usually means in an exercise, in a student's words; ``matmul_advice`` (which way
     round this exercise's products go: a backward pass differs) is added to the shape arithmetic of a failed ``@``."""
-    text = str(error)
-    hints = []
-    matmul = _MATMUL.search(text)
+    text, matmul = str(error), _MATMUL.search(str(error))
     if matmul:
         rows_a, cols_a, rows_b, cols_b = map(int, matmul.groups())
-        if cols_a == cols_b:
-            advice = f": {matmul_advice}" if matmul_advice else ""
-            hints.append(f"a ({rows_a}x{cols_a}) @ ({rows_b}x{cols_b}) product would fit with the second matrix "
-                         f"transposed (a .T missing, or one too many){advice}")
-        else:
-            hints.append(f"in A @ B the columns of A ({cols_a}) must equal the rows of B ({rows_b}): check which "
-                         f"tensor goes where, and its shape")
-    elif _BROADCAST.search(text):
-        hints.append("two tensors could not be broadcast together: is a bias or a state of the wrong shape "
-                     "(e.g. a column (H, 1) where (H,) belongs)?")
-    elif "dtype" in text and ("Double" in text or "double" in text):
-        hints.append("the checks pass float64 tensors; a tensor you made is float32: create new tensors with "
-                     "dtype=x.dtype, or with torch.zeros_like(...)")
-    elif isinstance(error, IndexError) and "out of bounds" in text:
-        hints.append("an index is past the end of an axis: indices run from 0 to size - 1")
-    elif "in-place operation" in text:
-        hints.append("an in-place update (+=, [...] =, .add_) changed a tensor autograd needs: write h = h + ... "
-                     "or collect the steps in a list and torch.stack them")
-    return hints
+        if cols_a != cols_b:
+            return [f"in A @ B the columns of A ({cols_a}) must equal the rows of B ({rows_b}): check which tensor "
+                    f"goes where, and its shape"]
+        return [f"a ({rows_a}x{cols_a}) @ ({rows_b}x{cols_b}) product would fit with the second matrix transposed "
+                f"(a .T missing, or one too many)" + (f": {matmul_advice}" if matmul_advice else "")]
+    if _BROADCAST.search(text):
+        return ["two tensors could not be broadcast together: is a bias or a state of the wrong shape "
+                "(e.g. a column (H, 1) where (H,) belongs)?"]
+    if "dtype" in text and ("Double" in text or "double" in text):
+        return ["the checks pass float64 tensors; a tensor you made is float32: create new tensors with "
+                "dtype=x.dtype, or with torch.zeros_like(...)"]
+    if isinstance(error, IndexError) and "out of bounds" in text:
+        return ["an index is past the end of an axis: indices run from 0 to size - 1"]
+    if "in-place operation" in text:
+        return ["an in-place update (+=, [...] =, .add_) changed a tensor autograd needs: write h = h + ... "
+                "or collect the steps in a list and torch.stack them"]
+    return []
 
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),

@@ -695,11 +695,6 @@ check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
-def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
-    names = ("inputs", "forward_weights", "backward_weights")
-    return _two_directions(seeded(900 + seed), max(random_cases, 1), seed, names, 4, 1.0)
-
-
 BIDIRECTIONAL_LAYER = Exercise(
     "bidirectional_layer", _bidirectional("LSTM"), "output",
     axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
@@ -707,7 +702,8 @@ BIDIRECTIONAL_LAYER = Exercise(
     success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
              f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
              "gradients with respect to the inputs and both directions' weights"),
-    cases=_bidirectional_layer_cases)
+    cases=lambda seed=0, random_cases=2: _two_directions(seeded(900 + seed), max(random_cases, 1), seed,
+                                                         ("inputs", "forward_weights", "backward_weights"), 4, 1.0))
 
 
 check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights,

@@ -30,16 +30,13 @@ def _attention_mistakes(case: Case) -> dict:
                 (keys.mean(0), torch.softmax(scores, dim=-1))}
 
 
-def _attention_cases(seed: int = 0) -> list[Case]:
-    gen = seeded(1400 + seed)
-    return [Case(f"a random case (source length {S}, batch {B}, hidden size {H})",
-                 (randn(gen, B, H), randn(gen, S, B, H)), names=("query", "keys")) for S, B, H in _SIZES]
-
-
 ATTENTION = Exercise(
     "attention", seq2seq.dot_attention, ("context", "weights"),
     axis_names={"context": ("example", "unit"), "weights": ("example", "source position")},
-    mistakes=_attention_mistakes, batch_args=(0,), cases=_attention_cases,
+    mistakes=_attention_mistakes, batch_args=(0,),
+    cases=lambda seed=0: [Case(f"a random case (source length {S}, batch {B}, hidden size {H})",
+                               (randn(gen, B, H), randn(gen, S, B, H)), names=("query", "keys"))
+                          for gen in [seeded(1400 + seed)] for S, B, H in _SIZES],
     success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
              "⟨k_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
 

@@ -14,13 +14,6 @@ def _library_name(fn) -> str:
     return name if module in ("", "__main__", "builtins") else f"{module.split('.')[0]}.{name}"
 
 
-def passes(yours, check) -> bool:
-    """Whether ``check(yours)`` passes. Never raises under grading: a cell that only chooses a function must
-    not fail for a wrong answer (the exercise's graded cell does)."""
-    with not_graded():
-        return bool(check(yours))
-
-
 def yours_or_reference(yours, check, reference=None, *, name=None, say=print):
     """``yours`` when ``check(yours)`` passes, else ``reference``; ``say`` is told which, in a sentence.
     ``reference`` defaults to the one the check's declaration holds (``check.exercise.reference``: the
@@ -31,7 +24,9 @@ def yours_or_reference(yours, check, reference=None, *, name=None, say=print):
     if not callable(reference):
         raise TypeError(f"reference should be the function to use until yours passes, got {type(reference).__name__}")
     mine = getattr(yours, "__name__", "function")  # the student's: by the name they gave it
-    if passes(yours, check):
+    with not_graded():  # a cell that only chooses a function must not fail for a wrong answer (the graded one does)
+        passed = check(yours)
+    if passed:
         say(f"using your {mine} (its check passes)")
         return yours
     say(f"using the reference {name or _library_name(reference)}: your {mine} does not pass its check yet")
