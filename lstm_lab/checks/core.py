@@ -40,11 +40,6 @@ TOLERANCES = {
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
 
 
-def _is_library_frame(filename: str) -> bool:
-    path = Path(filename).resolve()
-    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
-
-
 class ExerciseFailed(AssertionError):
     """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet. A notebook shows its message
     alone (IPython calls ``_render_traceback_``: a traceback through lstm_lab would only distract); an autograder
@@ -313,6 +308,7 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
 
 def describe_error(error: BaseException) -> str:
     """``your function raised Type: message (line N: `code`)``, naming the student's line, not ours."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library_frame(f.filename)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not any(Path(f.filename).resolve().is_relative_to(d) for d in _LIBRARY_DIRS)]  # the student's
     where = f" (line {frames[-1].lineno}: `{frames[-1].line}`)" if frames and frames[-1].line else ""
     return f"your function raised {type(error).__name__}: {error}{where}"

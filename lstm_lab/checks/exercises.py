@@ -468,14 +468,11 @@ def _last_valid_mistakes(case: Case) -> dict:
     }
 
 
-def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
-                            batch_first: bool = True) -> list[Case]:
+def _last_valid_output_cases(seed: int = 0, random_cases: int = 2, batch_first: bool = True) -> list[Case]:
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
-    cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
-                  torch.stack([golden[2], golden[1]]), names),
-             Case("the fixed X twice, lengths [2, 1]", (torch.stack([golden, golden]), torch.tensor([2, 1])),
-                  torch.stack([golden[1], golden[0]]), names)]
+    cases = [Case(f"the fixed X twice, lengths {lengths}", (torch.stack([golden, golden]), torch.tensor(lengths)),
+                  torch.stack([golden[n - 1] for n in lengths]), names) for lengths in ([3, 2], [2, 1])]
     gen = seeded(500 + seed)
     for k in range(random_cases):
         N, T, D, H = _sizes(_SEQ_SIZES, k, seed)

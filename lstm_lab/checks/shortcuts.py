@@ -128,18 +128,13 @@ class Watch:
         self._own: str | None = None  # the cell (file name) of the student's function: the first __main__ call
         self._helper: list = []  # the frame of the outermost notebook helper running now
 
-    def _note(self, name: str) -> None:
-        if name not in self.calls:
-            self.calls.append(name)
-
     def _judge(self, frame, name: str) -> None:
-        """Note ``name`` unless the exercise allows it, with the arguments it is called with."""
-        if name not in self.allowed:
-            self._note(name)
-            return
-        wrong = {k: frame.f_locals.get(k) for k, v in self.allowed[name].items() if frame.f_locals.get(k) != v}
+        """Note ``name`` (once) unless the exercise allows it, with the arguments it is called with."""
+        wrong = {k: frame.f_locals.get(k) for k, v in self.allowed.get(name, {}).items() if frame.f_locals.get(k) != v}
         if wrong:  # the call names the argument that made it a shortcut: run_layer(reverse=True)
-            self._note(f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})")
+            name = f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})"
+        if (wrong or name not in self.allowed) and name not in self.calls:
+            self.calls.append(name)
 
     def profile(self, frame, event, arg):
         if event == "call":

@@ -106,15 +106,15 @@ check_chunk_pairs = checker(CHUNK_PAIRS, """``fn(stream (T, batch), length) -> [
 _LM_VOCAB, _LM_EMBEDDING, _LM_HIDDEN = 7, 3, 4  # a vocabulary wider than the hidden state: a missing read-out shows
 
 
-def _tiny_lm(seed: int) -> nn.Module:
-    """The three layers of a character model (as ``text.CharLM`` names them), float64, from ``seed``: the ``self``
-    the student's forward is run on. Its recurrent layer is ``torch.nn.LSTM``, which the exercise hands out."""
+def _tiny_lm(seed: int, vocab: int = _LM_VOCAB, **options) -> nn.Module:
+    """A tiny float64 ``text.CharLM`` from ``seed``: the ``self`` a student's forward is run on (with
+    ``rnn=torch.nn.LSTM``, which that exercise hands out), or the model a truncated-BPTT pass trains."""
     with fixed_seed(seed):  # the student's global random state is left alone
-        return text.CharLM(_LM_VOCAB, _LM_EMBEDDING, _LM_HIDDEN, rnn=nn.LSTM).double()
+        return text.CharLM(vocab, _LM_EMBEDDING, _LM_HIDDEN, **options).double()
 
 
 def _char_model_cases(seed: int = 0) -> list[Case]:
-    model, gen = _tiny_lm(seed), seeded(seed + 1)
+    model, gen = _tiny_lm(seed, rnn=nn.LSTM), seeded(seed + 1)
     first, second = torch.randint(_LM_VOCAB, (2, 5, 2), generator=gen)
     with torch.no_grad():
         _, carried = model(first)  # the state the first chunk leaves: what truncated BPTT hands the next
@@ -198,9 +198,9 @@ def _probs_mistakes(case: Case) -> dict:
 
 TEMPERATURE_PROBS = Exercise(
     "temperature_probs", sampling.temperature_probs, "probs", axis_names={"probs": ("row", "character")},
-    mistakes=_probs_mistakes,
-    success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling.temperature_probs "
-             "(softmax(logits / T)), to within 1e-10", "gradients with respect to the logits: autograd through the same"),
+    mistakes=_probs_mistakes, success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling."
+                                       "temperature_probs (softmax(logits / T)), to within 1e-10",
+                                       "gradients with respect to the logits: autograd through the same"),
     cases=lambda seed=0: [Case(f"logits of shape (3, 6) at temperature {t:g}", (randn(gen, 3, 6, scale=2), t),
                                names=("logits", "temperature")) for gen in [seeded(seed)] for t in (0.5, 2.0, 1.0)])
 
@@ -282,11 +282,9 @@ _VOCAB, _CHUNK, _STREAMS = 5, 4, 2
 
 
 def _tiny_setup(seed: int):
-    """A tiny float64 CharLM, its SGD optimizer and chunks of a random stream, all from ``seed``."""
-    with fixed_seed(seed):  # the student's global random state is left alone
-        model = text.CharLM(_VOCAB, embedding_size=3, hidden_size=4).double()
+    """A tiny CharLM and chunks of a random stream, both from ``seed``."""
     stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=seeded(seed + 1))
-    return model, text.chunks(stream, _CHUNK)
+    return _tiny_lm(seed, _VOCAB), text.chunks(stream, _CHUNK)
 
 
 class _NoZeroGrad(torch.optim.SGD):
