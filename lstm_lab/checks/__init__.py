@@ -1,10 +1,8 @@
 """Exercise checks: compare a student's answer with lstm_lab's reference and say what is wrong.
 
-Every check is an ``Exercise`` declaration (``diagnose``) run by ``diagnose.run_check``: its reference, its
-cases, its catalogued mistakes, the library calls it allows and its judge. ``core`` holds what a check
-says (``Feedback``, ``@verdict``), ``TOLERANCES``, the one comparison and the run of a student's function;
-``shortcuts`` watches that run; ``catalogue`` makes mistakes by rearranging weights. The topic modules
-(``by_hand``, ``sequences``, ``explorer``, ``bptt``, ``exercises``, ``text``) declare the exercises.
+Every check is an ``Exercise`` declaration run by ``diagnose.run_check``. ``core`` holds what a check says, the
+tolerances, the one comparison and the run of a student's function, which ``shortcuts`` watches; ``catalogue``
+makes mistakes by rearranging weights; the topic modules declare the exercises.
 """
 
 from .core import ExerciseFailed, Feedback, call_student, compare

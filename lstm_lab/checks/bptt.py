@@ -1,7 +1,5 @@
-"""Exercises of notebooks 09-12: clipping, steps to vanish, memory-task targets, the GRU by hand.
-The backward steps (09), the GRU step (12) and the parameter count (11) are declared in ``exercises``
-and ``sequences``; their names here are the same checks.
-"""
+"""Exercises of notebooks 09-12: clipping, steps to vanish, memory-task targets, the GRU by hand. The backward
+steps (09), the GRU step (12) and the parameter count (11) are declared in ``exercises`` and ``sequences``."""
 
 from __future__ import annotations
 
@@ -13,7 +11,7 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from . import exercises as _exercises
 from . import sequences as _sequences
-from .core import TOLERANCES, Feedback, randn, verdict
+from .core import TOLERANCES, Feedback, randn, seeded, verdict
 from .diagnose import Case, Exercise, check_value, checker, run_check
 
 
@@ -63,11 +61,9 @@ check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, m
 
 
 def steps_to_vanish(radius: float, factor: float) -> int:
-    """The fewest steps back after which ‖∂L/∂h‖ is below ``factor`` times its size at the end, in an
-    RNN whose W_hh is ``radius`` times an orthogonal matrix and whose states stay near 0 (tanh' ≈ 1).
-
-    Measured with ``bptt.rnn_backward`` on such an RNN, not from the formula.
-    """
+    """The fewest steps back after which ‖∂L/∂h‖ is below ``factor`` times its size at the end, in an RNN whose
+    W_hh is ``radius`` times an orthogonal matrix and whose states stay near 0 (tanh' ≈ 1). Measured with
+    ``bptt.rnn_backward`` on such an RNN, not from the formula."""
     size, steps = 8, int(math.ceil(math.log(factor) / math.log(radius))) + 5
     w = {"weight_ih": randn(41, size, 1) * 1e-9,
          "weight_hh": bptt.orthogonal_with_radius(size, radius, torch.Generator().manual_seed(42))}
@@ -91,14 +87,11 @@ def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> 
 
 
 # ================================================================ notebook 11: training
-def _memory_cases() -> list[Case]:
-    return [Case(f"lag {lag}, {symbols} symbols", (inputs, symbols), targets, ("inputs", "num_symbols"))
-            for lag, symbols in ((3, 4), (10, 6))
-            for inputs, targets in [memory_task(8, lag, num_symbols=symbols, generator=torch.Generator().manual_seed(lag))]]
-
-
 MEMORY_TARGETS = Exercise(
-    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets", cases=_memory_cases,
+    "memory-task targets", lambda inputs, num_symbols: inputs[0].argmax(-1), "targets",
+    cases=lambda: [Case(f"lag {lag}, {symbols} symbols", (inputs, symbols), targets, ("inputs", "num_symbols"))
+                   for lag, symbols in ((3, 4), (10, 6))
+                   for inputs, targets in [memory_task(8, lag, num_symbols=symbols, generator=seeded(lag))]],
     judge="exact", axis_names={"targets": ("sequence",)},
     hint=("hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)",),
     success=("the targets of both batches (lag 3 and lag 10) match",))

@@ -1,10 +1,6 @@
-"""Value exercises of the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03).
-
-Each compares a number worked on paper with ``fixtures.golden()`` (float64, from torch.nn) and names
-the mistakes people make on paper: another step's or another gate's numbers, the pre-activation, two
-units swapped, seed 001's c_{t-1} for h_{t-1}, a gate block in another library's order. Steps count
-from 1 as in the maths; units from 0 as in Python; a batch of one, (1, H), is accepted for (H,).
-"""
+"""Value exercises of the by-hand notebooks: the RNN (01), the LSTM (02) and the gate layouts (03), against
+``fixtures.golden()`` (float64, from torch.nn), naming the mistakes people make on paper. Steps count from 1 as
+in the maths, units from 0 as in Python; a batch of one, (1, H), is accepted for (H,)."""
 
 from __future__ import annotations
 
@@ -17,7 +13,7 @@ from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
 from ..layouts import CONVENTIONS, SHAPES, to_convention
-from .core import TOLERANCES, Feedback, same, shape_message, verdict
+from .core import TOLERANCES, Feedback, same, verdict
 from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
@@ -39,17 +35,16 @@ def _step(step, where: str) -> int:
     return step
 
 
-_SWAPPED = ("the two units are swapped: unit 0 holds unit 1's number and the other way round "
-            "(a row of a weight matrix belongs to one unit)")
-
-
 def _diagnose(exercise: str, answer, values: Tensor, step: int, what: str, suspects=(), *, axis_names=("unit",),
               reshape=None, note=None) -> Feedback:
     """The engine's value check for a number worked by hand, ``values[step - 1]``: ``suspects`` are pairs of
     explanation and the numbers that mistake gives; another step's ``values`` and two units swapped always are."""
     expected = values[step - 1]
-    swapped = [(_SWAPPED, expected.flip(-1))] if expected.shape[-1] == 2 else []
-    return check_value(exercise, answer, expected, [*suspects, *_other_steps(values, step, what), *swapped], atol=ATOL,
+    other_steps = [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
+                    f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
+    swapped = [("the two units are swapped: unit 0 holds unit 1's number and the other way round (a row of a weight "
+                "matrix belongs to one unit)", expected.flip(-1))] if expected.shape[-1] == 2 else []
+    return check_value(exercise, answer, expected, [*suspects, *other_steps, *swapped], atol=ATOL,
                        axis_names=axis_names, lenient=True, reshape=reshape, note=note)
 
 
@@ -58,11 +53,6 @@ def _x(step: int) -> Tensor:
 
 
 # ---------------------------------------------------------------- 01: the RNN by hand
-def _other_steps(values: Tensor, step: int, what: str) -> list[tuple[str, Tensor]]:
-    return [(f"these are the numbers of {what} at step {k}, not step {step}: check which x_t (and which "
-             f"previous state) you used", values[k - 1]) for k in range(1, STEPS + 1) if k != step]
-
-
 @verdict
 def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
@@ -120,13 +110,6 @@ _GATE_ALIASES = {"i": "i", "input": "i", "add": "i", "f": "f", "forget": "f", "g
 _ACTIVATION = {"i": "the sigmoid", "f": "the sigmoid", "g": "tanh", "o": "the sigmoid"}
 
 
-def _gate_letter(gate) -> str:
-    if not isinstance(gate, str) or gate.lower() not in _GATE_ALIASES:
-        raise ValueError(f"gate should be one of 'i' (input), 'f' (forget), 'g' (candidate, 'c' in seed 001) "
-                         f"or 'o' (output), got {gate!r}")
-    return _GATE_ALIASES[gate.lower()]
-
-
 def _lstm(bias: bool) -> dict:
     if not isinstance(bias, bool):
         raise TypeError(f"bias should be True or False, got {type(bias).__name__}")
@@ -164,7 +147,10 @@ def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
 @verdict
 def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     """One gate's activation at ``step`` for seed 001's LSTM (``bias=True``: our biased variant)."""
-    letter, step, gold = _gate_letter(gate), _step(step, "check_gate"), _lstm(bias)
+    if not isinstance(gate, str) or gate.lower() not in _GATE_ALIASES:
+        raise ValueError(f"gate should be one of 'i' (input), 'f' (forget), 'g' (candidate, 'c' in seed 001) "
+                         f"or 'o' (output), got {gate!r}")
+    letter, step, gold = _GATE_ALIASES[gate.lower()], _step(step, "check_gate"), _lstm(bias)
     name = GATE_NAMES[letter]
     pre = gold["pre"][step - 1].chunk(4)["ifgo".index(letter)]
     wrong_fn = torch.tanh(pre) if letter != "g" else torch.sigmoid(pre)

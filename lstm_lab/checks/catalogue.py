@@ -1,7 +1,6 @@
 """Known mistakes, made by altering the *weights* the reference runs on (a gate reading another gate's
 matrix, weights used transposed, gate blocks in another order): no equation is written twice. Each builder
-returns ``{message: thunk}``; a thunk that cannot run on a case matches nothing there.
-"""
+returns ``{message: thunk}``; a thunk that cannot run on a case matches nothing there."""
 
 from __future__ import annotations
 
@@ -42,22 +41,19 @@ def _swaps():
 
 # ---------------------------------------------------------------- fused weights (torch's layout)
 def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
-    """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``.
-
-    ``run(weights)`` is the reference on (altered) weights.
-    """
+    """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``; ``run(weights)`` is the
+    reference on (altered) weights."""
     out = {}
     for order in ("".join(p) for p in permutations(GATES) if "".join(p) != GATES):
         known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
         out[f"you split the gate blocks in the order {', '.join(order)}{known}: torch stacks them i, f, g, o "
             f"(input, forget, candidate, output)"] = (
             lambda order=order: run({k: reorder_gates(v, order, GATES) for k, v in weights.items()}))
-    out["the recurrent blocks of weight_hh are used transposed (h @ W without .T): torch keeps a row per "
-        "gate unit, so each block is applied as h @ W.T"] = (
-        lambda: run(dict(weights, weight_hh=transposed_blocks(weights["weight_hh"]))))
-    out["the input blocks of weight_ih are used transposed (x @ W without .T): torch keeps a row per gate "
-        "unit, so each block is applied as x @ W.T"] = (
-        lambda: run(dict(weights, weight_ih=transposed_blocks(weights["weight_ih"]))))
+    for kind, name, v in (("recurrent", "weight_hh", "h"), ("input", "weight_ih", "x")):
+        out[f"the {kind} blocks of {name} are used transposed ({v} @ W without .T): torch keeps a row per gate unit, "
+            f"so each block is applied as {v} @ W.T"] = lambda name=name: run(
+                {**weights, name: transposed_blocks(weights[name])})
+
     def swapped(t: str, s: str, keys: tuple):  # gate t reads gate s's block of each of ``keys``
         return lambda: run({**weights, **{k: with_block(weights[k], t, s) for k in keys}})
 

@@ -1,11 +1,6 @@
-"""What a check says, and how a student's answer is run and compared.
-
-A check never shows a traceback from lstm_lab: it returns a ``Feedback`` (plain text in the notebook,
-truthy when right; ``assert_ok()`` raises ``ExerciseFailed`` for autograders). Each check is a
-``@verdict``: a wrong or unfinished answer prints "not yet" in a notebook a student runs, and raises
-under grading (``NBGRADER_EXECUTION`` set). ``compare`` says which number is off, with names for the
-axes; ``call_student`` runs the student's function in words, with ``shortcuts`` watching.
-"""
+"""What a check says, and how a student's answer is run and compared: a ``Feedback`` (truthy when right), never a
+traceback from lstm_lab. A ``@verdict`` check prints "not yet" in a notebook and raises under grading
+(``NBGRADER_EXECUTION`` set); ``compare`` names the number that is off; ``call_student`` runs the answer, watched."""
 
 from __future__ import annotations
 
@@ -45,18 +40,10 @@ TOLERANCES = {
 _LIBRARY_DIRS = (Path(__file__).resolve().parents[1], Path(torch.__file__).resolve().parent)
 
 
-def _is_library_frame(filename: str) -> bool:
-    path = Path(filename).resolve()
-    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
-
-
 class ExerciseFailed(AssertionError):
-    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet.
-
-    In a notebook it is shown as its message alone: IPython calls ``_render_traceback_``
-    instead of printing a traceback through lstm_lab's code, which would only distract.
-    An autograder (nbgrader) still sees an error in the cell, so the test counts as failed.
-    """
+    """Raised by ``Feedback.assert_ok`` (for grading) when an answer is not right yet. A notebook shows its message
+    alone (IPython calls ``_render_traceback_``: a traceback through lstm_lab would only distract); an autograder
+    still sees an error in the cell, so the test counts as failed."""
 
     def _render_traceback_(self) -> list[str]:
         first, *rest = str(self).splitlines() or [""]
@@ -180,8 +167,7 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
     """Compare a student's numbers with the expected ones and say precisely what differs."""
     if given is None:
         return Feedback(exercise, False, [f"{what} is None: did the function forget to `return` its result?"])
-    got = as_tensor(given)
-    want = as_tensor(expected)
+    got, want = as_tensor(given), as_tensor(expected)
     if isinstance(given, torch.Tensor) and given.is_complex():
         return Feedback(exercise, False, [f"{what} is a complex tensor (dtype {given.dtype}): the answer is real "
                                           f"numbers, float64 like the inputs. Where did a complex number come "
@@ -267,47 +253,36 @@ FORWARD_MATMUL = "torch keeps a weight row per output unit, so going forwards it
 
 
 def error_hints(error: BaseException, matmul_advice: str | None = FORWARD_MATMUL) -> list[str]:
-    """What a common torch error usually means in an exercise, in a student's words.
-
-    ``matmul_advice`` says which way round this exercise's products go (forwards x @ W.T;
-    a backward pass differs): it is added to the shape arithmetic of a failed ``@``.
-    """
-    text = str(error)
-    hints = []
-    matmul = _MATMUL.search(text)
+    """What a common torch error usually means in an exercise, in a student's words; ``matmul_advice`` (which way
+    round this exercise's products go: a backward pass differs) is added to the shape arithmetic of a failed ``@``."""
+    text, matmul = str(error), _MATMUL.search(str(error))
     if matmul:
         rows_a, cols_a, rows_b, cols_b = map(int, matmul.groups())
-        if cols_a == cols_b:
-            advice = f": {matmul_advice}" if matmul_advice else ""
-            hints.append(f"a ({rows_a}x{cols_a}) @ ({rows_b}x{cols_b}) product would fit with the second matrix "
-                         f"transposed (a .T missing, or one too many){advice}")
-        else:
-            hints.append(f"in A @ B the columns of A ({cols_a}) must equal the rows of B ({rows_b}): check which "
-                         f"tensor goes where, and its shape")
-    elif _BROADCAST.search(text):
-        hints.append("two tensors could not be broadcast together: is a bias or a state of the wrong shape "
-                     "(e.g. a column (H, 1) where (H,) belongs)?")
-    elif "dtype" in text and ("Double" in text or "double" in text):
-        hints.append("the checks pass float64 tensors; a tensor you made is float32: create new tensors with "
-                     "dtype=x.dtype, or with torch.zeros_like(...)")
-    elif isinstance(error, IndexError) and "out of bounds" in text:
-        hints.append("an index is past the end of an axis: indices run from 0 to size - 1")
-    elif "in-place operation" in text:
-        hints.append("an in-place update (+=, [...] =, .add_) changed a tensor autograd needs: write h = h + ... "
-                     "or collect the steps in a list and torch.stack them")
-    return hints
+        if cols_a != cols_b:
+            return [f"in A @ B the columns of A ({cols_a}) must equal the rows of B ({rows_b}): check which tensor "
+                    f"goes where, and its shape"]
+        return [f"a ({rows_a}x{cols_a}) @ ({rows_b}x{cols_b}) product would fit with the second matrix transposed "
+                f"(a .T missing, or one too many)" + (f": {matmul_advice}" if matmul_advice else "")]
+    if _BROADCAST.search(text):
+        return ["two tensors could not be broadcast together: is a bias or a state of the wrong shape "
+                "(e.g. a column (H, 1) where (H,) belongs)?"]
+    if "dtype" in text and ("Double" in text or "double" in text):
+        return ["the checks pass float64 tensors; a tensor you made is float32: create new tensors with "
+                "dtype=x.dtype, or with torch.zeros_like(...)"]
+    if isinstance(error, IndexError) and "out of bounds" in text:
+        return ["an index is past the end of an axis: indices run from 0 to size - 1"]
+    if "in-place operation" in text:
+        return ["an in-place update (+=, [...] =, .add_) changed a tensor autograd needs: write h = h + ... "
+                "or collect the steps in a list and torch.stack them"]
+    return []
 
 
 def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
                  matmul_advice: str | None = FORWARD_MATMUL, helpers: dict | None = None):
-    """Run a student's function; return ``(result, None)`` or ``(None, Feedback)`` on failure.
-
-    The feedback names the exception and the line of *the student's* code that raised it,
-    never a frame inside lstm_lab. A function that calls lstm_lab's or torch's own
-    implementation (see ``shortcuts``; ``allowed`` names what the exercise hands the student) fails
-    with a sentence that names the call, whatever numbers it returns. ``helpers`` receives the functions
-    of other notebook cells that it called (``shortcuts.Helper``), for the engine to judge.
-    """
+    """Run a student's function: ``(result, None)``, or ``(None, Feedback)`` naming the exception and the line of
+    *the student's* code that raised it (never a frame of lstm_lab), or the call of lstm_lab's or torch's own
+    implementation it made that ``allowed`` does not hand out (``shortcuts``), whatever it returned. ``helpers``
+    receives the functions of other notebook cells it called (``shortcuts.Helper``), for the engine to judge."""
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
     watch = watching(allowed)
@@ -333,6 +308,7 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
 
 def describe_error(error: BaseException) -> str:
     """``your function raised Type: message (line N: `code`)``, naming the student's line, not ours."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if not _is_library_frame(f.filename)]
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if not any(Path(f.filename).resolve().is_relative_to(d) for d in _LIBRARY_DIRS)]  # the student's
     where = f" (line {frames[-1].lineno}: `{frames[-1].line}`)" if frames and frames[-1].line else ""
     return f"your function raised {type(error).__name__}: {error}{where}"

@@ -1,13 +1,10 @@
 """The exercise engine: every check is an ``Exercise`` declaration run by ``run_check``.
 
-A declaration names its **reference** (lstm_lab's function with the student's signature, tested against
-torch.nn elsewhere), its **cases** (the fixed X with golden numbers, seeded random batches), its
-**catalogue of mistakes** (per case, the answer a known mistake gives, built on ``lstm_lab.mistakes`` and
-``catalogue``: no equation written twice), the library calls it **allows**, and its **judge** (``JUDGES``).
-``run_check`` calls the answer on copies of every case, refuses a shortcut (a library call, or a function
-of another notebook cell that computes the answer), judges each returned value, and when something is off
-says which case, which number, at which step, which catalogued mistake reproduces it, and which inputs the
-answer ignores (from autograd); when every number is right it compares the gradients too.
+A declaration names its reference, its cases (the fixed X with golden numbers, seeded random batches), its
+catalogue of mistakes (built on ``lstm_lab.mistakes`` and ``catalogue``), the library calls it allows and its
+judge (``JUDGES``). ``run_check`` runs the answer on copies of every case, refuses a shortcut, judges each returned
+value and, when something is off, says which case, number and step, which catalogued mistake reproduces it and
+which inputs the answer ignores (from autograd); right numbers must give the reference's gradients too.
 """
 
 from __future__ import annotations
@@ -130,9 +127,7 @@ def named_tensors(args: tuple, names: tuple = ()) -> list[tuple[str, Tensor]]:
 
 
 def flat_names(spec) -> list[str]:
-    if isinstance(spec, str):
-        return [spec]
-    return [name for part in spec for name in flat_names(part)]
+    return [spec] if isinstance(spec, str) else [name for part in spec for name in flat_names(part)]
 
 
 def spec_text(spec) -> str:
@@ -220,10 +215,9 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     run.leaves = leaves
     run.verdicts = [_judge(ex, name, got, want, case.atol) for name, got, want in
                     zip(flat_names(returns), leaves, run.expected)]
-    originals = named_tensors(case.args, case.names)
-    for (name, before), (_, after) in zip(originals, named_tensors(args, case.names)):
-        if before.shape != after.shape or not torch.equal(before, after):
-            run.changed.append(name)
+    run.changed = [name for (name, before), (_, after) in zip(named_tensors(case.args, case.names),
+                                                               named_tensors(args, case.names))
+                   if before.shape != after.shape or not torch.equal(before, after)]
     return run
 
 
@@ -240,8 +234,8 @@ def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
 
 def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
     """Does the answer give the same draw again from the same arguments (the same generator state)?"""
-    again, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
-    return failure is None and isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
+    again = _run_case(ex, fn, case).result
+    return isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
 
 
 def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
@@ -276,12 +270,11 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     return Feedback(ex.name, False, _explain(ex, fn, runs))
 
 
-def checker(ex: Exercise, doc: str = "", name: str = "", **fixed) -> Callable:
-    """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict`` (``fixed``:
-    options it always passes). It carries its declaration, ``check.exercise``: ``use.yours_or_reference`` takes
-    the reference from there."""
+def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
+    """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict``. It carries
+    its declaration, ``check.exercise``: ``use.yours_or_reference`` takes the reference from there."""
     def check(fn, **options):
-        return run_check(ex, fn, **fixed, **options)
+        return run_check(ex, fn, **options)
     check.__name__ = check.__qualname__ = name or f"check_{ex.name}"
     check.__doc__, check.exercise = doc, ex
     return verdict(check)
@@ -394,28 +387,19 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     if precision:  # right up to float32 rounding: that is the whole story
         return [*precision, f"on {first.case.label}:",
                 *("  " + line for v in first.verdicts if not v for line in v.lines[:3])]
-    lines = []
     mistake = _safely(_known_mistake, None, ex, answered)
-    if mistake:
-        lines.append(mistake)
+    lines = [mistake] if mistake else []
     raised = next((r for r in runs if r.error is not None), None)
     if raised is not None:  # the exception is the clearest evidence: it comes first, in full
-        lines += raised.error.lines
-        lines.append("where it runs, it gives wrong numbers:")
+        lines += [*raised.error.lines, "where it runs, it gives wrong numbers:"]
     lines.append(f"on {first.case.label}:")
-    shown = 0
-    for name, verdict, got, want in zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected):
-        if not verdict:
-            differences = _differences(name, verdict, got, want, ex.atol)
-            shown += 1
-            if shown > 2:  # the first two wrong values in detail, the rest by name only
-                differences = differences[:1]
-            lines += ["  " + line for line in differences]
-            lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
-    if ex.locate is not None and not mistake:
-        lines += _safely(ex.locate, [], fn, first.case, first.result)
+    values = zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected)
+    for k, (name, verdict, got, want) in enumerate([value for value in values if not value[1]]):
+        shown = _differences(name, verdict, got, want, ex.atol)
+        lines += ["  " + line for line in (shown if k < 2 else shown[:1])]  # the first two in detail, then names
+        lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
     if not mistake:
-        lines += ex.hint
+        lines += [*(_safely(ex.locate, [], fn, first.case, first.result) if ex.locate else []), *ex.hint]
     lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)
@@ -448,21 +432,15 @@ def _helper_answering(ex: Exercise, runs: list[_Run]):
             first = [t for r in getattr(run.helpers.get(code), "results", [])[:1] for _, t in named_tensors((r,))]
             if answers and all(any(same(t, w, ex.atol) for t in first) for w in answers):
                 return helper
-        if helper.function is not None and all(_answers_right(ex, helper.function, run.case, run.expected)
-                                               for run in runs):
+        if helper.function is not None and all(_answers_right(ex, helper.function, run.case) for run in runs):
             return helper
     return None
 
 
-def _answers_right(ex: Exercise, fn, case: Case, expected: list | None = None) -> bool:
-    """Does ``fn`` give the reference's answer on ``case``? (A probe: False on any failure.)"""
-    returns = case.returns or ex.returns
-    if expected is None:
-        with torch.no_grad():
-            expected = split(ex.reference(*clone(case.args)), returns)
-    result, failure = call_student(ex.name, fn, *clone(case.args), allowed=ex.allowed)
-    leaves = None if failure is not None else split(result, returns)
-    return isinstance(leaves, list) and all(same(g, w, ex.atol) for g, w in zip(leaves, expected))
+def _answers_right(ex: Exercise, fn, case: Case) -> bool:
+    """Does ``fn`` give the right answer on ``case``? (A probe: False on any failure.)"""
+    run = _run_case(ex, fn, case)
+    return run.leaves is not None and all(run.verdicts)
 
 
 def _right_with(ex: Exercise, fn, case: Case, positions: tuple, change) -> bool:
@@ -642,13 +620,10 @@ def _unused_inputs(ex: Exercise, fn, case: Case) -> list[str]:
     """Inputs (or gate blocks of them) the reference depends on and the student's answer does not."""
     if not ex.gradients:
         return []
-    try:
-        named, mine, problem = _gradients(ex, fn, case)
-        if problem or mine is None:
-            return []
-        _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
-    except Exception:  # a hint, never a reason to fail differently
+    named, mine, problem = _gradients(ex, fn, case)  # _explain runs this hint _safely
+    if problem or mine is None:
         return []
+    _, theirs, _ = _gradients(ex, ex.reference, case, student=False)
     unused = []
     for (name, _), g_mine, g_ref in zip(named, mine, theirs):
         if g_ref is None or g_ref.abs().max() == 0:

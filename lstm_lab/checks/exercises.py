@@ -1,9 +1,6 @@
-"""The assignments' exercises (``notebooks/exercises/``) and the course notebooks' function exercises
-of the same kind (05, 06, 07, 09, 12 call them through ``sequences`` and ``bptt``): each an ``Exercise``
-declaration, its cases the seed-001 fixed X (golden numbers from torch.nn) and seeded random batches
-(``seed``, ``random_cases``: the hidden tests draw more), its mistakes built on ``lstm_lab.mistakes``
-and ``catalogue``.
-"""
+"""The assignments' exercises (``notebooks/exercises/``) and the course notebooks' function exercises of the same
+kind (05, 06, 07, 09, 12 reach them through ``sequences`` and ``bptt``): cases on the seed-001 fixed X (golden
+numbers from torch.nn) and seeded random batches (``seed``, ``random_cases``: the hidden tests draw more)."""
 
 from __future__ import annotations
 
@@ -16,10 +13,9 @@ from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_
 from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
-from ..training import fixed_seed
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
 from .core import TOLERANCES, as_tensor, call_student, randn, same, seeded, shape_message
-from .diagnose import ATOL, Case, Exercise, checker, run_check, split
+from .diagnose import ATOL, Case, Exercise, checker, split
 
 F64 = torch.float64
 
@@ -34,8 +30,10 @@ def _layer_weights(gen, rows: int, D: int, H: int, ih=1.0, hh=1.0, bias=1.0) -> 
             "bias_ih": randn(gen, rows, scale=bias), "bias_hh": randn(gen, rows, scale=bias)}
 
 
-def _random_case(k: int, B: int, D: int, H: int, args: tuple, names: tuple) -> Case:
-    return Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", args, None, names)
+def _random_cases(count: int, table: list[tuple], seed: int, names: tuple, draw) -> list[Case]:
+    """``count`` random batches, sizes (batch B, input D, hidden H) from ``table``, arguments ``draw(B, D, H)``."""
+    return [Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", draw(B, D, H), None, names)
+            for k in range(count) for B, D, H in [_sizes(table, k, seed)]]
 
 
 def _step_cases(names, weights, golden, gen, random_cases, seed, sizes, blocks) -> list[Case]:
@@ -47,12 +45,11 @@ def _step_cases(names, weights, golden, gen, random_cases, seed, sizes, blocks) 
         after = tuple(g[t:t + 1] for g in golden)
         cases.append(Case(f"the fixed X, step {t + 1} (x[{t}])", (X[t:t + 1], *before, *weights.values()),
                           after if len(after) > 1 else after[0], names, zero_state=t == 0))
-    for k in range(random_cases):
-        B, D, H = _sizes(sizes, k, seed)
+
+    def draw(B, D, H):  # the states, then x, then the weights; handed over x first
         states = tuple(randn(gen, B, H) for _ in golden)
-        cases.append(_random_case(k, B, D, H, (randn(gen, B, D), *states,  # x first
-                                              *_layer_weights(gen, blocks * H, D, H, 0.5, 0.5, 0.5).values()), names))
-    return cases
+        return (randn(gen, B, D), *states, *_layer_weights(gen, blocks * H, D, H, 0.5, 0.5, 0.5).values())
+    return cases + _random_cases(random_cases, sizes, seed, names, draw)
 
 
 # ================================================================ RNN step
@@ -61,10 +58,7 @@ _RNN_SIZES = [(4, 3, 5), (2, 4, 4), (3, 6, 2), (5, 2, 3)]  # (batch, input, hidd
 
 def _rnn_mistakes(case: Case) -> dict:
     x, h, w_ih, w_hh, b_ih, b_hh = case.args
-
-    def pre():
-        return rnn_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh).pre
-
+    pre = rnn_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh).pre
     return {
         "weight_hh is used transposed (h_prev @ weight_hh without .T): torch keeps a row per hidden unit, so it is "
         "h_prev @ weight_hh.T": lambda: rnn_cell(x, h, w_ih, w_hh.t(), b_ih, b_hh),
@@ -73,7 +67,7 @@ def _rnn_mistakes(case: Case) -> dict:
         "h_prev is never used: the recurrent term h_prev @ weight_hh.T is missing":
             lambda: rnn_cell(x, torch.zeros_like(h), w_ih, w_hh, b_ih, b_hh),
         "the tanh is missing: h_t = tanh(pre-activation)": pre,
-        "a sigmoid is used where the RNN has a tanh": lambda: torch.sigmoid(pre()),
+        "a sigmoid is used where the RNN has a tanh": torch.sigmoid(pre),
         "a relu is used where this RNN has a tanh": lambda: rnn_cell(x, h, w_ih, w_hh, b_ih, b_hh, "relu"),
         "the biases were added as columns (H, 1): they broadcast along the batch axis instead of giving one "
         "entry per hidden unit. Keep a bias 1-D, shape (H,)":
@@ -110,36 +104,25 @@ def _lstm_reference(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
 def _lstm_step_mistakes(case: Case) -> dict:
     x, h, c, w_ih, w_hh, b_ih, b_hh = case.args
     weights = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
+    step = lstm_cell_trace(x, (h, c), **weights)
+    i, f, g, o = step.pre.chunk(4, -1)
+    sigmoid_g = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)  # tanh(atanh(sigmoid(g)))
+    c_swapped = step.i * c + step.f * step.g  # c_t = i ⊙ c_{t-1} + f ⊙ g
 
     def run(w):
         return lstm_cell(x, (h, c), **w)
 
-    def sigmoid_candidate():  # g = sigmoid(pre_g): fed to the library's equations as tanh(atanh(sigmoid(pre_g)))
-        pre = lstm_cell_trace(x, (h, c), **weights).pre
-        i, f, g, o = pre.chunk(4, -1)
-        step = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)
-        return step.h, step.c
-
-    def i_and_f_swapped():  # c_t = i ⊙ c_{t-1} + f ⊙ g
-        step = lstm_cell_trace(x, (h, c), **weights)
-        c_t = step.i * c + step.f * step.g
-        return step.o * torch.tanh(c_t), c_t
-
-    def no_tanh_on_c():
-        step = lstm_cell_trace(x, (h, c), **weights)
-        return step.o * step.c, step.c
-
     return {
-        "you returned (c_t, h_t): return (h_t, c_t), hidden state first, as torch.nn.LSTMCell does":
-            lambda: tuple(reversed(run(weights))),
+        "you returned (c_t, h_t): return (h_t, c_t), hidden state first, as torch.nn.LSTMCell does": (step.c, step.h),
         "h_prev and c_prev are swapped": lambda: lstm_cell(x, (c, h), **weights),
-        "h_t = o ⊙ c_t: the tanh is missing, h_t = o ⊙ tanh(c_t)": no_tanh_on_c,
+        "h_t = o ⊙ c_t: the tanh is missing, h_t = o ⊙ tanh(c_t)": (step.o * step.c, step.c),
         # the same numbers as blocks split f, i, g, o: one sentence names both ways of getting there
         "i and f are swapped: either you split the gate blocks in the order f, i, g, o (seed 002's order; torch "
         "stacks them i, f, g, o), or the cell update reads c_t = i ⊙ c_{t-1} + f ⊙ g where c_t = f ⊙ c_{t-1} + "
-        "i ⊙ g belongs (the forget gate scales the old memory, the input gate the candidate)": i_and_f_swapped,
+        "i ⊙ g belongs (the forget gate scales the old memory, the input gate the candidate)":
+            (step.o * torch.tanh(c_swapped), c_swapped),
         "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
-            sigmoid_candidate,
+            (sigmoid_g.h, sigmoid_g.c),
         **fused_mistakes(weights, run),
     }
 
@@ -249,28 +232,26 @@ def _backward_mistakes(case: Case) -> dict:
     return out
 
 
-def _backward_case(label, gen, x, h, c, weights, names, dh=None, dc=None):
+def _backward_args(gen, x, h, c, weights, dh=None, dc=None) -> tuple:
+    """A backward step's arguments at (x, h, c): the forward step traced, dh and dc drawn where not given."""
     step = lstm_cell_trace(x, (h, c), **weights)
-    B, H = h.shape
-    dh = randn(gen, B, H) if dh is None else dh
-    dc = randn(gen, B, H) if dc is None else dc
-    return Case(label, (dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]), None, names)
+    dh = randn(gen, *h.shape) if dh is None else dh
+    dc = randn(gen, *h.shape) if dc is None else dc
+    return dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]
 
 
 def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
-    gen = seeded(300 + seed)
-    golden = fixtures.golden()["lstm_bias"]
-    X = fixtures.fixed_x()
-    cases = [_backward_case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", gen, X[1:2],
-                            golden["h"][0:1], golden["c"][0:1], fixtures.lstm_weights(bias=True), names,
-                            dh=torch.tensor([[1.0, -0.5]], dtype=F64), dc=torch.tensor([[0.25, 0.5]], dtype=F64))]
-    for k in range(random_cases):
-        B, D, H = _sizes(_LSTM_SIZES, k, seed)
+    gen, golden = seeded(300 + seed), fixtures.golden()["lstm_bias"]
+    fixed = _backward_args(gen, fixtures.fixed_x()[1:2], golden["h"][0:1], golden["c"][0:1],
+                           fixtures.lstm_weights(bias=True), dh=torch.tensor([[1.0, -0.5]], dtype=F64),
+                           dc=torch.tensor([[0.25, 0.5]], dtype=F64))
+
+    def draw(B, D, H):
         weights = _layer_weights(gen, 4 * H, D, H, 0.5, 0.5, 0.5)
-        cases.append(_backward_case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", gen,
-                                    randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights, names))
-    return cases
+        return _backward_args(gen, randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights)
+    return [Case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", fixed, None, names),
+            *_random_cases(random_cases, _LSTM_SIZES, seed, names, draw)]
 
 
 LSTM_STEP_BACKWARD = Exercise(
@@ -487,14 +468,11 @@ def _last_valid_mistakes(case: Case) -> dict:
     }
 
 
-def _last_valid_output_cases(seed: int = 0, random_cases: int = 2,
-                            batch_first: bool = True) -> list[Case]:
+def _last_valid_output_cases(seed: int = 0, random_cases: int = 2, batch_first: bool = True) -> list[Case]:
     names = ("outputs", "lengths")
     golden = fixtures.golden()["lstm_bias"]["h"]
-    cases = [Case("the fixed X twice, lengths [3, 2]", (torch.stack([golden, golden]), torch.tensor([3, 2])),
-                  torch.stack([golden[2], golden[1]]), names),
-             Case("the fixed X twice, lengths [2, 1]", (torch.stack([golden, golden]), torch.tensor([2, 1])),
-                  torch.stack([golden[1], golden[0]]), names)]
+    cases = [Case(f"the fixed X twice, lengths {lengths}", (torch.stack([golden, golden]), torch.tensor(lengths)),
+                  torch.stack([golden[n - 1] for n in lengths]), names) for lengths in ([3, 2], [2, 1])]
     gen = seeded(500 + seed)
     for k in range(random_cases):
         N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
@@ -645,14 +623,13 @@ def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]
     h = rnn_cell_trace(x, h_prev, **w).h
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (randn(gen, 2), x, h_prev, h, w["weight_ih"],
                                                              w["weight_hh"]), None, names)]
-    for k in range(random_cases):
-        B, D, H = _sizes(_RNN_SIZES, k, seed)
+
+    def draw(B, D, H):  # dh, x, h_prev, h, weight_ih, weight_hh (drawn in the order weights, x, h_prev, dh)
         weights = _layer_weights(gen, H, D, H, hh=0.3)
         x_k, h_k = randn(gen, B, D), torch.tanh(randn(gen, B, H))
-        h_next = rnn_cell_trace(x_k, h_k, **weights).h
-        cases.append(_random_case(k, B, D, H, (randn(gen, B, H), x_k, h_k, h_next, weights["weight_ih"],
-                                               weights["weight_hh"]), names))
-    return cases
+        return (randn(gen, B, H), x_k, h_k, rnn_cell_trace(x_k, h_k, **weights).h, weights["weight_ih"],
+                weights["weight_hh"])
+    return cases + _random_cases(random_cases, _RNN_SIZES, seed, names, draw)
 
 
 RNN_STEP_BACKWARD = Exercise(
@@ -693,12 +670,8 @@ def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
                   golden["h"][1], names)]
     gen = seeded(800 + seed)
-    for k in range(random_cases):
-        B, D, H = _sizes(_RNN_SIZES, k, seed)
-        args = (randn(gen, B, D), torch.tanh(randn(gen, B, H)), randn(gen, 3 * H, D), randn(gen, 3 * H, H),
-                randn(gen, 3 * H), randn(gen, 3 * H))
-        cases.append(_random_case(k, B, D, H, args, names))
-    return cases
+    return cases + _random_cases(random_cases, _RNN_SIZES, seed, names, lambda B, D, H: (
+        randn(gen, B, D), torch.tanh(randn(gen, B, H)), *_layer_weights(gen, 3 * H, D, H).values()))
 
 
 GRU_STEP = Exercise(
@@ -719,11 +692,6 @@ check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh
 
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
-def _bidirectional_layer_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
-    names = ("inputs", "forward_weights", "backward_weights")
-    return _two_directions(seeded(900 + seed), max(random_cases, 1), seed, names, 4, 1.0)
-
-
 BIDIRECTIONAL_LAYER = Exercise(
     "bidirectional_layer", _bidirectional("LSTM"), "output",
     axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
@@ -731,7 +699,8 @@ BIDIRECTIONAL_LAYER = Exercise(
     success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
              f"torch.nn.LSTM(bidirectional=True)), to within {ATOL:g}",
              "gradients with respect to the inputs and both directions' weights"),
-    cases=_bidirectional_layer_cases)
+    cases=lambda seed=0, random_cases=2: _two_directions(seeded(900 + seed), max(random_cases, 1), seed,
+                                                         ("inputs", "forward_weights", "backward_weights"), 4, 1.0))
 
 
 check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights,

@@ -1,7 +1,5 @@
-"""Exercises of the gate-explorer notebook (08), declared: weights that keep the first input to the end and a
-forget bias that lets the first input reach the LSTM's last state (judge "property"), the memory after T steps
-of constant gates.
-"""
+"""Exercises of the gate-explorer notebook (08): weights that keep the first input to the end and a forget bias
+that lets it reach the LSTM's last state (judge "property"), the memory after T steps of constant gates."""
 
 from __future__ import annotations
 
@@ -76,10 +74,8 @@ CELL_CASES = [
 
 
 def constant_gate_params(f: float, i: float, g: float, o: float = 0.5) -> dict:
-    """An LSTM (one unit, one feature) whose gates are f, i, g, o at every step.
-
-    All weights are zero, so each gate is its activation of its bias: b_f = logit(f), ...
-    """
+    """An LSTM (one unit, one feature) whose gates are f, i, g, o at every step: all weights zero, so each gate is
+    its activation of its bias (b_f = logit(f), ...)."""
     params = compute.zero_params(1, 1)
     for gate, value in (("f", f), ("i", i), ("o", o)):
         params[f"b_{gate}"].fill_(math.log(value / (1 - value)))

@@ -1,9 +1,5 @@
-"""Checks for notebook 14: the attention step, the decoder step that uses it, and the masked loss.
-
-All three are exercises run by the one route (``diagnose.run_check``): a reference from ``lstm_lab.seq2seq``,
-seeded random cases in float64, and the mistakes the notebook warns about, each named when an answer
-makes it.
-"""
+"""Notebook 14's exercises: the attention step, the decoder step that uses it, and the masked loss; references
+from ``lstm_lab.seq2seq``, seeded float64 cases, and the mistakes the notebook warns about."""
 
 from __future__ import annotations
 
@@ -19,44 +15,28 @@ from .diagnose import Case, Exercise, checker
 _SIZES = ((5, 2, 3), (7, 3, 4), (4, 1, 2))  # (source length S, batch B, hidden H) of the random cases
 
 
-def _scores(query, keys):
-    return torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨k_s, h⟩ for every example and position
-
-
-def _weighted(weights, keys):
-    return torch.einsum("bs,sbh->bh", weights, keys)
-
-
 def _attention_mistakes(case: Case) -> dict:
     query, keys = case.args
-    scores = _scores(query, keys)
-    by_batch = torch.softmax(scores, dim=0)
-    scaled = torch.softmax(scores / math.sqrt(query.shape[-1]), dim=-1)
-    uniform = torch.full_like(scores, 1 / scores.shape[-1])
-    return {
+    scores = torch.einsum("sbh,bh->bs", keys, query)  # (B, S): ⟨k_s, h⟩ for every example and position
+    wrong_weights = {  # the weights each mistake gives; its context is the keys weighted by them
         "the softmax ran over the batch axis: each example's weights must sum to 1 over the source positions "
-        "(the last axis of the scores, (B, S))": (_weighted(by_batch, keys), by_batch),
+        "(the last axis of the scores, (B, S))": torch.softmax(scores, dim=0),
         "the weights are the raw scores: a softmax over the source positions makes them positive and sum to 1":
-            (_weighted(scores, keys), scores),
+            scores,
         "the scores were divided by √H (the transformer's scaled dot product): this exercise asks for "
-        "Luong's plain dot product": (_weighted(scaled, keys), scaled),
-        "the context is the plain average of the keys: weight each k_s by its attention weight":
-            (_weighted(uniform, keys), torch.softmax(scores, dim=-1)),
-    }
-
-
-def _attention_cases(seed: int = 0) -> list[Case]:
-    gen, cases = seeded(1400 + seed), []
-    for S, B, H in _SIZES:
-        cases.append(Case(f"a random case (source length {S}, batch {B}, hidden size {H})",
-                          (randn(gen, B, H), randn(gen, S, B, H)), names=("query", "keys")))
-    return cases
+        "Luong's plain dot product": torch.softmax(scores / math.sqrt(query.shape[-1]), dim=-1)}
+    return {**{message: (torch.einsum("bs,sbh->bh", w, keys), w) for message, w in wrong_weights.items()},
+            "the context is the plain average of the keys: weight each k_s by its attention weight":
+                (keys.mean(0), torch.softmax(scores, dim=-1))}
 
 
 ATTENTION = Exercise(
     "attention", seq2seq.dot_attention, ("context", "weights"),
     axis_names={"context": ("example", "unit"), "weights": ("example", "source position")},
-    mistakes=_attention_mistakes, batch_args=(0,), cases=_attention_cases,
+    mistakes=_attention_mistakes, batch_args=(0,),
+    cases=lambda seed=0: [Case(f"a random case (source length {S}, batch {B}, hidden size {H})",
+                               (randn(gen, B, H), randn(gen, S, B, H)), names=("query", "keys"))
+                          for gen in [seeded(1400 + seed)] for S, B, H in _SIZES],
     success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
              "⟨k_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
 
@@ -66,10 +46,6 @@ check_attention = checker(ATTENTION, """``attention(query (B, H), keys (S, B, H)
 
 
 # ---------------------------------------------------------------- the decoder step
-def _decoder_reference(decoder, token, state, memory, attend):
-    return decoder.step(token, state, memory)
-
-
 def _decoder_mistakes(case: Case) -> dict:
     decoder, token, state, memory, _ = case.args
     with torch.no_grad():
@@ -102,10 +78,12 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
 
 
 DECODER_STEP = Exercise(
-    "decoder_step", _decoder_reference, ("logits", ("h", "c"), "weights"),
+    "decoder_step", lambda decoder, token, state, memory, attend: decoder.step(token, state, memory),
+    ("logits", ("h", "c"), "weights"),
     axis_names={"logits": ("example", "output token"), "h": ("example", "unit"), "c": ("example", "unit"),
                 "weights": ("example", "source position")},
-    mistakes=_decoder_mistakes, batch_args=(), cases=_decoder_cases, allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
+    mistakes=_decoder_mistakes, batch_args=(), cases=_decoder_cases,
+    allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
     success=(f"{len(_SIZES)} random decoders: lstm_lab.seq2seq.Decoder.step (the cell, then attention with the "
              "new h_t, then the read-out of [h_t; context])", "gradients with respect to the state and the memory"))
 
@@ -116,15 +94,11 @@ check_decoder_step = checker(DECODER_STEP, """``decoder_step(decoder, token (B,)
 
 
 # ---------------------------------------------------------------- the masked loss
-def _per_position(logits, target, mask):
-    real = target.masked_fill(~mask, 0)  # a class the loss accepts where the target is PAD
-    return torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), real, reduction="none") * mask  # (T, B)
-
-
 def _masked_loss_mistakes(case: Case) -> dict:
     logits, target, mask = case.args
-    every = torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), target.masked_fill(~mask, 0), reduction="none")
-    kept = _per_position(logits, target, mask)
+    real = target.masked_fill(~mask, 0)  # a class the loss accepts where the target is PAD
+    every = torch.nn.functional.cross_entropy(logits.permute(0, 2, 1), real, reduction="none")  # (T, B)
+    kept = every * mask
     return {
         "the mean ran over every position, padding included: divide the masked sum by the number of real "
         "positions (mask.sum()), not by T × B": kept.sum() / mask.numel(),

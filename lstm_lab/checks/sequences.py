@@ -1,7 +1,5 @@
-"""Exercises of notebooks 04-07: the per-gate LSTM, the efficient LSTM, stacked and bidirectional
-layers, variable-length sequences. References come from torch.nn where torch has the answer (counts,
-sizes, packed sequences), otherwise from lstm_lab's cells, runners and layouts.
-"""
+"""Exercises of notebooks 04-07: the per-gate and the efficient LSTM, stacked and bidirectional layers,
+variable-length sequences; references from torch.nn where torch has the answer, else from lstm_lab."""
 
 from __future__ import annotations
 
@@ -216,15 +214,12 @@ def check_fused_step(fn) -> Feedback:
 
 
 # ================================================================ notebook 06: stacked and bidirectional
-def _row_cases() -> list[Case]:
-    return [Case(f"layer {layer}, direction {direction} of {layers} layer(s) x {directions} direction(s)",
-                 (layer, direction, layers, directions), layer * directions + direction)
-            for directions in (1, 2) for layers in (1, 2, 3) for layer in range(layers) for direction in range(directions)]
-
-
 H_N_INDEX = Exercise(
     "row of h_n", lambda layer, direction, num_layers, num_directions: layer * num_directions + direction, "row",
-    cases=_row_cases, judge="exact",
+    cases=lambda: [Case(f"layer {layer}, direction {direction} of {layers} layer(s) x {directions} direction(s)",
+                        (layer, direction, layers, directions), layer * directions + direction)
+                   for directions in (1, 2) for layers in (1, 2, 3) for layer in range(layers)
+                   for direction in range(directions)], judge="exact",
     mistakes=lambda case: {
         "that is seed 002's h_n[layer + 1]: layer 1's forward state lands on layer 0's reverse row and overwrites it":
             overwritten_row(*case.args[:2]),
@@ -243,12 +238,6 @@ def _features_read(layer, input_size, hidden_size, bidirectional, proj_size) -> 
     return getattr(model, f"weight_ih_l{layer}").shape[1]
 
 
-def _input_size_cases() -> list[Case]:
-    return [Case(f"layer {layer}, input_size=5, hidden_size=6, bidirectional={bi}, proj_size={proj}",
-                 (layer, 5, 6, bi, proj), _features_read(layer, 5, 6, bi, proj))
-            for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)]
-
-
 def _input_size_mistakes(case: Case) -> dict:
     layer, input_size, hidden_size, bidirectional, proj_size = case.args
     out, both = proj_size or hidden_size, 2 if bidirectional else 1
@@ -261,7 +250,10 @@ def _input_size_mistakes(case: Case) -> dict:
 
 
 LAYER_INPUT_SIZE = Exercise(
-    "input size of a layer", _features_read, "size", cases=_input_size_cases, judge="exact", mistakes=_input_size_mistakes,
+    "input size of a layer", _features_read, "size", judge="exact", mistakes=_input_size_mistakes,
+    cases=lambda: [Case(f"layer {layer}, input_size=5, hidden_size=6, bidirectional={bi}, proj_size={proj}",
+                        (layer, 5, 6, bi, proj), _features_read(layer, 5, 6, bi, proj))
+                   for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)],
     success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
 
 
@@ -281,13 +273,10 @@ def _mask(lengths: Tensor, max_len: int) -> Tensor:
     return torch.cat([mask, mask.new_zeros(max_len - mask.shape[0], len(lengths))])
 
 
-def _mask_cases() -> list[Case]:
-    return [Case(f"lengths {lengths.tolist()} and max_len {max_len}", (lengths, max_len), _mask(lengths, max_len))
-            for lengths, max_len in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6))]
-
-
 LENGTH_MASK = Exercise(
-    "mask from lengths", _mask, "mask", cases=_mask_cases, judge="exact",
+    "mask from lengths", _mask, "mask", judge="exact",
+    cases=lambda: [Case(f"lengths {n.tolist()} and max_len {T}", (n, T), _mask(n, T))
+                   for n, T in ((torch.tensor([5, 2, 3]), 5), (torch.tensor([1, 4]), 6))],
     axis_names={"mask": ("time index", "sequence")},
     mistakes=lambda case: {
         "each column has one step too many: time index t is a real step when t < length (indices count from 0: "

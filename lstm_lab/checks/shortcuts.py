@@ -1,15 +1,12 @@
 """The exercise is the work: an answer may not call the thing it is asked to write.
 
 While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``: it sees a call
-however the function was reached) that notes every call into a watched place: every module of lstm_lab
-(found by walking the package's files, so a new module is watched unlisted) but ``_NEVER_AN_ANSWER``;
-torch's recurrent modules and cells; torch's fused recurrent kernels (``torch.lstm_cell``, ``_VF``,
-``torch.ops.aten``). The building blocks (``@``, ``torch.sigmoid``, ``torch.cat``, ``chunk``, ...) are not
-watched. An exercise's ``allowed`` names the pieces it hands out (``"lstm_lab.runners.run_layer(reverse=False)"``:
-that function, with that argument only; ``"rnn_layer"``: a helper the notebook defines).
-
-The notebook's own functions are recorded too: a call into a function of ``__main__`` defined in another
-cell than the student's function (ipykernel compiles each cell under a file name of its own) lands in
+however the function was reached) that notes every call into every module of lstm_lab (found by walking the
+package's files, so a new module is watched unlisted) but ``_NEVER_AN_ANSWER``, into torch's recurrent modules
+and cells, and into its fused recurrent kernels; not the building blocks (``@``, ``torch.sigmoid``, ``chunk``,
+...). An exercise's ``allowed`` names the pieces it hands out (``"lstm_lab.runners.run_layer(reverse=False)"``:
+that function, with that argument only; ``"rnn_layer"``: a helper the notebook defines). A call into a function
+of ``__main__`` defined in another cell (ipykernel compiles each cell under a file name of its own) lands in
 ``Watch.helpers`` with what it returned; the engine refuses one that computes the answer (``diagnose``).
 """
 
@@ -131,18 +128,13 @@ class Watch:
         self._own: str | None = None  # the cell (file name) of the student's function: the first __main__ call
         self._helper: list = []  # the frame of the outermost notebook helper running now
 
-    def _note(self, name: str) -> None:
-        if name not in self.calls:
-            self.calls.append(name)
-
     def _judge(self, frame, name: str) -> None:
-        """Note ``name`` unless the exercise allows it, with the arguments it is called with."""
-        if name not in self.allowed:
-            self._note(name)
-            return
-        wrong = {k: frame.f_locals.get(k) for k, v in self.allowed[name].items() if frame.f_locals.get(k) != v}
+        """Note ``name`` (once) unless the exercise allows it, with the arguments it is called with."""
+        wrong = {k: frame.f_locals.get(k) for k, v in self.allowed.get(name, {}).items() if frame.f_locals.get(k) != v}
         if wrong:  # the call names the argument that made it a shortcut: run_layer(reverse=True)
-            self._note(f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})")
+            name = f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})"
+        if (wrong or name not in self.allowed) and name not in self.calls:
+            self.calls.append(name)
 
     def profile(self, frame, event, arg):
         if event == "call":

@@ -1,13 +1,5 @@
-"""Notebook 13's exercises, in the order it teaches them: ``batchify`` (judge "exact": the ids cut into
-parallel streams, time-major), ``chunk_pairs`` (judge "exact": the streams cut along time into inputs and
-next-character targets), the character model's ``forward`` (judge "close": logits and the state it
-leaves, from the zero state and from a state carried in), ``temperature_probs`` (judge "close"), ``sample_next`` (judge "statistic":
-the frequencies of 20,000 draws) and ``tbptt_pass`` (judge "trajectory": the losses and the parameters
-after one pass of truncated BPTT). Each catalogue names the usual mistakes: streams batch-major or
-interleaved, targets not shifted, a softmax on the logits, a state ignored or handed back, the temperature applied
-after the softmax or multiplied, the argmax, a state never detached or reset every chunk, gradients
-never zeroed, no clipping, a summed loss.
-"""
+"""Notebook 13's exercises, in the order it teaches them: ``batchify``, ``chunk_pairs``, the character model's
+``forward``, ``temperature_probs``, ``sample_next`` (judge "statistic") and ``tbptt_pass`` (judge "trajectory")."""
 
 from __future__ import annotations
 
@@ -16,12 +8,10 @@ from torch import Tensor, nn
 
 from .. import mistakes, sampling, text
 from ..training import fixed_seed
-from .core import TOLERANCES, Feedback, seeded, verdict
+from .core import TOLERANCES, Feedback, randn, seeded, verdict
 from .diagnose import Case, Exercise, checker, run_check
 
 F64 = torch.float64
-
-__all__ = ["check_batchify", "check_chunk_pairs", "check_char_model", "check_temperature_probs", "check_sample_next", "check_tbptt_pass"]
 
 
 # ================================================================ batchify
@@ -78,14 +68,14 @@ def _chunk_names(count: int) -> tuple:
 
 
 def _chunk_cases(seed: int = 0) -> list[Case]:
-    cases = []
-    for stream, length, label in (
-            (_numbered(9, 2), 4, "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
-            (_numbered(10, 2), 4, "10 steps of 2 numbered streams, chunks of 4 (the last chunk is 1 step long)"),
-            (torch.randint(74, (8, 3), generator=seeded(seed)), 3, "8 steps of 3 streams of random ids, chunks of 3")):
-        count = len(range(0, stream.shape[0] - 1, length))
-        cases.append(Case(label, (stream, length), names=("stream", "length"), returns=_chunk_names(count)))
-    return cases
+    return [Case(label, (stream, length), names=("stream", "length"),
+                 returns=_chunk_names(len(range(0, stream.shape[0] - 1, length))))  # a pair per chunk
+            for stream, length, label in (
+                (_numbered(9, 2), 4,
+                 "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
+                (_numbered(10, 2), 4, "10 steps of 2 numbered streams, chunks of 4 (the last chunk is 1 step long)"),
+                (torch.randint(74, (8, 3), generator=seeded(seed)), 3,
+                 "8 steps of 3 streams of random ids, chunks of 3"))]
 
 
 CHUNK_PAIRS = Exercise(
@@ -116,15 +106,15 @@ check_chunk_pairs = checker(CHUNK_PAIRS, """``fn(stream (T, batch), length) -> [
 _LM_VOCAB, _LM_EMBEDDING, _LM_HIDDEN = 7, 3, 4  # a vocabulary wider than the hidden state: a missing read-out shows
 
 
-def _tiny_lm(seed: int) -> nn.Module:
-    """The three layers of a character model (as ``text.CharLM`` names them), float64, from ``seed``: the ``self``
-    the student's forward is run on. Its recurrent layer is ``torch.nn.LSTM``, which the exercise hands out."""
+def _tiny_lm(seed: int, vocab: int = _LM_VOCAB, **options) -> nn.Module:
+    """A tiny float64 ``text.CharLM`` from ``seed``: the ``self`` a student's forward is run on (with
+    ``rnn=torch.nn.LSTM``, which that exercise hands out), or the model a truncated-BPTT pass trains."""
     with fixed_seed(seed):  # the student's global random state is left alone
-        return text.CharLM(_LM_VOCAB, _LM_EMBEDDING, _LM_HIDDEN, rnn=nn.LSTM).double()
+        return text.CharLM(vocab, _LM_EMBEDDING, _LM_HIDDEN, **options).double()
 
 
 def _char_model_cases(seed: int = 0) -> list[Case]:
-    model, gen = _tiny_lm(seed), seeded(seed + 1)
+    model, gen = _tiny_lm(seed, rnn=nn.LSTM), seeded(seed + 1)
     first, second = torch.randint(_LM_VOCAB, (2, 5, 2), generator=gen)
     with torch.no_grad():
         _, carried = model(first)  # the state the first chunk leaves: what truncated BPTT hands the next
@@ -173,18 +163,16 @@ def check_char_model(model_class, seed: int = 0) -> Feedback:
     exercise (its ``__init__`` gives ``self.embedding``, ``self.rnn``, ``self.readout`` as ``text.CharLM`` does),
     or that forward as a function of (model, ids, state). It is run on a tiny model's three layers, and its
     logits and state compared with ``text.CharLM``'s."""
+    name = getattr(model_class, "__name__", "")
     if isinstance(model_class, nn.Module):
-        return Feedback(CHAR_MODEL.name, False, [
-            f"check_char_model takes the class, {type(model_class).__name__}, not a model made from it"])
-    if isinstance(model_class, type):
-        if not issubclass(model_class, nn.Module):
-            return Feedback(CHAR_MODEL.name, False, [
-                f"{model_class.__name__} should be a torch.nn.Module (class {model_class.__name__}(torch.nn.Module))"])
-        forward = model_class.forward
-        if forward is nn.Module.forward:
-            return Feedback(CHAR_MODEL.name, False, [f"{model_class.__name__} has no forward method: write one"])
-        return run_check(CHAR_MODEL, forward, seed=seed)
-    return run_check(CHAR_MODEL, model_class, seed=seed)
+        refusal = f"check_char_model takes the class, {type(model_class).__name__}, not a model made from it"
+    elif isinstance(model_class, type) and not issubclass(model_class, nn.Module):
+        refusal = f"{name} should be a torch.nn.Module (class {name}(torch.nn.Module))"
+    elif isinstance(model_class, type) and model_class.forward is nn.Module.forward:
+        refusal = f"{name} has no forward method: write one"
+    else:  # the class's forward, or that forward as a function
+        return run_check(CHAR_MODEL, model_class.forward if isinstance(model_class, type) else model_class, seed=seed)
+    return Feedback(CHAR_MODEL.name, False, [refusal])
 
 
 check_char_model.exercise = CHAR_MODEL  # use.yours_or_reference reads the reference from here
@@ -209,18 +197,12 @@ def _probs_mistakes(case: Case) -> dict:
 
 
 TEMPERATURE_PROBS = Exercise(
-    name="temperature_probs",
-    reference=sampling.temperature_probs,
-    returns="probs",
-    axis_names={"probs": ("row", "character")},
-    mistakes=_probs_mistakes,
-    success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling.temperature_probs "
-             "(softmax(logits / T)), to within 1e-10",
-             "gradients with respect to the logits: autograd through the same"),
-    cases=lambda seed=0: [Case(f"logits of shape (3, 6) at temperature {t:g}",
-                               (torch.randn(3, 6, dtype=F64, generator=gen) * 2, t), names=("logits", "temperature"))
-                          for gen in [seeded(seed)] for t in (0.5, 2.0, 1.0)],
-)
+    "temperature_probs", sampling.temperature_probs, "probs", axis_names={"probs": ("row", "character")},
+    mistakes=_probs_mistakes, success=("3 batches of logits at temperatures 0.5, 1 and 2: lstm_lab.sampling."
+                                       "temperature_probs (softmax(logits / T)), to within 1e-10",
+                                       "gradients with respect to the logits: autograd through the same"),
+    cases=lambda seed=0: [Case(f"logits of shape (3, 6) at temperature {t:g}", (randn(gen, 3, 6, scale=2), t),
+                               names=("logits", "temperature")) for gen in [seeded(seed)] for t in (0.5, 2.0, 1.0)])
 
 
 check_temperature_probs = checker(TEMPERATURE_PROBS, """``fn(logits (batch, vocab), temperature) -> probs (batch,
@@ -279,12 +261,9 @@ def _sample_mistakes(case: Case) -> dict:
             torch.softmax(logits[0] * t, -1)}
 
 
-def _sample_reference(logits: Tensor, temperature: float, generator: torch.Generator) -> Tensor:
-    return sampling.next_ids(logits, temperature, generator=generator)
-
-
 SAMPLE_NEXT = Exercise(
-    "sample_next", _sample_reference, "frequencies", cases=_sample_cases, judge="statistic", statistic=_frequencies,
+    "sample_next", lambda logits, temperature, generator: sampling.next_ids(logits, temperature, generator=generator),
+    "frequencies", cases=_sample_cases, judge="statistic", statistic=_frequencies,
     mistakes=_sample_mistakes, axis_names={"frequencies": ("id",)}, gradients=False,
     hint=("the ids do not follow softmax(logits / T)",),
     unrepeatable=("the frequencies are right, but the same generator gave different ids: pass it on, "
@@ -303,11 +282,9 @@ _VOCAB, _CHUNK, _STREAMS = 5, 4, 2
 
 
 def _tiny_setup(seed: int):
-    """A tiny float64 CharLM, its SGD optimizer and chunks of a random stream, all from ``seed``."""
-    with fixed_seed(seed):  # the student's global random state is left alone
-        model = text.CharLM(_VOCAB, embedding_size=3, hidden_size=4).double()
+    """A tiny CharLM and chunks of a random stream, both from ``seed``."""
     stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=seeded(seed + 1))
-    return model, text.chunks(stream, _CHUNK)
+    return _tiny_lm(seed, _VOCAB), text.chunks(stream, _CHUNK)
 
 
 class _NoZeroGrad(torch.optim.SGD):
@@ -373,13 +350,10 @@ def _tbptt_mistakes(case: Case) -> dict:
         "chunk's targets": ((text.chunk_loss(logits, inputs).item(), *rest), None)}
 
 
-def _tbptt_reference(model, pieces, optimizer, clip: float) -> list[float]:
-    return text.train_chunks(model, pieces, optimizer, clip)[0]
-
-
 TBPTT_PASS = Exercise(
-    "tbptt_pass", _tbptt_reference, (), cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
-    after=_parameters, allowed=_TBPTT_ALLOWED,
+    "tbptt_pass", lambda model, pieces, optimizer, clip: text.train_chunks(model, pieces, optimizer, clip)[0], (),
+    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False, after=_parameters,
+    allowed=_TBPTT_ALLOWED,
     error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
     hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
           "optimizer.step() called after every chunk, the last one included?",),

@@ -1,10 +1,6 @@
-"""After an exercise, the notebook goes on with the student's code once it passes, and says so; and a
-notebook's example of a mistake is shown without failing under grading (``as_an_example``).
-
-A notebook that asks the student to write its central piece (a GRU step, a mask) then uses that piece
-in the cells that follow, the student's once its check passes and the check's reference until then
-(``yours_or_reference``), so that Run All reaches the end either way and the student sees which one ran.
-"""
+"""After an exercise the notebook goes on with the student's code once its check passes, with the check's
+reference until then, and says which ran (``yours_or_reference``): Run All reaches the end either way. A
+notebook's example of a mistake is shown without failing under grading (``as_an_example``)."""
 
 from __future__ import annotations
 
@@ -18,13 +14,6 @@ def _library_name(fn) -> str:
     return name if module in ("", "__main__", "builtins") else f"{module.split('.')[0]}.{name}"
 
 
-def passes(yours, check) -> bool:
-    """Whether ``check(yours)`` passes. Never raises under grading: a cell that only chooses a function must
-    not fail for a wrong answer (the exercise's graded cell does)."""
-    with not_graded():
-        return bool(check(yours))
-
-
 def yours_or_reference(yours, check, reference=None, *, name=None, say=print):
     """``yours`` when ``check(yours)`` passes, else ``reference``; ``say`` is told which, in a sentence.
     ``reference`` defaults to the one the check's declaration holds (``check.exercise.reference``: the
@@ -35,7 +24,9 @@ def yours_or_reference(yours, check, reference=None, *, name=None, say=print):
     if not callable(reference):
         raise TypeError(f"reference should be the function to use until yours passes, got {type(reference).__name__}")
     mine = getattr(yours, "__name__", "function")  # the student's: by the name they gave it
-    if passes(yours, check):
+    with not_graded():  # a cell that only chooses a function must not fail for a wrong answer (the graded one does)
+        passed = check(yours)
+    if passed:
         say(f"using your {mine} (its check passes)")
         return yours
     say(f"using the reference {name or _library_name(reference)}: your {mine} does not pass its check yet")
