@@ -5,6 +5,12 @@ tolerances, the one comparison and the run of a student's function, which ``shor
 makes mistakes by rearranging weights; the topic modules declare the exercises.
 """
 
+from IPython import get_ipython
+
 from .core import ExerciseFailed, Feedback, call_student, compare
+from .shortcuts import watch_exercise_cells
+
+if get_ipython() is not None:  # in a notebook: a value the library computed in an exercise cell is no answer
+    watch_exercise_cells(get_ipython())
 
 __all__ = ["ExerciseFailed", "Feedback", "call_student", "compare"]

@@ -21,6 +21,7 @@ from ..gates import GATE_WORDS
 from ..training import fixed_seed
 from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
                    error_hints, same, shape_message, verdict)
+from .shortcuts import calls_behind
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -248,6 +249,11 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
         cases = ex.cases(**options)
     if not cases:  # nothing run is nothing shown right: a sentence, not an IndexError further down
         return Feedback(ex.name, False, [f"there is no case to check {ex.name} on: the check was given none"])
+    computed = calls_behind(fn, ex.allowed) if ex.answer == "value" else []
+    if computed:  # the cell that made the answer called the library for it (a notebook's exercise cells are watched)
+        called = ", ".join(f"`{c}`" for c in computed)
+        return Feedback(ex.name, False, [f"the cell that made your answer calls {called}, which computes it for you: "
+                                         "work it out yourself from the numbers given (@, +, torch.sigmoid, ...)"])
     if ex.judge == "property":
         return _judge_property(ex, fn, cases)
     if ex.answer == "value":

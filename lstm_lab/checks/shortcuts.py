@@ -197,3 +197,43 @@ class Watch:
 
 
 watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls inside that ``allowed`` does not name
+
+
+# ---------------------------------------------------------------- a value exercise's answer cell
+_EXERCISE_CELL = ("BEGIN SOLUTION", "YOUR CODE HERE")  # an exercise cell carries one of these in either edition
+_answered: list = []  # (a value an exercise cell made, the watched calls of that cell)
+
+
+def watch_exercise_cells(shell) -> None:
+    """Run every exercise cell of an IPython ``shell`` under the watch and note which watched calls made the values
+    it assigns: a value exercise's check then refuses an answer the library computed (``calls_behind``)."""
+    if getattr(shell, "_lstm_lab_watch", False):
+        return
+    shell._lstm_lab_watch, running = True, []
+
+    def before(info) -> None:
+        if any(mark in (info.raw_cell or "") for mark in _EXERCISE_CELL):
+            running.append((info.raw_cell, Watch().__enter__()))
+
+    def after(result) -> None:
+        if running:
+            source, watch = running.pop()
+            watch.__exit__()
+            try:
+                names = [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                         for t in node.targets if isinstance(t, ast.Name)]
+            except SyntaxError:
+                names = []
+            _answered.extend((shell.user_ns[n], watch.calls) for n in names if n in shell.user_ns)
+
+    shell.events.register("pre_run_cell", before)
+    shell.events.register("post_run_cell", after)
+
+
+def calls_behind(answer, allowed=()) -> list[str]:
+    """The watched calls of the exercise cell that made ``answer`` (this very object), but those ``allowed`` and
+    the fixtures that give an exercise its inputs (not ``fixtures.golden``, which holds answers)."""
+    if answer is None:  # an exercise not done yet; None is one object, made by every stub
+        return []
+    calls = next((calls for value, calls in reversed(_answered) if value is answer), [])
+    return [c for c in calls if c not in allowed and not (c.startswith("lstm_lab.fixtures.") and "golden" not in c)]
