@@ -186,8 +186,8 @@ def grade_notebook(source_path: Path, submitted_path: Path | None, student: str,
                 if is_grade(cell):
                     results[index] = run_test_cell(sandbox, cell.source, trusted)
                     continue
-                reply = sandbox.request({"op": "cell", "source": cell.source, "timeout": options.timeout},
-                                        timeout=options.timeout + 5)
+                reply = sandbox.request({"op": "cell", "source": cell.source, "timeout": options.timeout,
+                                         "exercise": is_solution(cell)}, timeout=options.timeout + 5)
                 if is_solution(cell) and not reply.get("ok"):
                     error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
                     text = f"{str(error.get('type', 'Error'))[:80]}: {str(error.get('message', ''))[:MAX_MESSAGE]}"

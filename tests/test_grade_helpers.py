@@ -132,3 +132,53 @@ def test_an_exercise_handed_a_model_is_said_not_gradable_here_not_blamed_on_the_
     assert row["points"] == "0" and row["diagnosis"].startswith("NotGradedHere: this exercise hands decoder_step a "
                                                                 "Decoder"), row
     assert "nbgrader" in row["diagnosis"] and "your function raised" not in row["diagnosis"]
+
+
+# ---------------------------------------------------------------- a value worked by hand, or by the library
+VALUE_SETUP = '''import torch, lstm_lab
+from lstm_lab import fixtures
+from lstm_lab.checks import by_hand
+X, w = fixtures.fixed_x(), fixtures.rnn_weights()
+h_1 = torch.tanh(w["weight_ih"] @ X[0] + w["bias_ih"] + w["bias_hh"])'''
+VALUE_ANSWERS = {  # the student's cell as handed in: the "# YOUR CODE HERE" line deleted, as students do
+    "by_hand": 'answer_1 = torch.tanh(w["weight_ih"] @ X[1] + w["weight_hh"] @ h_1 + w["bias_ih"] + w["bias_hh"])',
+    "by_the_library": "answer_1 = lstm_lab.rnn_cell(X[1], h_1, **w)",
+    "from_the_golden_numbers": 'answer_1 = fixtures.golden()["rnn"]["h"][1]',
+}
+
+
+@pytest.fixture(scope="module")
+def values_graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("values")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(VALUE_SETUP),
+                nbformat.v4.new_code_cell(f"### BEGIN SOLUTION\n{VALUE_ANSWERS['by_hand']}\n### END SOLUTION",
+                                          metadata={"nbgrader": {"grade": False, "grade_id": "h_2", "locked": False,
+                                                                 "schema_version": 3, "solution": True}}),
+                nbformat.v4.new_code_cell("by_hand.check_rnn_hidden(2, answer_1).assert_ok()", metadata={"nbgrader": {
+                    "grade": True, "grade_id": "test_h_2", "locked": True, "points": 1, "schema_version": 3,
+                    "solution": False}})]
+    source = root / "source" / "values.ipynb"
+    source.parent.mkdir()
+    nbformat.write(nb, source)
+    for who, answer in VALUE_ANSWERS.items():
+        handed_in = nbformat.from_dict(student.student_version(nb))
+        handed_in.cells[1].source = answer
+        (root / "submitted" / who).mkdir(parents=True)
+        nbformat.write(handed_in, root / "submitted" / who / "values.ipynb")
+    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", source, *SANDBOX)
+    assert result.returncode == 0, result.stderr
+    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def test_a_value_worked_by_hand_earns_its_point_through_the_channel(values_graded):
+    assert values_graded["by_hand"]["points"] == "1", values_graded["by_hand"]
+
+
+@pytest.mark.parametrize("who, call", [("by_the_library", "lstm_lab.cells.rnn_cell"),
+                                       ("from_the_golden_numbers", "lstm_lab.fixtures.golden")])
+def test_a_value_the_library_computed_earns_nothing_and_the_call_is_named(values_graded, who, call):
+    row = values_graded[who]
+    assert row["points"] == "0" and f"`{call}`" in row["diagnosis"], row

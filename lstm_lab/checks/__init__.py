@@ -5,12 +5,13 @@ tolerances, the one comparison and the run of a student's function, which ``shor
 makes mistakes by rearranging weights; the topic modules declare the exercises.
 """
 
-from IPython import get_ipython
+import sys
 
 from .core import ExerciseFailed, Feedback, call_student, compare
 from .shortcuts import watch_exercise_cells
 
-if get_ipython() is not None:  # in a notebook: a value the library computed in an exercise cell is no answer
-    watch_exercise_cells(get_ipython())
+_IPYTHON = sys.modules.get("IPython")  # imported already wherever a notebook runs (not imported here: it is slow)
+if _IPYTHON is not None and _IPYTHON.get_ipython() is not None:  # a value the library computed is no answer
+    watch_exercise_cells(_IPYTHON.get_ipython())
 
 __all__ = ["ExerciseFailed", "Feedback", "call_student", "compare"]

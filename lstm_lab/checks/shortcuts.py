@@ -204,6 +204,24 @@ _EXERCISE_CELL = ("BEGIN SOLUTION", "YOUR CODE HERE")  # an exercise cell carrie
 _answered: list = []  # (a value an exercise cell made, the watched calls of that cell)
 
 
+def is_exercise_cell(source: str) -> bool:
+    return any(mark in (source or "") for mark in _EXERCISE_CELL)
+
+
+def note_cell(source: str, namespace: dict, calls: list[str]) -> None:
+    """Note the values an exercise cell assigned at its top level as made with ``calls``."""
+    try:
+        names = [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
+                 for t in node.targets if isinstance(t, ast.Name)]
+    except SyntaxError:
+        names = []
+    note_value(*((namespace[n], calls) for n in names if n in namespace))
+
+
+def note_value(*made: tuple) -> None:
+    _answered.extend(made)
+
+
 def watch_exercise_cells(shell) -> None:
     """Run every exercise cell of an IPython ``shell`` under the watch and note which watched calls made the values
     it assigns: a value exercise's check then refuses an answer the library computed (``calls_behind``)."""
@@ -212,28 +230,27 @@ def watch_exercise_cells(shell) -> None:
     shell._lstm_lab_watch, running = True, []
 
     def before(info) -> None:
-        if any(mark in (info.raw_cell or "") for mark in _EXERCISE_CELL):
+        if is_exercise_cell(info.raw_cell):
             running.append((info.raw_cell, Watch().__enter__()))
 
     def after(result) -> None:
         if running:
             source, watch = running.pop()
             watch.__exit__()
-            try:
-                names = [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
-                         for t in node.targets if isinstance(t, ast.Name)]
-            except SyntaxError:
-                names = []
-            _answered.extend((shell.user_ns[n], watch.calls) for n in names if n in shell.user_ns)
+            note_cell(source, shell.user_ns, watch.calls)
 
     shell.events.register("pre_run_cell", before)
     shell.events.register("post_run_cell", after)
 
 
+def calls_of(answer) -> list[str]:
+    """The watched calls of the exercise cell that made ``answer`` (this very object; not None, which every stub
+    makes)."""
+    return [] if answer is None else next((calls for value, calls in reversed(_answered) if value is answer), [])
+
+
 def calls_behind(answer, allowed=()) -> list[str]:
-    """The watched calls of the exercise cell that made ``answer`` (this very object), but those ``allowed`` and
-    the fixtures that give an exercise its inputs (not ``fixtures.golden``, which holds answers)."""
-    if answer is None:  # an exercise not done yet; None is one object, made by every stub
-        return []
-    calls = next((calls for value, calls in reversed(_answered) if value is answer), [])
-    return [c for c in calls if c not in allowed and not (c.startswith("lstm_lab.fixtures.") and "golden" not in c)]
+    """``calls_of(answer)`` but those ``allowed`` and the fixtures that give an exercise its inputs (not
+    ``fixtures.golden``, which holds answers)."""
+    return [c for c in calls_of(answer) if c not in allowed and not (c.startswith("lstm_lab.fixtures.")
+                                                                     and "golden" not in c)]

@@ -27,7 +27,7 @@ import sys
 
 import torch
 
-from ..checks.shortcuts import Helper, Watch, see_through
+from ..checks.shortcuts import Helper, Watch, note_value, see_through
 from .sandbox import Sandbox, SandboxGone
 from .wire import WireError, _name, decode, encode, opaque
 
@@ -313,6 +313,9 @@ def run_test_cell(sandbox: Sandbox, source: str, trusted: dict) -> tuple[bool, s
                 namespace[name] = decode(found.get("value"))
             except WireError as error:
                 raise SandboxGone(f"the sandbox's value of {name} is not in the format ({error})") from None
+            calls = found.get("calls")  # what its exercise cell called: a value check refuses a library call
+            if isinstance(calls, list) and all(isinstance(c, str) for c in calls):
+                note_value((namespace[name], [c[:200] for c in calls[:20]]))
         elif kind == "unsupported":
             namespace[name] = opaque(str(found.get("type", "object")))
     out = io.StringIO()

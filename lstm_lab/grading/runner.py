@@ -15,6 +15,7 @@ random state, and a time limit), ``backward`` (gradients through a call made wit
 from __future__ import annotations
 
 import base64
+import contextlib
 import linecache
 import os
 import re
@@ -24,6 +25,7 @@ import traceback
 
 import torch
 
+from ..checks import shortcuts
 from ..checks.shortcuts import Watch, see_through
 from .wire import WireError, decode, dumps, encode, loads
 
@@ -105,33 +107,44 @@ class Runner:
             try:
                 from IPython.core.interactiveshell import InteractiveShell
                 self.shell = InteractiveShell.instance(user_ns=self.namespace)
+                self.shell._lstm_lab_watch = True  # this runner watches the exercise cells itself (``cell``)
             except Exception:  # no IPython: its syntax is then a syntax error, as in plain Python
                 self.shell = False
         return self.shell or None
 
     # ------------------------------------------------------------------ cells
-    def cell(self, source: str, timeout: float) -> dict:
+    def cell(self, source: str, timeout: float, exercise: bool = False) -> dict:
+        # an exercise cell (a solution cell, or one marked as such) runs under the watch, so that the grader can
+        # refuse a value the library computed
+        watch = Watch() if exercise or shortcuts.is_exercise_cell(source) else contextlib.nullcontext()
         try:
             _alarm(timeout)
             try:
-                shell = self._ipython() if self.shell is not None or _NEEDS_IPYTHON.search(source) else None
-                if shell is not None:
-                    result = shell.run_cell(source, store_history=False, silent=False)
-                    error = result.error_before_exec or result.error_in_exec
-                else:
-                    error = None
-                    try:
-                        self.cells += 1
-                        name = f"<cell {self.cells}>"
-                        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
-                        exec(compile(source, name, "exec"), self.namespace)
-                    except Exception as raised:
-                        error = raised
+                with watch:
+                    error = self._run(source)
             finally:
                 _no_alarm()
         except BaseException as raised:  # SystemExit, or the alarm outside IPython's own handling
             error = raised
+        if isinstance(watch, Watch):
+            shortcuts.note_cell(source, self.namespace, watch.calls)
         return {"ok": error is None} if error is None else {"ok": False, "error": _error(error)}
+
+    @see_through  # what the cell calls is the cell's call
+    def _run(self, source: str) -> BaseException | None:
+        """Run a cell's source in the notebook's namespace: the error it raised, or None."""
+        shell = self._ipython() if self.shell is not None or _NEEDS_IPYTHON.search(source) else None
+        if shell is not None:
+            result = shell.run_cell(source, store_history=False, silent=False)
+            return result.error_before_exec or result.error_in_exec
+        try:
+            self.cells += 1
+            name = f"<cell {self.cells}>"
+            linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+            exec(compile(source, name, "exec"), self.namespace)
+        except Exception as raised:
+            return raised
+        return None
 
     # ------------------------------------------------------------------ names
     def resolve(self, name: str) -> dict:
@@ -141,7 +154,7 @@ class Runner:
         if callable(value) and not isinstance(value, torch.Tensor):
             return {"kind": "function", "name": str(getattr(value, "__name__", name))[:100]}
         try:
-            return {"kind": "value", "value": encode(value)}
+            return {"kind": "value", "value": encode(value), "calls": shortcuts.calls_of(value)}
         except Exception as error:
             return {"kind": "unsupported", "type": type(value).__name__[:100], "why": _short(error)}
 
@@ -238,7 +251,7 @@ def main() -> None:
 
     runner = Runner()
     send({"ready": True, "torch": torch.__version__})
-    handlers = {"cell": lambda r: runner.cell(r["source"], r.get("timeout", 60)),
+    handlers = {"cell": lambda r: runner.cell(r["source"], r.get("timeout", 60), r.get("exercise") is True),
                 "resolve": lambda r: runner.resolve(r["name"]),
                 "call": runner.call, "backward": runner.backward,
                 "forget": lambda r: (runner.graphs.clear(), {"ok": True})[1]}
