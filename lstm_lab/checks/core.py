@@ -234,8 +234,9 @@ def _shape_difference(got: tuple, want: tuple, what, axis_names) -> str:
     if len(got) == len(want) + 1:
         for k in range(len(got)):
             if got[:k] + got[k + 1:] == want:
-                hint = (" (an unsqueeze too many, or an axis not summed away?)" if got[k] == 1
-                        else " (forgot to sum or pick along it?)")
+                hint = (" (forgot to sum or pick along it?)" if got[k] != 1 else
+                        ": a column where a vector belongs" if len(want) == 1 and got == (*want, 1) else
+                        " (an unsqueeze too many, or an axis not summed away?)")
                 return msg + f": it has an extra axis {k} of size {got[k]}{hint}"
     return msg + f": {len(got)} dimension(s) instead of {len(want)}"
 

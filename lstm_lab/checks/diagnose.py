@@ -313,20 +313,9 @@ def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
 
 # ---------------------------------------------------------------- a value
 def _lenient(answer, expected: torch.Tensor):
-    """A number worked by hand as a float64 tensor in the expected shape where that is unambiguous
-    (a batch of one, as seed 001 prints it), or the sentence that says why it is not."""
-    if answer is None:
-        return "your answer is None: assign your numbers to the variable (or `return` them from your function)"
+    """A number worked by hand in a batch of one, (1, H) as seed 001 prints it, seen as the expected (H,)."""
     got = as_tensor(answer)
-    if got is None:
-        return f"your answer should be numbers (a tensor or a list), got a {type(answer).__name__}"
-    if got.shape == (1, *expected.shape):
-        got = got[0]
-    column = expected.dim() == 1 and got.dim() == 2 and got.shape[1] == 1
-    if column and same(got.reshape(-1), expected, TOLERANCES["by hand"]):
-        return (f"the numbers are right, but as a column of shape {tuple(got.shape)}: give a vector of shape "
-                f"{tuple(expected.shape)} (or a row (1, {expected.numel()}))")
-    return got
+    return got[0] if got is not None and got.shape == (1, *expected.shape) else answer
 
 
 def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
@@ -334,9 +323,10 @@ def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
     catalogued mistake it reproduces, or ``compare``'s account of the numbers that are off."""
     exercise, what, atol, reshape = ex.name, ex.returns, ex.atol, ex.reshape
     expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
-    got = _lenient(answer, expected) if ex.lenient or answer is None else answer
-    if isinstance(got, str) and (ex.lenient or answer is None):  # why a by-hand answer is no numbers
-        return Feedback(exercise, False, [got])
+    if answer is None:  # not worked out yet; compare's sentence would ask for a `return`
+        return Feedback(exercise, False, ["your answer is None: assign your numbers to the variable (or `return` them "
+                                          "from your function)"])
+    got = _lenient(answer, expected) if ex.lenient else answer
     given = as_tensor(got)
     if ex.advice and given is not None and given.shape != expected.shape:  # the exercise says more of its layout
         return Feedback(exercise, False, [shape_message(given.shape, expected.shape, what, advice=ex.advice(given))])

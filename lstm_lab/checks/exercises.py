@@ -4,6 +4,8 @@ numbers from torch.nn) and seeded random batches (``seed``, ``random_cases``: th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
@@ -15,7 +17,7 @@ from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
 from .catalogue import GATES, fused_mistakes, per_gate_mistakes
 from .core import TOLERANCES, as_tensor, call_student, randn, same, seeded, shape_message
-from .diagnose import ATOL, Case, Exercise, checker, split
+from .diagnose import ATOL, Case, Exercise, checker, clone, split
 
 F64 = torch.float64
 
@@ -127,50 +129,53 @@ def _lstm_step_mistakes(case: Case) -> dict:
     }
 
 
-def _locate_lstm_step(fn, case: Case, result) -> list[str]:
-    """Narrow a wrong step down to a gate by probing: move c_{t-1}, then the input gate's bias."""
-    x, h, c, w_ih, w_hh, b_ih, b_hh = case.args
-    leaves = split(result, ("h_t", "c_t"))
-    if isinstance(leaves, str):
-        return []
-    h_s, c_s = (as_tensor(v) for v in leaves)
-    ref = lstm_cell_trace(x, (h, c), w_ih, w_hh, b_ih, b_hh)
-    if h_s is None or c_s is None or c_s.shape != ref.c.shape or h_s.shape != ref.h.shape:
-        return []
-    if same(c_s, ref.c, ATOL):
-        return ["c_t is right and h_t is not: look at the output gate o and at h_t = o ⊙ tanh(c_t)"]
+def gate_locator(returns: tuple, weights: Callable, bumped: Callable) -> Callable:
+    """A locator for an LSTM step ``fn(x, h_prev, c_prev, *more) -> returns`` (h, c) that narrows a wrong step down
+    to a gate by probing: move c_{t-1}, then the input gate's bias (``bumped(*more)``: ``more`` with it raised by 1;
+    ``weights(*more)``: torch's fused weights that ``more`` holds). It raises where it cannot say more: the engine
+    runs a locator ``_safely``."""
+    h_t, c_t = returns
+    longer = TOLERANCES["float64, longer"]
 
-    def student_c(*args):
-        out, failure = call_student("probe", fn, *(a.clone() for a in args))
-        parts = None if failure is not None else split(out, ("h_t", "c_t"))
-        return None if parts is None or isinstance(parts, str) else as_tensor(parts[1])
+    def locate(fn, case: Case, result) -> list[str]:
+        x, h, c, *more = case.args
+        ref = lstm_cell_trace(x, (h, c), **weights(*more))
 
-    moved = student_c(x, h, c + 1, w_ih, w_hh, b_ih, b_hh)
-    if moved is None or moved.shape != c_s.shape:
-        return []
-    if not same(moved - c_s, ref.f, TOLERANCES["float64, longer"]):
-        return ["the forget gate is where it goes wrong: raising c_{t-1} by 1 should raise c_t by exactly f "
-                "(c_t = f ⊙ c_{t-1} + i ⊙ g), and yours changes by something else"]
-    lines, b_shifted = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not"], b_ih.clone()
-    b_shifted[:h.shape[-1]] += 1  # the input gate's bias block
-    ref_shifted = lstm_cell_trace(x, (h, c), w_ih, w_hh, b_shifted, b_hh)
-    shifted = student_c(x, h, c, w_ih, w_hh, b_shifted, b_hh)
-    if shifted is not None and shifted.shape == c_s.shape:
-        mine, mine_shifted = c_s - ref.f * c, shifted - ref_shifted.f * c
+        def answer(out):  # the student's (h, c) as tensors of the reference's shapes
+            h_s, c_s = (as_tensor(v) for v in split(out, returns))
+            if h_s.shape != ref.h.shape or c_s.shape != ref.c.shape:
+                raise ValueError("a result of another shape: compare's sentence says all there is")
+            return h_s, c_s
+
+        def probe(c_prev, more):  # the student's c_t from other arguments
+            return answer(call_student("probe", fn, *clone((x, h, c_prev, *more)))[0])[1]
+
+        h_s, c_s = answer(result)
+        if same(c_s, ref.c, ATOL):
+            return [f"{c_t} is right and {h_t} is not: look at the output gate o and at {h_t} = o ⊙ tanh({c_t})"]
+        if not same(probe(c + 1, more) - c_s, ref.f, longer):
+            return [f"the forget gate is where it goes wrong: raising c_{{t-1}} by 1 should raise {c_t} by exactly f "
+                    f"({c_t} = f ⊙ c_{{t-1}} + i ⊙ g), and yours changes by something else"]
+        ref_shifted = lstm_cell_trace(x, (h, c), **weights(*bumped(*more)))
+        mine, mine_shifted = c_s - ref.f * c, probe(c, bumped(*more)) - ref_shifted.f * c
         # if only g is off, the student's i follows the reference: i·g scales by i_shifted / i
-        if same(mine_shifted * ref.i, mine * ref_shifted.i, TOLERANCES["float64, longer"]):
-            lines.append("the input gate i responds to its bias as it should: the candidate g is off")
-        else:
-            lines.append("the input gate i does not respond to its bias block as it should: the input gate i is off")
-    if not same(h_s, ref.o * torch.tanh(c_s), TOLERANCES["float64, longer"]):
-        lines.append("h_t is off by more than your c_t explains: the output gate o is off too")
-    return lines
+        lines = ["f ⊙ c_{t-1} is right; the new memory i ⊙ g is not",
+                 "the input gate i responds to its bias as it should: the candidate g is off"
+                 if same(mine_shifted * ref.i, mine * ref_shifted.i, longer) else
+                 "the input gate i does not respond to its bias block as it should: the input gate i is off"]
+        if not same(h_s, ref.o * torch.tanh(c_s), longer):
+            lines.append(f"{h_t} is off by more than your {c_t} explains: the output gate o is off too")
+        return lines
+    return locate
 
 
 LSTM_STEP = Exercise(
     "lstm_step", _lstm_reference, ("h_t", "c_t"),
     axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
-    mistakes=_lstm_step_mistakes, locate=_locate_lstm_step, state_args=(1, 2),
+    mistakes=_lstm_step_mistakes, state_args=(1, 2),
+    locate=gate_locator(("h_t", "c_t"), lambda *w: dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), w)),
+                        lambda w_ih, w_hh, b_ih, b_hh: (w_ih, w_hh, b_ih + (torch.arange(len(b_ih)) < len(b_ih) // 4),
+                                                        b_hh)),  # the input gate's block of bias_ih raised by 1
     gate_blocks={name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
     batch_args=(0, 1, 2),
     success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",

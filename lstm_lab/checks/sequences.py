@@ -20,8 +20,8 @@ from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwri
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
-from .core import TOLERANCES, Feedback, as_tensor, call_student, randn, same, seeded, verdict
-from .diagnose import Case, Exercise, check_value, checker, run_check, split
+from .core import TOLERANCES, Feedback, randn, seeded, verdict
+from .diagnose import Case, Exercise, check_value, checker, run_check
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -105,15 +105,6 @@ def _per_gate_mistakes(case: Case) -> dict:
     }
 
 
-def _locate_per_gate(fn, case: Case, result) -> list[str]:
-    leaves = split(result, ("h_new", "c_new"))
-    if isinstance(leaves, str):
-        return []
-    if same(leaves[1], _per_gate_reference(*case.args)[1], TOLERANCES["float64"]):
-        return ["c_new is right but h_new is not: look at the output gate and h = o * tanh(c)"]
-    return ["c_new is already wrong: look at the forget, input and candidate gates"]
-
-
 def _per_gate_cases() -> list[Case]:
     names, p = ("x", "h", "c", "p"), fixtures.lstm_gate_weights(bias=True)
     cases, h, c = [], torch.zeros(1, 2, dtype=F64), torch.zeros(1, 2, dtype=F64)
@@ -127,7 +118,8 @@ def _per_gate_cases() -> list[Case]:
 LSTM_STEP_PER_GATE = Exercise(
     "LSTM step, one gate at a time", _per_gate_reference, ("h_new", "c_new"), cases=_per_gate_cases,
     axis_names={"h_new": ("batch", "unit"), "c_new": ("batch", "unit")}, mistakes=_per_gate_mistakes,
-    locate=_locate_per_gate, state_args=(1, 2), batch_args=(0, 1, 2),
+    state_args=(1, 2), batch_args=(0, 1, 2),
+    locate=_exercises.gate_locator(("h_new", "c_new"), fuse_gates, lambda p: [{**p, "b_i": p["b_i"] + 1}]),
     success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
 
 
