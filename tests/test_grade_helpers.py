@@ -11,6 +11,38 @@ from lstm_lab import student
 from test_grade import SANDBOX
 from test_student import run_cli
 
+
+def _solution_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+        "grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3, "solution": True}})
+
+
+def _test_cell(source: str, grade_id: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_code_cell(source, metadata={"nbgrader": {
+        "grade": True, "grade_id": f"test_{grade_id}", "locked": True, "points": 1, "schema_version": 3,
+        "solution": False}})
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = list(cells)
+    return nb
+
+
+def _grade(root, source: nbformat.NotebookNode, handed_in: dict, by: str = "student") -> dict:
+    """``lstm-lab grade`` of ``handed_in`` (who -> notebook) against ``source``: the rows of grades.csv by ``by``."""
+    (root / "source").mkdir()
+    nbformat.write(source, root / "source" / "nb.ipynb")
+    for who, nb in handed_in.items():
+        (root / "submitted" / who).mkdir(parents=True)
+        nbformat.write(nb, root / "submitted" / who / "nb.ipynb")
+    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", root / "source" / "nb.ipynb",
+                     *SANDBOX)
+    assert result.returncode == 0, result.stderr
+    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
+        return {row[by]: row for row in csv.DictReader(f)}
+
 WORKED = '''import torch
 from lstm_lab.checks import bptt as check
 
@@ -39,38 +71,21 @@ ANSWERS = {
 
 
 def _source() -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    solution = nbformat.v4.new_code_cell(
-        "def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n    ### BEGIN SOLUTION\n"
-        "    return gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)\n    ### END SOLUTION",
-        metadata={"nbgrader": {"grade": False, "grade_id": "gru_step", "locked": False, "schema_version": 3,
-                               "solution": True}})
-    test = nbformat.v4.new_code_cell("check.check_gru_step(my_gru_step)", metadata={"nbgrader": {
-        "grade": True, "grade_id": "test_gru_step", "locked": True, "points": 1, "schema_version": 3,
-        "solution": False}})
-    nb.cells = [nbformat.v4.new_code_cell(WORKED), solution, test]
-    return nb
+    solution = ("def my_gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh):\n    ### BEGIN SOLUTION\n"
+                "    return gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh)\n    ### END SOLUTION")
+    return _notebook(nbformat.v4.new_code_cell(WORKED), _solution_cell(solution, "gru_step"),
+                     _test_cell("check.check_gru_step(my_gru_step)", "gru_step"))
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("helpers")
-    source = root / "source" / "gru.ipynb"
-    source.parent.mkdir()
-    nbformat.write(_source(), source)
-    released = student.student_version(_source())
+    handed_in = {}
     for who, answer in ANSWERS.items():
-        nb = nbformat.from_dict(released)
-        for cell in nb.cells:
+        handed_in[who] = nbformat.from_dict(student.student_version(_source()))
+        for cell in handed_in[who].cells:
             if student.is_solution(cell):
                 cell.source = answer
-        (root / "submitted" / who).mkdir(parents=True)
-        nbformat.write(nb, root / "submitted" / who / "gru.ipynb")
-    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", source, *SANDBOX)
-    assert result.returncode == 0, result.stderr
-    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+    return _grade(tmp_path_factory.mktemp("helpers"), _source(), handed_in)
 
 
 def test_a_worked_step_from_another_cell_is_refused_through_the_channel(graded):
@@ -102,25 +117,11 @@ def sample_next(logits, temperature, generator):
 
 @pytest.fixture(scope="module")
 def through_the_channel(tmp_path_factory):
-    root = tmp_path_factory.mktemp("channel")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(CHANNEL_IMPORTS)]
+    nb = _notebook(nbformat.v4.new_code_cell(CHANNEL_IMPORTS))
     for grade_id, (answer, test) in CHANNEL_EXERCISES.items():
-        nb.cells.append(nbformat.v4.new_code_cell(answer, metadata={"nbgrader": {
-            "grade": False, "grade_id": grade_id, "locked": False, "schema_version": 3, "solution": True}}))
-        nb.cells.append(nbformat.v4.new_code_cell(test, metadata={"nbgrader": {
-            "grade": True, "grade_id": f"test_{grade_id}", "locked": True, "points": 1, "schema_version": 3,
-            "solution": False}}))
-    source = root / "source" / "channel.ipynb"
-    source.parent.mkdir()
-    nbformat.write(nb, source)
-    (root / "submitted" / "right").mkdir(parents=True)
-    nbformat.write(nb, root / "submitted" / "right" / "channel.ipynb")  # the reference answers, handed in
-    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", source, *SANDBOX)
-    assert result.returncode == 0, result.stderr
-    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
-        return {row["exercise"]: row for row in csv.DictReader(f)}
+        nb.cells += [_solution_cell(answer, grade_id), _test_cell(test, grade_id)]
+    # the reference answers, handed in
+    return _grade(tmp_path_factory.mktemp("channel"), nb, {"right": nb}, by="exercise")
 
 
 def test_a_generator_goes_through_the_channel_as_its_state(through_the_channel):
@@ -149,28 +150,14 @@ VALUE_ANSWERS = {  # the student's cell as handed in: the "# YOUR CODE HERE" lin
 
 @pytest.fixture(scope="module")
 def values_graded(tmp_path_factory):
-    root = tmp_path_factory.mktemp("values")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(VALUE_SETUP),
-                nbformat.v4.new_code_cell(f"### BEGIN SOLUTION\n{VALUE_ANSWERS['by_hand']}\n### END SOLUTION",
-                                          metadata={"nbgrader": {"grade": False, "grade_id": "h_2", "locked": False,
-                                                                 "schema_version": 3, "solution": True}}),
-                nbformat.v4.new_code_cell("by_hand.check_rnn_hidden(2, answer_1).assert_ok()", metadata={"nbgrader": {
-                    "grade": True, "grade_id": "test_h_2", "locked": True, "points": 1, "schema_version": 3,
-                    "solution": False}})]
-    source = root / "source" / "values.ipynb"
-    source.parent.mkdir()
-    nbformat.write(nb, source)
+    nb = _notebook(nbformat.v4.new_code_cell(VALUE_SETUP),
+                   _solution_cell(f"### BEGIN SOLUTION\n{VALUE_ANSWERS['by_hand']}\n### END SOLUTION", "h_2"),
+                   _test_cell("by_hand.check_rnn_hidden(2, answer_1).assert_ok()", "h_2"))
+    handed_in = {}
     for who, answer in VALUE_ANSWERS.items():
-        handed_in = nbformat.from_dict(student.student_version(nb))
-        handed_in.cells[1].source = answer
-        (root / "submitted" / who).mkdir(parents=True)
-        nbformat.write(handed_in, root / "submitted" / who / "values.ipynb")
-    result = run_cli("grade", root / "submitted", "--out", root / "grades", "--source", source, *SANDBOX)
-    assert result.returncode == 0, result.stderr
-    with open(root / "grades" / "grades.csv", newline="", encoding="utf-8") as f:
-        return {row["student"]: row for row in csv.DictReader(f)}
+        handed_in[who] = nbformat.from_dict(student.student_version(nb))
+        handed_in[who].cells[1].source = answer
+    return _grade(tmp_path_factory.mktemp("values"), nb, handed_in)
 
 
 def test_a_value_worked_by_hand_earns_its_point_through_the_channel(values_graded):
