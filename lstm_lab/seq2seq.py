@@ -317,7 +317,14 @@ def reversal_accuracy(model: Seq2Seq, length: int, batch_size: int = 500,
     device = next(model.parameters()).device
     source, target = reversal_task(batch_size, length, torch.Generator().manual_seed(seed + length))
     tokens, _ = model.greedy(source.to(device))
-    tokens = torch.cat([tokens.cpu(), torch.full((length + 1, batch_size), PAD)])  # at least length + 1 rows
-    stopped_right = (tokens[length] == EOS) & (tokens[:length] != EOS).all(0)
-    exact = stopped_right & (tokens[:length] == target).all(0)
+    exact, stopped_right = judge_outputs(tokens, target)
     return exact.to(torch.float64).mean().item(), stopped_right.to(torch.float64).mean().item()
+
+
+def judge_outputs(tokens: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """Decoded ``tokens`` (T', B) against ``target`` (T, B), string by string: ``(exact, stopped_right)``, bool
+    (B,): the T digits right and then <eos>; <eos> at position T and not before."""
+    length, batch = target.shape
+    tokens = torch.cat([tokens.cpu(), torch.full((length + 1, batch), PAD)])  # at least length + 1 rows
+    stopped_right = (tokens[length] == EOS) & (tokens[:length] != EOS).all(0)
+    return stopped_right & (tokens[:length] == target).all(0), stopped_right
