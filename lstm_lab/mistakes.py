@@ -36,8 +36,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from . import text
 from .cells import linear, lstm_cell, lstm_cell_trace, lstm_update
 from .fixtures import head
+from .loop import zero_state
 from .runners import run_layer, run_stack
 
 __all__ = [
@@ -52,8 +54,9 @@ __all__ = [
 
 def _zero_stack_state(inputs: Tensor, layer_weights) -> tuple[Tensor, Tensor]:
     """(h_0, c_0) of zeros for a whole stack, laid out l0, l0_reverse, l1, ... as in torch."""
-    rows, (four_hidden, out) = sum(map(len, layer_weights)), layer_weights[0][0]["weight_hh"].shape
-    return inputs.new_zeros(rows, inputs.shape[1], out), inputs.new_zeros(rows, inputs.shape[1], four_hidden // 4)
+    h, c = zero_state("LSTM", inputs, layer_weights[0][0])  # one layer's and direction's, then one row each
+    rows = sum(map(len, layer_weights))
+    return h.expand(rows, *h.shape).clone(), c.expand(rows, *c.shape).clone()
 
 
 def _need_two_directions(layer_weights, name: str) -> None:
@@ -528,11 +531,6 @@ def _full_rows(ids: Tensor, batch_size: int) -> int:
     return len(ids) // batch_size * batch_size
 
 
-def _streams(ids: Tensor, batch_size: int) -> Tensor:
-    """The right streams: stream b is the b-th consecutive piece of the text, time along the rows."""
-    return ids[:_full_rows(ids, batch_size)].reshape(batch_size, -1).t()
-
-
 def streams_batch_major(ids: Tensor, batch_size: int, *, fixed: bool = False) -> Tensor:
     """Each stream a row, ``(batch, T)``: the pieces are right, but the LSTM reads time along the first axis.
     ``fixed=True``: the same pieces as columns, ``(T, batch)``."""
@@ -544,7 +542,7 @@ def streams_interleaved(ids: Tensor, batch_size: int, *, fixed: bool = False) ->
     """``reshape(T, batch)`` straight away: row t holds ids t*batch ... t*batch + batch - 1, so stream b reads
     every batch-th character of the whole text, no passage of it. ``fixed=True``: reshape(batch, T), then .t()."""
     if fixed:
-        return _streams(ids, batch_size)
+        return text.streams(ids, batch_size)
     return ids[:_full_rows(ids, batch_size)].reshape(-1, batch_size)  # the mistake: the text runs across the row
 
 
@@ -552,7 +550,7 @@ def streams_head_dropped(ids: Tensor, batch_size: int, *, fixed: bool = False) -
     """The ids that do not fill a whole row dropped from the start of the text (``ids[len(ids) % batch:]``): the
     streams start in the middle of a word. ``fixed=True``: the tail dropped."""
     if fixed:
-        return _streams(ids, batch_size)
+        return text.streams(ids, batch_size)
     return ids[len(ids) - _full_rows(ids, batch_size):].reshape(batch_size, -1).t()
 
 
@@ -565,13 +563,15 @@ def _chunk_bounds(stream: Tensor, length: int) -> list[tuple[int, int]]:
 def chunk_targets_not_shifted(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
     """``(inputs, targets)`` chunks whose targets are the inputs themselves: the model would learn to copy the
     character it has just read. ``fixed=True``: the targets one step on, ``stream[start + 1:end + 1]``."""
-    return [(stream[a:b], stream[a + 1:b + 1] if fixed else stream[a:b]) for a, b in _chunk_bounds(stream, length)]
+    if fixed:
+        return text.chunks(stream, length)
+    return [(stream[a:b], stream[a:b]) for a, b in _chunk_bounds(stream, length)]
 
 
 def chunk_targets_shifted_back(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
     """The pair swapped: the inputs one step on and the targets the characters before them, so the model is
     scored on the character it read one step earlier. ``fixed=True``: inputs first, targets one step on."""
-    pairs = [(stream[a:b], stream[a + 1:b + 1]) for a, b in _chunk_bounds(stream, length)]
+    pairs = text.chunks(stream, length)
     return pairs if fixed else [(targets, inputs) for inputs, targets in pairs]
 
 
@@ -580,7 +580,7 @@ def chunk_inputs_run_to_the_end(stream: Tensor, length: int, *, fixed: bool = Fa
     it holds one input more than targets, for the last step has no next character. ``fixed=True``: the inputs
     stop one step before the end."""
     if fixed:
-        return [(stream[a:b], stream[a + 1:b + 1]) for a, b in _chunk_bounds(stream, length)]
+        return text.chunks(stream, length)
     return [(stream[a:a + length], stream[a + 1:a + length + 1]) for a, _ in _chunk_bounds(stream, length)]
 
 

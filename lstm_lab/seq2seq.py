@@ -193,9 +193,9 @@ class Seq2Seq(nn.Module):
 
 
 def target_mask(target: Tensor) -> Tensor:
-    """(T, B) bool, True at the positions the loss counts: a string's digits and its EOS. Notebook 07's
-    mask (``runners.valid_steps``) for lengths n + 1, read off the padded target."""
-    return valid_steps((target != PAD).sum(0), target.shape[0], target.device)[..., 0]
+    """(T, B) bool, True at the positions the loss counts: a string's digits and its EOS, everything before the
+    padding, as ``source_mask`` reads it off a source (notebook 07's mask for lengths n + 1)."""
+    return source_mask(target)
 
 
 def masked_loss(logits: Tensor, target: Tensor, mask: Tensor) -> Tensor:
@@ -325,6 +325,6 @@ def judge_outputs(tokens: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """Decoded ``tokens`` (T', B) against ``target`` (T, B), string by string: ``(exact, stopped_right)``, bool
     (B,): the T digits right and then <eos>; <eos> at position T and not before."""
     length, batch = target.shape
-    tokens = torch.cat([tokens.cpu(), torch.full((length + 1, batch), PAD)])  # at least length + 1 rows
+    tokens = torch.cat([tokens.to(target.device), torch.full((length + 1, batch), PAD, device=target.device)])
     stopped_right = (tokens[length] == EOS) & (tokens[:length] != EOS).all(0)
     return stopped_right & (tokens[:length] == target).all(0), stopped_right

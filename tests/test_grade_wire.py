@@ -5,6 +5,7 @@ import base64
 import collections
 import json
 import re
+import sys
 
 import pytest
 import torch
@@ -129,3 +130,15 @@ def test_a_generator_state_of_the_wrong_size_is_refused_in_words():
 
     with pytest.raises(WireError, match="a generator's state is .* bytes, got 3"):
         decode({"$generator": base64.b64encode(b"abc").decode("ascii")})
+
+
+def test_the_sandbox_is_shown_no_folder_of_the_instructors_that_sys_path_happens_to_hold(tmp_path, monkeypatch):
+    # python -m lstm_lab.cli puts the current folder first on sys.path: the instructor's home, say
+    from lstm_lab.grading import sandbox
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setattr(sys, "path", [str(home), *sys.path])
+    roots = sandbox._python_roots()
+    assert not any(str(home).startswith(root) or root.startswith(str(home)) for root in roots), roots
+    assert any(r.startswith(sys.prefix) or sys.prefix.startswith(r) for r in roots), roots  # the environment is

@@ -25,6 +25,8 @@ LIBRARY = {"lstm_lab.cells.rnn_cell": "answer_1 = lstm_lab.rnn_cell(X[1], h_1, *
            "lstm_lab.fixtures.golden": 'answer_1 = fixtures.golden()["rnn"]["h"][1]'}
 CELLS = {"solution cell, by hand": f"### BEGIN SOLUTION\n{BY_HAND}\n### END SOLUTION",
          "student's cell, by hand": f"# YOUR CODE HERE\n{BY_HAND}",
+         "student's cell, by hand, checked in the same cell":
+             f"# YOUR CODE HERE\n{BY_HAND}\nby_hand.check_rnn_hidden(2, answer_1)",
          "the notebook's own cell, by the library": LIBRARY["lstm_lab.cells.rnn_cell"],
          **{f"student's cell, by {call}": f"# YOUR CODE HERE\n{cell}" for call, cell in LIBRARY.items()}}
 
@@ -48,7 +50,8 @@ def said() -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("label", ["solution cell, by hand", "student's cell, by hand"])
+@pytest.mark.parametrize("label", ["solution cell, by hand", "student's cell, by hand",
+                                   "student's cell, by hand, checked in the same cell"])  # a check is no answer
 def test_the_answer_worked_out_passes_in_either_edition(said, label):
     assert said[label].startswith("✓ h_2"), said[label]
 

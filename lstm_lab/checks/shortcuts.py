@@ -201,7 +201,7 @@ watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls
 
 # ---------------------------------------------------------------- a value exercise's answer cell
 _EXERCISE_CELL = ("BEGIN SOLUTION", "YOUR CODE HERE")  # an exercise cell carries one of these in either edition
-_answered: list = []  # (a value an exercise cell made, the watched calls of that cell)
+_answered: dict = {}  # a name an exercise cell assigned -> (its value, the watched calls of that cell); the latest last
 
 
 def is_exercise_cell(source: str) -> bool:
@@ -215,11 +215,14 @@ def note_cell(source: str, namespace: dict, calls: list[str]) -> None:
                  for t in node.targets if isinstance(t, ast.Name)]
     except SyntaxError:
         names = []
-    note_value(*((namespace[n], calls) for n in names if n in namespace))
+    for name in names:
+        if name in namespace:
+            note_value(name, namespace[name], calls)
 
 
-def note_value(*made: tuple) -> None:
-    _answered.extend(made)
+def note_value(name: str, value, calls: list[str]) -> None:
+    _answered.pop(name, None)  # one entry a name, moved to the end: the latest assignment is looked up first
+    _answered[name] = value, [c for c in calls if not c.startswith("lstm_lab.checks.")]  # a check is no answer
 
 
 def watch_exercise_cells(shell) -> None:
@@ -246,7 +249,9 @@ def watch_exercise_cells(shell) -> None:
 def calls_of(answer) -> list[str]:
     """The watched calls of the exercise cell that made ``answer`` (this very object; not None, which every stub
     makes)."""
-    return [] if answer is None else next((calls for value, calls in reversed(_answered) if value is answer), [])
+    if answer is None:
+        return []
+    return next((calls for value, calls in reversed(_answered.values()) if value is answer), [])
 
 
 def calls_behind(answer, allowed=()) -> list[str]:

@@ -315,7 +315,7 @@ def run_test_cell(sandbox: Sandbox, source: str, trusted: dict) -> tuple[bool, s
                 raise SandboxGone(f"the sandbox's value of {name} is not in the format ({error})") from None
             calls = found.get("calls")  # what its exercise cell called: a value check refuses a library call
             if isinstance(calls, list) and all(isinstance(c, str) for c in calls):
-                note_value((namespace[name], [c[:200] for c in calls[:20]]))
+                note_value(name, namespace[name], [c[:200] for c in calls[:20]])
         elif kind == "unsupported":
             namespace[name] = opaque(str(found.get("type", "object")))
     out = io.StringIO()

@@ -78,7 +78,8 @@ def why_no_sandbox() -> str | None:
 
 def _python_roots(private: tuple = ()) -> list[str]:
     """The folders Python and its packages live in (bound read-only inside; /usr is bound already): the
-    installation and environment, and every folder on ``sys.path`` (a ``.pth`` file may add one). A folder that
+    installation and environment, and the library folders on ``sys.path`` (a ``.pth`` file may add one; never a
+    folder of the instructor's such as the current one, which ``python -m`` puts first). A folder that
     holds one of ``private`` (the solution notebooks, the submissions, the output) or the course's notebooks is
     left out when it is only on ``sys.path`` (the course folder on PYTHONPATH: lstm_lab is bound on its own), and
     refused when Python itself lives there (NoSandbox says so)."""
@@ -99,7 +100,13 @@ def _python_roots(private: tuple = ()) -> list[str]:
             raise NoSandbox(f"the Python environment at {folder} holds the course, submissions or output folder: the "
                             "sandbox cannot show the one without the other. Grade from an environment outside them "
                             "(or install lstm_lab there: pip install .)")
-    found = needed | {os.path.abspath(p) for p in sys.path if p and os.path.isdir(p) and not holds_hidden(p)}
+    def library(folder: str) -> bool:  # not the folder the grader was started from (sys.path[0] under python -m)
+        parts = Path(folder).parts
+        return "site-packages" in parts or "dist-packages" in parts or any(
+            folder.startswith(n.rstrip("/") + "/") for n in needed)
+
+    found = needed | {os.path.abspath(p) for p in sys.path
+                      if p and os.path.isdir(p) and library(os.path.abspath(p)) and not holds_hidden(p)}
     found = {f for f in found if not system(f) and not system(os.path.realpath(f))}
     return sorted(f for f in found if not any(f != o and f.startswith(o.rstrip("/") + "/") for o in found))
 
