@@ -22,6 +22,7 @@ against every ``h_{t-1}`` (why the reverse loop is short: ``lstm_function``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -310,3 +311,20 @@ def orthogonal_with_radius(size: int, radius: float, generator: torch.Generator 
     q, r = torch.linalg.qr(torch.randn(size, size, generator=generator, dtype=torch.float64))
     q = q * torch.sign(torch.diagonal(r))  # make the factorisation unique, hence reproducible
     return (radius * q).to(dtype)
+
+
+def steps_to_vanish(radius: float, factor: float) -> int:
+    """The fewest steps back after which ‖∂L/∂h‖ is below ``factor`` times its size at the end, in an RNN whose
+    W_hh is ``radius`` times an orthogonal matrix and whose states stay near 0 (tanh' ≈ 1). Measured with
+    ``rnn_backward`` on such an RNN, not from the formula (``radius ** steps < factor``, which it confirms)."""
+    def randn(seed, *shape):
+        return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    size, steps = 8, int(math.ceil(math.log(factor) / math.log(radius))) + 5
+    weights = {"weight_ih": randn(41, size, 1) * 1e-9,
+               "weight_hh": orthogonal_with_radius(size, radius, torch.Generator().manual_seed(42))}
+    d_out = torch.zeros(steps, 1, size, dtype=torch.float64)
+    d_out[-1] = randn(44, 1, size)
+    dh = rnn_backward(randn(43, steps, 1, 1), torch.zeros(1, size, dtype=torch.float64), weights, d_out).dh
+    norms = dh.norm(dim=(1, 2))
+    ratios = (norms / norms[-1]).flip(0)  # by distance from the end
+    return int(torch.nonzero(ratios < factor)[0].item())

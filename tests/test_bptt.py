@@ -443,7 +443,7 @@ def test_check_clip_and_steps_to_vanish():
                                                        for g in grads])
     assert not fb and "must be left unchanged" in str(fb)
     # 0.9**131 = 1.0e-6 (just above), 0.9**132 = 9.0e-7: the first step below 1e-6 is 132
-    assert checks.steps_to_vanish(0.9, 1e-6) == 132
+    assert bptt.steps_to_vanish(0.9, 1e-6) == 132
     assert checks.check_steps_to_vanish(132)
     fb = checks.check_steps_to_vanish(131)
     assert not fb and "says 132" in str(fb)

@@ -252,7 +252,7 @@ OWN_REFERENCES = {key: ex for key, ex in DECLARED.items() if ex.answer == "funct
 @pytest.mark.parametrize("key", OWN_REFERENCES)
 def test_every_function_exercise_declares_a_reference_that_passes_it(monkeypatch, key):
     """The reference a notebook falls back on (``use.yours_or_reference``) is the declaration's, and it is right."""
-    monkeypatch.setattr(core, "watching", lambda allowed=(): _Blind())  # the reference is lstm_lab's own code
+    monkeypatch.setattr(core, "Watch", lambda allowed=(): _Blind())  # the reference is lstm_lab's own code
     ex = OWN_REFERENCES[key]
     assert ex.reference is not None, f"{key} declares no reference"
     assert diagnose.run_check(ex, ex.reference), str(diagnose.run_check(ex, ex.reference))
@@ -298,7 +298,7 @@ def plant(ex, message):
 @pytest.mark.parametrize("key, message", CATALOGUED, ids=[f"{k}-{n}" for n, (k, _) in enumerate(CATALOGUED)])
 def test_each_catalogued_mistake_gets_its_sentence(monkeypatch, key, message):
     """The planted function computes its mistake with lstm_lab (the catalogue), which the watch would refuse."""
-    monkeypatch.setattr(core, "watching", lambda allowed=(): _Blind())
+    monkeypatch.setattr(core, "Watch", lambda allowed=(): _Blind())
     ex = DECLARED[key]
     feedback = diagnose.run_check(ex, plant(ex, message))
     text_ = said(feedback)

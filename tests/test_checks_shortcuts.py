@@ -241,7 +241,7 @@ class _Blind:
 
 @pytest.mark.parametrize("check, shortcut, call", SHORTCUTS, ids=IDS)
 def test_each_planted_shortcut_gives_the_right_answer(monkeypatch, check, shortcut, call):
-    monkeypatch.setattr(core, "watching", lambda allowed=(): _Blind())
+    monkeypatch.setattr(core, "Watch", lambda allowed=(): _Blind())
     assert check(shortcut), f"{shortcut.__name__} is not a right answer, so it proves nothing about the watch"
 
 
@@ -307,7 +307,7 @@ def test_the_sentence_names_what_the_exercise_allows():
 
 
 def test_an_exercise_names_exactly_what_it_allows():
-    with shortcuts.watching(("lstm_lab.text.chunk_loss",)) as watch:
+    with shortcuts.Watch(("lstm_lab.text.chunk_loss",)) as watch:
         text.chunk_loss(torch.zeros(2, 1, 3), torch.zeros(2, 1, dtype=torch.long))  # allowed
         text.detach_state(None)  # its neighbour is not
     assert watch.calls == ["lstm_lab.text.detach_state"]
@@ -315,7 +315,7 @@ def test_an_exercise_names_exactly_what_it_allows():
 
 def test_a_malformed_allowance_is_refused_when_the_check_is_written():
     with pytest.raises(ValueError, match="cannot read"):
-        shortcuts.watching(("lstm_lab.runners.run_layer(reverse=True",))
+        shortcuts.Watch(("lstm_lab.runners.run_layer(reverse=True",))
 
 
 # ---------------------------------------------------------------- the notebook's own functions

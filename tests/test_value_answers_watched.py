@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 SETUP = """
-import torch, lstm_lab
+import torch, lstm_lab, lstm_lab.checks.exercises
 from lstm_lab import fixtures
 from lstm_lab.checks import by_hand
 X, w = fixtures.fixed_x(), fixtures.rnn_weights()
@@ -22,7 +22,10 @@ h_1 = torch.tanh(w["weight_ih"] @ X[0] + w["bias_ih"] + w["bias_hh"])
 
 BY_HAND = 'answer_1 = torch.tanh(w["weight_ih"] @ X[1] + w["weight_hh"] @ h_1 + w["bias_ih"] + w["bias_hh"])'
 LIBRARY = {"lstm_lab.cells.rnn_cell": "answer_1 = lstm_lab.rnn_cell(X[1], h_1, **w)",
-           "lstm_lab.fixtures.golden": 'answer_1 = fixtures.golden()["rnn"]["h"][1]'}
+           "lstm_lab.fixtures.golden": 'answer_1 = fixtures.golden()["rnn"]["h"][1]',
+           # a check's own golden case is no answer either: only the checks themselves (and their Feedback) are not
+           # watched in lstm_lab.checks
+           "lstm_lab.checks.exercises.<lambda>": "answer_1 = lstm_lab.checks.exercises.RNN_STEP.cases()[1].expected"}
 CELLS = {"solution cell, by hand": f"### BEGIN SOLUTION\n{BY_HAND}\n### END SOLUTION",
          "student's cell, by hand": f"# YOUR CODE HERE\n{BY_HAND}",
          "student's cell, by hand, checked in the same cell":

@@ -54,30 +54,13 @@ CLIP_GRAD_NORM = Exercise(
     atol=TOLERANCES["clipping"],
     success=(f"all 6 results match (tolerance {TOLERANCES['clipping']:g}) on: three gradients, large; three "
              "gradients, already small; one gradient, max_norm 0.5",))
-
-
 check_clip_grad_norm = checker(CLIP_GRAD_NORM, """``fn(grads: list of tensors, max_norm) -> list of clipped
     tensors`` (new tensors, inputs untouched).""", "check_clip_grad_norm")
 
 
-def steps_to_vanish(radius: float, factor: float) -> int:
-    """The fewest steps back after which ‖∂L/∂h‖ is below ``factor`` times its size at the end, in an RNN whose
-    W_hh is ``radius`` times an orthogonal matrix and whose states stay near 0 (tanh' ≈ 1). Measured with
-    ``bptt.rnn_backward`` on such an RNN, not from the formula."""
-    size, steps = 8, int(math.ceil(math.log(factor) / math.log(radius))) + 5
-    w = {"weight_ih": randn(41, size, 1) * 1e-9,
-         "weight_hh": bptt.orthogonal_with_radius(size, radius, torch.Generator().manual_seed(42))}
-    inputs = randn(43, steps, 1, 1)
-    d_out = torch.zeros(steps, 1, size, dtype=torch.float64)
-    d_out[-1] = randn(44, 1, size)
-    norms = bptt.rnn_backward(inputs, torch.zeros(1, size, dtype=torch.float64), w, d_out).dh.norm(dim=(1, 2))
-    ratios = (norms / norms[-1]).flip(0)  # by distance from the end
-    return int(torch.nonzero(ratios < factor)[0].item())
-
-
 @verdict
 def check_steps_to_vanish(answer, radius: float = 0.9, factor: float = 1e-6) -> Feedback:
-    want = steps_to_vanish(radius, factor)
+    want = bptt.steps_to_vanish(radius, factor)
     return check_value(
         f"steps until the gradient is {factor:g} of its size (spectral radius {radius})", answer, want,
         {f"one step short: the first step whose ratio is *below* {factor:g} is the answer, {radius}**{want - 1} is "
@@ -95,8 +78,6 @@ MEMORY_TARGETS = Exercise(
     judge="exact", axis_names={"targets": ("sequence",)},
     hint=("hint: inputs has shape (lag + 1, batch, channels); the symbol is at step 1 (index 0)",),
     success=("the targets of both batches (lag 3 and lag 10) match",))
-
-
 check_memory_targets = checker(MEMORY_TARGETS, """``fn(inputs, num_symbols) -> targets (batch,)``: read a
     memory-task batch's answers from its inputs.""", "check_memory_targets")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .shortcuts import watching
+from .shortcuts import Watch
 
 # The one tolerance table of the checks: how far an answer may be from the reference and still be
 # right, by the kind of answer (every check names its entry; none has a number of its own).
@@ -189,10 +189,10 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
         idx = tuple(row)
         shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=_tolerance(atol) == "0")
         lines.append(f"{_position(idx, axis_names, what)}: got {shown_got}, expected {shown_want}")
-    if len(wrong) > max_listed:
-        lines.append(f"... and {len(wrong) - max_listed} more of {want.numel()} numbers differ")
-    elif want.numel() > 1:
-        lines.insert(0, f"{len(wrong)} of {want.numel()} numbers differ (tolerance {_tolerance(atol)}):")
+    if want.numel() > 1:  # under a heading that names the value, the first few numbers that differ
+        more = [f"... and {len(wrong) - max_listed} more"] if len(wrong) > max_listed else []
+        lines = [f"{what}: {len(wrong)} of {want.numel()} numbers differ (tolerance {_tolerance(atol)}):",
+                 *("  " + line for line in lines + more)]
     return Feedback(exercise, False, lines)
 
 
@@ -241,11 +241,6 @@ def _shape_difference(got: tuple, want: tuple, what, axis_names) -> str:
     return msg + f": {len(got)} dimension(s) instead of {len(want)}"
 
 
-def differences(verdict: Feedback) -> list[str]:
-    """``compare``'s 'unit k: got x, expected y' lines without its count line."""
-    return [line for line in verdict.lines if "numbers differ (tolerance" not in line]
-
-
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
 _BROADCAST = re.compile(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
 
@@ -286,7 +281,7 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     receives the functions of other notebook cells it called (``shortcuts.Helper``), for the engine to judge."""
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
-    watch = watching(allowed)
+    watch = Watch(allowed)
     try:
         with watch:
             result = fn(*args)

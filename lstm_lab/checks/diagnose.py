@@ -10,7 +10,6 @@ which inputs the answer ignores (from autograd); right numbers must give the ref
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -19,9 +18,9 @@ from torch import Tensor
 
 from ..gates import GATE_WORDS
 from ..training import fixed_seed
-from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error, differences,
+from .core import (FORWARD_MATMUL, TOLERANCES, Feedback, as_tensor, call_student, compare, describe_error,
                    error_hints, same, shape_message, verdict)
-from .shortcuts import calls_behind
+from .shortcuts import calls_behind, see_through
 
 ATOL = TOLERANCES["float64"]  # a mistake is off by far more than this
 
@@ -213,9 +212,9 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
     if isinstance(leaves, str):
         run.structure = leaves
         return run
-    run.leaves = leaves
+    run.leaves = [_lenient(got, want) for got, want in zip(leaves, run.expected)] if ex.lenient else leaves
     run.verdicts = [_judge(ex, name, got, want, case.atol) for name, got, want in
-                    zip(flat_names(returns), leaves, run.expected)]
+                    zip(flat_names(returns), run.leaves, run.expected)]
     run.changed = [name for (name, before), (_, after) in zip(named_tensors(case.args, case.names),
                                                                named_tensors(args, case.names))
                    if before.shape != after.shape or not torch.equal(before, after)]
@@ -229,6 +228,14 @@ def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
             got = int(got.item())
         if isinstance(got, bool) or not isinstance(got, int):
             return Feedback(ex.name, False, [f"{name} should be a whole number (int), got {_kind(got)}"])
+    if got is None and ex.answer == "value":  # not worked out yet; compare's sentence would ask for a `return`
+        return Feedback(ex.name, False, [f"{name} is None: assign your numbers to the variable"])
+    given, wanted = (as_tensor(got), as_tensor(want)) if ex.advice or ex.reshape else (None, None)
+    if ex.advice and given is not None and given.shape != wanted.shape:  # the exercise says more of its layout
+        return Feedback(ex.name, False, [shape_message(given.shape, wanted.shape, name, advice=ex.advice(given))])
+    if ex.reshape:  # the numbers seen in a shape whose axes have names, where they fit it
+        got = given.reshape(ex.reshape) if given is not None and given.numel() == wanted.numel() else got
+        want = wanted.reshape(ex.reshape)
     atol = ex.atol if atol is None else atol
     return compare(ex.name, got, want, atol=atol, axis_names=ex.axis_names.get(name), what=name)
 
@@ -254,10 +261,10 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
         called = ", ".join(f"`{c}`" for c in computed)
         return Feedback(ex.name, False, [f"the cell that made your answer calls {called}, which computes it for you: "
                                          "work it out yourself from the numbers given (@, +, torch.sigmoid, ...)"])
+    if ex.answer == "value":  # the value is what a function of no arguments returns: one route for both
+        fn = see_through((lambda value: lambda: value)(fn))  # not watched: it calls nothing
     if ex.judge == "property":
         return _judge_property(ex, fn, cases)
-    if ex.answer == "value":
-        return _judge_value(ex, fn, cases[0])
     runs = [_run_case(ex, fn, case) for case in cases]
     helper = _safely(_helper_answering, None, ex, runs)
     if helper is not None:
@@ -272,8 +279,10 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
         # success lines may name the case count and the options, given or default: "{random_cases} random batches"
         told = {k: p.default for k, p in (inspect.signature(ex.cases).parameters.items() if ex.cases else ())
                 if p.default is not p.empty}
-        return Feedback(ex.name, True, [line.format(cases=len(cases), **{**told, **options}) for line in ex.success])
+        said = [line.format(cases=len(cases), **{**told, **options}) for line in ex.success]
+        return Feedback(ex.name, True, said or [line for verdict in runs[0].verdicts for line in verdict.lines])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
+
 
 
 def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
@@ -292,8 +301,6 @@ def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
     the last (the largest: a statistic needs many numbers). ``again(seed)`` calls it anew: None if that fails."""
     for case in cases:
         def again(seed=case.about.get("seed", 0), case=case):
-            if ex.answer == "value":
-                return ex.statistic(answer, case), None
             with fixed_seed(seed):
                 result, failure = call_student(ex.name, answer, *clone(case.args), allowed=ex.allowed)
             return (None, failure.lines) if failure is not None else (ex.statistic(result, case), None)
@@ -312,41 +319,10 @@ def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
 
 
 # ---------------------------------------------------------------- a value
-def _lenient(answer, expected: torch.Tensor):
+def _lenient(answer, expected):
     """A number worked by hand in a batch of one, (1, H) as seed 001 prints it, seen as the expected (H,)."""
-    got = as_tensor(answer)
-    return got[0] if got is not None and got.shape == (1, *expected.shape) else answer
-
-
-def _judge_value(ex: Exercise, answer, case: Case) -> Feedback:
-    """The value route: one answer (a number worked by hand, a tensor, a count) against the case's: right, the
-    catalogued mistake it reproduces, or ``compare``'s account of the numbers that are off."""
-    exercise, what, atol, reshape = ex.name, ex.returns, ex.atol, ex.reshape
-    expected, axis_names = as_tensor(case.expected), ex.axis_names.get(ex.returns)
-    if answer is None:  # not worked out yet; compare's sentence would ask for a `return`
-        return Feedback(exercise, False, ["your answer is None: assign your numbers to the variable (or `return` them "
-                                          "from your function)"])
-    got = _lenient(answer, expected) if ex.lenient else answer
-    given = as_tensor(got)
-    if ex.advice and given is not None and given.shape != expected.shape:  # the exercise says more of its layout
-        return Feedback(exercise, False, [shape_message(given.shape, expected.shape, what, advice=ex.advice(given))])
-    whole = _judge(ex, what, got, case.expected) if ex.judge == "exact" else None  # a count: an int
-    if whole is not None and not whole and "whole number" in whole.lines[0]:
-        return whole
-
-    def shown(t):  # with names for the axes of ``reshape`` where the numbers fit it
-        flat = as_tensor(t) if reshape else None
-        return flat.reshape(reshape) if flat is not None and flat.numel() == expected.numel() else t
-
-    verdict = compare(exercise, shown(got), shown(expected), atol=atol, axis_names=axis_names, what=what)
-    if verdict:
-        return Feedback(exercise, True, list(ex.success)) if ex.success else verdict
-    mistake = _known_mistake(ex, [_Run(replace(case, atol=atol), [expected], leaves=[got], verdicts=[verdict],
-                                       returns=what)])
-    if mistake:
-        return Feedback(exercise, False, [mistake, *differences(verdict)])
-    located = _safely(ex.locate, [], None, case, given) if ex.locate and given is not None else []
-    return Feedback(exercise, False, located or [*verdict.lines, *ex.hint])  # where it locates, that says more
+    got, want = as_tensor(answer), as_tensor(expected)
+    return got[0] if got is not None and want is not None and got.shape == (1, *want.shape) else answer
 
 
 def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
@@ -357,8 +333,8 @@ def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, ax
     flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
     ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
                   reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: dict(mistakes), judge=judge,
-                  success=success, advice=advice, locate=locate)
-    return run_check(ex, answer, [Case("your answer", (), expected)])
+                  success=success, advice=advice, locate=locate, gradients=False)
+    return run_check(ex, answer, [Case("", (), expected)])
 
 
 # ---------------------------------------------------------------- explaining a failure
@@ -388,12 +364,12 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     raised = next((r for r in runs if r.error is not None), None)
     if raised is not None:  # the exception is the clearest evidence: it comes first, in full
         lines += [*raised.error.lines, "where it runs, it gives wrong numbers:"]
-    lines.append(f"on {first.case.label}:")
-    values = zip(flat_names(first.returns), first.verdicts, first.leaves, first.expected)
-    for k, (name, verdict, got, want) in enumerate([value for value in values if not value[1]]):
-        shown = _differences(name, verdict, got, want, ex.atol)
-        lines += ["  " + line for line in (shown if k < 2 else shown[:1])]  # the first two in detail, then names
-        lines += ["  " + line for line in _safely(_located, [], ex, name, first)]
+    lines += [f"on {first.case.label}:"] if first.case.label else []  # a value answer's one case has no label
+    indent = "  " if first.case.label else ""
+    wrong_values = [(name, v) for name, v in zip(flat_names(first.returns), first.verdicts) if not v]
+    for k, (name, verdict) in enumerate(wrong_values):  # the first two in detail, then their headings
+        lines += [indent + line for line in (verdict.lines if k < 2 else verdict.lines[:1])]
+        lines += [indent + line for line in _safely(_located, [], ex, name, first)]
     if not mistake:
         lines += [*(_safely(ex.locate, [], fn, first.case, first.result) if ex.locate else []), *ex.hint]
     lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
@@ -476,20 +452,6 @@ def _safely(hint, default, *args):
         return hint(*args)
     except Exception:
         return default
-
-
-def _differences(name: str, verdict: Feedback, got, want, atol: float) -> list[str]:
-    """compare's lines under a heading that names the returned value they are about."""
-    g, w = as_tensor(got), as_tensor(want)
-    if g is None or w is None or g.shape != w.shape:
-        return list(verdict.lines)  # None, not numbers, or a shape: compare's sentence names it already
-    if w.numel() == 1:  # one number: "row: got 1, expected 2"
-        return differences(verdict)
-    count = int(((g - w).abs() > atol).sum()) if torch.isfinite(g).all() else None
-    head = f"{name}: {count} of {w.numel()} numbers differ" if count is not None else f"{name}:"
-    listed = [re.sub(r"^\.\.\. and (\d+) more of \d+ numbers differ$", r"... and \1 more", line)
-              for line in differences(verdict)]
-    return [head, *("  " + line for line in listed)]
 
 
 def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:

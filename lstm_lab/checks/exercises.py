@@ -22,20 +22,18 @@ from .diagnose import ATOL, Case, Exercise, checker, clone, split
 F64 = torch.float64
 
 
-def _sizes(table: list[tuple], k: int, seed: int) -> tuple:
-    return table[(k + seed) % len(table)]
-
-
 def _layer_weights(gen, rows: int, D: int, H: int, ih=1.0, hh=1.0, bias=1.0) -> dict:
     """Random weights in torch's layout (``rows``: gate blocks × H), drawn in the order torch lists them."""
     return {"weight_ih": randn(gen, rows, D, scale=ih), "weight_hh": randn(gen, rows, H, scale=hh),
             "bias_ih": randn(gen, rows, scale=bias), "bias_hh": randn(gen, rows, scale=bias)}
 
 
-def _random_cases(count: int, table: list[tuple], seed: int, names: tuple, draw) -> list[Case]:
-    """``count`` random batches, sizes (batch B, input D, hidden H) from ``table``, arguments ``draw(B, D, H)``."""
-    return [Case(f"random case {k + 1} (batch {B}, input size {D}, hidden size {H})", draw(B, D, H), None, names)
-            for k in range(count) for B, D, H in [_sizes(table, k, seed)]]
+def _random_cases(count: int, table: list[tuple], seed: int, names: tuple, draw,
+                  axes=("batch", "input size", "hidden size")) -> list[Case]:
+    """``count`` random cases, sizes from ``table`` (from row ``seed`` on; one size per name of ``axes``), arguments
+    ``draw(*sizes)``."""
+    return [Case(f"random case {k + 1} ({', '.join(f'{axis} {n}' for axis, n in zip(axes, sizes))})", draw(*sizes),
+                 None, names) for k in range(count) for sizes in [table[(k + seed) % len(table)]]]
 
 
 def _step_cases(names, weights, golden, gen, random_cases, seed, sizes, blocks) -> list[Case]:
@@ -89,8 +87,6 @@ RNN_STEP = Exercise(
     cases=lambda seed=0, random_cases=2: _step_cases(
         ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.rnn_weights(),
         (fixtures.golden()["rnn"]["h"],), seeded(100 + seed), random_cases, seed, _RNN_SIZES, 1))
-
-
 check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B,
     D), h (B, H).""")
 
@@ -185,8 +181,6 @@ LSTM_STEP = Exercise(
         ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.lstm_weights(bias=True),
         (fixtures.golden()["lstm_bias"]["h"], fixtures.golden()["lstm_bias"]["c"]), seeded(200 + seed), random_cases,
         seed, _LSTM_SIZES, 4))
-
-
 check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) ->
     (h_t, c_t)``, torch's fused layout: weight_ih (4H, D), weight_hh (4H, H), gate blocks i, f, g, o.""")
 
@@ -267,8 +261,6 @@ LSTM_STEP_BACKWARD = Exercise(
     success=(f"{{cases}} steps (the fixed X and random batches): every gradient equals "
              f"lstm_lab.bptt.lstm_step_backward (itself checked against autograd) to within {ATOL:g}",),
     cases=_lstm_step_backward_cases)
-
-
 check_lstm_step_backward = checker(LSTM_STEP_BACKWARD, """``lstm_step_backward(dh, dc, x, h_prev, c_prev, step,
     weight_ih, weight_hh)`` -> ``(dx, dh_prev, dc_prev, dweight_ih, dweight_hh, dbias)``; ``step`` is the forward
     ``LSTMStep`` (gates i, f, g, o, c, h), dbias the gradient of either bias.""")
@@ -423,13 +415,13 @@ def _lstm_forward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     cases = [Case("the fixed X (batch 1, 3 steps)", (fixtures.fixed_x().unsqueeze(0), (zeros, zeros), params),
                   expected, names, zero_state=True)]
     gen = seeded(400 + seed)
-    for k in range(random_cases):
-        N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
+
+    def draw(N, T, D, H):  # drawn weights first, then the (non-zero) initial state, then x
         p = {n: randn(gen, *_expected_shape(n, D, H), scale=0.5) for n in PARAM_NAMES}
         state = (randn(gen, N, H), randn(gen, N, H))
-        cases.append(Case(f"random case {k + 1} (batch {N}, {T} steps, input size {D}, hidden size {H}, "
-                          f"non-zero initial state)", (randn(gen, N, T, D), state, p), None, names))
-    return cases
+        return randn(gen, N, T, D), state, p
+    return cases + _random_cases(random_cases, _SEQ_SIZES, seed, names, draw, ("batch", "steps", "input size",
+                                                                               "hidden size"))
 
 
 LSTM_FORWARD = Exercise(
@@ -440,8 +432,6 @@ LSTM_FORWARD = Exercise(
              f"{{random_cases}} random batches: lstm_lab's LSTM (itself checked against torch.nn.LSTM)",
              "gradients with respect to x, the initial state and every parameter: autograd through lstm_lab"),
     cases=_lstm_forward_cases)
-
-
 check_lstm_forward = checker(LSTM_FORWARD, """``lstm_forward(x, (h0, c0), params) -> (outputs, (h_n, c_n))``: x (N,
     T, D) batch-first, params as ``init_lstm_params`` makes them (applied as ``x @ W_x? + h @ W_h? + b_?``).""")
 
@@ -480,7 +470,7 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2, batch_first: 
                   torch.stack([golden[n - 1] for n in lengths]), names) for lengths in ([3, 2], [2, 1])]
     gen = seeded(500 + seed)
     for k in range(random_cases):
-        N, T, D, H = _sizes(_SEQ_SIZES, k, seed)
+        N, T, D, H = _SEQ_SIZES[(k + seed) % len(_SEQ_SIZES)]
         N = max(N, 3)
         # even cases hold a full-length sequence (indexing with the length itself raises there), odd ones
         # do not (the same mistake gives wrong numbers instead); every case holds a sequence of length 1
@@ -510,8 +500,6 @@ LAST_VALID_OUTPUT = Exercise(
              f"{{random_cases}} random batches: the final state of lstm_lab's LSTM run with lengths (masked), "
              "which matches torch.nn.LSTM on packed sequences"),
     cases=_last_valid_output_cases)
-
-
 check_last_valid_output = checker(LAST_VALID_OUTPUT, """``last_valid_output(outputs, lengths) -> (N, H)``: outputs
     (N, T, H) batch-first (the assignment), or (T, N, H) with ``batch_first=False`` (notebook 07), lengths (N,).""")
 
@@ -577,13 +565,9 @@ def _bidirectional_rnn_cases(seed: int = 0, random_cases: int = 2) -> list[Case]
 def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale: float) -> list[Case]:
     """Random cases of a bidirectional layer: x (T, B, D) and each direction's weights (``blocks`` gate blocks;
     the recurrent matrix and the biases drawn at ``scale``)."""
-    cases = []
-    for k in range(count):
-        T, B, D, H = _sizes(_BI_SIZES, k, seed)
-        x, forward = randn(gen, T, B, D), _layer_weights(gen, blocks * H, D, H, 1.0, scale, scale)
-        cases.append(Case(f"random case {k + 1} ({T} steps, batch {B}, input size {D}, hidden size {H})",
-                          (x, forward, _layer_weights(gen, blocks * H, D, H, 1.0, scale, scale)), None, names))
-    return cases
+    def draw(T, B, D, H):
+        return randn(gen, T, B, D), *(_layer_weights(gen, blocks * H, D, H, 1.0, scale, scale) for _ in "fb")
+    return _random_cases(count, _BI_SIZES, seed, names, draw, ("steps", "batch", "input size", "hidden size"))
 
 
 BIDIRECTIONAL_RNN = Exercise(
@@ -594,8 +578,6 @@ BIDIRECTIONAL_RNN = Exercise(
              f"{{random_cases}} random batches: lstm_lab's bidirectional run (checked against torch.nn.RNN)",
              "gradients with respect to x and both directions' weights: autograd through lstm_lab"),
     cases=_bidirectional_rnn_cases)
-
-
 check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, weights_fwd, weights_bwd) -> (output,
     h_n)``: x (T, B, D), output (T, B, 2H) = [forward, backward] at each step, h_n (2, B, H), zero initial states.""")
 
@@ -643,8 +625,6 @@ RNN_STEP_BACKWARD = Exercise(
     success=(f"{{cases}} steps (one sample of the fixed X, then batches): every gradient equals "
              f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",),
     cases=_rnn_step_backward_cases)
-
-
 check_rnn_step_backward = checker(RNN_STEP_BACKWARD, """``rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
     -> (dx, dh_prev, dW_ih, dW_hh, db)`` for one sample (1-D) or a batch (2-D, a row per sample).""")
 
@@ -690,8 +670,6 @@ GRU_STEP = Exercise(
              f"{{random_cases}} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
              "gradients with respect to every argument: autograd through lstm_lab.gru_cell"),
     cases=_gru_step_cases)
-
-
 check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h``: one GRU
     step in torch's layout (gate blocks r, z, n; ``b_hn`` inside the reset product), for one sample or a batch.""")
 
@@ -706,8 +684,6 @@ BIDIRECTIONAL_LAYER = Exercise(
              "gradients with respect to the inputs and both directions' weights"),
     cases=lambda seed=0, random_cases=2: _two_directions(seeded(900 + seed), max(random_cases, 1), seed,
                                                          ("inputs", "forward_weights", "backward_weights"), 4, 1.0))
-
-
 check_bidirectional_layer = checker(BIDIRECTIONAL_LAYER, """``bidirectional_layer(inputs (T, B, D), forward_weights,
     backward_weights)`` -> ``output (T, B, 2H)`` of one bidirectional torch.nn.LSTM layer (zero initial states),
     built from ``lstm_lab.run_layer``.""")

@@ -96,8 +96,6 @@ CELL_AFTER = Exercise(
                         reference_cell_after(*case), ("steps", "f", "i", "g", "c0"), returns=f"case {k}")
                    for k, case in enumerate(CELL_CASES) for steps, f, i, g, c0 in [case]],
     success=(f"matches to within {TOLERANCES['closed form']:g}",))
-
-
 check_cell_after = checker(CELL_AFTER, "``cell_after(steps, f, i, g, c0)``: the cell state after ``steps`` steps.",
                            "check_cell_after")
 

@@ -39,8 +39,6 @@ ATTENTION = Exercise(
                           for gen in [seeded(1400 + seed)] for S, B, H in _SIZES],
     success=(f"{len(_SIZES)} random cases: lstm_lab.seq2seq.dot_attention (softmax over the source positions of "
              "⟨k_s, h_t⟩, then the weighted sum)", "gradients with respect to the query and the keys"))
-
-
 check_attention = checker(ATTENTION, """``attention(query (B, H), keys (S, B, H)) -> (context (B, H), weights (B,
     S))``: dot-product attention as notebook 14 defines it (Luong et al. 2015).""")
 
@@ -86,8 +84,6 @@ DECODER_STEP = Exercise(
     allowed=("lstm_lab.modules.LSTMCell", "lstm_lab.seq2seq.dot_attention"),  # the cell and `attend`
     success=(f"{len(_SIZES)} random decoders: lstm_lab.seq2seq.Decoder.step (the cell, then attention with the "
              "new h_t, then the read-out of [h_t; context])", "gradients with respect to the state and the memory"))
-
-
 check_decoder_step = checker(DECODER_STEP, """``decoder_step(decoder, token (B,), (h, c), memory (S, B, H), attend)
     -> (logits (B, 11), (h, c), weights (B, S))``: one step of notebook 14's attention decoder, with ``attend`` for
     the attention.""")
@@ -132,8 +128,6 @@ MASKED_LOSS = Exercise(
                                   "the loss reads them; the mask then zeroes their terms"},
     success=(f"3 random padded batches: lstm_lab.seq2seq.masked_loss (the mean cross-entropy over the real "
              "positions)", "gradients with respect to the logits"))
-
-
 check_masked_loss = checker(MASKED_LOSS, """``masked_loss(logits (T, B, 11), target (T, B), mask (T, B)) -> loss
     ()``: the mean cross-entropy over the positions where the mask is True (notebook 07's masked mean), whatever the
     padded targets hold.""")

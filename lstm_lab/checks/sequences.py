@@ -121,8 +121,6 @@ LSTM_STEP_PER_GATE = Exercise(
     state_args=(1, 2), batch_args=(0, 1, 2),
     locate=_exercises.gate_locator(("h_new", "c_new"), fuse_gates, lambda p: [{**p, "b_i": p["b_i"] + 1}]),
     success=("h and c match lstm_lab.lstm_cell (tested against torch.nn) on fixed X and on a random batch",))
-
-
 check_lstm_step_per_gate = checker(LSTM_STEP_PER_GATE, """``fn(x, h, c, p)`` -> ``(h_new, c_new)``: one LSTM step
     from per-gate weights ``p`` (``W_xi, W_hi, b_i, W_xf, ...`` in torch's convention, applied as ``x @ W.T``), on
     seed 001's fixed X and a random batch.""", "check_lstm_step_per_gate")
@@ -151,8 +149,6 @@ FUSE = Exercise(
     axis_names={"weight_ih": ("row", "column"), "weight_hh": ("row", "column")}, atol=ATOL,
     gate_blocks={"weight_ih": GATES, "weight_hh": GATES},
     success=("weight_ih and weight_hh match torch's layout (blocks i, f, g, o)",))
-
-
 check_fuse = checker(FUSE, """``fn(per_gate)`` -> ``(weight_ih, weight_hh)``: stack the per-gate matrices in torch's
     layout.""", "check_fuse")
 
@@ -218,8 +214,6 @@ H_N_INDEX = Exercise(
         "that puts all forward layers first, then all reverse ones (seed 002's h0 indexing); torch interleaves "
         "them: l0, l0_reverse, l1, ...": forward_layers_first_row(*case.args[:3])},
     success=("right for 1 to 3 layers, one or two directions",))
-
-
 check_h_n_index = checker(H_N_INDEX, """``fn(layer, direction, num_layers, num_directions)`` -> the row of ``h_n``
     holding that state.""", "check_h_n_index")
 
@@ -247,8 +241,6 @@ LAYER_INPUT_SIZE = Exercise(
                         (layer, 5, 6, bi, proj), _features_read(layer, 5, 6, bi, proj))
                    for bi in (False, True) for proj in (0, 3) for layer in (0, 1, 2)],
     success=("matches torch.nn.LSTM's weight_ih shapes for 3 layers, with and without bidirectional and proj_size",))
-
-
 check_layer_input_size = checker(LAYER_INPUT_SIZE, """``fn(layer, input_size, hidden_size, bidirectional,
     proj_size)`` -> the number of features layer ``layer`` reads (the columns of its ``weight_ih``), as in
     torch.nn.LSTM.""", "check_layer_input_size")
@@ -274,8 +266,6 @@ LENGTH_MASK = Exercise(
         "each column has one step too many: time index t is a real step when t < length (indices count from 0: "
         "index t is step t + 1), not t <= length": (torch.arange(case.args[1]).unsqueeze(1) <= case.args[0]).to(F64)},
     success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
-
-
 check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t
     is a real step.""", "check_length_mask")
 
@@ -310,7 +300,5 @@ REVERSE_FINAL = Exercise(
     cases=_reverse_final_cases, mistakes=_reverse_final_mistakes,
     axis_names={"final": ("sequence", "unit")}, atol=ATOL, gradients=False,
     success=("equals h_n[1] of torch.nn.LSTM(bidirectional=True) on the packed batch",))
-
-
 check_reverse_final = checker(REVERSE_FINAL, """``fn(output (T, B, 2H), lengths, hidden_size)`` -> ``(B, H)``: the
     reverse direction's final state, read from a bidirectional layer's padded output.""", "check_reverse_final")

@@ -1,6 +1,6 @@
 """The exercise is the work: an answer may not call the thing it is asked to write.
 
-While a student's function runs, ``watching()`` installs a profiler (``sys.setprofile``: it sees a call
+While a student's function runs, a ``Watch`` installs a profiler (``sys.setprofile``: it sees a call
 however the function was reached) that notes every call into every module of lstm_lab (found by walking the
 package's files, so a new module is watched unlisted) but ``_NEVER_AN_ANSWER``, into torch's recurrent modules
 and cells, and into its fused recurrent kernels; not the building blocks (``@``, ``torch.sigmoid``, ``chunk``,
@@ -118,7 +118,7 @@ class Helper:
 
 
 class Watch:
-    """What a student's function called that it may not; filled while ``watching`` is active."""
+    """What a student's function called that it may not; filled while it is active (``with Watch(allowed):``)."""
 
     def __init__(self, allowed: tuple[str, ...] = ()):
         self.allowed = dict(_allowance(entry) for entry in allowed)
@@ -196,9 +196,6 @@ class Watch:
         sys.setprofile(self._previous)
 
 
-watching = Watch  # ``with watching(allowed) as watch:`` notes the watched calls inside that ``allowed`` does not name
-
-
 # ---------------------------------------------------------------- a value exercise's answer cell
 _EXERCISE_CELL = ("BEGIN SOLUTION", "YOUR CODE HERE")  # an exercise cell carries one of these in either edition
 _answered: dict = {}  # a name an exercise cell assigned -> (its value, the watched calls of that cell); the latest last
@@ -220,9 +217,14 @@ def note_cell(source: str, namespace: dict, calls: list[str]) -> None:
             note_value(name, namespace[name], calls)
 
 
+# a check called in the answer's cell (its @verdict wrapper, the Feedback it shows) or handed to use's helpers is no
+# answer; what else of lstm_lab.checks computes (a reference) is watched as any module of the library is
+_CHECK_CALLS = ("lstm_lab.checks.core.", "lstm_lab.checks.use.")
+
+
 def note_value(name: str, value, calls: list[str]) -> None:
     _answered.pop(name, None)  # one entry a name, moved to the end: the latest assignment is looked up first
-    _answered[name] = value, [c for c in calls if not c.startswith("lstm_lab.checks.")]  # a check is no answer
+    _answered[name] = value, [c for c in calls if not c.startswith(_CHECK_CALLS)]
 
 
 def watch_exercise_cells(shell) -> None:

@@ -48,8 +48,6 @@ BATCHIFY = Exercise(
           "bottom",),
     success=("4 cases, the ids 0, 1, 2, ... (so each number says where it came from) and random ids: every id "
              "where lstm_lab.text.streams puts it",))
-
-
 check_batchify = checker(BATCHIFY, """``fn(ids (N,), batch_size) -> streams (N // batch_size, batch_size)``: column
     b is the b-th consecutive piece of the ids, the ids that do not fill a whole row dropped from the end.""")
 
@@ -95,8 +93,6 @@ CHUNK_PAIRS = Exercise(
           "the last step has no next character to be scored on",),
     success=("3 cases, numbered streams (each id says where it came from) and random ids: every chunk as "
              "lstm_lab.text.chunks cuts it, the short last one included",))
-
-
 check_chunk_pairs = checker(CHUNK_PAIRS, """``fn(stream (T, batch), length) -> [(inputs, targets), ...]``: the steps
     0 .. T - 2 cut into consecutive chunks of ``length`` (the last may be shorter), each with the targets one step
     on.""")
@@ -203,8 +199,6 @@ TEMPERATURE_PROBS = Exercise(
                                        "gradients with respect to the logits: autograd through the same"),
     cases=lambda seed=0: [Case(f"logits of shape (3, 6) at temperature {t:g}", (randn(gen, 3, 6, scale=2), t),
                                names=("logits", "temperature")) for gen in [seeded(seed)] for t in (0.5, 2.0, 1.0)])
-
-
 check_temperature_probs = checker(TEMPERATURE_PROBS, """``fn(logits (batch, vocab), temperature) -> probs (batch,
     vocab)``.""")
 
@@ -270,8 +264,6 @@ SAMPLE_NEXT = Exercise(
                   "torch.multinomial(probs, 1, generator=generator), so that a seed reproduces the text"),
     success=(f"{_DRAWS} draws at temperatures 0.5, 1 and 2 follow softmax(logits / T) (each frequency within 5 "
              "standard deviations)", "the same generator seed gives the same ids"))
-
-
 check_sample_next = checker(SAMPLE_NEXT, """``fn(logits (batch, vocab), temperature, generator) -> ids (batch,)``,
     drawn from softmax(logits / T) with ``generator``. Checked on 20,000 identical rows at T = 0.5, 1, 2: the
     frequencies of the ids must match the probabilities, and the same seed the same ids.""")
@@ -359,8 +351,6 @@ TBPTT_PASS = Exercise(
           "optimizer.step() called after every chunk, the last one included?",),
     success=("3 chunks of a tiny CharLM: every loss and every parameter after the pass match "
              "lstm_lab.text.train_chunks to within 1e-10",))
-
-
 check_tbptt_pass = checker(TBPTT_PASS, """``fn(model, pieces, optimizer, clip) -> losses``: one pass of truncated
     BPTT over the chunks ``pieces`` (a list of ``(inputs, targets)``, each (steps, batch)), one update per chunk, the
     state carried and detached, the gradient norm clipped to ``clip``; a list of the chunk losses. The check's options:
