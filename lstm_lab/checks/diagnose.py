@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -65,12 +65,12 @@ class Exercise:
     unrepeatable: str = ""  # judge "statistic": the sentence for a draw that the same generator state does not repeat
     after: Callable | None = None  # judge "trajectory": (the arguments, after the call) -> the state left behind
     answer: str = "function"  # "value": the answer is the value itself (a number worked by hand), one case
-    lenient: bool = False  # a value: accept what a by-hand answer may look like (a batch of one)
-    reshape: tuple | None = None  # a value: view its flat numbers in a shape whose axes have names
-    advice: Callable | None = None  # a value of another shape -> what the exercise says of its layout
+    lenient: bool = False  # accept what a by-hand answer may look like (a batch of one)
+    reshape: tuple | None = None  # view the flat numbers answered in a shape whose axes have names
+    advice: Callable | None = None  # an answer of another shape -> what the exercise says of its layout
     axis_names: dict = field(default_factory=dict)  # per returned name: names of its axes
     mistakes: Callable | None = None  # case -> {message: the answer that mistake gives (None leaves: any)}
-    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down (a value: instead)
+    locate: Callable | None = None  # (fn, case, result) -> lines that narrow the mistake down (a value's: instead)
     time_axis: dict = field(default_factory=dict)  # per returned name: the axis that is time
     gate_blocks: dict = field(default_factory=dict)  # per argument / returned name: gate letters stacked on dim 0
     error_hints: dict = field(default_factory=dict)  # an exception type or words of its message -> a hint
@@ -370,8 +370,10 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     for k, (name, verdict) in enumerate(wrong_values):  # the first two in detail, then their headings
         lines += [indent + line for line in (verdict.lines if k < 2 else verdict.lines[:1])]
         lines += [indent + line for line in _safely(_located, [], ex, name, first)]
-    if not mistake:
-        lines += [*(_safely(ex.locate, [], fn, first.case, first.result) if ex.locate else []), *ex.hint]
+    located = _safely(ex.locate, [], fn, first.case, first.result) if ex.locate and not mistake else []
+    if located and ex.answer == "value":  # where a value's mistake is located, that says more than its numbers
+        return located
+    lines += [] if mistake else [*located, *ex.hint]
     lines += _safely(_probe_state, [], ex, fn, first) or _safely(_probe_batch, [], ex, fn, first)
     if not mistake:
         lines += _safely(_unused_inputs, [], ex, fn, first.case)
