@@ -370,7 +370,9 @@ def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     for k, (name, verdict) in enumerate(wrong_values):  # the first two in detail, then their headings
         lines += [indent + line for line in (verdict.lines if k < 2 else verdict.lines[:1])]
         lines += [indent + line for line in _safely(_located, [], ex, name, first)]
-    located = _safely(ex.locate, [], fn, first.case, first.result) if ex.locate and not mistake else []
+    # a locator narrows down numbers: an answer of another shape is told so by compare, and no more
+    fits = ex.locate and not mistake and _fitting(first)
+    located = _safely(ex.locate, [], fn, first.case, first.result) if fits else []
     if located and ex.answer == "value":  # where a value's mistake is located, that says more than its numbers
         return located
     lines += [] if mistake else [*located, *ex.hint]
@@ -509,13 +511,14 @@ def block_holders(t, per_gate: dict, dim: int = 0, atol: float = ATOL) -> list:
             for block in t.chunk(len(per_gate), dim)]
 
 
+def _fitting(run: _Run) -> list | None:
+    """Each returned value and the right one as tensors, where every one has the right one's shape, else None."""
+    pairs = [(as_tensor(got), as_tensor(want)) for got, want in zip(run.leaves, run.expected)]
+    return pairs if all(g is not None and w is not None and g.shape == w.shape for g, w in pairs) else None
+
+
 def _precision_hint(run: _Run) -> list[str]:
-    worst = 0.0
-    for got, want in zip(run.leaves, run.expected):
-        g, w = as_tensor(got), as_tensor(want)
-        if g is None or w is None or g.shape != w.shape:
-            return []
-        worst = max(worst, (g - w).abs().max().item() if g.numel() else 0.0)
+    worst = max(((g - w).abs().max().item() if g.numel() else 0.0 for g, w in _fitting(run) or ()), default=0.0)
     if 0 < worst < TOLERANCES["clipping"]:  # float32 rounding of float64 numbers is below this
         return [f"the largest difference is only {worst:.1e}: that is float32 rounding. Is a tensor you made "
                 "float32? The checks use float64 (dtype=x.dtype, torch.zeros_like)"]
