@@ -11,7 +11,6 @@ from .. import bptt, fixtures
 from ..training import memory_task
 from .core import TOLERANCES, Feedback, randn, seeded, verdict
 from .diagnose import Case, Exercise, check_value, checker
-# notebooks 09, 11 and 12 find these here; they are declared elsewhere
 from .exercises import check_gru_step, check_lstm_step_backward, check_rnn_step_backward
 from .sequences import check_parameter_count  # notebook 04's for the LSTM alone, 11's for all three
 

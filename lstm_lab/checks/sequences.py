@@ -20,12 +20,11 @@ from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwritten_row
 from ..training import fixed_seed
 from . import exercises as _exercises
-# one engine: notebook 06's bidirectional layer and 07's last valid output (the assignment's, called time-major) are
-# exercises of ``exercises``, found here too
-from .exercises import check_bidirectional_layer, check_last_valid_output
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .core import TOLERANCES, Feedback, randn, seeded, verdict
 from .diagnose import Case, Exercise, check_value, checker, run_check
+# notebook 06's bidirectional layer and 07's last valid output (time-major) are the assignment's (``exercises``)
+from .exercises import check_bidirectional_layer, check_last_valid_output
 from .shortcuts import see_through
 
 F64 = torch.float64
