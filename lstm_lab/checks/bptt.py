@@ -9,17 +9,10 @@ import torch
 
 from .. import bptt, fixtures
 from ..training import memory_task
-from . import exercises as _exercises
-from . import sequences as _sequences
 from .core import TOLERANCES, Feedback, randn, seeded, verdict
-from .diagnose import Case, Exercise, check_value, checker, run_check
-
-
-# ================================================================ notebooks 09, 11, 12: declared elsewhere
-check_rnn_step_backward = _exercises.check_rnn_step_backward
-check_lstm_step_backward = _exercises.check_lstm_step_backward
-check_gru_step = _exercises.check_gru_step
-check_parameter_count = _sequences.check_parameter_count  # notebook 04's for the LSTM alone, 11's for all three
+from .diagnose import Case, Exercise, check_value, checker
+from .exercises import check_gru_step, check_lstm_step_backward, check_rnn_step_backward
+from .sequences import check_parameter_count  # notebook 04's for the LSTM alone, 11's for all three
 
 
 # ================================================================ notebook 10: clipping, vanishing
@@ -88,10 +81,9 @@ def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     """A number worked out by hand: gate ``gate`` ('r', 'z', 'n' or 'h') of the fixed-X GRU at ``step``
     (1, 2 or 3, as the notebooks count) and ``unit`` (0 or 1)."""
     exercise = f"GRU {gate} at step {step}, unit {unit}"
-    golden = fixtures.golden()["gru"]
     if gate not in ("r", "z", "n", "h"):
         return Feedback(exercise, False, [f"gate should be 'r', 'z', 'n' or 'h', got {gate!r}"])
     if step not in (1, 2, 3) or unit not in (0, 1):
         return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
-    want = golden[gate][step - 1, unit]
-    return check_value(exercise, value, want, atol=TOLERANCES["rounded"], what="your number")
+    return check_value(exercise, value, fixtures.golden()["gru"][gate][step - 1, unit], atol=TOLERANCES["rounded"],
+                       what="your number")

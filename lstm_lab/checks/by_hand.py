@@ -48,22 +48,18 @@ def _diagnose(exercise: str, answer, values: Tensor, step: int, what: str, suspe
                        axis_names=axis_names, lenient=True, reshape=reshape, note=note)
 
 
-def _x(step: int) -> Tensor:
-    return fixtures.fixed_x()[step - 1]
-
-
 # ---------------------------------------------------------------- 01: the RNN by hand
 @verdict
 def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
     step, rnn, w = _step(step, "check_rnn_hidden"), _golden()["rnn"], fixtures.rnn_weights()
-    h_prev = torch.zeros(H, dtype=torch.float64) if step == 1 else rnn["h"][step - 2]
+    x, h_prev = fixtures.fixed_x()[step - 1], torch.zeros(H, dtype=torch.float64) if step == 1 else rnn["h"][step - 2]
     suspects = [
         ("this is the pre-activation: h_t is tanh of it", rnn["pre"][step - 1]),
         ("the recurrent term W_hh h_{t-1} is missing: h_t depends on the previous state",
-         rnn_cell(_x(step), None, **w)),
+         rnn_cell(x, None, **w)),
         ("only one of the two biases is in: torch adds both b_ih and b_hh",
-         rnn_cell(_x(step), h_prev, w["weight_ih"], w["weight_hh"], w["bias_ih"])),
+         rnn_cell(x, h_prev, w["weight_ih"], w["weight_hh"], w["bias_ih"])),
         ("the sigmoid was used: this RNN's nonlinearity is tanh", torch.sigmoid(rnn["pre"][step - 1])),
     ]
     return _diagnose(f"h_{step}", answer, rnn["h"], step, "h_t", suspects)
@@ -107,7 +103,6 @@ def check_birnn_output(step: int, answer) -> Feedback:
 # ---------------------------------------------------------------- 02: the LSTM by hand
 _GATE_ALIASES = {"i": "i", "input": "i", "add": "i", "f": "f", "forget": "f", "g": "g", "c": "g",
                  "candidate": "g", "cell": "g", "o": "o", "output": "o"}
-_ACTIVATION = {"i": "the sigmoid", "f": "the sigmoid", "g": "tanh", "o": "the sigmoid"}
 
 
 def _lstm(bias: bool) -> dict:
@@ -121,26 +116,21 @@ def _lstm_previous(step: int, bias: bool) -> tuple[Tensor, Tensor]:
     return (zeros, zeros) if step == 1 else (gold["h"][step - 2], gold["c"][step - 2])
 
 
-def _lstm_step(step: int, bias: bool, h_prev: Tensor, c_prev: Tensor):
-    return lstm_cell_trace(_x(step), (h_prev, c_prev), **fixtures.lstm_weights(bias=bias))
-
-
-@lru_cache(maxsize=2)
-def _seed001_c_for_h(bias: bool) -> list:
-    return mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights(bias=bias))
-
-
 def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
     """Mistakes that apply to every LSTM quantity; ``pick`` reads the quantity off a traced step."""
-    h_prev, c_prev = _lstm_previous(step, bias)
-    other = "without" if bias else "with"
+    def traced(bias: bool, h_prev=None):  # the step from the reference's state before it (or another h_{t-1})
+        h, c = _lstm_previous(step, bias)
+        return pick(lstm_cell_trace(fixtures.fixed_x()[step - 1], (h if h_prev is None else h_prev, c),
+                                    **fixtures.lstm_weights(bias=bias)))
+
+    c_for_h = mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights(bias=bias))[step - 1]
     return [
-        (f"these are the numbers of the LSTM {other} bias: this exercise is the one "
-         f"{'with' if bias else 'without'} bias", pick(_lstm_step(step, not bias, *_lstm_previous(step, not bias)))),
+        (f"these are the numbers of the LSTM {'without' if bias else 'with'} bias: this exercise is the one "
+         f"{'with' if bias else 'without'} bias", traced(not bias)),
         ("the recurrent matrices W_h* multiplied c_{t-1} instead of h_{t-1} (the slip in seed 001's cell [57]): "
-         "the gates read the previous hidden state", pick(_seed001_c_for_h(bias)[step - 1])),
+         "the gates read the previous hidden state", pick(c_for_h)),
         ("the recurrent term W_h* h_{t-1} is missing: every gate reads the previous hidden state too",
-         pick(_lstm_step(step, bias, torch.zeros(H, dtype=torch.float64), c_prev))),
+         traced(bias, torch.zeros(H, dtype=torch.float64))),
     ]
 
 
@@ -151,13 +141,13 @@ def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
         raise ValueError(f"gate should be one of 'i' (input), 'f' (forget), 'g' (candidate, 'c' in seed 001) "
                          f"or 'o' (output), got {gate!r}")
     letter, step, gold = _GATE_ALIASES[gate.lower()], _step(step, "check_gate"), _lstm(bias)
-    name = GATE_NAMES[letter]
-    pre = gold["pre"][step - 1].chunk(4)["ifgo".index(letter)]
-    wrong_fn = torch.tanh(pre) if letter != "g" else torch.sigmoid(pre)
+    name, pre = GATE_NAMES[letter], gold["pre"][step - 1].chunk(4)["ifgo".index(letter)]
+    # the candidate is a tanh, the three gates sigmoids: the other function is the slip
+    right, wrong, slip = (("tanh", "the sigmoid", torch.sigmoid) if letter == "g" else
+                          ("the sigmoid", "tanh", torch.tanh))
     suspects = [
-        (f"this is the pre-activation of the {name} gate: apply {_ACTIVATION[letter]}", pre),
-        (f"{'tanh' if letter != 'g' else 'the sigmoid'} was applied: the {name} gate uses {_ACTIVATION[letter]}",
-         wrong_fn),
+        (f"this is the pre-activation of the {name} gate: apply {right}", pre),
+        (f"{wrong} was applied: the {name} gate uses {right}", slip(pre)),
         *[(f"this is the {GATE_NAMES[other]} gate's value: the {name} gate uses W_x{letter} and W_h{letter}",
            gold[other][step - 1]) for other in "ifgo" if other != letter],
         *_lstm_suspects(step, bias, lambda traced: getattr(traced, letter)),
@@ -203,29 +193,32 @@ def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
 
 # ---------------------------------------------------------------- 03: the same weights in other layouts
 _DISPLAY = {"torch": "torch", "cs231n": "CS231n", "keras": "Keras", "onnx": "ONNX", "seed002": "seed 002"}
-# each convention's tensors are listed input matrix, recurrent matrix, (input) bias (layouts.SHAPES)
-_INPUT_NAME, _BIAS_NAME = ({c: list(SHAPES[c])[k] for c in SHAPES} for k in (0, 2))
 
 
-def _layout(convention, answer, names: dict, bias: bool, locate, advice=None) -> Feedback:
-    """A layout's tensor as a value exercise: the gate blocks it holds are located where its numbers are off."""
+def _layout(convention, answer, tensor: int, bias: bool, locate, advice) -> Feedback:
+    """A layout's tensor as a value exercise (``tensor``: its place in layouts.SHAPES, which lists each convention's
+    input matrix, recurrent matrix, (input) bias): ``advice(got, want)`` says what an answer of shape ``got`` gets
+    wrong, ``locate(got, expected)`` which gate blocks an answer of the right shape holds."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
-    expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[names[convention]]
-    return check_value(f"{_DISPLAY[convention]} {names[convention]}", answer, expected, atol=ATOL,
-                       advice=advice, locate=lambda fn, case, got: locate(got, expected))
+    name = list(SHAPES[convention])[tensor]
+    expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[name]
+    return check_value(f"{_DISPLAY[convention]} {name}", answer, expected, atol=ATOL,
+                       advice=lambda got: advice(tuple(got.shape), tuple(expected.shape)),
+                       locate=lambda fn, case, got: locate(got, expected))
 
 
-def _name_blocks(got: Tensor, expected: Tensor, per_gate: dict, convention: str, dim: int, what: str) -> list:
-    """For an answer of the right shape with the wrong numbers: which gate each block holds."""
-    letters = CONVENTIONS[convention].replace("c", "g")
-    size = expected.shape[dim] // 4
-    kind = "columns" if dim == 1 and expected.dim() == 2 else "rows" if expected.dim() >= 2 else "entries"
-    lines, holders = [], block_holders(got, per_gate, dim, ATOL)
+def _name_blocks(got: Tensor, expected: Tensor, convention: str, what: str) -> list:
+    """For an answer of the right shape with the wrong numbers: which gate each block holds. The expected tensor's
+    blocks are the gates' own, in the convention's order, along its axis of 4H numbers (D is 3)."""
+    letters, dim = CONVENTIONS[convention].replace("c", "g"), list(expected.shape).index(4 * H)
+    kind = "entries" if expected.dim() == 1 else ("rows", "columns")[dim]
+    blocks = dict(zip(letters, expected.chunk(4, dim)))
+    lines, holders = [], block_holders(got, {g: blocks[g] for g in "ifgo"}, dim, ATOL)
     for k, (mine, theirs, found) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim), holders)):
         if same(mine, theirs, ATOL):
             continue
-        span = f"block {k} ({kind} {k * size}-{(k + 1) * size - 1})"
+        span = f"block {k} ({kind} {k * H}-{(k + 1) * H - 1})"
         want = f"the {GATE_NAMES[letters[k]]} gate's {what}{letters[k]}"
         lines.append(f"{span} holds the {GATE_NAMES[found]} gate's {what}{found}; {_DISPLAY[convention]} expects "
                      f"{want} there" if found else
@@ -239,23 +232,19 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    column = convention in SHAPES and SHAPES[convention][_INPUT_NAME[convention]].startswith("D")  # x @ W: (D, 4H)
-
     def locate(got, expected):
-        gates = fixtures.lstm_gate_weights()
-        per_gate = {g: gates[f"W_x{g}"].t() if column else gates[f"W_x{g}"] for g in "ifgo"}
         flat, want = (got[0], expected[0]) if convention == "onnx" else (got, expected)
-        return _name_blocks(flat, want, per_gate, convention, 1 if column else 0, "W_x")
+        return _name_blocks(flat, want, convention, "W_x")
 
-    def advice(got):
-        want = tuple(to_convention(fixtures.lstm_weights(), convention)[_INPUT_NAME[convention]].shape)
-        if tuple(got.shape) == want[::-1] or (len(want) == 3 and tuple(got.shape) == want[:0:-1]):
-            return (f"{_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)" if column
-                    else f"{_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T")
+    def advice(got: tuple, want: tuple) -> str:
+        if got == want[::-1] or (len(want) == 3 and got == want[:0:-1]):
+            return (f"{_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)"
+                    if want[-1] == 4 * H else
+                    f"{_DISPLAY[convention]} stores a row per gate unit, (4H, D), and applies x @ W.T")
         return ("ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
-                if convention == "onnx" and tuple(got.shape) == want[1:] else "")
+                if convention == "onnx" and got == want[1:] else "")
 
-    return _layout(convention, answer, _INPUT_NAME, False, locate, advice)
+    return _layout(convention, answer, 0, False, locate, advice)
 
 
 @verdict
@@ -264,19 +253,17 @@ def check_bias(convention: str, answer) -> Feedback:
     as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),
     ONNX ``B`` (1, 16) (input bias then recurrent bias), seed 002 ``b_x`` (8,)."""
     def locate(got, expected):
-        gates = fixtures.lstm_gate_weights(bias=True)
-        per_gate = {g: gates[f"b_{g}"] for g in "ifgo"}
         if convention != "onnx":
-            return _name_blocks(got, expected, per_gate, convention, 0, "b_")
+            return _name_blocks(got, expected, convention, "b_")
         (mine_x, mine_h), (want_x, want_h) = got[0].chunk(2), expected[0].chunk(2)
         lines = []
         if not same(mine_x, want_x, ATOL):
             lines.append("in the input bias (the first 8 numbers):")
-            lines += ["  " + line for line in _name_blocks(mine_x, want_x, per_gate, convention, 0, "b_")]
+            lines += ["  " + line for line in _name_blocks(mine_x, want_x, convention, "b_")]
         if not same(mine_h, want_h, ATOL):
             lines.append("the recurrent bias (the last 8 numbers) should be zeros: this LSTM keeps its whole "
                          "bias in torch's bias_ih, and bias_hh is zero")
         return lines
 
     onnx = "ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
-    return _layout(convention, answer, _BIAS_NAME, True, locate, lambda got: onnx if convention == "onnx" else "")
+    return _layout(convention, answer, 2, True, locate, lambda got, want: onnx if convention == "onnx" else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from functools import partial
 from itertools import permutations
 
 import torch
@@ -15,13 +16,15 @@ from .. import fixtures
 from ..costs import CallCounter
 from ..cells import input_projection, lstm_cell
 from ..gates import TORCH_ORDER as GATES
-from ..layouts import fuse_gates
+from ..layouts import fuse_gates, reorder_gates
 from ..mistakes import forward_layers_first_row, last_output_off_by_one, overwritten_row
 from ..training import fixed_seed
 from . import exercises as _exercises
 from .catalogue import KNOWN_ORDERS, per_gate_mistakes
 from .core import TOLERANCES, Feedback, randn, seeded, verdict
 from .diagnose import Case, Exercise, check_value, checker, run_check
+# notebook 06's bidirectional layer and 07's last valid output (time-major) are the assignment's (``exercises``)
+from .exercises import check_bidirectional_layer, check_last_valid_output
 from .shortcuts import see_through
 
 F64 = torch.float64
@@ -92,11 +95,8 @@ def _per_gate_reference(x, h, c, p):
 
 def _per_gate_mistakes(case: Case) -> dict:
     x, h, c, p = case.args
-
-    def run(q):
-        return _per_gate_reference(x, h, c, q)
-
-    swapped = {k.replace("i", "#").replace("f", "i").replace("#", "f") if k[-1] in "if" else k: v for k, v in p.items()}
+    run = partial(_per_gate_reference, x, h, c)
+    swapped = {**p, **{f"{w}{a}": p[f"{w}{b}"] for w in ("W_x", "W_h", "b_") for a, b in ("if", "fi")}}
     return {
         "you returned (c, h): return (h, c), the hidden state first": lambda: run(p)[::-1],
         "the input and forget gates are swapped: i uses W_xi, W_hi, b_i; f uses W_xf, W_hf, b_f":
@@ -127,19 +127,20 @@ check_lstm_step_per_gate = checker(LSTM_STEP_PER_GATE, """``fn(x, h, c, p)`` -> 
 
 
 # ================================================================ notebook 05: the efficient LSTM
+def _fuse_reference(per_gate):
+    fused = fuse_gates(per_gate)
+    return fused["weight_ih"], fused["weight_hh"]
+
+
 def _fuse_mistakes(case: Case) -> dict:
-    (weights,) = case.args
+    fused = _fuse_reference(*case.args)
     out = {"the matrices are transposed: torch keeps a row per gate unit, (4H, D), applied as x @ W.T, so stack "
-           "the blocks along dim 0": tuple(w.T for w in _fuse_reference(weights))}
+           "the blocks along dim 0": tuple(w.T for w in fused)}
     for order in ("".join(p) for p in permutations(GATES) if "".join(p) != GATES):
         known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
-        out[f"the gate blocks are in the order {', '.join(order)}{known}; torch's order is i, f, g, o"] = (
-            _fuse_reference(weights, order))
+        out[f"the gate blocks are in the order {', '.join(order)}{known}; torch's order is i, f, g, o"] = tuple(
+            reorder_gates(w, GATES, order) for w in fused)
     return out
-
-
-def _fuse_reference(per_gate, order=GATES):
-    return tuple(torch.cat([per_gate[f"{prefix}{g}"] for g in order]) for prefix in ("W_x", "W_h"))
 
 
 FUSE = Exercise(
@@ -246,10 +247,6 @@ check_layer_input_size = checker(LAYER_INPUT_SIZE, """``fn(layer, input_size, hi
     torch.nn.LSTM.""", "check_layer_input_size")
 
 
-# one engine: notebook 06's bidirectional layer is an exercise of ``exercises`` (``diagnose`` runs it)
-check_bidirectional_layer = _exercises.check_bidirectional_layer
-
-
 # ================================================================ notebook 07: variable lengths
 def _mask(lengths: Tensor, max_len: int) -> Tensor:
     """torch's own padding of all-ones sequences: 1 on real steps, 0 on padding, (max_len, B)."""
@@ -268,10 +265,6 @@ LENGTH_MASK = Exercise(
     success=("matches the padding torch.nn.utils.rnn.pad_sequence makes",))
 check_length_mask = checker(LENGTH_MASK, """``fn(lengths, max_len)`` -> ``(max_len, B)``: True (or 1) where step t
     is a real step.""", "check_length_mask")
-
-
-# one exercise: notebook 07's last valid output is the assignment's, called time-major (batch_first=False)
-check_last_valid_output = _exercises.check_last_valid_output
 
 
 def _reverse_final_cases() -> list[Case]:
