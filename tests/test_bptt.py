@@ -488,6 +488,8 @@ def test_check_gru_step_names_known_mistakes():
     assert checks.check_gate_by_hand(round(golden["n"][2, 1].item(), 4), "n", 3, 1)
     assert not checks.check_gate_by_hand(0.5, "z", 1, 0)
     assert "step should be 1, 2 or 3" in str(checks.check_gate_by_hand(0.5, "z", 0, 0))
+    for step in (1.0, True):  # an index that is no int is told so, not used (1.0 - 1 is no index)
+        assert "step should be 1, 2 or 3" in str(checks.check_gate_by_hand(0.5, "z", step, 0))
 
 
 def test_check_parameter_count_and_targets():

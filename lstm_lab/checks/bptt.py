@@ -83,7 +83,7 @@ def check_gate_by_hand(value, gate: str, step: int, unit: int) -> Feedback:
     exercise = f"GRU {gate} at step {step}, unit {unit}"
     if gate not in ("r", "z", "n", "h"):
         return Feedback(exercise, False, [f"gate should be 'r', 'z', 'n' or 'h', got {gate!r}"])
-    if step not in (1, 2, 3) or unit not in (0, 1):
+    if not all(type(k) is int for k in (step, unit)) or step not in (1, 2, 3) or unit not in (0, 1):  # not 1.0, True
         return Feedback(exercise, False, [f"step should be 1, 2 or 3 and unit 0 or 1, got step {step!r}, unit {unit!r}"])
     return check_value(exercise, value, fixtures.golden()["gru"][gate][step - 1, unit], atol=TOLERANCES["rounded"],
                        what="your number")

@@ -13,7 +13,7 @@ from .. import fixtures, mistakes
 from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
 from ..layouts import CONVENTIONS, SHAPES, to_convention
-from .core import TOLERANCES, Feedback, same, verdict
+from .core import TOLERANCES, Feedback, as_tensor, same, verdict
 from .diagnose import block_holders, check_value
 
 STEPS = len(fixtures.X_VALUES)
@@ -205,7 +205,7 @@ def _layout(convention, answer, tensor: int, bias: bool, locate, advice) -> Feed
     expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[name]
     return check_value(f"{_DISPLAY[convention]} {name}", answer, expected, atol=ATOL,
                        advice=lambda got: advice(tuple(got.shape), tuple(expected.shape)),
-                       locate=lambda fn, case, got: locate(got, expected))
+                       locate=lambda fn, case, got: locate(as_tensor(got), expected))
 
 
 def _name_blocks(got: Tensor, expected: Tensor, convention: str, what: str) -> list:
