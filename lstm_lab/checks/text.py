@@ -24,22 +24,17 @@ def _batchify_cases(seed: int = 0) -> list[Case]:
                             names=("ids", "batch_size"))]
 
 
-def _batchify_mistakes(case: Case) -> dict:
-    ids, batch_size = case.args
-    return {
+BATCHIFY = Exercise(
+    "batchify", text.streams, "streams", cases=_batchify_cases, judge="exact",
+    mistakes=lambda case: {
         "the streams lie along the rows, (batch_size, T): the LSTM reads time along the first axis, so each "
         "stream must be a column, (T, batch_size). Transpose the (batch_size, T) pieces, .t()":
-            mistakes.streams_batch_major(ids, batch_size),
+            mistakes.streams_batch_major(*case.args),
         "the streams are interleaved: stream b holds ids b, b + batch_size, b + 2 * batch_size, ..., every "
         "batch_size-th character of the whole text. Stream b should be the b-th consecutive piece: "
-        "reshape(batch_size, T) first, then transpose": mistakes.streams_interleaved(ids, batch_size),
+        "reshape(batch_size, T) first, then transpose": mistakes.streams_interleaved(*case.args),
         "the ids that do not fill a whole row were dropped from the start of the text: drop them from the end, "
-        "ids[:T * batch_size], so that stream 0 starts where the text does": mistakes.streams_head_dropped(ids, batch_size),
-    }
-
-
-BATCHIFY = Exercise(
-    "batchify", text.streams, "streams", cases=_batchify_cases, judge="exact", mistakes=_batchify_mistakes,
+        "ids[:T * batch_size], so that stream 0 starts where the text does": mistakes.streams_head_dropped(*case.args)},
     axis_names={"streams": ("step", "stream")},
     error_hints={"is invalid for input of size": "the ids do not divide evenly into batch_size streams: first drop "
                                                  "the ids that do not fill a whole row, ids[:T * batch_size] with "
@@ -67,7 +62,7 @@ def _chunk_names(count: int) -> tuple:
 
 def _chunk_cases(seed: int = 0) -> list[Case]:
     return [Case(label, (stream, length), names=("stream", "length"),
-                 returns=_chunk_names(len(range(0, stream.shape[0] - 1, length))))  # a pair per chunk
+                 returns=_chunk_names(len(text.chunks(stream, length))))
             for stream, length, label in (
                 (_numbered(9, 2), 4,
                  "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
@@ -114,14 +109,13 @@ def _char_model_cases(seed: int = 0) -> list[Case]:
     first, second = torch.randint(_LM_VOCAB, (2, 5, 2), generator=gen)
     with torch.no_grad():
         _, carried = model(first)  # the state the first chunk leaves: what truncated BPTT hands the next
-    random_state = tuple(torch.randn(1, 3, _LM_HIDDEN, dtype=F64, generator=gen) for _ in range(2))
-    names = ("model", "ids", ("h", "c"))
-    return [Case("5 characters in 2 streams, from the zero state (state=None)", (model, first, None), names=names,
-                 zero_state=True),
-            Case("the next 5 characters of the same 2 streams, from the state the first 5 left", (model, second, carried),
-                 names=names),
-            Case("4 characters in 3 streams, from a random state",
-                 (model, torch.randint(_LM_VOCAB, (4, 3), generator=gen), random_state), names=names)]
+    random_state = (randn(gen, 1, 3, _LM_HIDDEN), randn(gen, 1, 3, _LM_HIDDEN))
+    return [Case(label, (model, ids, state), names=("model", "ids", ("h", "c")), zero_state=state is None)
+            for label, ids, state in (
+                ("5 characters in 2 streams, from the zero state (state=None)", first, None),
+                ("the next 5 characters of the same 2 streams, from the state the first 5 left", second, carried),
+                ("4 characters in 3 streams, from a random state", torch.randint(_LM_VOCAB, (4, 3), generator=gen),
+                 random_state))]
 
 
 def _char_model_mistakes(case: Case) -> dict:
@@ -171,9 +165,6 @@ def check_char_model(model_class, seed: int = 0) -> Feedback:
     return Feedback(CHAR_MODEL.name, False, [refusal])
 
 
-check_char_model.exercise = CHAR_MODEL  # use.yours_or_reference reads the reference from here
-
-
 # ================================================================ temperature_probs
 def _probs_mistakes(case: Case) -> dict:
     logits, temperature = case.args
@@ -210,14 +201,11 @@ _DRAWS = 20_000
 
 def _sample_cases(seed: int = 0) -> list[Case]:
     logits = torch.tensor(_ROW, dtype=F64).expand(_DRAWS, -1).contiguous()
-    cases = []
-    for t in (0.5, 1.0, 2.0):
-        probs = sampling.temperature_probs(logits[0], t)
-        # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
-        sampling_error = 5 * (probs * (1 - probs) / _DRAWS).sqrt() + TOLERANCES["frequency"]
-        cases.append(Case(f"temperature {t:g}, over {_DRAWS} rows of logits {list(_ROW)}", (logits, t, seeded(seed)),
-                          probs, ("logits", "temperature", "generator"), atol=sampling_error))
-    return cases
+    probs = {t: sampling.temperature_probs(logits[0], t) for t in (0.5, 1.0, 2.0)}
+    # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
+    sampling_error = {t: 5 * (p * (1 - p) / _DRAWS).sqrt() + TOLERANCES["frequency"] for t, p in probs.items()}
+    return [Case(f"temperature {t:g}, over {_DRAWS} rows of logits {list(_ROW)}", (logits, t, seeded(seed)), p,
+                 ("logits", "temperature", "generator"), atol=sampling_error[t]) for t, p in probs.items()]
 
 
 def _frequencies(ids, case: Case):
@@ -270,13 +258,10 @@ check_sample_next = checker(SAMPLE_NEXT, """``fn(logits (batch, vocab), temperat
 
 
 # ================================================================ tbptt_pass
-_VOCAB, _CHUNK, _STREAMS = 5, 4, 2
-
-
 def _tiny_setup(seed: int):
-    """A tiny CharLM and chunks of a random stream, both from ``seed``."""
-    stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=seeded(seed + 1))
-    return _tiny_lm(seed, _VOCAB), text.chunks(stream, _CHUNK)
+    """A tiny CharLM of 5 characters and 3 chunks of 4 steps of 2 random streams, both from ``seed``."""
+    stream = torch.randint(5, (3 * 4 + 1, 2), generator=seeded(seed + 1))
+    return _tiny_lm(seed, 5), text.chunks(stream, 4)
 
 
 class _NoZeroGrad(torch.optim.SGD):
@@ -292,7 +277,7 @@ def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
         losses = [text.train_chunks(model, [piece], optimizer, clip)[0][0] for piece in pieces]
     else:
         losses, _ = text.train_chunks(model, pieces, optimizer, 0.0 if mistake == "no clip" else clip)
-    return tuple(losses), _parameters((model,))
+    return tuple(losses), nn.utils.parameters_to_vector(model.parameters()).detach()
 
 
 _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.backward() ran on into the previous "
@@ -306,11 +291,6 @@ _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.ba
 # which the exercise asks for step by step).
 _TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunction.backward",
                   "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
-
-
-def _parameters(args) -> Tensor:
-    """The state a pass leaves behind: the model's parameters, in one vector."""
-    return torch.cat([p.detach().reshape(-1) for p in args[0].parameters()])
 
 
 def _tbptt_cases(seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> list[Case]:
@@ -344,8 +324,8 @@ def _tbptt_mistakes(case: Case) -> dict:
 
 TBPTT_PASS = Exercise(
     "tbptt_pass", lambda model, pieces, optimizer, clip: text.train_chunks(model, pieces, optimizer, clip)[0], (),
-    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False, after=_parameters,
-    allowed=_TBPTT_ALLOWED,
+    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False, allowed=_TBPTT_ALLOWED,
+    after=lambda args: nn.utils.parameters_to_vector(args[0].parameters()).detach(),  # the state a pass leaves behind
     error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
     hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
           "optimizer.step() called after every chunk, the last one included?",),
