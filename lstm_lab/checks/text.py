@@ -48,9 +48,6 @@ check_batchify = checker(BATCHIFY, """``fn(ids (N,), batch_size) -> streams (N /
 
 
 # ================================================================ chunk_pairs
-_MOST_CHUNKS = 4  # the cases' largest number of chunks: each returned tensor gets a name and axis names
-
-
 def _numbered(steps: int, streams: int) -> Tensor:
     """Streams whose every id says where it is: step t of stream b holds 100 * b + t."""
     return torch.arange(steps).unsqueeze(1) + 100 * torch.arange(streams)
@@ -83,7 +80,7 @@ CHUNK_PAIRS = Exercise(
         "the last chunk's inputs run to the last step of the stream, which has no next character to be its target: "
         "stop every chunk's inputs one step before the end, end = min(start + length, T - 1)":
             mistakes.chunk_inputs_run_to_the_end(*case.args)},
-    axis_names={name: ("step", "stream") for pair in _chunk_names(_MOST_CHUNKS) for name in pair},
+    axis_names={name: ("step", "stream") for case in _chunk_cases() for pair in case.returns for name in pair},
     hint=("the chunks start at steps 0, length, 2 * length, ... and stop one step before the end of the stream: "
           "the last step has no next character to be scored on",),
     success=("3 cases, numbered streams (each id says where it came from) and random ids: every chunk as "
@@ -118,28 +115,22 @@ def _char_model_cases(seed: int = 0) -> list[Case]:
                  random_state))]
 
 
-def _char_model_mistakes(case: Case) -> dict:
-    args = case.args
-    return {
-        "the logits went through a softmax: return the read-out's raw scores. cross_entropy applies the "
-        "(log-)softmax itself, and sampling divides the logits by the temperature before one":
-            lambda: mistakes.char_lm_softmax(*args),
-        "the logits went through a log-softmax: the loss would be the same, but the model returns the read-out's "
-        "raw scores (no softmax of any kind in forward)": lambda: mistakes.char_lm_log_softmax(*args),
-        "the state handed in never reaches the LSTM, so every chunk starts from zeros: pass it on, "
-        "self.rnn(vectors, state)": lambda: mistakes.char_lm_state_ignored(*args),
-        "the state returned is the one handed in: return the state the LSTM leaves after the chunk, so that the "
-        "next chunk starts where this one ended": lambda: (None, mistakes.char_lm_state_handed_back(*args)[1]),
-        "these are the LSTM's outputs, one vector of hidden_size per step: the read-out turns each into one score "
-        "per character, self.readout(outputs)": lambda: (mistakes.char_lm_no_readout(*args)[0], None),
-    }
-
-
 CHAR_MODEL = Exercise(
     "CharModel.forward", text.CharLM.forward, ("logits", ("h", "c")), cases=_char_model_cases,
-    mistakes=_char_model_mistakes, allowed=("torch.nn.LSTM",), time_axis={"logits": 0},
-    axis_names={"logits": ("step", "stream", "character"), "h": ("layer", "stream", "unit"),
-                "c": ("layer", "stream", "unit")},
+    mistakes=lambda case: {
+        "the logits went through a softmax: return the read-out's raw scores. cross_entropy applies the "
+        "(log-)softmax itself, and sampling divides the logits by the temperature before one":
+            lambda: mistakes.char_lm_softmax(*case.args),
+        "the logits went through a log-softmax: the loss would be the same, but the model returns the read-out's "
+        "raw scores (no softmax of any kind in forward)": lambda: mistakes.char_lm_log_softmax(*case.args),
+        "the state handed in never reaches the LSTM, so every chunk starts from zeros: pass it on, "
+        "self.rnn(vectors, state)": lambda: mistakes.char_lm_state_ignored(*case.args),
+        "the state returned is the one handed in: return the state the LSTM leaves after the chunk, so that the "
+        "next chunk starts where this one ended": lambda: (None, mistakes.char_lm_state_handed_back(*case.args)[1]),
+        "these are the LSTM's outputs, one vector of hidden_size per step: the read-out turns each into one score "
+        "per character, self.readout(outputs)": lambda: (mistakes.char_lm_no_readout(*case.args)[0], None)},
+    allowed=("torch.nn.LSTM",), time_axis={"logits": 0},
+    axis_names={"logits": ("step", "stream", "character"), **dict.fromkeys("hc", ("layer", "stream", "unit"))},
     hint=("the logits at step t are the read-out of the LSTM's output at step t: embedding, then LSTM, then "
           "read-out, in that order",),
     success=("3 chunks of a tiny model (from the zero state, from the state the chunk before left, from a random "
@@ -220,11 +211,10 @@ def _frequencies(ids, case: Case):
             return ("it returned the probabilities (one row of numbers per input row): draw one id from each row, "
                     "torch.multinomial(probs, 1, generator=generator)")
         return f"it should return integer ids, got a {ids.dtype} tensor of shape {tuple(ids.shape)}"
-    if ids.shape == (rows, 1):
-        return (f"the ids have shape {tuple(ids.shape)}, expected ({rows},): torch.multinomial(probs, 1) keeps a "
-                "sample axis; squeeze it, .squeeze(-1)")
     if ids.shape != (rows,):
-        return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): one id per row of logits"
+        why = ("torch.multinomial(probs, 1) keeps a sample axis; squeeze it, .squeeze(-1)" if ids.shape == (rows, 1)
+               else "one id per row of logits")
+        return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): {why}"
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab):
         return f"the ids should lie in 0..{vocab - 1}, got {int(ids.min())}..{int(ids.max())}"
     return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
@@ -260,19 +250,15 @@ check_sample_next = checker(SAMPLE_NEXT, """``fn(logits (batch, vocab), temperat
 # ================================================================ tbptt_pass
 def _tiny_setup(seed: int):
     """A tiny CharLM of 5 characters and 3 chunks of 4 steps of 2 random streams, both from ``seed``."""
-    stream = torch.randint(5, (3 * 4 + 1, 2), generator=seeded(seed + 1))
-    return _tiny_lm(seed, 5), text.chunks(stream, 4)
-
-
-class _NoZeroGrad(torch.optim.SGD):
-    def zero_grad(self, set_to_none: bool = True) -> None:  # the mistake: gradients pile up
-        pass
+    return _tiny_lm(seed, 5), text.chunks(torch.randint(5, (3 * 4 + 1, 2), generator=seeded(seed + 1)), 4)
 
 
 def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
     """The losses of each chunk and the parameters after the pass: lstm_lab's, or with a mistake."""
     model, pieces = _tiny_setup(seed)
-    optimizer = (_NoZeroGrad if mistake == "no zero_grad" else torch.optim.SGD)(model.parameters(), lr=lr)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    if mistake == "no zero_grad":  # the gradients pile up
+        optimizer.zero_grad = lambda set_to_none=True: None
     if mistake == "reset":  # a fresh zero state for every chunk
         losses = [text.train_chunks(model, [piece], optimizer, clip)[0][0] for piece in pieces]
     else:
@@ -285,30 +271,20 @@ _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.ba
                  "optimizer has since changed). Detach it before the forward pass: "
                  "state = tuple(s.detach() for s in state), or lstm_lab.text.detach_state(state)")
 
-# What a truncated-BPTT pass legitimately calls of the library: the model it is handed (its forward, and the
-# backward of its LSTM layer, which loss.backward() runs), and the two helpers notebook 13 uses before the
-# exercise for the state and the loss. Not text.train_chunks (the answer) nor training.optimise (the update,
-# which the exercise asks for step by step).
-_TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunction.backward",
-                  "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
-
 
 def _tbptt_cases(seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> list[Case]:
     model, pieces = _tiny_setup(seed)
-    losses = tuple(f"loss {k + 1}" for k in range(len(pieces)))
-    return [Case(f"{len(pieces)} chunks of a tiny CharLM", (model, pieces, torch.optim.SGD(model.parameters(), lr=lr),
-                                                           clip), _trajectory(seed, clip, lr),
-                 ("model", "pieces", "optimizer", "clip"), returns=(losses, "the parameters after the pass"),
-                 about={"seed": seed, "lr": lr})]
+    optimizer, losses = torch.optim.SGD(model.parameters(), lr), tuple(f"loss {k + 1}" for k in range(len(pieces)))
+    return [Case(f"{len(pieces)} chunks of a tiny CharLM", (model, pieces, optimizer, clip),
+                 _trajectory(seed, clip, lr), ("model", "pieces", "optimizer", "clip"),
+                 returns=(losses, "the parameters after the pass"), about={"seed": seed, "lr": lr})]
 
 
 def _tbptt_mistakes(case: Case) -> dict:
     seed, clip, lr = case.about["seed"], case.args[3], case.about["lr"]
     model, pieces = _tiny_setup(seed)
     (inputs, targets), rest = pieces[0], (None,) * (len(pieces) - 1)
-    with torch.no_grad():  # the first chunk's loss comes before any update: how a wrong one was computed
-        logits, _ = model(inputs)
-        right = text.chunk_loss(logits, targets).item()
+    logits, _ = model(inputs)  # the first chunk's loss comes before any update: how a wrong one was computed
     return {
         "the state starts from zero at every chunk: carry the state returned by one chunk into the next (detached), "
         "so the model reads the stream as one long text": lambda: _trajectory(seed, clip, lr, "reset"),
@@ -317,14 +293,20 @@ def _tbptt_mistakes(case: Case) -> dict:
         "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) between "
         "loss.backward() and optimizer.step()": lambda: _trajectory(seed, clip, lr, "no clip"),
         "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)":
-            ((right * targets.numel(), *rest), None),
+            ((case.expected[0][0] * targets.numel(), *rest), None),  # the right first loss, not divided
         "the loss compares the predictions with the inputs: the target of step t is the next character, the "
         "chunk's targets": ((text.chunk_loss(logits, inputs).item(), *rest), None)}
 
 
+# What a truncated-BPTT pass legitimately calls of the library: the model it is handed (its forward, and the
+# backward of its LSTM layer, which loss.backward() runs), and the two helpers notebook 13 uses before the
+# exercise for the state and the loss. Not text.train_chunks (the answer) nor training.optimise (the update,
+# which the exercise asks for step by step).
 TBPTT_PASS = Exercise(
     "tbptt_pass", lambda model, pieces, optimizer, clip: text.train_chunks(model, pieces, optimizer, clip)[0], (),
-    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False, allowed=_TBPTT_ALLOWED,
+    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
+    allowed=("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunction.backward",
+             "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss"),
     after=lambda args: nn.utils.parameters_to_vector(args[0].parameters()).detach(),  # the state a pass leaves behind
     error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
     hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
