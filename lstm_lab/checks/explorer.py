@@ -15,7 +15,7 @@ from .diagnose import Case, Exercise, checker
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
 KEEP_TOLERANCE = TOLERANCES["memory kept"]  # c_t may drift this far from c_1
-MIN_WRITTEN = 0.5  # |c_0| at least this: something must have been written
+MIN_WRITTEN = 0.5  # |c_1| at least this: something must have been written
 
 
 def _keep_trace(answer, case) -> dict | list:
@@ -26,7 +26,7 @@ def _keep_trace(answer, case) -> dict | list:
         if input_size != 1:
             return [f"the weights read {input_size} features per step; this exercise feeds one "
                     f"(type the sequence {KEEP_SEQUENCE} in the explorer)"]
-        trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
+        trace = compute.lstm_trace(KEEP_SEQUENCE, params, c0=0.0)  # it parses the text
     except (TypeError, ValueError, RuntimeError) as error:  # lstm_lab's checks of the weights say what is off
         return [str(error)]
     c, f, i, g = (getattr(trace, k)[:, 0].tolist() for k in "cfig")  # the first hidden unit
