@@ -15,7 +15,7 @@ from .diagnose import Case, Exercise, checker
 # ---------------------------------------------------------------- 1. keep the first input
 KEEP_SEQUENCE = "1, 0, 0, 0, 0, 0, 0, 0"  # one input, then silence
 KEEP_TOLERANCE = TOLERANCES["memory kept"]  # c_t may drift this far from c_1
-MIN_WRITTEN = 0.5  # |c_0| at least this: something must have been written
+MIN_WRITTEN = 0.5  # |c_1| at least this: something must have been written
 
 
 def _keep_trace(answer, case) -> dict | list:
@@ -26,7 +26,7 @@ def _keep_trace(answer, case) -> dict | list:
         if input_size != 1:
             return [f"the weights read {input_size} features per step; this exercise feeds one "
                     f"(type the sequence {KEEP_SEQUENCE} in the explorer)"]
-        trace = compute.lstm_trace(compute.parse_sequence(KEEP_SEQUENCE), params, c0=0.0)
+        trace = compute.lstm_trace(KEEP_SEQUENCE, params, c0=0.0)  # it parses the text
     except (TypeError, ValueError, RuntimeError) as error:  # lstm_lab's checks of the weights say what is off
         return [str(error)]
     c, f, i, g = (getattr(trace, k)[:, 0].tolist() for k in "cfig")  # the first hidden unit
@@ -74,27 +74,21 @@ CELL_CASES = [
 ]
 
 
-def constant_gate_params(f: float, i: float, g: float, o: float = 0.5) -> dict:
-    """An LSTM (one unit, one feature) whose gates are f, i, g, o at every step: all weights zero, so each gate is
-    its activation of its bias (b_f = logit(f), ...)."""
+def reference_cell_after(steps: int, f: float, i: float, g: float, c0: float) -> float:
+    """c after ``steps`` steps of an LSTM (one unit, one feature) whose gates are f, i, g at every step, run step by
+    step: all weights zero, so each gate is its activation of its bias (b_f = logit(f), ...)."""
     params = compute.zero_params(1, 1)
-    for gate, value in (("f", f), ("i", i), ("o", o)):
+    for gate, value in (("f", f), ("i", i)):
         params[f"b_{gate}"].fill_(math.log(value / (1 - value)))
     params["b_g"].fill_(math.atanh(g) if abs(g) < 1 else math.copysign(30.0, g))
-    return params
-
-
-def reference_cell_after(steps: int, f: float, i: float, g: float, c0: float) -> float:
-    """c after ``steps`` steps of an LSTM with these constant gates, run step by step."""
-    params = constant_gate_params(f, i, g)
     return compute.lstm_trace(torch.zeros(steps, 1, dtype=compute.DTYPE), params, c0).c[-1, 0].item()
 
 
 CELL_AFTER = Exercise(
     "memory after T steps", reference_cell_after, "c_T", gradients=False, atol=TOLERANCES["closed form"],
-    cases=lambda: [Case(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}", case,
-                        reference_cell_after(*case), ("steps", "f", "i", "g", "c0"), returns=f"case {k}")
-                   for k, case in enumerate(CELL_CASES) for steps, f, i, g, c0 in [case]],
+    cases=lambda: [Case(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}",
+                        (steps, f, i, g, c0), names=("steps", "f", "i", "g", "c0"), returns=f"case {k}")
+                   for k, (steps, f, i, g, c0) in enumerate(CELL_CASES)],
     success=(f"matches to within {TOLERANCES['closed form']:g}",))
 check_cell_after = checker(CELL_AFTER, "``cell_after(steps, f, i, g, c0)``: the cell state after ``steps`` steps.",
                            "check_cell_after")

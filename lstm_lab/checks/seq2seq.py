@@ -47,19 +47,17 @@ check_attention = checker(ATTENTION, """``attention(query (B, H), keys (S, B, H)
 def _decoder_mistakes(case: Case) -> dict:
     decoder, token, state, memory, _ = case.args
     with torch.no_grad():
-        h, c = decoder.cell(decoder.embedding(token), state)
-        context, weights = seq2seq.dot_attention(h, memory)
+        logits, (h, c), weights = decoder.step(token, state, memory)
+        context, _ = seq2seq.dot_attention(h, memory)
         stale_context, stale_weights = seq2seq.dot_attention(state[0], memory)
-    readout = decoder.readout
-    return {
-        "the attention was asked with the state from before this step (h_{t-1}): this decoder (Luong's) "
-        "runs its cell first and attends with the new h_t":
-            (readout(torch.cat([h, stale_context], -1)), (h, c), stale_weights),
-        "the read-out got [context; h_t]: it was built to read [h_t; context], h_t first":
-            (readout(torch.cat([context, h], -1)), (h, c), weights),
-        "the state returned is the one the step started from: return the cell's new (h_t, c_t), which the "
-            "next step reads": (readout(torch.cat([h, context], -1)), state, weights),
-    }
+        return {
+            "the attention was asked with the state from before this step (h_{t-1}): this decoder (Luong's) "
+            "runs its cell first and attends with the new h_t":
+                (decoder.readout(torch.cat([h, stale_context], -1)), (h, c), stale_weights),
+            "the read-out got [context; h_t]: it was built to read [h_t; context], h_t first":
+                (decoder.readout(torch.cat([context, h], -1)), (h, c), weights),
+            "the state returned is the one the step started from: return the cell's new (h_t, c_t), which the "
+            "next step reads": (logits, state, weights)}
 
 
 def _decoder_cases(seed: int = 0) -> list[Case]:

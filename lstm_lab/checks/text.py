@@ -24,22 +24,17 @@ def _batchify_cases(seed: int = 0) -> list[Case]:
                             names=("ids", "batch_size"))]
 
 
-def _batchify_mistakes(case: Case) -> dict:
-    ids, batch_size = case.args
-    return {
+BATCHIFY = Exercise(
+    "batchify", text.streams, "streams", cases=_batchify_cases, judge="exact",
+    mistakes=lambda case: {
         "the streams lie along the rows, (batch_size, T): the LSTM reads time along the first axis, so each "
         "stream must be a column, (T, batch_size). Transpose the (batch_size, T) pieces, .t()":
-            mistakes.streams_batch_major(ids, batch_size),
+            mistakes.streams_batch_major(*case.args),
         "the streams are interleaved: stream b holds ids b, b + batch_size, b + 2 * batch_size, ..., every "
         "batch_size-th character of the whole text. Stream b should be the b-th consecutive piece: "
-        "reshape(batch_size, T) first, then transpose": mistakes.streams_interleaved(ids, batch_size),
+        "reshape(batch_size, T) first, then transpose": mistakes.streams_interleaved(*case.args),
         "the ids that do not fill a whole row were dropped from the start of the text: drop them from the end, "
-        "ids[:T * batch_size], so that stream 0 starts where the text does": mistakes.streams_head_dropped(ids, batch_size),
-    }
-
-
-BATCHIFY = Exercise(
-    "batchify", text.streams, "streams", cases=_batchify_cases, judge="exact", mistakes=_batchify_mistakes,
+        "ids[:T * batch_size], so that stream 0 starts where the text does": mistakes.streams_head_dropped(*case.args)},
     axis_names={"streams": ("step", "stream")},
     error_hints={"is invalid for input of size": "the ids do not divide evenly into batch_size streams: first drop "
                                                  "the ids that do not fill a whole row, ids[:T * batch_size] with "
@@ -53,9 +48,6 @@ check_batchify = checker(BATCHIFY, """``fn(ids (N,), batch_size) -> streams (N /
 
 
 # ================================================================ chunk_pairs
-_MOST_CHUNKS = 4  # the cases' largest number of chunks: each returned tensor gets a name and axis names
-
-
 def _numbered(steps: int, streams: int) -> Tensor:
     """Streams whose every id says where it is: step t of stream b holds 100 * b + t."""
     return torch.arange(steps).unsqueeze(1) + 100 * torch.arange(streams)
@@ -67,7 +59,7 @@ def _chunk_names(count: int) -> tuple:
 
 def _chunk_cases(seed: int = 0) -> list[Case]:
     return [Case(label, (stream, length), names=("stream", "length"),
-                 returns=_chunk_names(len(range(0, stream.shape[0] - 1, length))))  # a pair per chunk
+                 returns=_chunk_names(len(text.chunks(stream, length))))
             for stream, length, label in (
                 (_numbered(9, 2), 4,
                  "9 steps of 2 numbered streams (step t of stream b holds 100 * b + t), chunks of 4"),
@@ -88,7 +80,7 @@ CHUNK_PAIRS = Exercise(
         "the last chunk's inputs run to the last step of the stream, which has no next character to be its target: "
         "stop every chunk's inputs one step before the end, end = min(start + length, T - 1)":
             mistakes.chunk_inputs_run_to_the_end(*case.args)},
-    axis_names={name: ("step", "stream") for pair in _chunk_names(_MOST_CHUNKS) for name in pair},
+    axis_names={name: ("step", "stream") for case in _chunk_cases() for pair in case.returns for name in pair},
     hint=("the chunks start at steps 0, length, 2 * length, ... and stop one step before the end of the stream: "
           "the last step has no next character to be scored on",),
     success=("3 cases, numbered streams (each id says where it came from) and random ids: every chunk as "
@@ -114,38 +106,31 @@ def _char_model_cases(seed: int = 0) -> list[Case]:
     first, second = torch.randint(_LM_VOCAB, (2, 5, 2), generator=gen)
     with torch.no_grad():
         _, carried = model(first)  # the state the first chunk leaves: what truncated BPTT hands the next
-    random_state = tuple(torch.randn(1, 3, _LM_HIDDEN, dtype=F64, generator=gen) for _ in range(2))
-    names = ("model", "ids", ("h", "c"))
-    return [Case("5 characters in 2 streams, from the zero state (state=None)", (model, first, None), names=names,
-                 zero_state=True),
-            Case("the next 5 characters of the same 2 streams, from the state the first 5 left", (model, second, carried),
-                 names=names),
-            Case("4 characters in 3 streams, from a random state",
-                 (model, torch.randint(_LM_VOCAB, (4, 3), generator=gen), random_state), names=names)]
-
-
-def _char_model_mistakes(case: Case) -> dict:
-    args = case.args
-    return {
-        "the logits went through a softmax: return the read-out's raw scores. cross_entropy applies the "
-        "(log-)softmax itself, and sampling divides the logits by the temperature before one":
-            lambda: mistakes.char_lm_softmax(*args),
-        "the logits went through a log-softmax: the loss would be the same, but the model returns the read-out's "
-        "raw scores (no softmax of any kind in forward)": lambda: mistakes.char_lm_log_softmax(*args),
-        "the state handed in never reaches the LSTM, so every chunk starts from zeros: pass it on, "
-        "self.rnn(vectors, state)": lambda: mistakes.char_lm_state_ignored(*args),
-        "the state returned is the one handed in: return the state the LSTM leaves after the chunk, so that the "
-        "next chunk starts where this one ended": lambda: (None, mistakes.char_lm_state_handed_back(*args)[1]),
-        "these are the LSTM's outputs, one vector of hidden_size per step: the read-out turns each into one score "
-        "per character, self.readout(outputs)": lambda: (mistakes.char_lm_no_readout(*args)[0], None),
-    }
+    random_state = (randn(gen, 1, 3, _LM_HIDDEN), randn(gen, 1, 3, _LM_HIDDEN))
+    return [Case(label, (model, ids, state), names=("model", "ids", ("h", "c")), zero_state=state is None)
+            for label, ids, state in (
+                ("5 characters in 2 streams, from the zero state (state=None)", first, None),
+                ("the next 5 characters of the same 2 streams, from the state the first 5 left", second, carried),
+                ("4 characters in 3 streams, from a random state", torch.randint(_LM_VOCAB, (4, 3), generator=gen),
+                 random_state))]
 
 
 CHAR_MODEL = Exercise(
     "CharModel.forward", text.CharLM.forward, ("logits", ("h", "c")), cases=_char_model_cases,
-    mistakes=_char_model_mistakes, allowed=("torch.nn.LSTM",), time_axis={"logits": 0},
-    axis_names={"logits": ("step", "stream", "character"), "h": ("layer", "stream", "unit"),
-                "c": ("layer", "stream", "unit")},
+    mistakes=lambda case: {
+        "the logits went through a softmax: return the read-out's raw scores. cross_entropy applies the "
+        "(log-)softmax itself, and sampling divides the logits by the temperature before one":
+            lambda: mistakes.char_lm_softmax(*case.args),
+        "the logits went through a log-softmax: the loss would be the same, but the model returns the read-out's "
+        "raw scores (no softmax of any kind in forward)": lambda: mistakes.char_lm_log_softmax(*case.args),
+        "the state handed in never reaches the LSTM, so every chunk starts from zeros: pass it on, "
+        "self.rnn(vectors, state)": lambda: mistakes.char_lm_state_ignored(*case.args),
+        "the state returned is the one handed in: return the state the LSTM leaves after the chunk, so that the "
+        "next chunk starts where this one ended": lambda: (None, mistakes.char_lm_state_handed_back(*case.args)[1]),
+        "these are the LSTM's outputs, one vector of hidden_size per step: the read-out turns each into one score "
+        "per character, self.readout(outputs)": lambda: (mistakes.char_lm_no_readout(*case.args)[0], None)},
+    allowed=("torch.nn.LSTM",), time_axis={"logits": 0},
+    axis_names={"logits": ("step", "stream", "character"), **dict.fromkeys("hc", ("layer", "stream", "unit"))},
     hint=("the logits at step t are the read-out of the LSTM's output at step t: embedding, then LSTM, then "
           "read-out, in that order",),
     success=("3 chunks of a tiny model (from the zero state, from the state the chunk before left, from a random "
@@ -169,9 +154,6 @@ def check_char_model(model_class, seed: int = 0) -> Feedback:
     else:  # the class's forward, or that forward as a function
         return run_check(CHAR_MODEL, model_class.forward if isinstance(model_class, type) else model_class, seed=seed)
     return Feedback(CHAR_MODEL.name, False, [refusal])
-
-
-check_char_model.exercise = CHAR_MODEL  # use.yours_or_reference reads the reference from here
 
 
 # ================================================================ temperature_probs
@@ -210,14 +192,11 @@ _DRAWS = 20_000
 
 def _sample_cases(seed: int = 0) -> list[Case]:
     logits = torch.tensor(_ROW, dtype=F64).expand(_DRAWS, -1).contiguous()
-    cases = []
-    for t in (0.5, 1.0, 2.0):
-        probs = sampling.temperature_probs(logits[0], t)
-        # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
-        sampling_error = 5 * (probs * (1 - probs) / _DRAWS).sqrt() + TOLERANCES["frequency"]
-        cases.append(Case(f"temperature {t:g}, over {_DRAWS} rows of logits {list(_ROW)}", (logits, t, seeded(seed)),
-                          probs, ("logits", "temperature", "generator"), atol=sampling_error))
-    return cases
+    probs = {t: sampling.temperature_probs(logits[0], t) for t in (0.5, 1.0, 2.0)}
+    # 5 standard deviations of a frequency from 20,000 draws (at most 0.0035) and a little more
+    sampling_error = {t: 5 * (p * (1 - p) / _DRAWS).sqrt() + TOLERANCES["frequency"] for t, p in probs.items()}
+    return [Case(f"temperature {t:g}, over {_DRAWS} rows of logits {list(_ROW)}", (logits, t, seeded(seed)), p,
+                 ("logits", "temperature", "generator"), atol=sampling_error[t]) for t, p in probs.items()]
 
 
 def _frequencies(ids, case: Case):
@@ -232,11 +211,10 @@ def _frequencies(ids, case: Case):
             return ("it returned the probabilities (one row of numbers per input row): draw one id from each row, "
                     "torch.multinomial(probs, 1, generator=generator)")
         return f"it should return integer ids, got a {ids.dtype} tensor of shape {tuple(ids.shape)}"
-    if ids.shape == (rows, 1):
-        return (f"the ids have shape {tuple(ids.shape)}, expected ({rows},): torch.multinomial(probs, 1) keeps a "
-                "sample axis; squeeze it, .squeeze(-1)")
     if ids.shape != (rows,):
-        return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): one id per row of logits"
+        why = ("torch.multinomial(probs, 1) keeps a sample axis; squeeze it, .squeeze(-1)" if ids.shape == (rows, 1)
+               else "one id per row of logits")
+        return f"the ids have shape {tuple(ids.shape)}, expected ({rows},): {why}"
     if ids.numel() and not (0 <= int(ids.min()) and int(ids.max()) < vocab):
         return f"the ids should lie in 0..{vocab - 1}, got {int(ids.min())}..{int(ids.max())}"
     return torch.bincount(ids.reshape(-1), minlength=vocab).to(F64) / ids.numel()
@@ -270,29 +248,22 @@ check_sample_next = checker(SAMPLE_NEXT, """``fn(logits (batch, vocab), temperat
 
 
 # ================================================================ tbptt_pass
-_VOCAB, _CHUNK, _STREAMS = 5, 4, 2
-
-
 def _tiny_setup(seed: int):
-    """A tiny CharLM and chunks of a random stream, both from ``seed``."""
-    stream = torch.randint(_VOCAB, (3 * _CHUNK + 1, _STREAMS), generator=seeded(seed + 1))
-    return _tiny_lm(seed, _VOCAB), text.chunks(stream, _CHUNK)
-
-
-class _NoZeroGrad(torch.optim.SGD):
-    def zero_grad(self, set_to_none: bool = True) -> None:  # the mistake: gradients pile up
-        pass
+    """A tiny CharLM of 5 characters and 3 chunks of 4 steps of 2 random streams, both from ``seed``."""
+    return _tiny_lm(seed, 5), text.chunks(torch.randint(5, (3 * 4 + 1, 2), generator=seeded(seed + 1)), 4)
 
 
 def _trajectory(seed: int, clip: float, lr: float, mistake: str | None = None):
     """The losses of each chunk and the parameters after the pass: lstm_lab's, or with a mistake."""
     model, pieces = _tiny_setup(seed)
-    optimizer = (_NoZeroGrad if mistake == "no zero_grad" else torch.optim.SGD)(model.parameters(), lr=lr)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    if mistake == "no zero_grad":  # the gradients pile up
+        optimizer.zero_grad = lambda set_to_none=True: None
     if mistake == "reset":  # a fresh zero state for every chunk
         losses = [text.train_chunks(model, [piece], optimizer, clip)[0][0] for piece in pieces]
     else:
         losses, _ = text.train_chunks(model, pieces, optimizer, 0.0 if mistake == "no clip" else clip)
-    return tuple(losses), _parameters((model,))
+    return tuple(losses), nn.utils.parameters_to_vector(model.parameters()).detach()
 
 
 _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.backward() ran on into the previous "
@@ -300,35 +271,20 @@ _NOT_DETACHED = ("the state carried into this chunk was not detached, so loss.ba
                  "optimizer has since changed). Detach it before the forward pass: "
                  "state = tuple(s.detach() for s in state), or lstm_lab.text.detach_state(state)")
 
-# What a truncated-BPTT pass legitimately calls of the library: the model it is handed (its forward, and the
-# backward of its LSTM layer, which loss.backward() runs), and the two helpers notebook 13 uses before the
-# exercise for the state and the loss. Not text.train_chunks (the answer) nor training.optimise (the update,
-# which the exercise asks for step by step).
-_TBPTT_ALLOWED = ("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunction.backward",
-                  "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss")
-
-
-def _parameters(args) -> Tensor:
-    """The state a pass leaves behind: the model's parameters, in one vector."""
-    return torch.cat([p.detach().reshape(-1) for p in args[0].parameters()])
-
 
 def _tbptt_cases(seed: int = 0, clip: float = 0.05, lr: float = 0.5) -> list[Case]:
     model, pieces = _tiny_setup(seed)
-    losses = tuple(f"loss {k + 1}" for k in range(len(pieces)))
-    return [Case(f"{len(pieces)} chunks of a tiny CharLM", (model, pieces, torch.optim.SGD(model.parameters(), lr=lr),
-                                                           clip), _trajectory(seed, clip, lr),
-                 ("model", "pieces", "optimizer", "clip"), returns=(losses, "the parameters after the pass"),
-                 about={"seed": seed, "lr": lr})]
+    optimizer, losses = torch.optim.SGD(model.parameters(), lr), tuple(f"loss {k + 1}" for k in range(len(pieces)))
+    return [Case(f"{len(pieces)} chunks of a tiny CharLM", (model, pieces, optimizer, clip),
+                 _trajectory(seed, clip, lr), ("model", "pieces", "optimizer", "clip"),
+                 returns=(losses, "the parameters after the pass"), about={"seed": seed, "lr": lr})]
 
 
 def _tbptt_mistakes(case: Case) -> dict:
     seed, clip, lr = case.about["seed"], case.args[3], case.about["lr"]
     model, pieces = _tiny_setup(seed)
     (inputs, targets), rest = pieces[0], (None,) * (len(pieces) - 1)
-    with torch.no_grad():  # the first chunk's loss comes before any update: how a wrong one was computed
-        logits, _ = model(inputs)
-        right = text.chunk_loss(logits, targets).item()
+    logits, _ = model(inputs)  # the first chunk's loss comes before any update: how a wrong one was computed
     return {
         "the state starts from zero at every chunk: carry the state returned by one chunk into the next (detached), "
         "so the model reads the stream as one long text": lambda: _trajectory(seed, clip, lr, "reset"),
@@ -337,15 +293,21 @@ def _tbptt_mistakes(case: Case) -> dict:
         "the gradients are not clipped: call torch.nn.utils.clip_grad_norm_(model.parameters(), clip) between "
         "loss.backward() and optimizer.step()": lambda: _trajectory(seed, clip, lr, "no clip"),
         "the loss is summed over the characters of the chunk: take their mean (cross_entropy's default)":
-            ((right * targets.numel(), *rest), None),
+            ((case.expected[0][0] * targets.numel(), *rest), None),  # the right first loss, not divided
         "the loss compares the predictions with the inputs: the target of step t is the next character, the "
         "chunk's targets": ((text.chunk_loss(logits, inputs).item(), *rest), None)}
 
 
+# What a truncated-BPTT pass legitimately calls of the library: the model it is handed (its forward, and the
+# backward of its LSTM layer, which loss.backward() runs), and the two helpers notebook 13 uses before the
+# exercise for the state and the loss. Not text.train_chunks (the answer) nor training.optimise (the update,
+# which the exercise asks for step by step).
 TBPTT_PASS = Exercise(
     "tbptt_pass", lambda model, pieces, optimizer, clip: text.train_chunks(model, pieces, optimizer, clip)[0], (),
-    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False, after=_parameters,
-    allowed=_TBPTT_ALLOWED,
+    cases=_tbptt_cases, judge="trajectory", mistakes=_tbptt_mistakes, gradients=False,
+    allowed=("lstm_lab.text.CharLM", "lstm_lab.lstm_function.LSTMLayerFunction.backward",
+             "lstm_lab.text.detach_state", "lstm_lab.text.chunk_loss"),
+    after=lambda args: nn.utils.parameters_to_vector(args[0].parameters()).detach(),  # the state a pass leaves behind
     error_hints={"backward through the graph a second time": _NOT_DETACHED, "modified by an inplace": _NOT_DETACHED},
     hint=("the losses and the parameters after the pass are compared with lstm_lab.text.train_chunks's: is "
           "optimizer.step() called after every chunk, the last one included?",),
