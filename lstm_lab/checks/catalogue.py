@@ -63,15 +63,11 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
             typo = seed if keys == ("weight_hh",) else ""
             out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s {block} instead of its own{typo}"] = (
                 (lambda: run(with_W_hf_for_W_hi(weights))) if typo else swapped(target, source, keys))
-    out.update(missing_biases(weights, run))
+    for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih")):
+        out["both biases are missing" if len(keys) == 2 else
+            f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh"] = (
+            lambda keys=keys: run({**weights, **{k: torch.zeros_like(weights[k]) for k in keys}}))
     return out
-
-
-def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
-    def without(keys):
-        return lambda: run({**weights, **{k: torch.zeros_like(weights[k]) for k in keys}})
-    return {f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh" if len(keys) == 1 else
-            "both biases are missing": without(keys) for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih"))}
 
 
 # ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)
@@ -87,16 +83,15 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
                 f"of {prefix}{target}{seed if typo else ''}"] = (
                 (lambda: run(with_W_hf_for_W_hi(params))) if typo else
                 lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
-    wrong, right = ("W?.T", "W?") if transposed else ("W?", "W?.T")
-    shapes = ("shape (input_size, hidden_size)" if transposed else
-              "torch keeps a row per unit, shape (hidden_size, input_size)")
-    out[f"the recurrent matrices are used transposed (h @ {wrong.replace('W', 'W_h')}): in this exercise they are "
-        f"applied as h @ {right.replace('W', 'W_h')}, shape (hidden_size, hidden_size), a row per unit of h"] = (
-        lambda: run({k: v.t() if k.startswith("W_h") else v for k, v in params.items()}))
-    if input_size == hidden_size:
-        out[f"the input matrices are used transposed (x @ {wrong.replace('W', 'W_x')}): in this exercise they are "
-            f"applied as x @ {right.replace('W', 'W_x')}, {shapes}"] = (
-            lambda: run({k: v.t() if k.startswith("W_x") else v for k, v in params.items()}))
+    wrong, right = (".T", "") if transposed else ("", ".T")
+    x_shape = ("shape (input_size, hidden_size)" if transposed else
+               "torch keeps a row per unit, shape (hidden_size, input_size)")
+    for v, kind, shape in (("h", "recurrent", "shape (hidden_size, hidden_size), a row per unit of h"),
+                           ("x", "input", x_shape)):
+        if v == "h" or input_size == hidden_size:  # input matrices used transposed fail unless they are square
+            out[f"the {kind} matrices are used transposed ({v} @ W_{v}?{wrong}): in this exercise they are applied as "
+                f"{v} @ W_{v}?{right}, {shape}"] = (
+                lambda p=f"W_{v}": run({k: w.t() if k.startswith(p) else w for k, w in params.items()}))
     for gate in GATES:
         out[f"b_{gate}, the {GATE_WORDS[gate]}'s bias, is missing: every gate adds its own bias"] = (
             lambda gate=gate: run(dict(params, **{f"b_{gate}": torch.zeros_like(params[f"b_{gate}"])})))

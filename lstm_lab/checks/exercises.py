@@ -20,6 +20,7 @@ from .core import TOLERANCES, as_tensor, call_student, randn, same, seeded, shap
 from .diagnose import ATOL, Case, Exercise, checker, clone, split
 
 F64 = torch.float64
+_FUSED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # torch's weights of one cell, in the order it lists them
 
 
 def _layer_weights(gen, rows: int, D: int, H: int, ih=1.0, hh=1.0, bias=1.0) -> dict:
@@ -85,7 +86,7 @@ RNN_STEP = Exercise(
              f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
              "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"),
     cases=lambda seed=0, random_cases=2: _step_cases(
-        ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.rnn_weights(),
+        ("x", "h_prev", *_FUSED), fixtures.rnn_weights(),
         (fixtures.golden()["rnn"]["h"],), seeded(100 + seed), random_cases, seed, _RNN_SIZES, 1))
 check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B,
     D), h (B, H).""")
@@ -100,16 +101,12 @@ def _lstm_reference(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 def _lstm_step_mistakes(case: Case) -> dict:
-    x, h, c, w_ih, w_hh, b_ih, b_hh = case.args
-    weights = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
+    x, h, c, *fused = case.args
+    weights = dict(zip(_FUSED, fused))
     step = lstm_cell_trace(x, (h, c), **weights)
     i, f, g, o = step.pre.chunk(4, -1)
     sigmoid_g = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)  # tanh(atanh(sigmoid(g)))
     c_swapped = step.i * c + step.f * step.g  # c_t = i ⊙ c_{t-1} + f ⊙ g
-
-    def run(w):
-        return lstm_cell(x, (h, c), **w)
-
     return {
         "you returned (c_t, h_t): return (h_t, c_t), hidden state first, as torch.nn.LSTMCell does": (step.c, step.h),
         "h_prev and c_prev are swapped": lambda: lstm_cell(x, (c, h), **weights),
@@ -121,7 +118,7 @@ def _lstm_step_mistakes(case: Case) -> dict:
             (step.o * torch.tanh(c_swapped), c_swapped),
         "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
             (sigmoid_g.h, sigmoid_g.c),
-        **fused_mistakes(weights, run),
+        **fused_mistakes(weights, lambda w: lstm_cell(x, (h, c), **w)),
     }
 
 
@@ -169,16 +166,16 @@ LSTM_STEP = Exercise(
     "lstm_step", _lstm_reference, ("h_t", "c_t"),
     axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
     mistakes=_lstm_step_mistakes, state_args=(1, 2),
-    locate=gate_locator(("h_t", "c_t"), lambda *w: dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), w)),
+    locate=gate_locator(("h_t", "c_t"), lambda *w: dict(zip(_FUSED, w)),
                         lambda w_ih, w_hh, b_ih, b_hh: (w_ih, w_hh, b_ih + (torch.arange(len(b_ih)) < len(b_ih) // 4),
                                                         b_hh)),  # the input gate's block of bias_ih raised by 1
-    gate_blocks={name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    gate_blocks=dict.fromkeys(_FUSED, GATES),
     batch_args=(0, 1, 2),
     success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
              "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"),
     cases=lambda seed=0, random_cases=2: _step_cases(
-        ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.lstm_weights(bias=True),
+        ("x", "h_prev", "c_prev", *_FUSED), fixtures.lstm_weights(bias=True),
         (fixtures.golden()["lstm_bias"]["h"], fixtures.golden()["lstm_bias"]["c"]), seeded(200 + seed), random_cases,
         seed, _LSTM_SIZES, 4))
 check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) ->
@@ -221,13 +218,11 @@ def _backward_mistakes(case: Case) -> dict:
         "dbias is not summed over the batch: a bias is shared by every example, so its gradient is the sum":
             lambda: (None, None, None, None, None, ref.dpre),
     }
-    for order in ("ifog", "figo", "iofg", "fiog"):
-        def stacked_as(order=order):  # the four gate gradients concatenated in another order
-            dpre = reorder_gates(ref.dpre, GATES, order, dim=-1)
-            return (dpre @ w_ih, dpre @ w_hh, ref.dc_prev, bptt.weight_grad(dpre, x), bptt.weight_grad(dpre, h),
-                    bptt.bias_grad(dpre))
+    for order in ("ifog", "figo", "iofg", "fiog"):  # the four gate gradients concatenated in another order
+        dpre = reorder_gates(ref.dpre, GATES, order, dim=-1)
         out[f"the gate gradients are stacked in the order {', '.join(order)}: weight_ih's rows are i, f, g, o, so "
-            f"dpre must be too"] = stacked_as
+            f"dpre must be too"] = (dpre @ w_ih, dpre @ w_hh, ref.dc_prev, bptt.weight_grad(dpre, x),
+                                    bptt.weight_grad(dpre, h), bptt.bias_grad(dpre))
     return out
 
 
@@ -387,7 +382,6 @@ def _forward_reference(x, state, params):
 
 def _forward_mistakes(case: Case) -> dict:
     x, (h0, c0), params = case.args
-    D, H = x.shape[-1], h0.shape[-1]
 
     def run(p):
         return _forward_reference(x, (h0, c0), p)
@@ -397,7 +391,7 @@ def _forward_mistakes(case: Case) -> dict:
         return outputs.transpose(0, 1), final
 
     return {
-        **per_gate_mistakes(params, run, D, H),
+        **per_gate_mistakes(params, run, x.shape[-1], h0.shape[-1]),
         "the outputs are stacked time-first, (T, N, H): this LSTM is batch-first, so return (N, T, H) (seed 003 "
         "had to permute after torch.cat(o, dim=0))": lambda: (run(params)[0].transpose(0, 1), None),
         "the state returned is the initial one: return the (h, c) of the last step": lambda: (None, (h0, c0)),
@@ -511,32 +505,28 @@ _ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)", "rnn_layer")
 _BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
 
 
-def _bidirectional(kind: str):
-    """``kind``'s bidirectional layer from zero states, [forward, backward] (``run_stack``): the RNN exercise returns
-    (output, h_n), the LSTM one the output alone."""
-    def reference(x, forward, backward):
-        zeros = x.new_zeros(2, x.shape[1], forward["weight_hh"].shape[1])
-        output, h_n = run_stack(kind, x, zeros if kind == "RNN" else (zeros, zeros), [[forward, backward]])
-        return (output, h_n) if kind == "RNN" else output
-    return reference
+def _bidirectional_rnn(x, forward, backward):  # from zero states, [forward, backward]: (output, h_n)
+    return run_stack("RNN", x, None, [[forward, backward]])
+
+
+def _bidirectional_lstm(x, forward, backward):  # the LSTM exercise returns the output alone
+    return run_stack("LSTM", x, None, [[forward, backward]])[0]
 
 
 def _paired_wrongly(kind: str):
     """The mistakes of pairing two directions of ``kind``: the output's, and for the RNN exercise h_n's."""
     def mistakes(case: Case) -> dict:
         x, wf, wb = case.args
-        h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
-        h0 = h0 if kind == "RNN" else (h0, h0)
-        (fwd, h_f), (read_backwards, h_b) = run_layer(kind, x, h0, wf), run_layer(kind, x.flip(0), h0, wb)
+        (fwd, h_f), (read_backwards, h_b) = run_layer(kind, x, None, wf), run_layer(kind, x.flip(0), None, wb)
         bwd = read_backwards.flip(0)  # read_backwards is in reading order: step T-1 first
         outputs = {
             "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
             "pairs the forward and the backward state of step t": torch.cat([fwd, read_backwards], -1),
             "the backward direction read the sequence from the start: reverse the input before running it":
-                torch.cat([fwd, run_layer(kind, x, h0, wb)[0]], -1),
+                torch.cat([fwd, run_layer(kind, x, None, wb)[0]], -1),
             "the halves of output are swapped: torch puts [forward, backward], forward first":
                 torch.cat([bwd, fwd], -1),
-            f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), h0, wf)[0].flip(0)], -1),
+            f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), None, wf)[0].flip(0)], -1),
             "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
                 torch.cat([fwd, bwd], 0),
             "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
@@ -571,7 +561,7 @@ def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale
 
 
 BIDIRECTIONAL_RNN = Exercise(
-    "bidirectional_rnn", _bidirectional("RNN"), ("output", "h_n"), allowed=_ONE_DIRECTION,
+    "bidirectional_rnn", _bidirectional_rnn, ("output", "h_n"), allowed=_ONE_DIRECTION,
     axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
     time_axis={"output": 0}, mistakes=_paired_wrongly("RNN"),
     success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
@@ -650,7 +640,7 @@ def _gru_mistakes(case: Case) -> dict:
 
 
 def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
-    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    names = ("x", "h_prev", *_FUSED)
     w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
                   golden["h"][1], names)]
@@ -665,7 +655,7 @@ GRU_STEP = Exercise(
     error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
                                ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
                                "examples (notebook 12's gru_step takes one sample only)"},
-    gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    gate_blocks=dict.fromkeys(_FUSED, "rzn"),
     success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
              "gradients with respect to every argument: autograd through lstm_lab.gru_cell"),
@@ -676,7 +666,7 @@ check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
 BIDIRECTIONAL_LAYER = Exercise(
-    "bidirectional_layer", _bidirectional("LSTM"), "output",
+    "bidirectional_layer", _bidirectional_lstm, "output",
     axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
     mistakes=_paired_wrongly("LSTM"), allowed=_ONE_DIRECTION,  # the exercise is the pairing
     success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
