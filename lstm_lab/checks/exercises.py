@@ -226,24 +226,21 @@ def _backward_mistakes(case: Case) -> dict:
     return out
 
 
-def _backward_args(gen, x, h, c, weights, dh=None, dc=None) -> tuple:
-    """A backward step's arguments at (x, h, c): the forward step traced, dh and dc drawn where not given."""
-    step = lstm_cell_trace(x, (h, c), **weights)
-    dh = randn(gen, *h.shape) if dh is None else dh
-    dc = randn(gen, *h.shape) if dc is None else dc
-    return dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]
+def _backward_args(x, h, c, weights, dh, dc) -> tuple:
+    """A backward step's arguments at (x, h, c), with the forward step traced."""
+    return dh, dc, x, h, c, lstm_cell_trace(x, (h, c), **weights), weights["weight_ih"], weights["weight_hh"]
 
 
 def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
     gen, golden = seeded(300 + seed), fixtures.golden()["lstm_bias"]
-    fixed = _backward_args(gen, fixtures.fixed_x()[1:2], golden["h"][0:1], golden["c"][0:1],
-                           fixtures.lstm_weights(bias=True), dh=torch.tensor([[1.0, -0.5]], dtype=F64),
-                           dc=torch.tensor([[0.25, 0.5]], dtype=F64))
+    fixed = _backward_args(fixtures.fixed_x()[1:2], golden["h"][0:1], golden["c"][0:1],
+                           fixtures.lstm_weights(bias=True), torch.tensor([[1.0, -0.5]], dtype=F64),
+                           torch.tensor([[0.25, 0.5]], dtype=F64))
 
-    def draw(B, D, H):
+    def draw(B, D, H):  # the weights, x, h, c, then dh and dc
         weights = _layer_weights(gen, 4 * H, D, H, 0.5, 0.5, 0.5)
-        return _backward_args(gen, randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights)
+        return _backward_args(*(randn(gen, B, n) for n in (D, H, H)), weights, randn(gen, B, H), randn(gen, B, H))
     return [Case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", fixed, None, names),
             *_random_cases(random_cases, _LSTM_SIZES, seed, names, draw)]
 
@@ -526,7 +523,8 @@ def _paired_wrongly(kind: str):
                 torch.cat([fwd, run_layer(kind, x, None, wb)[0]], -1),
             "the halves of output are swapped: torch puts [forward, backward], forward first":
                 torch.cat([bwd, fwd], -1),
-            f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), None, wf)[0].flip(0)], -1),
+            f"both directions use {case.names[1]}":
+                torch.cat([fwd, run_layer(kind, x.flip(0), None, wf)[0].flip(0)], -1),
             "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
                 torch.cat([fwd, bwd], 0),
             "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
@@ -592,21 +590,22 @@ def _rnn_backward_mistakes(case: Case) -> dict:
     }
 
 
+def _rnn_backward_args(x, h_prev, weights, dh) -> tuple:
+    """A backward step's arguments at (x, h_prev), with h computed forward."""
+    return dh, x, h_prev, rnn_cell_trace(x, h_prev, **weights).h, weights["weight_ih"], weights["weight_hh"]
+
+
 def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
-    w = fixtures.rnn_weights()
-    x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
     gen = seeded(700 + seed)
-    h = rnn_cell_trace(x, h_prev, **w).h
-    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (randn(gen, 2), x, h_prev, h, w["weight_ih"],
-                                                             w["weight_hh"]), None, names)]
+    fixed = _rnn_backward_args(fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0], fixtures.rnn_weights(),
+                               randn(gen, 2))
 
-    def draw(B, D, H):  # dh, x, h_prev, h, weight_ih, weight_hh (drawn in the order weights, x, h_prev, dh)
+    def draw(B, D, H):  # the weights, x, h_prev, then dh
         weights = _layer_weights(gen, H, D, H, hh=0.3)
-        x_k, h_k = randn(gen, B, D), torch.tanh(randn(gen, B, H))
-        return (randn(gen, B, H), x_k, h_k, rnn_cell_trace(x_k, h_k, **weights).h, weights["weight_ih"],
-                weights["weight_hh"])
-    return cases + _random_cases(random_cases, _RNN_SIZES, seed, names, draw)
+        return _rnn_backward_args(randn(gen, B, D), torch.tanh(randn(gen, B, H)), weights, randn(gen, B, H))
+    return [Case("the fixed X at x[1] (one sample, after h for x[0])", fixed, None, names),
+            *_random_cases(random_cases, _RNN_SIZES, seed, names, draw)]
 
 
 RNN_STEP_BACKWARD = Exercise(
