@@ -183,7 +183,6 @@ check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih
 
 
 # ================================================================ LSTM step, backwards
-_BACKWARD_RETURNS = ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias")
 _BACKWARD_AXES = {"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
                   "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)}
 BACKWARD_MATMUL = ("going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
@@ -246,7 +245,7 @@ def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case
 
 
 LSTM_STEP_BACKWARD = Exercise(
-    "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
+    "lstm_step_backward", _backward_reference, ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias"),
     axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
     mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
     notebook_answers=("lstm_gates_backward",),  # notebook 09 shows steps 1-3 of this backward step as that function
@@ -380,19 +379,17 @@ def _forward_reference(x, state, params):
 def _forward_mistakes(case: Case) -> dict:
     x, (h0, c0), params = case.args
 
-    def run(p):
-        return _forward_reference(x, (h0, c0), p)
-
     def restarting():  # seed 003's loop: every step from the initial state
         outputs, final = state_never_carried(x.transpose(0, 1), fuse_gates(params, transposed=True), (h0, c0))
         return outputs.transpose(0, 1), final
 
     return {
-        **per_gate_mistakes(params, run, x.shape[-1], h0.shape[-1]),
+        **per_gate_mistakes(params, lambda p: _forward_reference(x, (h0, c0), p), x.shape[-1], h0.shape[-1]),
         "the outputs are stacked time-first, (T, N, H): this LSTM is batch-first, so return (N, T, H) (seed 003 "
-        "had to permute after torch.cat(o, dim=0))": lambda: (run(params)[0].transpose(0, 1), None),
+        "had to permute after torch.cat(o, dim=0))": lambda: (_forward_reference(*case.args)[0].transpose(0, 1), None),
         "the state returned is the initial one: return the (h, c) of the last step": lambda: (None, (h0, c0)),
-        "h_n and c_n are swapped: return (outputs, (h, c))": lambda: (None, tuple(reversed(run(params)[1]))),
+        "h_n and c_n are swapped: return (outputs, (h, c))":
+            lambda: (None, tuple(reversed(_forward_reference(*case.args)[1]))),
         "every step starts again from the initial state: carry (h, c) from one step to the next": restarting,
     }
 
@@ -402,9 +399,8 @@ def _lstm_forward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     golden = fixtures.golden()["lstm_bias"]
     params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
     zeros = torch.zeros(1, 2, dtype=F64)
-    expected = (golden["h"].unsqueeze(0), (golden["h"][2:], golden["c"][2:]))
     cases = [Case("the fixed X (batch 1, 3 steps)", (fixtures.fixed_x().unsqueeze(0), (zeros, zeros), params),
-                  expected, names, zero_state=True)]
+                  (golden["h"].unsqueeze(0), (golden["h"][2:], golden["c"][2:])), names, zero_state=True)]
     gen = seeded(400 + seed)
 
     def draw(N, T, D, H):  # drawn weights first, then the (non-zero) initial state, then x
@@ -448,7 +444,7 @@ def _last_valid_mistakes(case: Case) -> dict:
         f"that is the first step, {first}": lambda: outputs[:, 0],
         f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
         f"{every[1]}":
-            lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
+            lambda: given[:, lengths - 1] if batch_first else given[lengths - 1],
         f"the axes are swapped: the output is {layout}":
             lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
     }
@@ -465,15 +461,15 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2, batch_first: 
         N = max(N, 3)
         # even cases hold a full-length sequence (indexing with the length itself raises there), odd ones
         # do not (the same mistake gives wrong numbers instead); every case holds a sequence of length 1
-        lengths = torch.randint(1, T + k % 2 * -1 + 1, (N,), generator=gen)
-        lengths[0] = T if k % 2 == 0 else T - 1
-        lengths[1] = 1
+        longest = T - k % 2
+        lengths = torch.randint(1, longest + 1, (N,), generator=gen)
+        lengths[0], lengths[1] = longest, 1
         weights = _layer_weights(gen, 4 * H, D, H)
-        x, zeros = randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
+        x = randn(gen, T, N, D)
         # the LSTM reads the padding too (as seed 003's does); the masked run stops at each length, and
-        # its final state is the answer, computed without any indexing
-        outputs, _ = run_layer("LSTM", x, (zeros, zeros), weights)
-        _, (h_n, _) = run_layer("LSTM", x, (zeros, zeros), weights, lengths=lengths)
+        # its final state is the answer, computed without any indexing (both from zero states)
+        outputs, _ = run_layer("LSTM", x, None, weights)
+        _, (h_n, _) = run_layer("LSTM", x, None, weights, lengths=lengths)
         cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
     if not batch_first:  # the same cases, time-major
@@ -571,9 +567,6 @@ check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, w
 
 
 # ================================================================ RNN step, backwards (notebook 09)
-_RNN_BACKWARD_RETURNS = ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias")
-
-
 def _rnn_backward_reference(dh, x, h_prev, h, weight_ih, weight_hh):
     g = bptt.rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
     return g.dx, g.dh_prev, g.weight_ih, g.weight_hh, g.bias
@@ -609,7 +602,7 @@ def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]
 
 
 RNN_STEP_BACKWARD = Exercise(
-    "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
+    "rnn_step_backward", _rnn_backward_reference, ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias"),
     axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
     success=(f"{{cases}} steps (one sample of the fixed X, then batches): every gradient equals "
              f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",),
