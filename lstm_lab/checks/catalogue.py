@@ -78,9 +78,9 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
     out = {}
     for target, source, seed in _swaps():
         for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
-            typo = seed and prefix == "W_h"
+            typo = seed if prefix == "W_h" else ""
             out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "
-                f"of {prefix}{target}{seed if typo else ''}"] = (
+                f"of {prefix}{target}{typo}"] = (
                 (lambda: run(with_W_hf_for_W_hi(params))) if typo else
                 lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
     wrong, right = (".T", "") if transposed else ("", ".T")

@@ -225,8 +225,7 @@ def _backward_mistakes(case: Case) -> dict:
     return out
 
 
-def _backward_args(x, h, c, weights, dh, dc) -> tuple:
-    """A backward step's arguments at (x, h, c), with the forward step traced."""
+def _backward_args(x, h, c, weights, dh, dc) -> tuple:  # the backward step's arguments, the forward step traced
     return dh, dc, x, h, c, lstm_cell_trace(x, (h, c), **weights), weights["weight_ih"], weights["weight_hh"]
 
 
@@ -583,8 +582,7 @@ def _rnn_backward_mistakes(case: Case) -> dict:
     }
 
 
-def _rnn_backward_args(x, h_prev, weights, dh) -> tuple:
-    """A backward step's arguments at (x, h_prev), with h computed forward."""
+def _rnn_backward_args(x, h_prev, weights, dh) -> tuple:  # the backward step's arguments, h computed forward
     return dh, x, h_prev, rnn_cell_trace(x, h_prev, **weights).h, weights["weight_ih"], weights["weight_hh"]
 
 
