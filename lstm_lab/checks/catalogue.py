@@ -65,8 +65,8 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
                 (lambda: run(with_W_hf_for_W_hi(weights))) if typo else
                 _changed(run, weights, keys, lambda w, t=target, s=source: with_block(w, t, s)))
     for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih")):
-        out["both biases are missing" if len(keys) == 2 else f"{keys[0]} is missing: torch adds both biases, "
-            "bias_ih and bias_hh"] = _changed(run, weights, keys, torch.zeros_like)
+        out[f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh" if len(keys) == 1 else
+            "both biases are missing"] = _changed(run, weights, keys, torch.zeros_like)
     return out
 
 
