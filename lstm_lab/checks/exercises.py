@@ -196,20 +196,19 @@ def _backward_reference(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
 
 def _backward_mistakes(case: Case) -> dict:
     dh, dc, x, h, c, step, w_ih, w_hh = case.args
-    ref = bptt.lstm_step_backward(dh, dc, x, h, c, step, w_ih, w_hh)
+    ref, rest = bptt.lstm_step_backward(*case.args), case.args[2:]  # rest: the arguments after dh and dc
     out = {
         "the gradient arriving at c_t from step t+1 (dc) is not added in: c_t reaches the loss both through h_t "
         "and directly through the next step's c":
-            lambda: _backward_reference(dh, torch.zeros_like(dc), x, h, c, step, w_ih, w_hh),
+            lambda: _backward_reference(dh, torch.zeros_like(dc), *rest),
         # without tanh'(c_t) the path through h_t gives dh·o where dh·o·(1 - tanh²c) belongs: the same as the
         # right backward with dh·o·tanh²(c) more arriving at c_t
         "tanh' of the cell state is missing: through h_t = o ⊙ tanh(c_t), c_t receives "
         "dh ⊙ o ⊙ (1 - tanh²(c_t))":
-            lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, x, h, c, step, w_ih, w_hh),
+            lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, *rest),
         "c_t receives only dc, the gradient from step t+1: the path through h_t = o ⊙ tanh(c_t) is missing, "
         "dc_t = dc + dh ⊙ o ⊙ (1 - tanh²(c_t))":
-            lambda: _backward_reference(dh, dc - dh * step.o * (1 - torch.tanh(step.c) ** 2), x, h, c, step, w_ih,
-                                        w_hh),
+            lambda: _backward_reference(dh, dc - dh * step.o * (1 - torch.tanh(step.c) ** 2), *rest),
         "dc_prev is missing the forget gate: c_t = f ⊙ c_{t-1} + ..., so dc_{t-1} = dc_t ⊙ f":
             lambda: (ref.dx, ref.dh_prev, ref.dc, ref.weight_ih, ref.weight_hh, ref.bias),
         "the weight gradients are transposed: dweight_ih has weight_ih's shape (4H, D), dpreᵀ @ x":
