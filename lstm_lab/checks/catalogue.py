@@ -19,11 +19,11 @@ KNOWN_ORDERS = {CONVENTIONS[k].replace("c", "g"): f"{name}'s order" for k, name 
 SEED_003 = " (seed 003's typo: its input gate reads `h @ W_hf`)"  # the typo itself: mistakes.with_W_hf_for_W_hi
 
 
-def with_block(t: Tensor, target: str, source: str, dim: int = 0) -> Tensor:
-    """``t`` with gate ``target``'s block replaced by gate ``source``'s (blocks stacked i, f, g, o)."""
-    blocks = list(t.chunk(4, dim))
+def with_block(t: Tensor, target: str, source: str) -> Tensor:
+    """``t`` with gate ``target``'s block replaced by gate ``source``'s (blocks stacked i, f, g, o on dim 0)."""
+    blocks = list(t.chunk(4))
     blocks[GATES.index(target)] = blocks[GATES.index(source)]
-    return torch.cat(blocks, dim)
+    return torch.cat(blocks)
 
 
 def transposed_blocks(t: Tensor) -> Tensor:
@@ -32,6 +32,11 @@ def transposed_blocks(t: Tensor) -> Tensor:
     if blocks[0].shape[0] != blocks[0].shape[1]:
         raise ValueError("only square blocks can be used transposed without an error")
     return torch.cat([b.t() for b in blocks])
+
+
+def _changed(run: Callable[[dict], object], weights: dict, keys, change: Callable) -> Callable:
+    """A mistake's thunk: ``run`` on ``weights`` with ``change`` applied to each of ``keys``."""
+    return lambda: run({**weights, **{k: change(weights[k]) for k in keys}})
 
 
 def _swaps():
@@ -48,30 +53,21 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
         known = f" ({KNOWN_ORDERS[order]})" if order in KNOWN_ORDERS else ""
         out[f"you split the gate blocks in the order {', '.join(order)}{known}: torch stacks them i, f, g, o "
             f"(input, forget, candidate, output)"] = (
-            lambda order=order: run({k: reorder_gates(v, order, GATES) for k, v in weights.items()}))
+            _changed(run, weights, weights, lambda w, order=order: reorder_gates(w, order, GATES)))
     for kind, name, v in (("recurrent", "weight_hh", "h"), ("input", "weight_ih", "x")):
         out[f"the {kind} blocks of {name} are used transposed ({v} @ W without .T): torch keeps a row per gate unit, "
-            f"so each block is applied as {v} @ W.T"] = lambda name=name: run(
-                {**weights, name: transposed_blocks(weights[name])})
-
-    def swapped(t: str, s: str, keys: tuple):  # gate t reads gate s's block of each of ``keys``
-        return lambda: run({**weights, **{k: with_block(weights[k], t, s) for k in keys}})
-
+            f"so each block is applied as {v} @ W.T"] = _changed(run, weights, [name], transposed_blocks)
     for target, source, seed in _swaps():
         for keys, block in ((("weight_hh",), "block of weight_hh"), (("weight_ih",), "block of weight_ih"),
                             (("bias_ih", "bias_hh"), "bias block")):
             typo = seed if keys == ("weight_hh",) else ""
             out[f"the {GATE_WORDS[target]} uses the {GATE_WORDS[source]}'s {block} instead of its own{typo}"] = (
-                (lambda: run(with_W_hf_for_W_hi(weights))) if typo else swapped(target, source, keys))
-    out.update(missing_biases(weights, run))
+                (lambda: run(with_W_hf_for_W_hi(weights))) if typo else
+                _changed(run, weights, keys, lambda w, t=target, s=source: with_block(w, t, s)))
+    for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih")):
+        out[f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh" if len(keys) == 1 else
+            "both biases are missing"] = _changed(run, weights, keys, torch.zeros_like)
     return out
-
-
-def missing_biases(weights: dict, run: Callable[[dict], object]) -> dict:
-    def without(keys):
-        return lambda: run({**weights, **{k: torch.zeros_like(weights[k]) for k in keys}})
-    return {f"{keys[0]} is missing: torch adds both biases, bias_ih and bias_hh" if len(keys) == 1 else
-            "both biases are missing": without(keys) for keys in (("bias_hh",), ("bias_ih",), ("bias_hh", "bias_ih"))}
 
 
 # ---------------------------------------------------------------- per-gate weights (seed 003's x @ W)
@@ -82,24 +78,21 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
     out = {}
     for target, source, seed in _swaps():
         for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
-            typo = seed and prefix == "W_h"
+            typo = seed if prefix == "W_h" else ""
             out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "
-                f"of {prefix}{target}{seed if typo else ''}"] = (
+                f"of {prefix}{target}{typo}"] = (
                 (lambda: run(with_W_hf_for_W_hi(params))) if typo else
                 lambda t=target, s=source, p=prefix: run(dict(params, **{p + t: params[p + s]})))
-    wrong, right = ("W?.T", "W?") if transposed else ("W?", "W?.T")
-    shapes = ("shape (input_size, hidden_size)" if transposed else
-              "torch keeps a row per unit, shape (hidden_size, input_size)")
-    out[f"the recurrent matrices are used transposed (h @ {wrong.replace('W', 'W_h')}): in this exercise they are "
-        f"applied as h @ {right.replace('W', 'W_h')}, shape (hidden_size, hidden_size), a row per unit of h"] = (
-        lambda: run({k: v.t() if k.startswith("W_h") else v for k, v in params.items()}))
-    if input_size == hidden_size:
-        out[f"the input matrices are used transposed (x @ {wrong.replace('W', 'W_x')}): in this exercise they are "
-            f"applied as x @ {right.replace('W', 'W_x')}, {shapes}"] = (
-            lambda: run({k: v.t() if k.startswith("W_x") else v for k, v in params.items()}))
+    wrong, right = (".T", "") if transposed else ("", ".T")
+    x_shape = ("shape (input_size, hidden_size)" if transposed else
+               "torch keeps a row per unit, shape (hidden_size, input_size)")
+    for v, kind, shape in (("h", "recurrent", "shape (hidden_size, hidden_size), a row per unit of h"),
+                           ("x", "input", x_shape)):
+        if v == "h" or input_size == hidden_size:  # input matrices used transposed fail unless they are square
+            out[f"the {kind} matrices are used transposed ({v} @ W_{v}?{wrong}): in this exercise they are applied as "
+                f"{v} @ W_{v}?{right}, {shape}"] = _changed(run, params, [f"W_{v}{g}" for g in GATES], torch.t)
     for gate in GATES:
         out[f"b_{gate}, the {GATE_WORDS[gate]}'s bias, is missing: every gate adds its own bias"] = (
-            lambda gate=gate: run(dict(params, **{f"b_{gate}": torch.zeros_like(params[f"b_{gate}"])})))
-    out["the biases are missing"] = lambda: run({k: torch.zeros_like(v) if k.startswith("b_") else v
-                                                 for k, v in params.items()})
+            _changed(run, params, [f"b_{gate}"], torch.zeros_like))
+    out["the biases are missing"] = _changed(run, params, [f"b_{g}" for g in GATES], torch.zeros_like)
     return out

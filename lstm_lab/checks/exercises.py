@@ -20,6 +20,7 @@ from .core import TOLERANCES, as_tensor, call_student, randn, same, seeded, shap
 from .diagnose import ATOL, Case, Exercise, checker, clone, split
 
 F64 = torch.float64
+_FUSED = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # torch's weights of one cell, in the order it lists them
 
 
 def _layer_weights(gen, rows: int, D: int, H: int, ih=1.0, hh=1.0, bias=1.0) -> dict:
@@ -85,7 +86,7 @@ RNN_STEP = Exercise(
              f"{{random_cases}} random batches: lstm_lab.rnn_cell (itself checked against torch.nn.RNNCell)",
              "gradients with respect to every argument: autograd through lstm_lab.rnn_cell"),
     cases=lambda seed=0, random_cases=2: _step_cases(
-        ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.rnn_weights(),
+        ("x", "h_prev", *_FUSED), fixtures.rnn_weights(),
         (fixtures.golden()["rnn"]["h"],), seeded(100 + seed), random_cases, seed, _RNN_SIZES, 1))
 check_rnn_step = checker(RNN_STEP, """``rnn_step(x, h_prev, weight_ih, weight_hh, bias_ih, bias_hh) -> h_t``, x (B,
     D), h (B, H).""")
@@ -100,16 +101,12 @@ def _lstm_reference(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh):
 
 
 def _lstm_step_mistakes(case: Case) -> dict:
-    x, h, c, w_ih, w_hh, b_ih, b_hh = case.args
-    weights = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
+    x, h, c, *fused = case.args
+    weights = dict(zip(_FUSED, fused))
     step = lstm_cell_trace(x, (h, c), **weights)
     i, f, g, o = step.pre.chunk(4, -1)
     sigmoid_g = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)  # tanh(atanh(sigmoid(g)))
     c_swapped = step.i * c + step.f * step.g  # c_t = i ⊙ c_{t-1} + f ⊙ g
-
-    def run(w):
-        return lstm_cell(x, (h, c), **w)
-
     return {
         "you returned (c_t, h_t): return (h_t, c_t), hidden state first, as torch.nn.LSTMCell does": (step.c, step.h),
         "h_prev and c_prev are swapped": lambda: lstm_cell(x, (c, h), **weights),
@@ -121,7 +118,7 @@ def _lstm_step_mistakes(case: Case) -> dict:
             (step.o * torch.tanh(c_swapped), c_swapped),
         "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
             (sigmoid_g.h, sigmoid_g.c),
-        **fused_mistakes(weights, run),
+        **fused_mistakes(weights, lambda w: lstm_cell(x, (h, c), **w)),
     }
 
 
@@ -169,16 +166,16 @@ LSTM_STEP = Exercise(
     "lstm_step", _lstm_reference, ("h_t", "c_t"),
     axis_names={"h_t": ("batch", "unit"), "c_t": ("batch", "unit")},
     mistakes=_lstm_step_mistakes, state_args=(1, 2),
-    locate=gate_locator(("h_t", "c_t"), lambda *w: dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), w)),
+    locate=gate_locator(("h_t", "c_t"), lambda *w: dict(zip(_FUSED, w)),
                         lambda w_ih, w_hh, b_ih, b_hh: (w_ih, w_hh, b_ih + (torch.arange(len(b_ih)) < len(b_ih) // 4),
                                                         b_hh)),  # the input gate's block of bias_ih raised by 1
-    gate_blocks={name: GATES for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    gate_blocks=dict.fromkeys(_FUSED, GATES),
     batch_args=(0, 1, 2),
     success=(f"the fixed X, steps 1 to 3: torch.nn.LSTM's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batches: lstm_lab.lstm_cell (itself checked against torch.nn.LSTMCell)",
              "gradients with respect to every argument: autograd through lstm_lab.lstm_cell"),
     cases=lambda seed=0, random_cases=2: _step_cases(
-        ("x", "h_prev", "c_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh"), fixtures.lstm_weights(bias=True),
+        ("x", "h_prev", "c_prev", *_FUSED), fixtures.lstm_weights(bias=True),
         (fixtures.golden()["lstm_bias"]["h"], fixtures.golden()["lstm_bias"]["c"]), seeded(200 + seed), random_cases,
         seed, _LSTM_SIZES, 4))
 check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih, weight_hh, bias_ih, bias_hh) ->
@@ -186,7 +183,6 @@ check_lstm_step = checker(LSTM_STEP, """``lstm_step(x, h_prev, c_prev, weight_ih
 
 
 # ================================================================ LSTM step, backwards
-_BACKWARD_RETURNS = ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias")
 _BACKWARD_AXES = {"dx": ("batch", "feature"), "dh_prev": ("batch", "unit"), "dc_prev": ("batch", "unit"),
                   "dweight_ih": ("row", "column"), "dweight_hh": ("row", "column"), "dbias": ("row",)}
 BACKWARD_MATMUL = ("going backwards the products turn round: dx = dpre @ weight_ih with no .T (weight_ih is "
@@ -200,20 +196,19 @@ def _backward_reference(dh, dc, x, h_prev, c_prev, step, weight_ih, weight_hh):
 
 def _backward_mistakes(case: Case) -> dict:
     dh, dc, x, h, c, step, w_ih, w_hh = case.args
-    ref = bptt.lstm_step_backward(dh, dc, x, h, c, step, w_ih, w_hh)
+    ref, rest = bptt.lstm_step_backward(*case.args), case.args[2:]  # rest: the arguments after dh and dc
     out = {
         "the gradient arriving at c_t from step t+1 (dc) is not added in: c_t reaches the loss both through h_t "
         "and directly through the next step's c":
-            lambda: _backward_reference(dh, torch.zeros_like(dc), x, h, c, step, w_ih, w_hh),
+            lambda: _backward_reference(dh, torch.zeros_like(dc), *rest),
         # without tanh'(c_t) the path through h_t gives dh·o where dh·o·(1 - tanh²c) belongs: the same as the
         # right backward with dh·o·tanh²(c) more arriving at c_t
         "tanh' of the cell state is missing: through h_t = o ⊙ tanh(c_t), c_t receives "
         "dh ⊙ o ⊙ (1 - tanh²(c_t))":
-            lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, x, h, c, step, w_ih, w_hh),
+            lambda: _backward_reference(dh, dc + dh * step.o * torch.tanh(step.c) ** 2, *rest),
         "c_t receives only dc, the gradient from step t+1: the path through h_t = o ⊙ tanh(c_t) is missing, "
         "dc_t = dc + dh ⊙ o ⊙ (1 - tanh²(c_t))":
-            lambda: _backward_reference(dh, dc - dh * step.o * (1 - torch.tanh(step.c) ** 2), x, h, c, step, w_ih,
-                                        w_hh),
+            lambda: _backward_reference(dh, dc - dh * step.o * (1 - torch.tanh(step.c) ** 2), *rest),
         "dc_prev is missing the forget gate: c_t = f ⊙ c_{t-1} + ..., so dc_{t-1} = dc_t ⊙ f":
             lambda: (ref.dx, ref.dh_prev, ref.dc, ref.weight_ih, ref.weight_hh, ref.bias),
         "the weight gradients are transposed: dweight_ih has weight_ih's shape (4H, D), dpreᵀ @ x":
@@ -221,40 +216,34 @@ def _backward_mistakes(case: Case) -> dict:
         "dbias is not summed over the batch: a bias is shared by every example, so its gradient is the sum":
             lambda: (None, None, None, None, None, ref.dpre),
     }
-    for order in ("ifog", "figo", "iofg", "fiog"):
-        def stacked_as(order=order):  # the four gate gradients concatenated in another order
-            dpre = reorder_gates(ref.dpre, GATES, order, dim=-1)
-            return (dpre @ w_ih, dpre @ w_hh, ref.dc_prev, bptt.weight_grad(dpre, x), bptt.weight_grad(dpre, h),
-                    bptt.bias_grad(dpre))
+    for order in ("ifog", "figo", "iofg", "fiog"):  # the four gate gradients concatenated in another order
+        dpre = reorder_gates(ref.dpre, GATES, order, dim=-1)
         out[f"the gate gradients are stacked in the order {', '.join(order)}: weight_ih's rows are i, f, g, o, so "
-            f"dpre must be too"] = stacked_as
+            f"dpre must be too"] = (dpre @ w_ih, dpre @ w_hh, ref.dc_prev, bptt.weight_grad(dpre, x),
+                                    bptt.weight_grad(dpre, h), bptt.bias_grad(dpre))
     return out
 
 
-def _backward_args(gen, x, h, c, weights, dh=None, dc=None) -> tuple:
-    """A backward step's arguments at (x, h, c): the forward step traced, dh and dc drawn where not given."""
-    step = lstm_cell_trace(x, (h, c), **weights)
-    dh = randn(gen, *h.shape) if dh is None else dh
-    dc = randn(gen, *h.shape) if dc is None else dc
-    return dh, dc, x, h, c, step, weights["weight_ih"], weights["weight_hh"]
+def _backward_args(x, h, c, weights, dh, dc) -> tuple:  # the backward step's arguments, the forward step traced
+    return dh, dc, x, h, c, lstm_cell_trace(x, (h, c), **weights), weights["weight_ih"], weights["weight_hh"]
 
 
 def _lstm_step_backward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     names = ("dh", "dc", "x", "h_prev", "c_prev", "step", "weight_ih", "weight_hh")
     gen, golden = seeded(300 + seed), fixtures.golden()["lstm_bias"]
-    fixed = _backward_args(gen, fixtures.fixed_x()[1:2], golden["h"][0:1], golden["c"][0:1],
-                           fixtures.lstm_weights(bias=True), dh=torch.tensor([[1.0, -0.5]], dtype=F64),
-                           dc=torch.tensor([[0.25, 0.5]], dtype=F64))
+    fixed = _backward_args(fixtures.fixed_x()[1:2], golden["h"][0:1], golden["c"][0:1],
+                           fixtures.lstm_weights(bias=True), torch.tensor([[1.0, -0.5]], dtype=F64),
+                           torch.tensor([[0.25, 0.5]], dtype=F64))
 
-    def draw(B, D, H):
+    def draw(B, D, H):  # the weights, x, h, c, then dh and dc
         weights = _layer_weights(gen, 4 * H, D, H, 0.5, 0.5, 0.5)
-        return _backward_args(gen, randn(gen, B, D), randn(gen, B, H), randn(gen, B, H), weights)
+        return _backward_args(*(randn(gen, B, n) for n in (D, H, H)), weights, randn(gen, B, H), randn(gen, B, H))
     return [Case("the fixed X, step 1 (x[1]; dh = [1, -0.5], dc = [0.25, 0.5])", fixed, None, names),
             *_random_cases(random_cases, _LSTM_SIZES, seed, names, draw)]
 
 
 LSTM_STEP_BACKWARD = Exercise(
-    "lstm_step_backward", _backward_reference, _BACKWARD_RETURNS,
+    "lstm_step_backward", _backward_reference, ("dx", "dh_prev", "dc_prev", "dweight_ih", "dweight_hh", "dbias"),
     axis_names=_BACKWARD_AXES, gate_blocks={"dweight_ih": GATES, "dweight_hh": GATES, "dbias": GATES},
     mistakes=_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
     notebook_answers=("lstm_gates_backward",),  # notebook 09 shows steps 1-3 of this backward step as that function
@@ -387,21 +376,18 @@ def _forward_reference(x, state, params):
 
 def _forward_mistakes(case: Case) -> dict:
     x, (h0, c0), params = case.args
-    D, H = x.shape[-1], h0.shape[-1]
-
-    def run(p):
-        return _forward_reference(x, (h0, c0), p)
 
     def restarting():  # seed 003's loop: every step from the initial state
         outputs, final = state_never_carried(x.transpose(0, 1), fuse_gates(params, transposed=True), (h0, c0))
         return outputs.transpose(0, 1), final
 
     return {
-        **per_gate_mistakes(params, run, D, H),
+        **per_gate_mistakes(params, lambda p: _forward_reference(x, (h0, c0), p), x.shape[-1], h0.shape[-1]),
         "the outputs are stacked time-first, (T, N, H): this LSTM is batch-first, so return (N, T, H) (seed 003 "
-        "had to permute after torch.cat(o, dim=0))": lambda: (run(params)[0].transpose(0, 1), None),
+        "had to permute after torch.cat(o, dim=0))": lambda: (_forward_reference(*case.args)[0].transpose(0, 1), None),
         "the state returned is the initial one: return the (h, c) of the last step": lambda: (None, (h0, c0)),
-        "h_n and c_n are swapped: return (outputs, (h, c))": lambda: (None, tuple(reversed(run(params)[1]))),
+        "h_n and c_n are swapped: return (outputs, (h, c))":
+            lambda: (None, tuple(reversed(_forward_reference(*case.args)[1]))),
         "every step starts again from the initial state: carry (h, c) from one step to the next": restarting,
     }
 
@@ -411,9 +397,8 @@ def _lstm_forward_cases(seed: int = 0, random_cases: int = 2) -> list[Case]:
     golden = fixtures.golden()["lstm_bias"]
     params = split_gates(**fixtures.lstm_weights(bias=True), transposed=True)
     zeros = torch.zeros(1, 2, dtype=F64)
-    expected = (golden["h"].unsqueeze(0), (golden["h"][2:], golden["c"][2:]))
     cases = [Case("the fixed X (batch 1, 3 steps)", (fixtures.fixed_x().unsqueeze(0), (zeros, zeros), params),
-                  expected, names, zero_state=True)]
+                  (golden["h"].unsqueeze(0), (golden["h"][2:], golden["c"][2:])), names, zero_state=True)]
     gen = seeded(400 + seed)
 
     def draw(N, T, D, H):  # drawn weights first, then the (non-zero) initial state, then x
@@ -457,7 +442,7 @@ def _last_valid_mistakes(case: Case) -> dict:
         f"that is the first step, {first}": lambda: outputs[:, 0],
         f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
         f"{every[1]}":
-            lambda: outputs[:, lengths - 1] if batch_first else outputs.transpose(0, 1)[lengths - 1],
+            lambda: given[:, lengths - 1] if batch_first else given[lengths - 1],
         f"the axes are swapped: the output is {layout}":
             lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
     }
@@ -474,15 +459,15 @@ def _last_valid_output_cases(seed: int = 0, random_cases: int = 2, batch_first: 
         N = max(N, 3)
         # even cases hold a full-length sequence (indexing with the length itself raises there), odd ones
         # do not (the same mistake gives wrong numbers instead); every case holds a sequence of length 1
-        lengths = torch.randint(1, T + k % 2 * -1 + 1, (N,), generator=gen)
-        lengths[0] = T if k % 2 == 0 else T - 1
-        lengths[1] = 1
+        longest = T - k % 2
+        lengths = torch.randint(1, longest + 1, (N,), generator=gen)
+        lengths[0], lengths[1] = longest, 1
         weights = _layer_weights(gen, 4 * H, D, H)
-        x, zeros = randn(gen, T, N, D), torch.zeros(N, H, dtype=F64)
+        x = randn(gen, T, N, D)
         # the LSTM reads the padding too (as seed 003's does); the masked run stops at each length, and
-        # its final state is the answer, computed without any indexing
-        outputs, _ = run_layer("LSTM", x, (zeros, zeros), weights)
-        _, (h_n, _) = run_layer("LSTM", x, (zeros, zeros), weights, lengths=lengths)
+        # its final state is the answer, computed without any indexing (both from zero states)
+        outputs, _ = run_layer("LSTM", x, None, weights)
+        _, (h_n, _) = run_layer("LSTM", x, None, weights, lengths=lengths)
         cases.append(Case(f"random case {k + 1} (lengths {lengths.tolist()}, {T} steps)",
                           (outputs.transpose(0, 1).contiguous(), lengths), h_n, names))
     if not batch_first:  # the same cases, time-major
@@ -511,32 +496,29 @@ _ONE_DIRECTION = ("lstm_lab.runners.run_layer(reverse=False)", "rnn_layer")
 _BI_SIZES = [(5, 2, 3, 4), (4, 3, 2, 2), (6, 1, 4, 3)]  # (steps, batch, input, hidden)
 
 
-def _bidirectional(kind: str):
-    """``kind``'s bidirectional layer from zero states, [forward, backward] (``run_stack``): the RNN exercise returns
-    (output, h_n), the LSTM one the output alone."""
-    def reference(x, forward, backward):
-        zeros = x.new_zeros(2, x.shape[1], forward["weight_hh"].shape[1])
-        output, h_n = run_stack(kind, x, zeros if kind == "RNN" else (zeros, zeros), [[forward, backward]])
-        return (output, h_n) if kind == "RNN" else output
-    return reference
+def _bidirectional_rnn(x, forward, backward):  # from zero states, [forward, backward]: (output, h_n)
+    return run_stack("RNN", x, None, [[forward, backward]])
+
+
+def _bidirectional_lstm(x, forward, backward):  # the LSTM exercise returns the output alone
+    return run_stack("LSTM", x, None, [[forward, backward]])[0]
 
 
 def _paired_wrongly(kind: str):
     """The mistakes of pairing two directions of ``kind``: the output's, and for the RNN exercise h_n's."""
     def mistakes(case: Case) -> dict:
         x, wf, wb = case.args
-        h0 = x.new_zeros(x.shape[1], wf["weight_hh"].shape[1])
-        h0 = h0 if kind == "RNN" else (h0, h0)
-        (fwd, h_f), (read_backwards, h_b) = run_layer(kind, x, h0, wf), run_layer(kind, x.flip(0), h0, wb)
+        (fwd, h_f), (read_backwards, h_b) = run_layer(kind, x, None, wf), run_layer(kind, x.flip(0), None, wb)
         bwd = read_backwards.flip(0)  # read_backwards is in reading order: step T-1 first
         outputs = {
             "the backward outputs are still in reading order (last step first): flip them back, so that output[t] "
             "pairs the forward and the backward state of step t": torch.cat([fwd, read_backwards], -1),
             "the backward direction read the sequence from the start: reverse the input before running it":
-                torch.cat([fwd, run_layer(kind, x, h0, wb)[0]], -1),
+                torch.cat([fwd, run_layer(kind, x, None, wb)[0]], -1),
             "the halves of output are swapped: torch puts [forward, backward], forward first":
                 torch.cat([bwd, fwd], -1),
-            f"both directions use {case.names[1]}": torch.cat([fwd, run_layer(kind, x.flip(0), h0, wf)[0].flip(0)], -1),
+            f"both directions use {case.names[1]}":
+                torch.cat([fwd, run_layer(kind, x.flip(0), None, wf)[0].flip(0)], -1),
             "the two directions are concatenated along time (dim 0): concatenate the features, dim -1":
                 torch.cat([fwd, bwd], 0),
             "the two directions are concatenated along the batch (dim 1): concatenate the features, dim -1":
@@ -571,7 +553,7 @@ def _two_directions(gen, count: int, seed: int, names: tuple, blocks: int, scale
 
 
 BIDIRECTIONAL_RNN = Exercise(
-    "bidirectional_rnn", _bidirectional("RNN"), ("output", "h_n"), allowed=_ONE_DIRECTION,
+    "bidirectional_rnn", _bidirectional_rnn, ("output", "h_n"), allowed=_ONE_DIRECTION,
     axis_names={"output": ("step", "batch", "unit"), "h_n": ("direction", "batch", "unit")},
     time_axis={"output": 0}, mistakes=_paired_wrongly("RNN"),
     success=(f"the fixed X: torch.nn.RNN(bidirectional=True)'s golden numbers, to within {ATOL:g}",
@@ -583,9 +565,6 @@ check_bidirectional_rnn = checker(BIDIRECTIONAL_RNN, """``bidirectional_rnn(x, w
 
 
 # ================================================================ RNN step, backwards (notebook 09)
-_RNN_BACKWARD_RETURNS = ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias")
-
-
 def _rnn_backward_reference(dh, x, h_prev, h, weight_ih, weight_hh):
     g = bptt.rnn_step_backward(dh, x, h_prev, h, weight_ih, weight_hh)
     return g.dx, g.dh_prev, g.weight_ih, g.weight_hh, g.bias
@@ -602,25 +581,25 @@ def _rnn_backward_mistakes(case: Case) -> dict:
     }
 
 
+def _rnn_backward_args(x, h_prev, weights, dh) -> tuple:  # the backward step's arguments, h computed forward
+    return dh, x, h_prev, rnn_cell_trace(x, h_prev, **weights).h, weights["weight_ih"], weights["weight_hh"]
+
+
 def _rnn_step_backward_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
     names = ("dh", "x", "h_prev", "h", "weight_ih", "weight_hh")
-    w = fixtures.rnn_weights()
-    x, h_prev = fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0]
     gen = seeded(700 + seed)
-    h = rnn_cell_trace(x, h_prev, **w).h
-    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (randn(gen, 2), x, h_prev, h, w["weight_ih"],
-                                                             w["weight_hh"]), None, names)]
+    fixed = _rnn_backward_args(fixtures.fixed_x()[1], fixtures.golden()["rnn"]["h"][0], fixtures.rnn_weights(),
+                               randn(gen, 2))
 
-    def draw(B, D, H):  # dh, x, h_prev, h, weight_ih, weight_hh (drawn in the order weights, x, h_prev, dh)
+    def draw(B, D, H):  # the weights, x, h_prev, then dh
         weights = _layer_weights(gen, H, D, H, hh=0.3)
-        x_k, h_k = randn(gen, B, D), torch.tanh(randn(gen, B, H))
-        return (randn(gen, B, H), x_k, h_k, rnn_cell_trace(x_k, h_k, **weights).h, weights["weight_ih"],
-                weights["weight_hh"])
-    return cases + _random_cases(random_cases, _RNN_SIZES, seed, names, draw)
+        return _rnn_backward_args(randn(gen, B, D), torch.tanh(randn(gen, B, H)), weights, randn(gen, B, H))
+    return [Case("the fixed X at x[1] (one sample, after h for x[0])", fixed, None, names),
+            *_random_cases(random_cases, _RNN_SIZES, seed, names, draw)]
 
 
 RNN_STEP_BACKWARD = Exercise(
-    "rnn_step_backward", _rnn_backward_reference, _RNN_BACKWARD_RETURNS,
+    "rnn_step_backward", _rnn_backward_reference, ("dx", "dh_prev", "dweight_ih", "dweight_hh", "dbias"),
     axis_names=_BACKWARD_AXES, mistakes=_rnn_backward_mistakes, gradients=False, matmul_advice=BACKWARD_MATMUL,
     success=(f"{{cases}} steps (one sample of the fixed X, then batches): every gradient equals "
              f"lstm_lab.bptt.rnn_step_backward (itself checked against autograd) to within {ATOL:g}",),
@@ -650,7 +629,7 @@ def _gru_mistakes(case: Case) -> dict:
 
 
 def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
-    names = ("x", "h_prev", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    names = ("x", "h_prev", *_FUSED)
     w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
     cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
                   golden["h"][1], names)]
@@ -665,7 +644,7 @@ GRU_STEP = Exercise(
     error_hints={"ValueError": "if it is the gate blocks that did not unpack: they lie along the last axis, "
                                ".chunk(3, dim=-1). Without dim, chunk splits axis 0, which in a batch is the "
                                "examples (notebook 12's gru_step takes one sample only)"},
-    gate_blocks={name: "rzn" for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")},
+    gate_blocks=dict.fromkeys(_FUSED, "rzn"),
     success=(f"the fixed X at x[1]: torch.nn.GRU's golden numbers, to within {ATOL:g}",
              f"{{random_cases}} random batch(es): lstm_lab.gru_cell (itself checked against torch.nn.GRUCell)",
              "gradients with respect to every argument: autograd through lstm_lab.gru_cell"),
@@ -676,7 +655,7 @@ check_gru_step = checker(GRU_STEP, """``gru_step(x, h_prev, weight_ih, weight_hh
 
 # ================================================================ bidirectional LSTM layer (notebook 06)
 BIDIRECTIONAL_LAYER = Exercise(
-    "bidirectional_layer", _bidirectional("LSTM"), "output",
+    "bidirectional_layer", _bidirectional_lstm, "output",
     axis_names={"output": ("step", "batch", "unit")}, time_axis={"output": 0},
     mistakes=_paired_wrongly("LSTM"), allowed=_ONE_DIRECTION,  # the exercise is the pairing
     success=(f"{{cases}} random batches: lstm_lab's bidirectional LSTM layer (checked against "
