@@ -14,7 +14,7 @@ from ..cells import lstm_cell_trace, rnn_cell
 from ..gates import GATE_NAMES
 from ..layouts import CONVENTIONS, SHAPES, to_convention
 from .core import TOLERANCES, Feedback, as_tensor, same, verdict
-from .diagnose import block_holders, check_value
+from .diagnose import check_value
 
 STEPS = len(fixtures.X_VALUES)
 H = fixtures.HIDDEN_SIZE
@@ -214,10 +214,11 @@ def _name_blocks(got: Tensor, expected: Tensor, convention: str, what: str) -> l
     letters, dim = CONVENTIONS[convention].replace("c", "g"), list(expected.shape).index(4 * H)
     kind = "entries" if expected.dim() == 1 else ("rows", "columns")[dim]
     blocks = dict(zip(letters, expected.chunk(4, dim)))
-    lines, holders = [], block_holders(got, {g: blocks[g] for g in "ifgo"}, dim, ATOL)
-    for k, (mine, theirs, found) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim), holders)):
+    lines = []
+    for k, (mine, theirs) in enumerate(zip(got.chunk(4, dim), expected.chunk(4, dim))):
         if same(mine, theirs, ATOL):
             continue
+        found = next((g for g in "ifgo" if same(mine, blocks[g], ATOL)), None)  # the gate whose block it holds
         span = f"block {k} ({kind} {k * H}-{(k + 1) * H - 1})"
         want = f"the {GATE_NAMES[letters[k]]} gate's {what}{letters[k]}"
         lines.append(f"{span} holds the {GATE_NAMES[found]} gate's {what}{found}; {_DISPLAY[convention]} expects "

@@ -76,7 +76,7 @@ class Exercise:
     error_hints: dict = field(default_factory=dict)  # an exception type or words of its message -> a hint
     gradients: bool = True  # compare gradients once the numbers are right
     atol: float = ATOL
-    success: tuple = ()  # lines that say what "correct" was checked against
+    success: tuple = ()  # lines that say what "correct" was checked against (none: what compare says of it)
     state_args: tuple = ()  # positions of the arguments that are the recurrent state (zeroed by a probe)
     batch_args: tuple = ()  # positions of the arguments with a batch axis first (split by a probe)
     allowed: tuple = ()  # library functions the exercise hands the student, "name" or "name(arg=value)" (``shortcuts``)
@@ -502,13 +502,6 @@ def _located(ex: Exercise, name: str, run: _Run) -> list[str]:
         bad = [g for g, a, b in zip(gates, got.chunk(len(gates)), want.chunk(len(gates))) if not same(a, b, ex.atol)]
         lines += [f"the gate blocks that differ: {', '.join(GATE_WORDS.get(g, g) for g in bad)}"] if bad else []
     return lines
-
-
-def block_holders(t, per_gate: dict, dim: int = 0, atol: float = ATOL) -> list:
-    """Which gate's block (``per_gate``: letter -> block) sits in each of ``t``'s gate blocks along ``dim``:
-    a letter per block, None where no gate's does."""
-    return [next((g for g, ref in per_gate.items() if same(block, ref, atol)), None)
-            for block in t.chunk(len(per_gate), dim)]
 
 
 def _fitting(run: _Run) -> list | None:

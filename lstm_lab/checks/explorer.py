@@ -88,8 +88,7 @@ CELL_AFTER = Exercise(
     "memory after T steps", reference_cell_after, "c_T", gradients=False, atol=TOLERANCES["closed form"],
     cases=lambda: [Case(f"case {k} is steps={steps}, f={f:.4f}, i={i:.4f}, g={g:.4f}, c0={c0:.4f}",
                         (steps, f, i, g, c0), names=("steps", "f", "i", "g", "c0"), returns=f"case {k}")
-                   for k, (steps, f, i, g, c0) in enumerate(CELL_CASES)],
-    success=(f"matches to within {TOLERANCES['closed form']:g}",))
+                   for k, (steps, f, i, g, c0) in enumerate(CELL_CASES)])  # compare says it matches
 check_cell_after = checker(CELL_AFTER, "``cell_after(steps, f, i, g, c0)``: the cell state after ``steps`` steps.",
                            "check_cell_after")
 
