@@ -275,22 +275,21 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     receives the functions of other notebook cells it called (``shortcuts.Helper``), for the engine to judge."""
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
-    watch = Watch(allowed)
+    watch, error = Watch(allowed), None
     try:
         with watch:
             result = fn(*args)
-    except NotImplementedError as error:
+    except NotImplementedError as stub:
         name = getattr(fn, "__name__", "the function")
-        said = f" ({error})" if str(error) else ""  # the student edition's stub names the exercise
+        said = f" ({stub})" if str(stub) else ""  # the student edition's stub names the exercise
         return None, Feedback(exercise, False, [f"{name} is not implemented yet{said}: replace the line "
                                                 "`raise NotImplementedError(...)` with your code"])
-    except Exception as error:  # the student's bug, reported in words
-        shortcut = watch.sentence(exercise)
-        return None, Feedback(exercise, False, [shortcut or describe_error(error),
-                                                *([] if shortcut else error_hints(error, matmul_advice))])
-    shortcut = watch.sentence(exercise)
-    if shortcut:
-        return None, Feedback(exercise, False, [shortcut])
+    except Exception as raised:  # the student's bug, reported in words
+        error = raised
+    shortcut = watch.sentence(exercise)  # a call it may not make is the whole story, whether it raised or not
+    if shortcut or error is not None:
+        return None, Feedback(exercise, False, [shortcut] if shortcut else
+                              [describe_error(error), *error_hints(error, matmul_advice)])
     if helpers is not None:
         helpers.update(watch.helpers)
     return result, None

@@ -181,8 +181,8 @@ class _Run:
     helpers: dict = field(default_factory=dict)  # functions of other notebook cells it called (shortcuts.Helper)
 
     @property
-    def ok(self) -> bool:
-        return self.leaves is not None and all(self.verdicts) and not self.changed
+    def right(self) -> bool:  # the right numbers (changing an argument in place is a mistake of its own)
+        return self.leaves is not None and all(self.verdicts)
 
 
 def _run_case(ex: Exercise, fn, case: Case) -> _Run:
@@ -261,7 +261,7 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     helper = _safely(_helper_answering, None, ex, runs)
     if helper is not None:
         return Feedback(ex.name, False, [helper.sentence(ex.name)])
-    if all(run.ok for run in runs):
+    if all(run.right and not run.changed for run in runs):
         if ex.judge == "statistic":  # the same arguments (the same generator state) must give the same draw again
             first, again = runs[0].result, _run_case(ex, fn, cases[0]).result
             if not (isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)):
@@ -293,21 +293,20 @@ def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
     """Judge "property": the answer (the value, or what the function returns, called under the case's seed,
     ``about["seed"]``, the caller's random stream left alone) measured on every case, then ``ex.properties`` on
     the last (the largest: a statistic needs many numbers), in order: the first that fails names the mistake.
-    ``again(seed)`` calls it anew: None if that fails."""
+    ``again(seed)`` calls it anew: what it measures, or why it could not (a sentence, or the call's lines)."""
     for case in cases:
         def again(seed=case.about.get("seed", 0), case=case):
             with fixed_seed(seed):
                 result, failure = call_student(ex.name, answer, *clone(case.args), allowed=ex.allowed)
-            return (None, failure.lines) if failure is not None else (ex.statistic(result, case), None)
+            return failure.lines if failure is not None else ex.statistic(result, case)
 
-        measured, lines = again()
-        if isinstance(measured, (str, list)):
+        measured = again()
+        if isinstance(measured, (str, list)):  # not measured: why
             lines = [measured] if isinstance(measured, str) else measured
-        if lines:
             where = [f"for {case.label}:"] if case.label and "not implemented yet" not in lines[0] else []
             return Feedback(ex.name, False, [*where, *lines])
     for holds in ex.properties:
-        lines = holds(measured, case, lambda seed: again(seed)[0])
+        lines = holds(measured, case, again)
         if lines:
             return Feedback(ex.name, False, list(lines))
     return Feedback(ex.name, True, [line.format(**measured) for line in ex.success])
@@ -334,7 +333,7 @@ def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, ax
 # ---------------------------------------------------------------- explaining a failure
 def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     answered = [r for r in runs if r.leaves is not None]
-    wrong = [r for r in answered if not all(r.verdicts)]
+    wrong = [r for r in answered if not r.right]
     failed = next((r for r in runs if r.leaves is None), None)  # it raised, or returned something that is no answer
     if not answered:
         return _no_answer(failed, labelled=False) or ["your function gave no answer to check"]
@@ -413,8 +412,7 @@ def _right_with(ex: Exercise, fn, case: Case, positions: tuple = (), change=None
     if positions:
         case = Case(case.label, tuple(tree_map(arg, lambda _, t: change(t)) if k in positions else arg
                                       for k, arg in enumerate(case.args)))
-    run = _run_case(ex, fn, case)
-    return run.leaves is not None and all(run.verdicts)
+    return _run_case(ex, fn, case).right
 
 
 def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
@@ -461,13 +459,13 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
             variant = catalogue.get(message)  # a thunk, run here; None: the mistake cannot happen (or run) here
             leaves = None if variant is None else _safely(
                 lambda: split(variant() if callable(variant) else variant, run.returns, partial=True), None)
-            if leaves is None and all(run.verdicts):
+            if leaves is None and run.right:
                 continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
             atol = TOLERANCES["float64, longer"] if run.case.atol is None else run.case.atol
             if leaves is None or not all(v is None or same(got, v, atol)
                                          for got, v in zip(run.leaves, leaves)):
                 break
-            matched_any_wrong |= not all(run.verdicts)
+            matched_any_wrong |= not run.right
         else:
             if matched_any_wrong:
                 return message
