@@ -278,7 +278,6 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     return Feedback(ex.name, False, _explain(ex, fn, runs))
 
 
-
 def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
     """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict``. It carries
     its declaration, ``check.exercise``: ``use.yours_or_reference`` takes the reference from there."""
@@ -398,7 +397,7 @@ def _helper_answering(ex: Exercise, runs: list[_Run]):
             inputs = [t for _, t in named_tensors(run.case.args)]
             answers = [w for w in run.expected if isinstance(w, Tensor) and w.abs().sum() > 0
                        and not any(same(w, t, ex.atol) for t in inputs)]
-            first = [t for r in getattr(run.helpers.get(code), "results", [])[:1] for _, t in named_tensors((r,))]
+            first = [t for _, t in named_tensors(getattr(run.helpers.get(code), "results", [])[:1])]
             if answers and all(any(same(t, w, ex.atol) for t in first) for w in answers):
                 return helper
         if helper.function is not None and all(_right_with(ex, helper.function, run.case) for run in runs):
