@@ -180,25 +180,20 @@ def compare(exercise: str, given, expected, *, atol: float = TOLERANCES["by hand
         bad = tuple(torch.nonzero(~torch.isfinite(got))[0].tolist())
         return Feedback(exercise, False, [f"{what} holds {got[bad].item()}" + (f" at {_position(bad, axis_names)}"
                                                                               if bad else "")])
-    diff = (got - want).abs()
-    wrong = torch.nonzero(diff > atol)
+    wrong = torch.nonzero((got - want).abs() > atol)
+    # the tolerance as a message shows it: a number, or (one per number, a statistic's) the largest
+    tolerance = f"{atol:g}" if not isinstance(atol, torch.Tensor) else f"up to {atol.max().item():.3g}"
     if len(wrong) == 0:
-        return Feedback(exercise, True, [f"matches to within {_tolerance(atol)}"])
+        return Feedback(exercise, True, [f"matches to within {tolerance}"])
     lines = []
-    for row in wrong[:max_listed].tolist():
-        idx = tuple(row)
-        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=_tolerance(atol) == "0")
+    for idx in map(tuple, wrong[:max_listed].tolist()):
+        shown_got, shown_want = fmt_pair(got[idx].item(), want[idx].item(), whole=tolerance == "0")
         lines.append(f"{_position(idx, axis_names, what)}: got {shown_got}, expected {shown_want}")
     if want.numel() > 1:  # under a heading that names the value, the first few numbers that differ
         more = [f"... and {len(wrong) - max_listed} more"] if len(wrong) > max_listed else []
-        lines = [f"{what}: {len(wrong)} of {want.numel()} numbers differ (tolerance {_tolerance(atol)}):",
+        lines = [f"{what}: {len(wrong)} of {want.numel()} numbers differ (tolerance {tolerance}):",
                  *("  " + line for line in lines + more)]
     return Feedback(exercise, False, lines)
-
-
-def _tolerance(atol) -> str:
-    """A tolerance as a message shows it: a number, or (one per number, a statistic's) the largest."""
-    return f"{atol:g}" if not isinstance(atol, torch.Tensor) else f"up to {atol.max().item():.3g}"
 
 
 def _axis(axis: int, axis_names) -> str:
@@ -209,36 +204,35 @@ def _axis(axis: int, axis_names) -> str:
 def shape_message(got, want, what, axis_names=None, advice: str = "") -> str:
     """The one shape message: how a shape differs from the expected one (which axis, swapped axes, a missing
     axis), and ``advice``, what the exercise says about its layout."""
-    return _shape_difference(tuple(got), tuple(want), what, axis_names) + (f"; {advice}" if advice else "")
+    got, want, advice = tuple(got), tuple(want), f"; {advice}" if advice else ""
+    return f"{what} has shape {got}, expected {want}: {_shape_difference(got, want, axis_names)}{advice}"
 
 
-def _shape_difference(got: tuple, want: tuple, what, axis_names) -> str:
-    msg = f"{what} has shape {got}, expected {want}"
+def _shape_difference(got: tuple, want: tuple, axis_names) -> str:
     if len(got) == len(want):
         differing = [k for k, (g, w) in enumerate(zip(got, want)) if g != w]
         if len(differing) == 2 and got[differing[0]] == want[differing[1]] and got[differing[1]] == want[differing[0]]:
             a, b = differing
             if len(got) == 2:
-                return msg + ": it looks transposed (the axes are swapped)"
-            return msg + f": {_axis(a, axis_names)} and {_axis(b, axis_names)} look swapped"
+                return "it looks transposed (the axes are swapped)"
+            return f"{_axis(a, axis_names)} and {_axis(b, axis_names)} look swapped"
         if sorted(got) == sorted(want):
-            return msg + ": the same sizes in another order (are the axes permuted?)"
-        return msg + ": " + "; ".join(f"{_axis(k, axis_names)} has size {got[k]} instead of {want[k]}"
-                                      for k in differing)
+            return "the same sizes in another order (are the axes permuted?)"
+        return "; ".join(f"{_axis(k, axis_names)} has size {got[k]} instead of {want[k]}" for k in differing)
     if len(got) + 1 == len(want):
         for k in range(len(want)):
             if want[:k] + want[k + 1:] == got:
                 hint = " (squeezed away?)" if want[k] == 1 else ""
                 batch = " (a batch dimension is missing?)" if k == 0 and not axis_names else ""
-                return msg + f": {_axis(k, axis_names)} of size {want[k]} is missing{hint or batch}"
+                return f"{_axis(k, axis_names)} of size {want[k]} is missing{hint or batch}"
     if len(got) == len(want) + 1:
         for k in range(len(got)):
             if got[:k] + got[k + 1:] == want:
                 hint = (" (forgot to sum or pick along it?)" if got[k] != 1 else
                         ": a column where a vector belongs" if len(want) == 1 and got == (*want, 1) else
                         " (an unsqueeze too many, or an axis not summed away?)")
-                return msg + f": it has an extra axis {k} of size {got[k]}{hint}"
-    return msg + f": {len(got)} dimension(s) instead of {len(want)}"
+                return f"it has an extra axis {k} of size {got[k]}{hint}"
+    return f"{len(got)} dimension(s) instead of {len(want)}"
 
 
 _MATMUL = re.compile(r"shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
@@ -281,22 +275,21 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     receives the functions of other notebook cells it called (``shortcuts.Helper``), for the engine to judge."""
     if not callable(fn):
         return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
-    watch = Watch(allowed)
+    watch, error = Watch(allowed), None
     try:
         with watch:
             result = fn(*args)
-    except NotImplementedError as error:
+    except NotImplementedError as stub:
         name = getattr(fn, "__name__", "the function")
-        said = f" ({error})" if str(error) else ""  # the student edition's stub names the exercise
+        said = f" ({stub})" if str(stub) else ""  # the student edition's stub names the exercise
         return None, Feedback(exercise, False, [f"{name} is not implemented yet{said}: replace the line "
                                                 "`raise NotImplementedError(...)` with your code"])
-    except Exception as error:  # the student's bug, reported in words
-        shortcut = watch.sentence(exercise)
-        return None, Feedback(exercise, False, [shortcut or describe_error(error),
-                                                *([] if shortcut else error_hints(error, matmul_advice))])
-    shortcut = watch.sentence(exercise)
-    if shortcut:
-        return None, Feedback(exercise, False, [shortcut])
+    except Exception as raised:  # the student's bug, reported in words
+        error = raised
+    shortcut = watch.sentence(exercise)  # a call it may not make is the whole story, whether it raised or not
+    if shortcut or error is not None:
+        return None, Feedback(exercise, False, [shortcut] if shortcut else
+                              [describe_error(error), *error_hints(error, matmul_advice)])
     if helpers is not None:
         helpers.update(watch.helpers)
     return result, None

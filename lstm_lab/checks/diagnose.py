@@ -41,12 +41,10 @@ class Case:
 
 # How a returned value is judged: a closed set. "close": numbers within the exercise's tolerance (gradients too);
 # "exact": whole numbers (a count, an index, a mask, ids): an int where the answer is one, every number equal;
-# "statistic": a random draw, judged by ``Exercise.statistic`` of it (the frequencies of the ids drawn) against
-# the case's expected statistic within the case's tolerance (its sampling error), and drawn again from the same
-# generator state it must repeat itself; "trajectory": an answer that trains, judged as "close" on what it returns
-# (the losses) and on the state it leaves behind (``Exercise.after`` of its arguments: the parameters); "property":
-# no one right answer (weights drawn at random, a bias large enough): the answer is measured (``Exercise.statistic``)
-# on every case and held to ``Exercise.properties`` on the last, in order; the first that fails names the mistake.
+# "statistic": a random draw, its statistic (the frequencies of the ids drawn) within the case's tolerance (its
+# sampling error), and drawn again from the same generator state it must repeat itself; "trajectory": an answer
+# that trains, "close" on what it returns (the losses) and on the state it leaves behind (the parameters);
+# "property": no one right answer (weights drawn at random, a bias large enough): ``_judge_property``.
 JUDGES = ("close", "exact", "statistic", "trajectory", "property")
 
 
@@ -183,8 +181,8 @@ class _Run:
     helpers: dict = field(default_factory=dict)  # functions of other notebook cells it called (shortcuts.Helper)
 
     @property
-    def ok(self) -> bool:
-        return self.leaves is not None and all(self.verdicts) and not self.changed
+    def right(self) -> bool:  # the right numbers (changing an argument in place is a mistake of its own)
+        return self.leaves is not None and all(self.verdicts)
 
 
 def _run_case(ex: Exercise, fn, case: Case) -> _Run:
@@ -240,12 +238,6 @@ def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
     return compare(ex.name, got, want, atol=atol, axis_names=ex.axis_names.get(name), what=name)
 
 
-def _repeats(ex: Exercise, fn, case: Case, first) -> bool:
-    """Does the answer give the same draw again from the same arguments (the same generator state)?"""
-    again = _run_case(ex, fn, case).result
-    return isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)
-
-
 def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> Feedback:
     """The one route of a check: ``fn`` on ``cases`` (by default the exercise's, made with ``options``); a
     Feedback that says what is wrong, or what was checked."""
@@ -269,11 +261,13 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
     helper = _safely(_helper_answering, None, ex, runs)
     if helper is not None:
         return Feedback(ex.name, False, [helper.sentence(ex.name)])
-    if all(run.ok for run in runs):
-        if ex.judge == "statistic" and not _repeats(ex, fn, cases[0], runs[0].result):
-            return Feedback(ex.name, False, [ex.unrepeatable])
+    if all(run.right and not run.changed for run in runs):
+        if ex.judge == "statistic":  # the same arguments (the same generator state) must give the same draw again
+            first, again = runs[0].result, _run_case(ex, fn, cases[0]).result
+            if not (isinstance(again, Tensor) and isinstance(first, Tensor) and torch.equal(again, first)):
+                return Feedback(ex.name, False, [ex.unrepeatable])
         if ex.gradients:
-            failure = _gradient_failure(ex, fn, [c for c in cases if not c.zero_state] or cases)
+            failure = _gradient_failure(ex, fn, next((c for c in cases if not c.zero_state), cases[0]))
             if failure is not None:
                 return failure
         # success lines may name the case count and the options, given or default: "{random_cases} random batches"
@@ -282,7 +276,6 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
         said = [line.format(cases=len(cases), **{**told, **options}) for line in ex.success]
         return Feedback(ex.name, True, said or [line for verdict in runs[0].verdicts for line in verdict.lines])
     return Feedback(ex.name, False, _explain(ex, fn, runs))
-
 
 
 def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
@@ -298,21 +291,21 @@ def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
 def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
     """Judge "property": the answer (the value, or what the function returns, called under the case's seed,
     ``about["seed"]``, the caller's random stream left alone) measured on every case, then ``ex.properties`` on
-    the last (the largest: a statistic needs many numbers). ``again(seed)`` calls it anew: None if that fails."""
+    the last (the largest: a statistic needs many numbers), in order: the first that fails names the mistake.
+    ``again(seed)`` calls it anew: what it measures, or why it could not (a sentence, or the call's lines)."""
     for case in cases:
         def again(seed=case.about.get("seed", 0), case=case):
             with fixed_seed(seed):
                 result, failure = call_student(ex.name, answer, *clone(case.args), allowed=ex.allowed)
-            return (None, failure.lines) if failure is not None else (ex.statistic(result, case), None)
+            return failure.lines if failure is not None else ex.statistic(result, case)
 
-        measured, lines = again()
-        if isinstance(measured, (str, list)):
+        measured = again()
+        if isinstance(measured, (str, list)):  # not measured: why
             lines = [measured] if isinstance(measured, str) else measured
-        if lines:
             where = [f"for {case.label}:"] if case.label and "not implemented yet" not in lines[0] else []
             return Feedback(ex.name, False, [*where, *lines])
     for holds in ex.properties:
-        lines = holds(measured, case, lambda seed: again(seed)[0])
+        lines = holds(measured, case, again)
         if lines:
             return Feedback(ex.name, False, list(lines))
     return Feedback(ex.name, True, [line.format(**measured) for line in ex.success])
@@ -328,9 +321,8 @@ def _lenient(answer, expected):
 def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, axis_names=None, what: str = "your answer",
                 lenient: bool = False, reshape=None, note: str | None = None, judge: str = "close",
                 success: tuple = (), advice=None, locate=None) -> Feedback:
-    """A value exercise declared and judged in one call: ``mistakes`` pairs of explanation and the numbers that
-    mistake gives; ``lenient`` accepts what a by-hand answer may look like (a batch of one); ``reshape`` views the
-    flat numbers in a shape whose axes have names; ``note`` is added under a wrong answer's numbers."""
+    """A value exercise declared and judged in one call (the options as ``Exercise``'s): ``mistakes`` pairs of
+    explanation and the numbers that mistake gives; ``note`` is added under a wrong answer's numbers."""
     ex = Exercise(exercise, None, what, answer="value", atol=atol, axis_names={what: axis_names}, lenient=lenient,
                   reshape=reshape, hint=(note,) if note else (), mistakes=lambda case: dict(mistakes), judge=judge,
                   success=success, advice=advice, locate=locate, gradients=False)
@@ -340,7 +332,7 @@ def check_value(exercise: str, answer, expected, mistakes=(), *, atol: float, ax
 # ---------------------------------------------------------------- explaining a failure
 def _explain(ex: Exercise, fn, runs: list[_Run]) -> list[str]:
     answered = [r for r in runs if r.leaves is not None]
-    wrong = [r for r in answered if not all(r.verdicts)]
+    wrong = [r for r in answered if not r.right]
     failed = next((r for r in runs if r.leaves is None), None)  # it raised, or returned something that is no answer
     if not answered:
         return _no_answer(failed, labelled=False) or ["your function gave no answer to check"]
@@ -405,26 +397,21 @@ def _helper_answering(ex: Exercise, runs: list[_Run]):
             inputs = [t for _, t in named_tensors(run.case.args)]
             answers = [w for w in run.expected if isinstance(w, Tensor) and w.abs().sum() > 0
                        and not any(same(w, t, ex.atol) for t in inputs)]
-            first = [t for r in getattr(run.helpers.get(code), "results", [])[:1] for _, t in named_tensors((r,))]
+            first = [t for _, t in named_tensors(getattr(run.helpers.get(code), "results", [])[:1])]
             if answers and all(any(same(t, w, ex.atol) for t in first) for w in answers):
                 return helper
-        if helper.function is not None and all(_answers_right(ex, helper.function, run.case) for run in runs):
+        if helper.function is not None and all(_right_with(ex, helper.function, run.case) for run in runs):
             return helper
     return None
 
 
-def _answers_right(ex: Exercise, fn, case: Case) -> bool:
-    """Does ``fn`` give the right answer on ``case``? (A probe: False on any failure.)"""
-    run = _run_case(ex, fn, case)
-    return run.leaves is not None and all(run.verdicts)
-
-
-def _right_with(ex: Exercise, fn, case: Case, positions: tuple, change) -> bool:
-    """Is ``fn`` right on ``case`` with the arguments at ``positions`` changed (every tensor inside: ``change``)?"""
-    args = list(case.args)
-    for k in positions:
-        args[k] = tree_map(args[k], lambda _, t: change(t))
-    return _answers_right(ex, fn, Case(case.label, tuple(args)))
+def _right_with(ex: Exercise, fn, case: Case, positions: tuple = (), change=None) -> bool:
+    """Is ``fn`` right on ``case``, with the arguments at ``positions`` changed (every tensor inside: ``change``;
+    the reference answers the changed case)? A probe: False on any failure."""
+    if positions:
+        case = Case(case.label, tuple(tree_map(arg, lambda _, t: change(t)) if k in positions else arg
+                                      for k, arg in enumerate(case.args)))
+    return _run_case(ex, fn, case).right
 
 
 def _probe_batch(ex: Exercise, fn, run: _Run) -> list[str]:
@@ -471,13 +458,13 @@ def _known_mistake(ex: Exercise, answered: list[_Run]) -> str | None:
             variant = catalogue.get(message)  # a thunk, run here; None: the mistake cannot happen (or run) here
             leaves = None if variant is None else _safely(
                 lambda: split(variant() if callable(variant) else variant, run.returns, partial=True), None)
-            if leaves is None and all(run.verdicts):
+            if leaves is None and run.right:
                 continue  # the mistake cannot happen here (it would raise), and the answer is right: no evidence
             atol = TOLERANCES["float64, longer"] if run.case.atol is None else run.case.atol
             if leaves is None or not all(v is None or same(got, v, atol)
                                          for got, v in zip(run.leaves, leaves)):
                 break
-            matched_any_wrong |= not all(run.verdicts)
+            matched_any_wrong |= not run.right
         else:
             if matched_any_wrong:
                 return message
@@ -547,9 +534,8 @@ def _gradients(ex: Exercise, fn, case: Case, student: bool = True):
     return named, grads, None
 
 
-def _gradient_failure(ex: Exercise, fn, cases: list[Case]) -> Feedback | None:
-    """None when the student's gradients match the reference's on the first case, else why not."""
-    case = cases[0]
+def _gradient_failure(ex: Exercise, fn, case: Case) -> Feedback | None:
+    """None when the student's gradients match the reference's on ``case``, else why not."""
     named, mine, problem = _gradients(ex, fn, case)
     if problem:
         return Feedback(ex.name, False, [f"the numbers are right, but on {case.label} the gradient fails: {problem}"])
