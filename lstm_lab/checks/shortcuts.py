@@ -63,6 +63,7 @@ _FUSED_MODULES = {"torch": "torch", "torch._ops.aten": "torch.ops.aten"}  # torc
 # torch.ops.aten.lstm_cell.default(...) calls an operator object (torch/_ops.py) whose kernel has no name
 _TORCH_OPS_FILES = _as_python_names_it({Path(torch._ops.__file__): "torch.ops"})
 
+_BUILDING_BLOCKS = "the building blocks (@, torch.sigmoid, torch.tanh, torch.cat, chunk, ...)"  # a refusal's advice
 _DUNDER_OK = {"__init__", "forward", "__call__"}  # lstm_lab.modules.LSTM.forward is named lstm_lab.modules.LSTM
 
 # functions the checks put between the call and the student's function (an adapter of the arguments):
@@ -113,8 +114,7 @@ class Helper:
 
     def sentence(self, exercise: str) -> str:
         return (f"your function calls `{self.name}`, defined in another cell of the notebook, which already computes "
-                f"what {exercise} asks for: write it yourself from the building blocks (@, torch.sigmoid, "
-                f"torch.tanh, torch.cat, chunk, ...)")
+                f"what {exercise} asks for: write it yourself from {_BUILDING_BLOCKS}")
 
 
 class Watch:
@@ -128,20 +128,19 @@ class Watch:
         self._own: str | None = None  # the cell (file name) of the student's function: the first __main__ call
         self._helper: list = []  # the frame of the outermost notebook helper running now
 
-    def _judge(self, frame, name: str) -> None:
-        """Note ``name`` (once) unless the exercise allows it, with the arguments it is called with."""
+    def _judge(self, frame, name: str | None) -> None:
+        """Note ``name`` (once; None: nothing) unless the exercise allows it, with the arguments it is called with."""
         wrong = {k: frame.f_locals.get(k) for k, v in self.allowed.get(name, {}).items() if frame.f_locals.get(k) != v}
         if wrong:  # the call names the argument that made it a shortcut: run_layer(reverse=True)
             name = f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})"
-        if (wrong or name not in self.allowed) and name not in self.calls:
+        if name is not None and name not in self.allowed and name not in self.calls:  # allowed names have no arguments
             self.calls.append(name)
 
     def profile(self, frame, event, arg):
         if event == "call":
-            if frame.f_code.co_filename in _TORCH_OPS_FILES and not self._inside:
-                name = _fused_name(frame.f_locals.get("self")) if frame.f_code.co_name == "__call__" else None
-                if name is not None:
-                    self._judge(frame, name)
+            if frame.f_code.co_filename in _TORCH_OPS_FILES:
+                if frame.f_code.co_name == "__call__" and not self._inside:
+                    self._judge(frame, _fused_name(frame.f_locals.get("self")))
                 return
             module = _WATCHED_FILES.get(frame.f_code.co_filename)
             if module is None and not self._inside and frame.f_globals.get("__name__") == "__main__":
@@ -160,9 +159,7 @@ class Watch:
                 self._helper.pop()
                 self.helpers[frame.f_code].results.append(arg)
         elif event == "c_call" and not self._inside:
-            name = _fused_name(arg)
-            if name is not None:
-                self._judge(frame, name)
+            self._judge(frame, _fused_name(arg))
 
     def _notebook_call(self, frame) -> None:
         """A function of the notebook: the student's own cell, or a helper defined in another cell."""
@@ -184,8 +181,8 @@ class Watch:
         allows = ", ".join(f"`{name}`" + (" with " + ", ".join(f"{k}={v!r}" for k, v in arguments.items())
                                           if arguments else "") for name, arguments in self.allowed.items() if "." in name)
         return (f"your function calls {called}, which is not allowed in this exercise: it computes what "
-                f"{exercise} asks you to write. Write it from the building blocks (@, torch.sigmoid, torch.tanh, "
-                f"torch.cat, chunk, ...)" + (f"; of the library this exercise allows only {allows}" if allows else ""))
+                f"{exercise} asks you to write. Write it from {_BUILDING_BLOCKS}"
+                + (f"; of the library this exercise allows only {allows}" if allows else ""))
 
     def __enter__(self) -> Watch:
         self._previous = sys.getprofile()
@@ -224,7 +221,8 @@ _CHECK_CALLS = ("lstm_lab.checks.core.", "lstm_lab.checks.use.")
 
 def note_value(name: str, value, calls: list[str]) -> None:
     _answered.pop(name, None)  # one entry a name, moved to the end: the latest assignment is looked up first
-    _answered[name] = value, [c for c in calls if not c.startswith(_CHECK_CALLS)]
+    if value is not None:  # what every stub makes is no one's answer
+        _answered[name] = value, [c for c in calls if not c.startswith(_CHECK_CALLS)]
 
 
 def watch_exercise_cells(shell) -> None:
@@ -249,10 +247,7 @@ def watch_exercise_cells(shell) -> None:
 
 
 def calls_of(answer) -> list[str]:
-    """The watched calls of the exercise cell that made ``answer`` (this very object; not None, which every stub
-    makes)."""
-    if answer is None:
-        return []
+    """The watched calls of the exercise cell that made ``answer`` (this very object; None is never noted)."""
     return next((calls for value, calls in reversed(_answered.values()) if value is answer), [])
 
 
