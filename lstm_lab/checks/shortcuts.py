@@ -78,19 +78,16 @@ def see_through(adapter):
 
 
 def _python_name(code, module: str) -> str:
-    qualname = getattr(code, "co_qualname", code.co_name)
-    owner, _, method = qualname.rpartition(".")
+    owner, _, method = code.co_qualname.rpartition(".")
     if owner and method in _DUNDER_OK:  # torch.nn.modules.rnn.LSTM.__init__ -> torch.nn.LSTM
         return f"{module}.{owner}"
-    return f"{module}.{qualname}"
+    return f"{module}.{code.co_qualname}"
 
 
 def _fused_name(function) -> str | None:
     """``torch.lstm_cell`` (or ``torch.ops.aten.lstm_cell``) for a fused recurrent kernel, else None."""
     name = str(getattr(function, "__name__", "")).partition(".")[0]  # an operator's "lstm_cell.default" too
-    if name not in _FUSED_NAMES:
-        return None
-    module = _FUSED_MODULES.get(getattr(function, "__module__", None))
+    module = _FUSED_MODULES.get(getattr(function, "__module__", None)) if name in _FUSED_NAMES else None
     return f"{module}.{name}" if module else None
 
 
@@ -171,7 +168,7 @@ class Watch:
         elif code.co_filename != self._own and code.co_name not in self.allowed:  # allowed: a helper handed out
             function = frame.f_globals.get(code.co_name)
             function = function if getattr(function, "__code__", None) is code else None
-            self.helpers.setdefault(code, Helper(getattr(code, "co_qualname", code.co_name), function))
+            self.helpers.setdefault(code, Helper(code.co_qualname, function))
             self._helper.append(frame)
 
     def sentence(self, exercise: str) -> str | None:
