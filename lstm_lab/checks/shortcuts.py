@@ -123,7 +123,7 @@ class Watch:
         self._inside: list = []  # the frames of watched functions running now (the outermost was noted)
         self.helpers: dict = {}  # code of a notebook function of another cell -> Helper
         self._own: str | None = None  # the cell (file name) of the student's function: the first __main__ call
-        self._helper: list = []  # the frame of the outermost notebook helper running now
+        self._helper = None  # the frame of the outermost notebook helper running now
 
     def _judge(self, frame, name: str | None) -> None:
         """Note ``name`` (once; None: nothing) unless the exercise allows it, with the arguments it is called with."""
@@ -152,8 +152,8 @@ class Watch:
         elif event == "return":
             if self._inside and self._inside[-1] is frame:
                 self._inside.pop()
-            elif self._helper and self._helper[-1] is frame:
-                self._helper.pop()
+            elif self._helper is frame:
+                self._helper = None
                 self.helpers[frame.f_code].results.append(arg)
         elif event == "c_call" and not self._inside:
             self._judge(frame, _fused_name(arg))
@@ -161,7 +161,7 @@ class Watch:
     def _notebook_call(self, frame) -> None:
         """A function of the notebook: the student's own cell, or a helper defined in another cell."""
         code = frame.f_code
-        if code.co_name == "<module>" or self._helper:
+        if code.co_name == "<module>" or self._helper is not None:
             return
         if self._own is None:
             self._own = code.co_filename
@@ -169,7 +169,7 @@ class Watch:
             function = frame.f_globals.get(code.co_name)
             function = function if getattr(function, "__code__", None) is code else None
             self.helpers.setdefault(code, Helper(code.co_qualname, function))
-            self._helper.append(frame)
+            self._helper = frame
 
     def sentence(self, exercise: str) -> str | None:
         if not self.calls:
