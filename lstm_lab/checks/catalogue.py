@@ -17,6 +17,8 @@ from ..mistakes import with_W_hf_for_W_hi
 KNOWN_ORDERS = {CONVENTIONS[k].replace("c", "g"): f"{name}'s order" for k, name in
                 (("cs231n", "CS231n"), ("seed002", "seed 002"), ("onnx", "ONNX"))}
 SEED_003 = " (seed 003's typo: its input gate reads `h @ W_hf`)"  # the typo itself: mistakes.with_W_hf_for_W_hi
+# every (gate, the gate whose weights it reads instead, seed 003's note where that is its typo)
+_SWAPS = [(t, s, SEED_003 if (t, s) == ("i", "f") else "") for t in GATES for s in GATES if s != t]
 
 
 def with_block(t: Tensor, target: str, source: str) -> Tensor:
@@ -39,11 +41,6 @@ def _changed(run: Callable[[dict], object], weights: dict, keys, change: Callabl
     return lambda: run({**weights, **{k: change(weights[k]) for k in keys}})
 
 
-def _swaps():
-    """Every (gate, the gate whose weights it reads instead, seed 003's note where that is its typo)."""
-    return [(t, s, SEED_003 if (t, s) == ("i", "f") else "") for t in GATES for s in GATES if s != t]
-
-
 # ---------------------------------------------------------------- fused weights (torch's layout)
 def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
     """Mistakes in reading torch's fused ``weight_ih, weight_hh, bias_ih, bias_hh``; ``run(weights)`` is the
@@ -57,7 +54,7 @@ def fused_mistakes(weights: dict, run: Callable[[dict], object]) -> dict:
     for kind, name, v in (("recurrent", "weight_hh", "h"), ("input", "weight_ih", "x")):
         out[f"the {kind} blocks of {name} are used transposed ({v} @ W without .T): torch keeps a row per gate unit, "
             f"so each block is applied as {v} @ W.T"] = _changed(run, weights, [name], transposed_blocks)
-    for target, source, seed in _swaps():
+    for target, source, seed in _SWAPS:
         for keys, block in ((("weight_hh",), "block of weight_hh"), (("weight_ih",), "block of weight_ih"),
                             (("bias_ih", "bias_hh"), "bias block")):
             typo = seed if keys == ("weight_hh",) else ""
@@ -76,7 +73,7 @@ def per_gate_mistakes(params: dict, run: Callable[[dict], object], input_size: i
     """Mistakes in using per-gate ``W_x?, W_h?, b_?`` applied as ``x @ W`` (seed 003's convention,
     ``transposed``) or as ``x @ W.T`` (torch's rows, notebook 04)."""
     out = {}
-    for target, source, seed in _swaps():
+    for target, source, seed in _SWAPS:
         for prefix, kind in (("W_h", "recurrent matrix"), ("W_x", "input matrix"), ("b_", "bias")):
             typo = seed if prefix == "W_h" else ""
             out[f"the {GATE_WORDS[target]} uses {prefix}{source}, the {GATE_WORDS[source]}'s {kind}, instead "

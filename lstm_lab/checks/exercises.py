@@ -10,8 +10,7 @@ import torch
 from torch import Tensor
 
 from .. import bptt, fixtures
-from ..cells import (gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, lstm_update, rnn_cell, rnn_cell_trace,
-                     rnn_update)
+from ..cells import gru_cell, gru_cell_trace, lstm_cell, lstm_cell_trace, rnn_cell, rnn_cell_trace, rnn_update
 from ..layouts import fuse_gates, reorder_gates, split_gates
 from ..mistakes import last_output_off_by_one, state_never_carried
 from ..runners import run_layer, run_stack
@@ -104,8 +103,7 @@ def _lstm_step_mistakes(case: Case) -> dict:
     x, h, c, *fused = case.args
     weights = dict(zip(_FUSED, fused))
     step = lstm_cell_trace(x, (h, c), **weights)
-    i, f, g, o = step.pre.chunk(4, -1)
-    sigmoid_g = lstm_update(torch.cat([i, f, torch.atanh(torch.sigmoid(g)), o], -1), c)  # tanh(atanh(sigmoid(g)))
+    c_sigmoid_g = step.f * c + step.i * torch.sigmoid(step.pre.chunk(4, -1)[2])  # g's pre-activation through a sigmoid
     c_swapped = step.i * c + step.f * step.g  # c_t = i ⊙ c_{t-1} + f ⊙ g
     return {
         "you returned (c_t, h_t): return (h_t, c_t), hidden state first, as torch.nn.LSTMCell does": (step.c, step.h),
@@ -117,7 +115,7 @@ def _lstm_step_mistakes(case: Case) -> dict:
         "i ⊙ g belongs (the forget gate scales the old memory, the input gate the candidate)":
             (step.o * torch.tanh(c_swapped), c_swapped),
         "the candidate g uses a sigmoid: it is a tanh (values in (-1, 1)); only i, f and o are sigmoids":
-            (sigmoid_g.h, sigmoid_g.c),
+            (step.o * torch.tanh(c_sigmoid_g), c_sigmoid_g),
         **fused_mistakes(weights, lambda w: lstm_cell(x, (h, c), **w)),
     }
 
@@ -134,16 +132,13 @@ def gate_locator(returns: tuple, weights: Callable, bumped: Callable) -> Callabl
         x, h, c, *more = case.args
         ref = lstm_cell_trace(x, (h, c), **weights(*more))
 
-        def answer(out):  # the student's (h, c) as tensors of the reference's shapes
-            h_s, c_s = (as_tensor(v) for v in split(out, returns))
-            if h_s.shape != ref.h.shape or c_s.shape != ref.c.shape:
+        def probe(c_prev, more):  # the student's c_t from other arguments, of the reference's shape
+            c_s = as_tensor(split(call_student("probe", fn, *clone((x, h, c_prev, *more)))[0], returns)[1])
+            if c_s.shape != ref.c.shape:
                 raise ValueError("a result of another shape: compare's sentence says all there is")
-            return h_s, c_s
+            return c_s
 
-        def probe(c_prev, more):  # the student's c_t from other arguments
-            return answer(call_student("probe", fn, *clone((x, h, c_prev, *more)))[0])[1]
-
-        h_s, c_s = answer(result)
+        h_s, c_s = (as_tensor(v) for v in split(result, returns))  # the reference's shapes (the engine's _fitting)
         if same(c_s, ref.c, ATOL):
             return [f"{c_t} is right and {h_t} is not: look at the output gate o and at {h_t} = o ⊙ tanh({c_t})"]
         if not same(probe(c + 1, more) - c_s, ref.f, longer):
@@ -443,8 +438,7 @@ def _last_valid_mistakes(case: Case) -> dict:
         f"{every[0]} takes every length for every sequence, (N, N, H): pair each sequence with its own length, "
         f"{every[1]}":
             lambda: given[:, lengths - 1] if batch_first else given[lengths - 1],
-        f"the axes are swapped: the output is {layout}":
-            lambda: given[lengths - 1, rows] if batch_first else given[rows, lengths - 1],
+        f"the axes are swapped: the output is {layout}": lambda: outputs[lengths - 1, rows],
     }
 
 
@@ -614,9 +608,7 @@ def _gru_mistakes(case: Case) -> dict:
     step = gru_cell_trace(x, h, w_ih, w_hh, b_ih, b_hh)
 
     def reset_before_matmul():  # the GRU of Cho et al.: r multiplies h before W_hn
-        w_hn, b_hn = w_hh.chunk(3)[2], b_hh.chunk(3)[2]
-        x_n = (x @ w_ih.T + b_ih).chunk(3, -1)[2]
-        n = torch.tanh(x_n + (step.r * h) @ w_hn.T + b_hn)
+        n = torch.tanh(step.pre_ih.chunk(3, -1)[2] + (step.r * h) @ w_hh.chunk(3)[2].T + b_hh.chunk(3)[2])
         return (1 - step.z) * n + step.z * h
 
     return {
@@ -629,13 +621,11 @@ def _gru_mistakes(case: Case) -> dict:
 
 
 def _gru_step_cases(seed: int = 0, random_cases: int = 1) -> list[Case]:
-    names = ("x", "h_prev", *_FUSED)
-    w, golden = fixtures.gru_weights(), fixtures.golden()["gru"]
-    cases = [Case("the fixed X at x[1] (one sample, after h for x[0])", (fixtures.fixed_x()[1], golden["h"][0], *w.values()),
-                  golden["h"][1], names)]
-    gen = seeded(800 + seed)
-    return cases + _random_cases(random_cases, _RNN_SIZES, seed, names, lambda B, D, H: (
-        randn(gen, B, D), torch.tanh(randn(gen, B, H)), *_layer_weights(gen, 3 * H, D, H).values()))
+    names, golden = ("x", "h_prev", *_FUSED), fixtures.golden()["gru"]["h"]
+    gen, fixed = seeded(800 + seed), (fixtures.fixed_x()[1], golden[0], *fixtures.gru_weights().values())
+    return [Case("the fixed X at x[1] (one sample, after h for x[0])", fixed, golden[1], names),
+            *_random_cases(random_cases, _RNN_SIZES, seed, names, lambda B, D, H: (
+                randn(gen, B, D), torch.tanh(randn(gen, B, H)), *_layer_weights(gen, 3 * H, D, H).values()))]
 
 
 GRU_STEP = Exercise(

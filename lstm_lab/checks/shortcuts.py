@@ -63,6 +63,7 @@ _FUSED_MODULES = {"torch": "torch", "torch._ops.aten": "torch.ops.aten"}  # torc
 # torch.ops.aten.lstm_cell.default(...) calls an operator object (torch/_ops.py) whose kernel has no name
 _TORCH_OPS_FILES = _as_python_names_it({Path(torch._ops.__file__): "torch.ops"})
 
+_BUILDING_BLOCKS = "the building blocks (@, torch.sigmoid, torch.tanh, torch.cat, chunk, ...)"  # a refusal's advice
 _DUNDER_OK = {"__init__", "forward", "__call__"}  # lstm_lab.modules.LSTM.forward is named lstm_lab.modules.LSTM
 
 # functions the checks put between the call and the student's function (an adapter of the arguments):
@@ -77,19 +78,16 @@ def see_through(adapter):
 
 
 def _python_name(code, module: str) -> str:
-    qualname = getattr(code, "co_qualname", code.co_name)
-    owner, _, method = qualname.rpartition(".")
+    owner, _, method = code.co_qualname.rpartition(".")
     if owner and method in _DUNDER_OK:  # torch.nn.modules.rnn.LSTM.__init__ -> torch.nn.LSTM
         return f"{module}.{owner}"
-    return f"{module}.{qualname}"
+    return f"{module}.{code.co_qualname}"
 
 
 def _fused_name(function) -> str | None:
     """``torch.lstm_cell`` (or ``torch.ops.aten.lstm_cell``) for a fused recurrent kernel, else None."""
     name = str(getattr(function, "__name__", "")).partition(".")[0]  # an operator's "lstm_cell.default" too
-    if name not in _FUSED_NAMES:
-        return None
-    module = _FUSED_MODULES.get(getattr(function, "__module__", None))
+    module = _FUSED_MODULES.get(getattr(function, "__module__", None)) if name in _FUSED_NAMES else None
     return f"{module}.{name}" if module else None
 
 
@@ -113,8 +111,7 @@ class Helper:
 
     def sentence(self, exercise: str) -> str:
         return (f"your function calls `{self.name}`, defined in another cell of the notebook, which already computes "
-                f"what {exercise} asks for: write it yourself from the building blocks (@, torch.sigmoid, "
-                f"torch.tanh, torch.cat, chunk, ...)")
+                f"what {exercise} asks for: write it yourself from {_BUILDING_BLOCKS}")
 
 
 class Watch:
@@ -126,22 +123,21 @@ class Watch:
         self._inside: list = []  # the frames of watched functions running now (the outermost was noted)
         self.helpers: dict = {}  # code of a notebook function of another cell -> Helper
         self._own: str | None = None  # the cell (file name) of the student's function: the first __main__ call
-        self._helper: list = []  # the frame of the outermost notebook helper running now
+        self._helper = None  # the frame of the outermost notebook helper running now
 
-    def _judge(self, frame, name: str) -> None:
-        """Note ``name`` (once) unless the exercise allows it, with the arguments it is called with."""
+    def _judge(self, frame, name: str | None) -> None:
+        """Note ``name`` (once; None: nothing) unless the exercise allows it, with the arguments it is called with."""
         wrong = {k: frame.f_locals.get(k) for k, v in self.allowed.get(name, {}).items() if frame.f_locals.get(k) != v}
         if wrong:  # the call names the argument that made it a shortcut: run_layer(reverse=True)
             name = f"{name}({', '.join(f'{k}={v!r}' for k, v in wrong.items())})"
-        if (wrong or name not in self.allowed) and name not in self.calls:
+        if name is not None and name not in self.allowed and name not in self.calls:  # allowed names have no arguments
             self.calls.append(name)
 
     def profile(self, frame, event, arg):
         if event == "call":
-            if frame.f_code.co_filename in _TORCH_OPS_FILES and not self._inside:
-                name = _fused_name(frame.f_locals.get("self")) if frame.f_code.co_name == "__call__" else None
-                if name is not None:
-                    self._judge(frame, name)
+            if frame.f_code.co_filename in _TORCH_OPS_FILES:
+                if frame.f_code.co_name == "__call__" and not self._inside:
+                    self._judge(frame, _fused_name(frame.f_locals.get("self")))
                 return
             module = _WATCHED_FILES.get(frame.f_code.co_filename)
             if module is None and not self._inside and frame.f_globals.get("__name__") == "__main__":
@@ -156,26 +152,24 @@ class Watch:
         elif event == "return":
             if self._inside and self._inside[-1] is frame:
                 self._inside.pop()
-            elif self._helper and self._helper[-1] is frame:
-                self._helper.pop()
+            elif self._helper is frame:
+                self._helper = None
                 self.helpers[frame.f_code].results.append(arg)
         elif event == "c_call" and not self._inside:
-            name = _fused_name(arg)
-            if name is not None:
-                self._judge(frame, name)
+            self._judge(frame, _fused_name(arg))
 
     def _notebook_call(self, frame) -> None:
         """A function of the notebook: the student's own cell, or a helper defined in another cell."""
         code = frame.f_code
-        if code.co_name == "<module>" or self._helper:
+        if code.co_name == "<module>" or self._helper is not None:
             return
         if self._own is None:
             self._own = code.co_filename
         elif code.co_filename != self._own and code.co_name not in self.allowed:  # allowed: a helper handed out
             function = frame.f_globals.get(code.co_name)
             function = function if getattr(function, "__code__", None) is code else None
-            self.helpers.setdefault(code, Helper(getattr(code, "co_qualname", code.co_name), function))
-            self._helper.append(frame)
+            self.helpers.setdefault(code, Helper(code.co_qualname, function))
+            self._helper = frame
 
     def sentence(self, exercise: str) -> str | None:
         if not self.calls:
@@ -184,8 +178,8 @@ class Watch:
         allows = ", ".join(f"`{name}`" + (" with " + ", ".join(f"{k}={v!r}" for k, v in arguments.items())
                                           if arguments else "") for name, arguments in self.allowed.items() if "." in name)
         return (f"your function calls {called}, which is not allowed in this exercise: it computes what "
-                f"{exercise} asks you to write. Write it from the building blocks (@, torch.sigmoid, torch.tanh, "
-                f"torch.cat, chunk, ...)" + (f"; of the library this exercise allows only {allows}" if allows else ""))
+                f"{exercise} asks you to write. Write it from {_BUILDING_BLOCKS}"
+                + (f"; of the library this exercise allows only {allows}" if allows else ""))
 
     def __enter__(self) -> Watch:
         self._previous = sys.getprofile()
@@ -224,7 +218,8 @@ _CHECK_CALLS = ("lstm_lab.checks.core.", "lstm_lab.checks.use.")
 
 def note_value(name: str, value, calls: list[str]) -> None:
     _answered.pop(name, None)  # one entry a name, moved to the end: the latest assignment is looked up first
-    _answered[name] = value, [c for c in calls if not c.startswith(_CHECK_CALLS)]
+    if value is not None:  # what every stub makes is no one's answer
+        _answered[name] = value, [c for c in calls if not c.startswith(_CHECK_CALLS)]
 
 
 def watch_exercise_cells(shell) -> None:
@@ -249,10 +244,7 @@ def watch_exercise_cells(shell) -> None:
 
 
 def calls_of(answer) -> list[str]:
-    """The watched calls of the exercise cell that made ``answer`` (this very object; not None, which every stub
-    makes)."""
-    if answer is None:
-        return []
+    """The watched calls of the exercise cell that made ``answer`` (this very object; None is never noted)."""
     return next((calls for value, calls in reversed(_answered.values()) if value is answer), [])
 
 
