@@ -107,14 +107,12 @@ def _masked_loss_mistakes(case: Case) -> dict:
 def _masked_loss_cases(seed: int = 0) -> list[Case]:
     gen, cases = seeded(1480 + seed), []
     for lengths in ([2, 5, 3], [4, 1], [3, 3, 6, 2]):
-        T, B = max(lengths) + 1, len(lengths)
-        target = torch.full((T, B), seq2seq.PAD)
-        for b, n in enumerate(lengths):  # n digits, then EOS, then PAD
-            target[:n, b] = torch.randint(seq2seq.DIGITS, (n,), generator=gen)
-            target[n, b] = seq2seq.EOS
-        mask = seq2seq.target_mask(target)
+        source, _, n = seq2seq.padded_batch(lengths, gen)  # each string's random digits, then PAD
+        target = torch.cat([source, torch.full_like(source[:1], seq2seq.PAD)])
+        target[n, torch.arange(len(n))] = seq2seq.EOS  # n digits, then EOS, then PAD
         cases.append(Case(f"a random padded batch (strings of {', '.join(map(str, lengths))} digits)",
-                          (randn(gen, T, B, seq2seq.OUTPUTS), target, mask), names=("logits", "target", "mask")))
+                          (randn(gen, *target.shape, seq2seq.OUTPUTS), target, seq2seq.target_mask(target)),
+                          names=("logits", "target", "mask")))
     return cases
 
 
