@@ -54,15 +54,14 @@ def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
     step, rnn, w = _step(step, "check_rnn_hidden"), _golden()["rnn"], fixtures.rnn_weights()
     x, h_prev = fixtures.fixed_x()[step - 1], torch.zeros(H, dtype=torch.float64) if step == 1 else rnn["h"][step - 2]
-    suspects = [
+    return _diagnose(f"h_{step}", answer, rnn["h"], step, "h_t", [
         ("this is the pre-activation: h_t is tanh of it", rnn["pre"][step - 1]),
         ("the recurrent term W_hh h_{t-1} is missing: h_t depends on the previous state",
          rnn_cell(x, None, **w)),
         ("only one of the two biases is in: torch adds both b_ih and b_hh",
          rnn_cell(x, h_prev, w["weight_ih"], w["weight_hh"], w["bias_ih"])),
         ("the sigmoid was used: this RNN's nonlinearity is tanh", torch.sigmoid(rnn["pre"][step - 1])),
-    ]
-    return _diagnose(f"h_{step}", answer, rnn["h"], step, "h_t", suspects)
+    ])
 
 
 @verdict
@@ -70,15 +69,14 @@ def check_labelling_probs(step: int, answer) -> Feedback:
     """The softmax over the two labels at ``step`` of the sequence-labelling head."""
     step, rnn = _step(step, "check_labelling_probs"), _golden()["rnn"]
     logits = rnn["labelling_logits"]
-    suspects = [
+    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"], step,
+                     "the label probabilities", [
         ("these are the logits, before the softmax", logits[step - 1]),
         ("the softmax ran over the time steps (dim 0): it should run over the labels of one step (dim -1)",
          torch.softmax(logits, dim=0)[step - 1]),
         ("this is the hidden state h_t: the labelling head W_out h_t + b_out comes first, then the softmax",
          rnn["h"][step - 1]),
-    ]
-    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"], step,
-                     "the label probabilities", suspects, axis_names=("label",))
+    ], axis_names=("label",))
 
 
 @verdict
@@ -87,17 +85,15 @@ def check_birnn_output(step: int, answer) -> Feedback:
     the forward state then the backward state of that same step."""
     step, birnn = _step(step, "check_birnn_output"), _golden()["birnn"]
     out, mirror = birnn["output"], STEPS + 1 - step
-    suspects = [
+    return _diagnose(f"bidirectional output at step {step}", answer, out, step, "output", [
         (f"this pairs the forward state of step {step} with the backward state of step {mirror}, as seed 001 "
          f"does; torch pairs the two states of the same step", torch.cat([out[step - 1, :H], out[mirror - 1, H:]])),
         ("this is [h_n[0], h_n[1]], the final state of each direction: output[t] holds the states of step t",
          birnn["h_n"].reshape(-1)),
         ("the halves are swapped: the forward state comes first, then the backward one",
          torch.cat([out[step - 1, H:], out[step - 1, :H]])),
-    ]
-    return _diagnose(f"bidirectional output at step {step}", answer, out, step, "output", suspects,
-                     axis_names=("direction", "unit"), reshape=(2, H),
-                     note="direction 0 is the forward state (output[t, :H]), direction 1 the backward one")
+    ], axis_names=("direction", "unit"), reshape=(2, H),
+        note="direction 0 is the forward state (output[t, :H]), direction 1 the backward one")
 
 
 # ---------------------------------------------------------------- 02: the LSTM by hand
@@ -147,14 +143,13 @@ def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     # the candidate is a tanh, the three gates sigmoids: the other function is the slip
     right, wrong, slip = (("tanh", "the sigmoid", torch.sigmoid) if letter == "g" else
                           ("the sigmoid", "tanh", torch.tanh))
-    suspects = [
+    return _diagnose_lstm(f"step {step} {name} gate ({letter}_{step})", answer, step, bias, letter,
+                          f"the {name} gate", [
         (f"this is the pre-activation of the {name} gate: apply {right}", pre),
         (f"{wrong} was applied: the {name} gate uses {right}", slip(pre)),
         *[(f"this is the {GATE_NAMES[other]} gate's value: the {name} gate uses W_x{letter} and W_h{letter}",
            gold[other][step - 1]) for other in "ifgo" if other != letter],
-    ]
-    return _diagnose_lstm(f"step {step} {name} gate ({letter}_{step})", answer, step, bias, letter, f"the {name} gate",
-                          suspects)
+    ])
 
 
 @verdict
@@ -167,14 +162,13 @@ def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The cell state c_t = f_t * c_{t-1} + i_t * g_t at ``step``."""
     step, gold = _step(step, "check_cell_state"), _lstm(bias)
     t, (_, c_prev) = step - 1, _lstm_previous(step, bias)
-    suspects = [
+    return _diagnose_lstm(f"c_{step}", answer, step, bias, "c", "c_t", [
         ("this is h_t: the cell state is c_t = f_t * c_{t-1} + i_t * g_t", gold["h"][t]),
         ("the memory kept from c_{t-1} (f_t * c_{t-1}) is missing", gold["i"][t] * gold["g"][t]),
         ("the input gate is missing: what is written is i_t * g_t, not g_t", gold["f"][t] * c_prev + gold["g"][t]),
         ("the forget gate and the input gate are swapped: f_t scales c_{t-1}, i_t scales g_t",
          gold["i"][t] * c_prev + gold["f"][t] * gold["g"][t]),
-    ]
-    return _diagnose_lstm(f"c_{step}", answer, step, bias, "c", "c_t", suspects)
+    ])
 
 
 @verdict
@@ -182,12 +176,11 @@ def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The hidden state h_t = o_t * tanh(c_t) at ``step``."""
     step, gold = _step(step, "check_hidden_state"), _lstm(bias)
     t = step - 1
-    suspects = [
+    return _diagnose_lstm(f"h_{step}", answer, step, bias, "h", "h_t", [
         ("this is the cell state c_t: h_t = o_t * tanh(c_t)", gold["c"][t]),
         ("the tanh is missing: h_t = o_t * tanh(c_t), not o_t * c_t", gold["o"][t] * gold["c"][t]),
         ("the output gate is missing: h_t = o_t * tanh(c_t)", torch.tanh(gold["c"][t])),
-    ]
-    return _diagnose_lstm(f"h_{step}", answer, step, bias, "h", "h_t", suspects)
+    ])
 
 
 # ---------------------------------------------------------------- 03: the same weights in other layouts
