@@ -65,11 +65,10 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
     for k, (S, B, H) in enumerate(_SIZES):
         with fixed_seed(1460 + seed + k):  # the decoder's own weights; the caller's random state is left alone
             decoder = seq2seq.Decoder(embedding_size=3, hidden_size=H, attention=True).double()
-        token = torch.randint(seq2seq.VOCAB, (B,), generator=gen)
-        state = (torch.tanh(randn(gen, B, H)), randn(gen, B, H))
         cases.append(Case(f"a random decoder (source length {S}, batch {B}, hidden size {H})",
-                          (decoder, token, state, randn(gen, S, B, H), seq2seq.dot_attention),
-                          names=("decoder", "token", ("h", "c"), "memory", "attend")))
+                          (decoder, torch.randint(seq2seq.VOCAB, (B,), generator=gen),  # token, (h, c), memory:
+                           (torch.tanh(randn(gen, B, H)), randn(gen, B, H)), randn(gen, S, B, H),  # drawn in this order
+                           seq2seq.dot_attention), names=("decoder", "token", ("h", "c"), "memory", "attend")))
     return cases
 
 
