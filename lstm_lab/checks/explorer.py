@@ -101,7 +101,7 @@ def _reach(forget_bias, case) -> dict | str:
     """The LSTM's and the RNN's reach (‖∂h_T/∂x_1‖ / ‖∂h_T/∂x_T‖) with ``forget_bias`` added to b_f."""
     if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
         return f"the forget bias should be a finite number, got {forget_bias!r}"
-    x = compute.random_sequence(20, compute.CONNECTIVITY_INPUT, 0)  # T = 20, sequence 0 (check_forget_bias says so)
+    x = compute.random_sequence(20, compute.CONNECTIVITY_INPUT, 0)  # T = 20, sequence 0, as check_forget_bias says
     norms = compute.connectivity(x, forget_bias=float(forget_bias))
     return {"bias": float(forget_bias), "reach": compute.reach(norms["LSTM"]), "rnn": compute.reach(norms["RNN"])}
 
