@@ -26,7 +26,7 @@ def _clip_reference(grads, max_norm):
 
 
 def _clip_cases() -> list[Case]:
-    return [Case(label, (grads, max_norm), _clip_reference(grads, max_norm), ("grads", "max_norm"),
+    return [Case(label, (grads, max_norm), names=("grads", "max_norm"),
                  returns=tuple(f"gradient {k}" for k in range(len(grads))))
             for label, grads, max_norm in (
                 ("three gradients, large", [randn(31, 4, 3) * 10, randn(32, 4), randn(33, 2, 2) * 5], 1.0),

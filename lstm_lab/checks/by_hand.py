@@ -54,15 +54,14 @@ def check_rnn_hidden(step: int, answer) -> Feedback:
     """The RNN's hidden state h_t at ``step`` (1, 2 or 3)."""
     step, rnn, w = _step(step, "check_rnn_hidden"), _golden()["rnn"], fixtures.rnn_weights()
     x, h_prev = fixtures.fixed_x()[step - 1], torch.zeros(H, dtype=torch.float64) if step == 1 else rnn["h"][step - 2]
-    suspects = [
+    return _diagnose(f"h_{step}", answer, rnn["h"], step, "h_t", [
         ("this is the pre-activation: h_t is tanh of it", rnn["pre"][step - 1]),
         ("the recurrent term W_hh h_{t-1} is missing: h_t depends on the previous state",
          rnn_cell(x, None, **w)),
         ("only one of the two biases is in: torch adds both b_ih and b_hh",
          rnn_cell(x, h_prev, w["weight_ih"], w["weight_hh"], w["bias_ih"])),
         ("the sigmoid was used: this RNN's nonlinearity is tanh", torch.sigmoid(rnn["pre"][step - 1])),
-    ]
-    return _diagnose(f"h_{step}", answer, rnn["h"], step, "h_t", suspects)
+    ])
 
 
 @verdict
@@ -70,15 +69,14 @@ def check_labelling_probs(step: int, answer) -> Feedback:
     """The softmax over the two labels at ``step`` of the sequence-labelling head."""
     step, rnn = _step(step, "check_labelling_probs"), _golden()["rnn"]
     logits = rnn["labelling_logits"]
-    suspects = [
+    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"], step,
+                     "the label probabilities", [
         ("these are the logits, before the softmax", logits[step - 1]),
         ("the softmax ran over the time steps (dim 0): it should run over the labels of one step (dim -1)",
          torch.softmax(logits, dim=0)[step - 1]),
         ("this is the hidden state h_t: the labelling head W_out h_t + b_out comes first, then the softmax",
          rnn["h"][step - 1]),
-    ]
-    return _diagnose(f"step {step} label probabilities", answer, rnn["labelling_probs"], step,
-                     "the label probabilities", suspects, axis_names=("label",))
+    ], axis_names=("label",))
 
 
 @verdict
@@ -87,17 +85,15 @@ def check_birnn_output(step: int, answer) -> Feedback:
     the forward state then the backward state of that same step."""
     step, birnn = _step(step, "check_birnn_output"), _golden()["birnn"]
     out, mirror = birnn["output"], STEPS + 1 - step
-    suspects = [
+    return _diagnose(f"bidirectional output at step {step}", answer, out, step, "output", [
         (f"this pairs the forward state of step {step} with the backward state of step {mirror}, as seed 001 "
          f"does; torch pairs the two states of the same step", torch.cat([out[step - 1, :H], out[mirror - 1, H:]])),
         ("this is [h_n[0], h_n[1]], the final state of each direction: output[t] holds the states of step t",
          birnn["h_n"].reshape(-1)),
         ("the halves are swapped: the forward state comes first, then the backward one",
          torch.cat([out[step - 1, H:], out[step - 1, :H]])),
-    ]
-    return _diagnose(f"bidirectional output at step {step}", answer, out, step, "output", suspects,
-                     axis_names=("direction", "unit"), reshape=(2, H),
-                     note="direction 0 is the forward state (output[t, :H]), direction 1 the backward one")
+    ], axis_names=("direction", "unit"), reshape=(2, H),
+        note="direction 0 is the forward state (output[t, :H]), direction 1 the backward one")
 
 
 # ---------------------------------------------------------------- 02: the LSTM by hand
@@ -116,22 +112,24 @@ def _lstm_previous(step: int, bias: bool) -> tuple[Tensor, Tensor]:
     return (zeros, zeros) if step == 1 else (gold["h"][step - 2], gold["c"][step - 2])
 
 
-def _lstm_suspects(step: int, bias: bool, pick) -> list[tuple[str, Tensor]]:
-    """Mistakes that apply to every LSTM quantity; ``pick`` reads the quantity off a traced step."""
+def _diagnose_lstm(exercise: str, answer, step: int, bias: bool, quantity: str, what: str, suspects) -> Feedback:
+    """``_diagnose`` of an LSTM quantity (a gate's letter, "c" or "h": a field of a traced step), with the mistakes
+    that apply to every one after ``suspects``."""
     def traced(bias: bool, h_prev=None):  # the step from the reference's state before it (or another h_{t-1})
         h, c = _lstm_previous(step, bias)
-        return pick(lstm_cell_trace(fixtures.fixed_x()[step - 1], (h if h_prev is None else h_prev, c),
-                                    **fixtures.lstm_weights(bias=bias)))
+        return getattr(lstm_cell_trace(fixtures.fixed_x()[step - 1], (h if h_prev is None else h_prev, c),
+                                       **fixtures.lstm_weights(bias=bias)), quantity)
 
     c_for_h = mistakes.gates_read_cell_state(fixtures.fixed_x(), fixtures.lstm_weights(bias=bias))[step - 1]
-    return [
+    return _diagnose(exercise, answer, _lstm(bias)[quantity], step, what, [
+        *suspects,
         (f"these are the numbers of the LSTM {'without' if bias else 'with'} bias: this exercise is the one "
          f"{'with' if bias else 'without'} bias", traced(not bias)),
         ("the recurrent matrices W_h* multiplied c_{t-1} instead of h_{t-1} (the slip in seed 001's cell [57]): "
-         "the gates read the previous hidden state", pick(c_for_h)),
+         "the gates read the previous hidden state", getattr(c_for_h, quantity)),
         ("the recurrent term W_h* h_{t-1} is missing: every gate reads the previous hidden state too",
          traced(bias, torch.zeros(H, dtype=torch.float64))),
-    ]
+    ])
 
 
 @verdict
@@ -145,15 +143,13 @@ def check_gate(gate: str, step: int, answer, *, bias: bool = False) -> Feedback:
     # the candidate is a tanh, the three gates sigmoids: the other function is the slip
     right, wrong, slip = (("tanh", "the sigmoid", torch.sigmoid) if letter == "g" else
                           ("the sigmoid", "tanh", torch.tanh))
-    suspects = [
+    return _diagnose_lstm(f"step {step} {name} gate ({letter}_{step})", answer, step, bias, letter,
+                          f"the {name} gate", [
         (f"this is the pre-activation of the {name} gate: apply {right}", pre),
         (f"{wrong} was applied: the {name} gate uses {right}", slip(pre)),
         *[(f"this is the {GATE_NAMES[other]} gate's value: the {name} gate uses W_x{letter} and W_h{letter}",
            gold[other][step - 1]) for other in "ifgo" if other != letter],
-        *_lstm_suspects(step, bias, lambda traced: getattr(traced, letter)),
-    ]
-    return _diagnose(f"step {step} {name} gate ({letter}_{step})", answer, gold[letter], step, f"the {name} gate",
-                     suspects)
+    ])
 
 
 @verdict
@@ -166,15 +162,13 @@ def check_cell_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The cell state c_t = f_t * c_{t-1} + i_t * g_t at ``step``."""
     step, gold = _step(step, "check_cell_state"), _lstm(bias)
     t, (_, c_prev) = step - 1, _lstm_previous(step, bias)
-    suspects = [
+    return _diagnose_lstm(f"c_{step}", answer, step, bias, "c", "c_t", [
         ("this is h_t: the cell state is c_t = f_t * c_{t-1} + i_t * g_t", gold["h"][t]),
         ("the memory kept from c_{t-1} (f_t * c_{t-1}) is missing", gold["i"][t] * gold["g"][t]),
         ("the input gate is missing: what is written is i_t * g_t, not g_t", gold["f"][t] * c_prev + gold["g"][t]),
         ("the forget gate and the input gate are swapped: f_t scales c_{t-1}, i_t scales g_t",
          gold["i"][t] * c_prev + gold["f"][t] * gold["g"][t]),
-        *_lstm_suspects(step, bias, lambda traced: traced.c),
-    ]
-    return _diagnose(f"c_{step}", answer, gold["c"], step, "c_t", suspects)
+    ])
 
 
 @verdict
@@ -182,30 +176,29 @@ def check_hidden_state(step: int, answer, *, bias: bool = False) -> Feedback:
     """The hidden state h_t = o_t * tanh(c_t) at ``step``."""
     step, gold = _step(step, "check_hidden_state"), _lstm(bias)
     t = step - 1
-    suspects = [
+    return _diagnose_lstm(f"h_{step}", answer, step, bias, "h", "h_t", [
         ("this is the cell state c_t: h_t = o_t * tanh(c_t)", gold["c"][t]),
         ("the tanh is missing: h_t = o_t * tanh(c_t), not o_t * c_t", gold["o"][t] * gold["c"][t]),
         ("the output gate is missing: h_t = o_t * tanh(c_t)", torch.tanh(gold["c"][t])),
-        *_lstm_suspects(step, bias, lambda traced: traced.h),
-    ]
-    return _diagnose(f"h_{step}", answer, gold["h"], step, "h_t", suspects)
+    ])
 
 
 # ---------------------------------------------------------------- 03: the same weights in other layouts
 _DISPLAY = {"torch": "torch", "cs231n": "CS231n", "keras": "Keras", "onnx": "ONNX", "seed002": "seed 002"}
 
 
-def _layout(convention, answer, tensor: int, bias: bool, locate, advice) -> Feedback:
+def _layout(convention, answer, tensor: int, bias: bool, what: str, locate, advice) -> Feedback:
     """A layout's tensor as a value exercise (``tensor``: its place in layouts.SHAPES, which lists each convention's
     input matrix, recurrent matrix, (input) bias): ``advice(got, want)`` says what an answer of shape ``got`` gets
-    wrong, ``locate(got, expected)`` which gate blocks an answer of the right shape holds."""
+    wrong, ``locate(got, expected, convention, what)`` which gate blocks an answer of the right shape holds."""
     if convention not in CONVENTIONS:
         raise ValueError(f"unknown convention {convention!r}; expected one of {', '.join(CONVENTIONS)}")
     name = list(SHAPES[convention])[tensor]
     expected = to_convention(fixtures.lstm_weights(bias=bias), convention)[name]
+    one = (lambda t: t[0]) if convention == "onnx" else (lambda t: t)  # ONNX's leading axis: its one direction
     return check_value(f"{_DISPLAY[convention]} {name}", answer, expected, atol=ATOL,
                        advice=lambda got: advice(tuple(got.shape), tuple(expected.shape)),
-                       locate=lambda fn, case, got: locate(as_tensor(got), expected))
+                       locate=lambda fn, case, got: locate(one(as_tensor(got)), one(expected), convention, what))
 
 
 def _name_blocks(got: Tensor, expected: Tensor, convention: str, what: str) -> list:
@@ -233,10 +226,6 @@ def check_input_weights(convention: str, answer) -> Feedback:
     """Seed 001's input weights (W_xi, W_xf, W_xg, W_xo) fused the way ``convention`` stores them:
     torch ``weight_ih`` (8, 3), CS231n ``Wx`` (3, 8), Keras ``kernel`` (3, 8), ONNX ``W`` (1, 8, 3),
     seed 002 ``W_x`` (8, 3)."""
-    def locate(got, expected):
-        flat, want = (got[0], expected[0]) if convention == "onnx" else (got, expected)
-        return _name_blocks(flat, want, convention, "W_x")
-
     def advice(got: tuple, want: tuple) -> str:
         if got == want[::-1] or (len(want) == 3 and got == want[:0:-1]):
             return (f"{_DISPLAY[convention]} multiplies x @ W, so W has a column per gate unit, (D, 4H)"
@@ -245,7 +234,7 @@ def check_input_weights(convention: str, answer) -> Feedback:
         return ("ONNX's W has a leading axis for the direction, (num_directions, 4H, D)"
                 if convention == "onnx" and got == want[1:] else "")
 
-    return _layout(convention, answer, 0, False, locate, advice)
+    return _layout(convention, answer, 0, False, "W_x", _name_blocks, advice)
 
 
 @verdict
@@ -253,18 +242,17 @@ def check_bias(convention: str, answer) -> Feedback:
     """The biased LSTM's bias (b_i, b_f, b_g, b_o of ``fixtures.lstm_gate_weights(bias=True)``) laid out
     as ``convention`` keeps it: torch ``bias_ih`` (8,), CS231n ``b`` (8,), Keras ``bias`` (8,),
     ONNX ``B`` (1, 16) (input bias then recurrent bias), seed 002 ``b_x`` (8,)."""
-    def locate(got, expected):
-        if convention != "onnx":
-            return _name_blocks(got, expected, convention, "b_")
-        (mine_x, mine_h), (want_x, want_h) = got[0].chunk(2), expected[0].chunk(2)
+    def onnx_blocks(got, expected, convention, what):  # ONNX's B holds two biases
+        (mine_x, mine_h), (want_x, want_h) = got.chunk(2), expected.chunk(2)
         lines = []
         if not same(mine_x, want_x, ATOL):
             lines.append("in the input bias (the first 8 numbers):")
-            lines += ["  " + line for line in _name_blocks(mine_x, want_x, convention, "b_")]
+            lines += ["  " + line for line in _name_blocks(mine_x, want_x, convention, what)]
         if not same(mine_h, want_h, ATOL):
             lines.append("the recurrent bias (the last 8 numbers) should be zeros: this LSTM keeps its whole "
                          "bias in torch's bias_ih, and bias_hh is zero")
         return lines
 
     onnx = "ONNX's B is (num_directions, 8H), the input bias then the recurrent bias"
-    return _layout(convention, answer, 2, True, locate, lambda got, want: onnx if convention == "onnx" else "")
+    return _layout(convention, answer, 2, True, "b_", onnx_blocks if convention == "onnx" else _name_blocks,
+                   lambda got, want: onnx if convention == "onnx" else "")

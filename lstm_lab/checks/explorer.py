@@ -95,15 +95,13 @@ check_cell_after = checker(CELL_AFTER, "``cell_after(steps, f, i, g, c0)``: the 
 
 # ---------------------------------------------------------------- 3. the forget bias
 REACH_TARGET = 0.1
-FORGET_BIAS_LENGTH = 20
-FORGET_BIAS_SEED = 0
 
 
 def _reach(forget_bias, case) -> dict | str:
     """The LSTM's and the RNN's reach (‖∂h_T/∂x_1‖ / ‖∂h_T/∂x_T‖) with ``forget_bias`` added to b_f."""
     if isinstance(forget_bias, bool) or not isinstance(forget_bias, numbers.Real) or not math.isfinite(forget_bias):
         return f"the forget bias should be a finite number, got {forget_bias!r}"
-    x = compute.random_sequence(FORGET_BIAS_LENGTH, compute.CONNECTIVITY_INPUT, FORGET_BIAS_SEED)
+    x = compute.random_sequence(20, compute.CONNECTIVITY_INPUT, 0)  # T = 20, sequence 0, as check_forget_bias says
     norms = compute.connectivity(x, forget_bias=float(forget_bias))
     return {"bias": float(forget_bias), "reach": compute.reach(norms["LSTM"]), "rnn": compute.reach(norms["RNN"])}
 

@@ -65,11 +65,10 @@ def _decoder_cases(seed: int = 0) -> list[Case]:
     for k, (S, B, H) in enumerate(_SIZES):
         with fixed_seed(1460 + seed + k):  # the decoder's own weights; the caller's random state is left alone
             decoder = seq2seq.Decoder(embedding_size=3, hidden_size=H, attention=True).double()
-        token = torch.randint(seq2seq.VOCAB, (B,), generator=gen)
-        state = (torch.tanh(randn(gen, B, H)), randn(gen, B, H))
         cases.append(Case(f"a random decoder (source length {S}, batch {B}, hidden size {H})",
-                          (decoder, token, state, randn(gen, S, B, H), seq2seq.dot_attention),
-                          names=("decoder", "token", ("h", "c"), "memory", "attend")))
+                          (decoder, torch.randint(seq2seq.VOCAB, (B,), generator=gen),  # token, (h, c), memory:
+                           (torch.tanh(randn(gen, B, H)), randn(gen, B, H)), randn(gen, S, B, H),  # drawn in this order
+                           seq2seq.dot_attention), names=("decoder", "token", ("h", "c"), "memory", "attend")))
     return cases
 
 
@@ -107,14 +106,12 @@ def _masked_loss_mistakes(case: Case) -> dict:
 def _masked_loss_cases(seed: int = 0) -> list[Case]:
     gen, cases = seeded(1480 + seed), []
     for lengths in ([2, 5, 3], [4, 1], [3, 3, 6, 2]):
-        T, B = max(lengths) + 1, len(lengths)
-        target = torch.full((T, B), seq2seq.PAD)
-        for b, n in enumerate(lengths):  # n digits, then EOS, then PAD
-            target[:n, b] = torch.randint(seq2seq.DIGITS, (n,), generator=gen)
-            target[n, b] = seq2seq.EOS
-        mask = seq2seq.target_mask(target)
+        source, _, n = seq2seq.padded_batch(lengths, gen)  # each string's random digits, then PAD
+        target = torch.cat([source, torch.full_like(source[:1], seq2seq.PAD)])
+        target[n, torch.arange(len(n))] = seq2seq.EOS  # n digits, then EOS, then PAD
         cases.append(Case(f"a random padded batch (strings of {', '.join(map(str, lengths))} digits)",
-                          (randn(gen, T, B, seq2seq.OUTPUTS), target, mask), names=("logits", "target", "mask")))
+                          (randn(gen, *target.shape, seq2seq.OUTPUTS), target, seq2seq.target_mask(target)),
+                          names=("logits", "target", "mask")))
     return cases
 
 
