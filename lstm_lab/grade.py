@@ -371,7 +371,8 @@ def _within(path: Path, folder: Path) -> bool:
 
 def _run(tasks, done_grades, jobs, progress, student_count) -> None:
     """Grade ``tasks`` ((key, arguments of _task)) into ``done_grades``, ``jobs`` notebooks at once."""
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    jobs = max(1, jobs or len(usable))  # the CPUs this process may run on (a batch system's share), not the machine's
     left_per_student: dict[int, int] = {}
     for (s_index, _), _ in tasks:
         left_per_student[s_index] = left_per_student.get(s_index, 0) + 1
@@ -428,9 +429,15 @@ def solution_folder(sources=None, course=None) -> Path:
 
 
 # ---------------------------------------------------------------- the table and the feedback
+def _by_its_bytes(text: str) -> str:
+    """``text`` with what came from bytes that are not UTF-8 (a folder name an old zip tool wrote in Latin-1, which
+    Python reads as lone surrogates that no UTF-8 file can hold) shown by those bytes: stud\\xe9nt."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def safe_cell(value, limit: int = MAX_DIAGNOSIS) -> str:
     """A text for a spreadsheet: one line, at most ``limit`` characters, never the start of a formula."""
-    text = re.sub(r"[\x00-\x1f\x7f]", " ", str(value)).strip()
+    text = re.sub(r"[\x00-\x1f\x7f]", " ", _by_its_bytes(str(value))).strip()
     if len(text) > limit:
         text = text[:limit - 3] + "..."
     if text.startswith(FORMULA_START):
@@ -470,7 +477,7 @@ def _replace(path: Path, text: str) -> None:
     """Write ``path`` whole or not at all."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(handle, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
+        f.write(_by_its_bytes(text))
     os.replace(temporary, path)
 
 
@@ -480,8 +487,9 @@ def write(grades: list[Grade], out: Path, manifest: dict | None = None) -> None:
         mine = [g for g in grades if g.student == student]
         _replace(out / "feedback" / f"{student}.txt", feedback_text(student, mine))
     failed = [f"{g.student} / {g.notebook}: {g.diagnosis}" for g in grades if not g.graded]
+    # ASCII JSON (\udce9) keeps a folder name that is not UTF-8 exactly: merge finds its feedback file by it
     _replace(out / MANIFEST, json.dumps({**(manifest or {}), "could_not_grade": sorted(dict.fromkeys(failed))},
-                                        indent=1, ensure_ascii=False) + "\n")
+                                        indent=1) + "\n")
     _write_table(rows_of(grades), out / "grades.csv")
 
 
@@ -534,6 +542,6 @@ def merge(shards, out, *, force: bool = False) -> list[list[str]]:
         shutil.copyfile(folder / "feedback" / f"{name}.txt", out / "feedback" / f"{name}.txt")
     _replace(out / MANIFEST, json.dumps({"shard": [1, 1], "students": sorted(by_student), "skipped": skipped,
                                          "sources": manifests[0].get("sources"),
-                                         "could_not_grade": sorted(failed)}, indent=1, ensure_ascii=False) + "\n")
+                                         "could_not_grade": sorted(failed)}, indent=1) + "\n")
     _write_table(rows, out / "grades.csv")
     return rows

@@ -113,6 +113,21 @@ def test_the_students_code_is_told_it_is_grading(tmp_path):
     assert [g.points for g in grades] == [1.0], grades
 
 
+def test_a_folder_name_that_is_not_utf8_is_graded_and_shown_by_its_bytes(tmp_path):
+    """An old zip tool may write a student's folder name in Latin-1: the run goes to the end (it used to stop when it
+    wrote the name into the table), the table and the feedback show the name by its bytes, and shards merge."""
+    write_submissions(tmp_path / "submitted", kinds=["correct"])
+    os.rename(tmp_path / "submitted" / "correct", os.fsencode(tmp_path / "submitted") + b"/stud\xe9nt")
+    grade.grade(tmp_path / "submitted", tmp_path / "grades", sources=NOTEBOOK.parent, unsandboxed=bool(NO_SANDBOX))
+    table = table_of(tmp_path / "grades")
+    assert {r["student"] for r in table} == {"stud\\xe9nt"} and max(float(r["points"]) for r in table) > 0
+    assert os.listdir(os.fsencode(tmp_path / "grades" / "feedback")) == [b"stud\xe9nt.txt"]
+    feedback = tmp_path / "grades" / "feedback" / os.fsdecode(b"stud\xe9nt.txt")
+    assert feedback.read_text(encoding="utf-8").startswith("stud\\xe9nt: ")
+    grade.merge([tmp_path / "grades"], tmp_path / "merged")
+    assert table_of(tmp_path / "merged") == table
+
+
 OPTIONS = grade.Options(timeout=30, notebook_timeout=120, sandboxed=not NO_SANDBOX)
 
 

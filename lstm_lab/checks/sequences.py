@@ -72,7 +72,7 @@ PARAMETER_COUNT = Exercise("parameter count", _parameter_count, "count", cases=_
 def check_parameter_count(fn, kind: str | None = None) -> Feedback:
     """The parameters of a one-layer torch.nn RNN, LSTM and GRU: ``fn(kind, input_size, hidden_size)``
     (notebook 11); with ``kind`` given, ``fn(input_size, hidden_size)`` for that kind alone (04's LSTM)."""
-    alone = ("matches torch.nn.LSTM for three sizes; it does not depend on the length T",)
+    alone = (f"matches torch.nn.{kind} for three sizes; it does not depend on the length T",)
     return run_check(replace(PARAMETER_COUNT, success=alone) if kind else PARAMETER_COUNT, fn, kind=kind)
 
 
