@@ -534,8 +534,8 @@ def _full_rows(ids: Tensor, batch_size: int) -> int:
 def streams_batch_major(ids: Tensor, batch_size: int, *, fixed: bool = False) -> Tensor:
     """Each stream a row, ``(batch, T)``: the pieces are right, but the LSTM reads time along the first axis.
     ``fixed=True``: the same pieces as columns, ``(T, batch)``."""
-    rows = ids[:_full_rows(ids, batch_size)].reshape(batch_size, -1)  # the mistake: no .t()
-    return rows.t() if fixed else rows
+    streams = text.streams(ids, batch_size)
+    return streams if fixed else streams.t()  # the mistake: the (batch, T) pieces left as rows, no .t()
 
 
 def streams_interleaved(ids: Tensor, batch_size: int, *, fixed: bool = False) -> Tensor:
@@ -563,9 +563,8 @@ def _chunk_bounds(stream: Tensor, length: int) -> list[tuple[int, int]]:
 def chunk_targets_not_shifted(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:
     """``(inputs, targets)`` chunks whose targets are the inputs themselves: the model would learn to copy the
     character it has just read. ``fixed=True``: the targets one step on, ``stream[start + 1:end + 1]``."""
-    if fixed:
-        return text.chunks(stream, length)
-    return [(stream[a:b], stream[a:b]) for a, b in _chunk_bounds(stream, length)]
+    pairs = text.chunks(stream, length)
+    return pairs if fixed else [(inputs, inputs) for inputs, _ in pairs]  # the mistake: the targets not shifted
 
 
 def chunk_targets_shifted_back(stream: Tensor, length: int, *, fixed: bool = False) -> list[tuple[Tensor, Tensor]]:

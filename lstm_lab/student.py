@@ -221,20 +221,6 @@ def _replace_regions(source: str, begin: str, end: str, stub_lines: list[str] | 
     return "\n".join(out), replaced
 
 
-def solution_lines(source: str, begin: str = BEGIN_SOLUTION, end: str = END_SOLUTION) -> list[str]:
-    """The lines inside a cell's solution regions (the markers left out): what the student edition hides;
-    ``begin``/``end`` for other regions (nbgrader's hidden tests)."""
-    lines, inside = [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-        elif end in line:
-            inside = False
-        elif inside:
-            lines.append(line)
-    return lines
-
-
 def _top_level_region(source: str) -> tuple[str, str] | None:
     """(the solution region, the code after it) when a cell has one region and it is not indented."""
     lines = source.split("\n")

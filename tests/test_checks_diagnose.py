@@ -567,3 +567,23 @@ def test_the_property_judge_names_the_first_property_that_fails():
     assert run_check(between, 12).lines == ["it should be below 10"]
     assert run_check(between, "3").lines == ["a number, please"]
     assert "there is no case" in str(run_check(between, 3, []))
+
+
+def test_an_option_a_check_does_not_take_is_told_by_name_with_the_ones_it_does():
+    import inspect
+
+    from lstm_lab.checks.exercises import check_rnn_step
+    with pytest.raises(TypeError, match=r"check_rnn_step takes the options seed, random_cases, got seeds=1"):
+        check_rnn_step(rnn_step, seeds=1)
+    assert str(inspect.signature(check_rnn_step)) == "(fn, *, seed=0, random_cases=2)"  # what help() shows
+
+
+def test_whole_numbers_given_as_floats_are_named_where_the_answer_is_integers():
+    from lstm_lab.checks.text import check_batchify
+
+    def streams(ids, batch_size):  # right numbers, float dtype: an embedding cannot index with them
+        rows = len(ids) // batch_size
+        return ids[:rows * batch_size].reshape(batch_size, rows).t()
+    assert check_batchify(streams)
+    said = str(check_batchify(lambda ids, batch_size: streams(ids, batch_size).double()))
+    assert "streams should hold integers, dtype torch.int64, got torch.float64" in said

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+from regions import solution_lines
 import pytest
 
 from lstm_lab import cli, student
@@ -36,7 +37,7 @@ def run_command(*args):
 
 def regions(source: str, begin: str, end: str) -> list[str]:
     """The lines strictly inside begin..end regions, stripped, blank ones left out."""
-    return [line.strip() for line in student.solution_lines(source, begin, end) if line.strip()]
+    return [line.strip() for line in solution_lines(source, begin, end) if line.strip()]
 
 
 def outside(source: str, *pairs) -> list[str]:

@@ -21,6 +21,7 @@ import nbformat
 import pytest
 
 from lstm_lab import student
+from regions import solution_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
@@ -100,7 +101,7 @@ def _shown(cell) -> list[str]:
     the student writes), and the text of its outputs. Markdown is the exercises' statement, not their code."""
     if cell.cell_type != "code":
         return []
-    solution = set(student.solution_lines(cell.source)) if student.is_solution(cell) else set()
+    solution = set(solution_lines(cell.source)) if student.is_solution(cell) else set()
     lines = [line for line in cell.source.split("\n") if line not in solution]
     for output in cell.get("outputs", []):  # printed text, and every text form of a result (show_source: markdown)
         texts = [output.get("text", "")] + [v for k, v in output.get("data", {}).items() if k.startswith("text/")]
@@ -111,7 +112,7 @@ def _shown(cell) -> list[str]:
 
 def leaks(cells, index: int) -> list[str]:
     """What the cells above ``cells[index]`` show of its solution, one sentence each."""
-    answer = [line for line in student.solution_lines(cells[index].source) if len(_code(line)) >= MIN_CHARS]
+    answer = [line for line in solution_lines(cells[index].source) if len(_code(line)) >= MIN_CHARS]
     if not answer:
         return []
     exact = {_code(line): line.strip() for line in answer}

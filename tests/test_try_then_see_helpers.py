@@ -37,6 +37,7 @@ import types
 from pathlib import Path
 
 import nbformat
+from regions import solution_lines
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +96,7 @@ def value_exercises(cells) -> list[dict]:
             continue
         graded = next((k for k in range(index + 1, len(cells)) if student.is_grade(cells[k])
                        and cells[k].cell_type == "code"), None)
-        region = "\n".join(student.solution_lines(cell.source))
+        region = "\n".join(solution_lines(cell.source))
         for name in student.answer_names(region, cells[graded].source) if graded is not None else []:
             found.append({"name": name, "cell": index, "graded": graded, "arity": None, "solution": cell.source})
     return found

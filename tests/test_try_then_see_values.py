@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 
 import nbformat
+from regions import solution_lines
 import pytest
 import torch
 
@@ -112,7 +113,7 @@ def _texts(cell) -> list[str]:
         return [cell.source]
     source = cell.source
     if student.is_solution(cell):
-        hidden = set(student.solution_lines(cell.source))
+        hidden = set(solution_lines(cell.source))
         source = "\n".join(line for line in cell.source.split("\n") if line not in hidden)
     texts = [source]
     for output in cell.get("outputs", []):
@@ -145,7 +146,7 @@ def test_every_value_exercise_of_the_course_is_in_the_table():
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
         cells = nbformat.read(path, as_version=4).cells
         for k, cell in enumerate(cells):
-            if student.is_solution(cell) and student.answer_names("\n".join(student.solution_lines(cell.source)),
+            if student.is_solution(cell) and student.answer_names("\n".join(solution_lines(cell.source)),
                                                                    "\n".join(c.source for c in cells[k + 1:k + 3])):
                 value_exercises.add((path.name, student._meta(cell)["grade_id"]))
     assert value_exercises - set(EXPECTED) - NOT_A_NUMBER == set()

@@ -92,3 +92,15 @@ def test_without_a_reference_the_checks_own_is_used():
 def test_a_check_without_a_declaration_needs_its_reference():
     with pytest.raises(TypeError, match="reference should be the function to use until yours passes, got NoneType"):
         yours_or_reference(right, lambda fn: check.check_gru_step(fn))
+
+
+def test_the_reference_is_named_where_the_student_can_find_it():
+    from lstm_lab import seq2seq
+    from lstm_lab.checks import seq2seq as seq2seq_checks
+    from lstm_lab.checks.use import _library_name
+
+    assert _library_name(lstm_lab.gru_cell) == "lstm_lab.gru_cell"  # the package names it so
+    assert _library_name(seq2seq.masked_loss) == "lstm_lab.seq2seq.masked_loss"  # there is no lstm_lab.masked_loss
+    said = []
+    yours_or_reference(lambda *a: None, seq2seq_checks.check_masked_loss, seq2seq.masked_loss, say=said.append)
+    assert said == ["using the reference lstm_lab.seq2seq.masked_loss: your <lambda> does not pass its check yet"]

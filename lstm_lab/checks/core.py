@@ -55,6 +55,7 @@ class Feedback:
     exercise: str
     ok: bool
     lines: list[str] = field(default_factory=list)
+    cause: str = ""  # why a call gave no answer (call_student): "stub", "raised", "shortcut", "no function"
 
     def __bool__(self) -> bool:
         return self.ok
@@ -274,7 +275,7 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
     implementation it made that ``allowed`` does not hand out (``shortcuts``), whatever it returned. ``helpers``
     receives the functions of other notebook cells it called (``shortcuts.Helper``), for the engine to judge."""
     if not callable(fn):
-        return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"])
+        return None, Feedback(exercise, False, [f"expected a function, got a {type(fn).__name__}"], "no function")
     watch, error = Watch(allowed), None
     try:
         with watch:
@@ -283,13 +284,13 @@ def call_student(exercise: str, fn, *args, allowed: tuple[str, ...] = (),
         name = getattr(fn, "__name__", "the function")
         said = f" ({stub})" if str(stub) else ""  # the student edition's stub names the exercise
         return None, Feedback(exercise, False, [f"{name} is not implemented yet{said}: replace the line "
-                                                "`raise NotImplementedError(...)` with your code"])
+                                                "`raise NotImplementedError(...)` with your code"], "stub")
     except Exception as raised:  # the student's bug, reported in words
         error = raised
     shortcut = watch.sentence(exercise)  # a call it may not make is the whole story, whether it raised or not
     if shortcut or error is not None:
-        return None, Feedback(exercise, False, [shortcut] if shortcut else
-                              [describe_error(error), *error_hints(error, matmul_advice)])
+        return None, (Feedback(exercise, False, [shortcut], "shortcut") if shortcut else
+                      Feedback(exercise, False, [describe_error(error), *error_hints(error, matmul_advice)], "raised"))
     if helpers is not None:
         helpers.update(watch.helpers)
     return result, None

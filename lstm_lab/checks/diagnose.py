@@ -200,7 +200,7 @@ def _run_case(ex: Exercise, fn, case: Case) -> _Run:
         for type_name, hint in ex.error_hints.items():  # by the exception's type, or words of its message
             if type_name in lines[0]:
                 lines = [lines[0], hint]  # this exercise knows better than the general hint
-        if lines[0].startswith("your function raised"):
+        if failure.cause == "raised":  # which case made it raise
             lines.insert(0, f"on {case.label}:")
         run.error = Feedback(ex.name, False, lines)
         return run
@@ -226,6 +226,9 @@ def _judge(ex: Exercise, name: str, got, want, atol=None) -> Feedback:
             got = int(got.item())
         if isinstance(got, bool) or not isinstance(got, int):
             return Feedback(ex.name, False, [f"{name} should be a whole number (int), got {_kind(got)}"])
+    integers = isinstance(want, Tensor) and want.dtype != torch.bool and not want.is_floating_point()
+    if ex.judge == "exact" and integers and isinstance(got, Tensor) and got.is_floating_point():  # ids index things
+        return Feedback(ex.name, False, [f"{name} should hold integers, dtype {want.dtype}, got {got.dtype}"])
     if got is None and ex.answer == "value":  # not worked out yet; compare's sentence would ask for a `return`
         return Feedback(ex.name, False, [f"{name} is None: assign your numbers to the variable"])
     given, wanted = (as_tensor(got), as_tensor(want)) if ex.advice or ex.reshape else (None, None)
@@ -281,10 +284,18 @@ def run_check(ex: Exercise, fn, cases: list[Case] | None = None, **options) -> F
 def checker(ex: Exercise, doc: str = "", name: str = "") -> Callable:
     """A notebook's ``check_<name>(fn, **options)`` of a declaration: ``run_check`` as a ``@verdict``. It carries
     its declaration, ``check.exercise``: ``use.yours_or_reference`` takes the reference from there."""
+    options_of = inspect.signature(ex.cases) if ex.cases else inspect.Signature()  # seed=, random_cases=, ...
     def check(fn, **options):
+        try:
+            options_of.bind(**options)
+        except TypeError:  # a sentence, not a TypeError from inside lstm_lab
+            raise TypeError(f"{check.__name__} takes the options {', '.join(options_of.parameters) or '(none)'}, "
+                            f"got {', '.join(f'{k}={v!r}' for k, v in options.items())}") from None
         return run_check(ex, fn, **options)
     check.__name__ = check.__qualname__ = name or f"check_{ex.name}"
     check.__doc__, check.exercise = doc, ex
+    check.__signature__ = inspect.Signature([inspect.Parameter("fn", inspect.Parameter.POSITIONAL_OR_KEYWORD), *(
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in options_of.parameters.values())])  # for help()
     return verdict(check)
 
 
@@ -292,17 +303,17 @@ def _judge_property(ex: Exercise, answer, cases: list[Case]) -> Feedback:
     """Judge "property": the answer (the value, or what the function returns, called under the case's seed,
     ``about["seed"]``, the caller's random stream left alone) measured on every case, then ``ex.properties`` on
     the last (the largest: a statistic needs many numbers), in order: the first that fails names the mistake.
-    ``again(seed)`` calls it anew: what it measures, or why it could not (a sentence, or the call's lines)."""
+    ``again(seed)`` calls it anew: what it measures, or why it could not (a sentence, or the call's Feedback)."""
     for case in cases:
         def again(seed=case.about.get("seed", 0), case=case):
             with fixed_seed(seed):
                 result, failure = call_student(ex.name, answer, *clone(case.args), allowed=ex.allowed)
-            return failure.lines if failure is not None else ex.statistic(result, case)
+            return failure if failure is not None else ex.statistic(result, case)
 
         measured = again()
-        if isinstance(measured, (str, list)):  # not measured: why
-            lines = [measured] if isinstance(measured, str) else measured
-            where = [f"for {case.label}:"] if case.label and "not implemented yet" not in "".join(lines[:1]) else []
+        if isinstance(measured, (str, list, Feedback)):  # not measured: why (a stub is the same on every case)
+            lines = [measured] if isinstance(measured, str) else list(getattr(measured, "lines", measured))
+            where = [] if not case.label or getattr(measured, "cause", "") == "stub" else [f"for {case.label}:"]
             return Feedback(ex.name, False, [*where, *lines])
     for holds in ex.properties:
         lines = holds(measured, case, again)

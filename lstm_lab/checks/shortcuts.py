@@ -200,10 +200,11 @@ def is_exercise_cell(source: str) -> bool:
 
 
 def note_cell(source: str, namespace: dict, calls: list[str]) -> None:
-    """Note the values an exercise cell assigned at its top level as made with ``calls``."""
+    """Note the values an exercise cell assigned at its top level (``a = ``, ``a, b = ``, ``a: T = ``, ``a += ``, a
+    loop's or a ``with``'s target; not a function's own variables) as made with ``calls``."""
     try:
-        names = [t.id for node in ast.parse(source).body if isinstance(node, ast.Assign)
-                 for t in node.targets if isinstance(t, ast.Name)]
+        names = [n.id for node in ast.parse(source).body if not isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                 for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
     except SyntaxError:
         names = []
     for name in names:

@@ -4,14 +4,20 @@ notebook's example of a mistake is shown without failing under grading (``as_an_
 
 from __future__ import annotations
 
+import sys
+
 from .core import not_graded
 
 
 def _library_name(fn) -> str:
-    """``lstm_lab.gru_cell`` for the reference: where the student can look it up."""
+    """Where the student can look the reference up: ``lstm_lab.gru_cell`` where the package names it so, else its
+    module's name, ``lstm_lab.seq2seq.masked_loss``."""
     module = getattr(fn, "__module__", None) or ""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    return name if module in ("", "__main__", "builtins") else f"{module.split('.')[0]}.{name}"
+    top = module.split(".")[0]
+    if module in ("", "__main__", "builtins"):
+        return name
+    return f"{top}.{name}" if getattr(sys.modules.get(top), name, None) is fn else f"{module}.{name}"
 
 
 def yours_or_reference(yours, check, reference=None, *, name=None, say=print):
